@@ -1,0 +1,22 @@
+"""anykmeans: k-means written once against the Python Array API standard.
+
+The same code clusters NumPy, CuPy, PyTorch, JAX, Dask and array-api-strict
+arrays; results stay in the caller's library and on the caller's device, and
+an integer ``random_state`` gives scikit-learn's answer.
+"""
+
+from ._estimator import KMeans
+from ._exceptions import ConvergenceWarning, NotFittedError
+from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "KMeans",
+    "KMeansResult",
+    "NotFittedError",
+    "__version__",
+    "kmeans",
+    "kmeans_plusplus",
+]

@@ -1,0 +1,225 @@
+"""``KMeans``: scikit-learn's estimator conventions over the functional core.
+
+The class does not import scikit-learn. It follows its conventions by hand
+(parameters stored untouched in ``__init__``, ``get_params``/``set_params``,
+fitted attributes ending in ``_``) and describes itself to scikit-learn
+through ``__sklearn_tags__``, which imports scikit-learn only when
+scikit-learn itself asks.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+
+from ._exceptions import NotFittedError
+from ._kmeans import Init, fit_kmeans
+from ._namespace import Array, array_namespace, itemsize, to_host
+from ._primitives import assign, chunk_rows, distances
+from ._validation import check_algorithm, check_data, check_sample_weight
+
+
+class KMeans:
+    """K-means clustering (Lloyd's algorithm) on any Array API library.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        The number of clusters and centres.
+    init : {"k-means++", "random"}, array or callable, default="k-means++"
+        Seeding: greedy k-means++; ``n_clusters`` distinct rows drawn with
+        probability ~ ``sample_weight``; an array of shape ``(n_clusters,
+        n_features)`` in the library of ``X``; or a callable
+        ``init(X, n_clusters, random_state)`` returning such an array.
+    n_init : "auto" or int, default="auto"
+        Runs from different seeds; the best by inertia is kept. ``"auto"`` is
+        1 for k-means++ and arrays, 10 for random and callables.
+    max_iter : int, default=300
+        Maximum Lloyd iterations per run.
+    tol : float, default=1e-4
+        Tolerance on the squared centre shift, relative to the mean feature variance.
+    verbose : int, default=0
+        Print the inertia of each iteration when positive.
+    random_state : None, int, RandomState or Generator, default=None
+        An int makes fits reproducible, and equal to scikit-learn's with that seed.
+    copy_x : bool, default=True
+        Accepted for compatibility: anykmeans never modifies ``X``, whatever its value.
+    algorithm : {"lloyd", "elkan"}, default="lloyd"
+        "elkan" is accepted as an alias and runs Lloyd's algorithm, which gives
+        the same result.
+    chunk_size : int, optional
+        Rows processed at a time; by default chosen from a memory budget.
+
+    Attributes
+    ----------
+    cluster_centers_ : array of shape (n_clusters, n_features)
+        Centres, in the library, on the device and in the dtype of the training data.
+    labels_ : integer array of shape (n_samples,)
+        Cluster of each training sample; equals ``predict`` on the training data.
+    inertia_ : float
+        Weighted sum of squared distances of the samples to their centres.
+    n_iter_ : int
+        Iterations of the best run.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    inertia_history_ : tuple of float
+        Inertia after each iteration of the best run.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        init: Init = "k-means++",
+        n_init: int | str = "auto",
+        max_iter: int = 300,
+        tol: float = 1e-4,
+        verbose: int = 0,
+        random_state: Any = None,
+        copy_x: bool = True,
+        algorithm: str = "lloyd",
+        chunk_size: int | None = None,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+        self.chunk_size = chunk_size
+
+    # -- scikit-learn's parameter protocol -------------------------------------------------
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [name for name in signature.parameters if name != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The estimator's parameters, by name."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> KMeans:
+        """Set parameters by name and return the estimator."""
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {valid}."
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = []
+        for name, value in self.get_params().items():
+            default = defaults[name].default
+            if isinstance(value, str) or isinstance(default, str) or np.isscalar(value) or value is None:
+                if value is default or (type(value) is type(default) and value == default):
+                    continue
+                changed.append(f"{name}={value!r}")
+            else:
+                changed.append(f"{name}=array-like" if hasattr(value, "shape") else f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        """Describe the estimator to scikit-learn (imported only when it asks)."""
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type="clusterer",
+            target_tags=TargetTags(required=False),
+            transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
+            input_tags=InputTags(two_d_array=True, allow_nan=False),
+        )
+
+    # -- fitting ---------------------------------------------------------------------------
+
+    def fit(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> KMeans:
+        """Compute the k-means clustering of ``X``.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            Training data; never modified.
+        y : ignored
+        sample_weight : array of shape (n_samples,), optional
+            Non-negative weights; seeding uses them for "k-means++" and "random".
+
+        Returns
+        -------
+        self
+        """
+        check_algorithm(self.algorithm)
+        result, mean = fit_kmeans(
+            X, self.n_clusters, sample_weight=sample_weight, init=self.init,
+            n_init=self.n_init, max_iter=self.max_iter, tol=self.tol,
+            random_state=self.random_state, chunk_size=self.chunk_size, verbose=self.verbose,
+        )
+        self.cluster_centers_ = result.centers
+        self.labels_ = result.labels
+        self.inertia_ = result.inertia
+        self.n_iter_ = result.n_iter
+        self.inertia_history_ = result.inertia_history
+        self.n_features_in_ = result.centers.shape[1]
+        self._n_features_out = result.centers.shape[0]
+        self._mean = mean
+        return self
+
+    def fit_predict(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> Array:
+        """Fit and return the cluster of every sample (``labels_``)."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def fit_transform(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> Array:
+        """Fit and return the distances of every sample to every centre."""
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    # -- using a fitted model ---------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "cluster_centers_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+    def _prepare(self, X: Array) -> tuple[Any, Array, Array, int]:
+        """Validate new data against the fitted model: ``(xp, X, centred centres, rows)``."""
+        self._check_fitted()
+        xp, X = check_data(X, n_features=self.n_features_in_)
+        array_namespace(X, self.cluster_centers_)
+        X = xp.astype(X, self.cluster_centers_.dtype, copy=False)
+        centres = self.cluster_centers_ - self._mean
+        rows = chunk_rows(X.shape[0], X.shape[1], centres.shape[0],
+                          itemsize(xp, X.dtype), self.chunk_size)
+        return xp, X, centres, rows
+
+    def predict(self, X: Array) -> Array:
+        """The index of the nearest centre of every sample of ``X``."""
+        xp, X, centres, rows = self._prepare(X)
+        return assign(xp, X, centres, self._mean, rows).labels
+
+    def transform(self, X: Array) -> Array:
+        """Euclidean distances of every sample to every centre, ``(n_samples, n_clusters)``."""
+        xp, X, centres, rows = self._prepare(X)
+        return distances(xp, X, centres, self._mean, rows)
+
+    def score(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> float:
+        """Minus the inertia of ``X`` under the fitted centres (higher is better)."""
+        xp, X, centres, rows = self._prepare(X)
+        sample_weight = check_sample_weight(sample_weight, xp, X)
+        sq_distances = assign(xp, X, centres, self._mean, rows).sq_distances
+        return -float(to_host(xp.sum(sample_weight * sq_distances)))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the ``transform`` output columns: ``kmeans0``, ``kmeans1``, ..."""
+        self._check_fitted()
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self._n_features_out)], dtype=object)

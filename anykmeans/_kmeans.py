@@ -1,0 +1,269 @@
+"""The functional core: :func:`kmeans` and :func:`kmeans_plusplus`.
+
+Validation, then seeding and Lloyd runs, keeping the best of ``n_init``.
+Nothing here knows about scikit-learn's estimator conventions; nothing here
+knows which array library it holds.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+from ._exceptions import ConvergenceWarning
+from ._init import default_local_trials, initial_centres, kmeans_plusplus_indices
+from ._lloyd import LloydRun, lloyd
+from ._namespace import Array, Namespace, device_of, itemsize, to_host
+from ._primitives import chunk_rows, segment_sum
+from ._random import check_random_state
+from ._validation import (
+    check_centres,
+    check_data,
+    check_init_method,
+    check_n_clusters,
+    check_n_init,
+    check_positive_int,
+    check_sample_weight,
+    check_tol,
+)
+
+Init = Union[str, Array, Callable[..., Array]]
+
+#: Restarts that ``n_init="auto"`` makes for random and callable inits.
+AUTO_N_INIT = 10
+
+
+@dataclass(frozen=True)
+class KMeansResult:
+    """What :func:`kmeans` found.
+
+    Attributes
+    ----------
+    centers : array of shape (n_clusters, n_features)
+        Cluster centres, in the library, on the device and in the dtype of the data.
+    labels : integer array of shape (n_samples,)
+        Index of the centre nearest to each sample.
+    inertia : float
+        Weighted sum of squared distances of the samples to their centres.
+    n_iter : int
+        Lloyd iterations of the best run.
+    converged : bool
+        Whether the best run stopped on convergence rather than on ``max_iter``.
+    inertia_history : tuple of float
+        The best run's inertia after each iteration's assignment, measured
+        against the centres that assignment used; it never increases.
+    """
+
+    centers: Array
+    labels: Array
+    inertia: float
+    n_iter: int
+    converged: bool
+    inertia_history: tuple[float, ...]
+
+
+def resolve_n_init(n_init: int | str, init: Init) -> int:
+    """The number of runs ``n_init`` asks for: ``"auto"`` is 1 for k-means++ and arrays.
+
+    An explicit array of centres gives one run whatever ``n_init`` says, with a
+    ``RuntimeWarning`` when more were asked for.
+    """
+    explicit = not isinstance(init, str) and not callable(init)
+    if n_init == "auto":
+        return 1 if explicit or init == "k-means++" else AUTO_N_INIT
+    if explicit and n_init != 1:
+        warnings.warn(
+            "Explicit initial center position passed: performing only one init "
+            f"in KMeans instead of n_init={n_init}.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return 1
+    return n_init
+
+
+def _tolerance(xp: Namespace, X: Array, tol: float) -> float:
+    """``tol`` scaled by the mean variance of the features."""
+    if tol == 0:
+        return 0.0
+    return float(to_host(xp.mean(xp.var(X, axis=0)))) * tol
+
+
+def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
+    """Whether two labellings are the same partition up to renaming the clusters.
+
+    They are when, sorting the samples by one labelling, the other one is
+    constant on every run of equal labels, and the same the other way round.
+    """
+    def is_function_of(keys: Array, values: Array) -> bool:
+        order = xp.argsort(keys, stable=True)
+        keys, values = xp.take(keys, order), xp.take(values, order)
+        same_key = keys[1:] == keys[:-1]
+        return bool(xp.all(~same_key | (values[1:] == values[:-1])))
+
+    return is_function_of(labels, other) and is_function_of(other, labels)
+
+
+def _n_distinct(xp: Namespace, labels: Array, n_clusters: int, dtype: Any) -> int:
+    """How many of the ``n_clusters`` clusters have at least one sample."""
+    ones = xp.ones(labels.shape[0], dtype=dtype, device=device_of(labels))
+    counts = segment_sum(xp, ones, labels, n_clusters)
+    return int(to_host(xp.sum(xp.astype(counts > 0, dtype))))
+
+
+def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: Init,
+               n_init: int | str, max_iter: int, tol: float, random_state: Any,
+               chunk_size: int | None, verbose: int) -> tuple[KMeansResult, Array]:
+    """:func:`kmeans`, also returning the centring offset (the mean of ``X``).
+
+    The estimator keeps the offset to assign new data in the same frame, so
+    that ``predict`` on the training data gives back the fitted labels exactly.
+    """
+    xp, X = check_data(X)
+    n_samples, n_features = X.shape
+    n_clusters = check_n_clusters(n_clusters, n_samples)
+    max_iter = check_positive_int(max_iter, "max_iter")
+    tol = check_tol(tol)
+    n_init = resolve_n_init(check_n_init(n_init), check_init_method(init))
+    if chunk_size is not None:
+        chunk_size = check_positive_int(chunk_size, "chunk_size")
+    rng = check_random_state(random_state)
+    sample_weight = check_sample_weight(sample_weight, xp, X)
+    if not isinstance(init, str) and not callable(init):
+        init = check_centres(init, xp, X, n_clusters)
+
+    rows = chunk_rows(n_samples, n_features, n_clusters, itemsize(xp, X.dtype), chunk_size)
+    mean = xp.mean(X, axis=0)
+    tol = _tolerance(xp, X, tol)
+    best: LloydRun | None = None
+    for _ in range(n_init):
+        centres = initial_centres(xp, X, sample_weight, n_clusters, init, rng, mean, rows)
+        if verbose:
+            print("Initialization complete")
+        run = lloyd(xp, X, sample_weight, centres, mean, max_iter=max_iter, tol=tol,
+                    rows=rows, verbose=verbose)
+        if best is None or (run.inertia < best.inertia
+                            and not same_clustering(xp, run.labels, best.labels)):
+            best = run
+
+    n_distinct = _n_distinct(xp, best.labels, n_clusters, X.dtype)
+    if n_distinct < n_clusters:
+        warnings.warn(
+            f"Number of distinct clusters ({n_distinct}) found smaller than "
+            f"n_clusters ({n_clusters}). Possibly due to duplicate points in X.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    result = KMeansResult(best.centres + mean, best.labels, best.inertia, best.n_iter,
+                          best.converged, best.inertia_history)
+    return result, mean
+
+
+def kmeans(
+    X: Array,
+    n_clusters: int,
+    *,
+    sample_weight: Array | None = None,
+    init: Init = "k-means++",
+    n_init: int | str = "auto",
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    random_state: Any = None,
+    chunk_size: int | None = None,
+    verbose: int = 0,
+) -> KMeansResult:
+    """Cluster ``X`` into ``n_clusters`` clusters with Lloyd's k-means.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+        Data from any Array API library (NumPy, CuPy, PyTorch, JAX, Dask,
+        array-api-strict) or an array-like (converted to NumPy). Never modified.
+    n_clusters : int
+        Number of clusters, at most ``n_samples``.
+    sample_weight : array of shape (n_samples,), optional
+        Non-negative weights of the samples; unit weights when omitted.
+    init : {"k-means++", "random"}, array or callable
+        How to seed: greedy k-means++, ``n_clusters`` distinct rows drawn with
+        probability ~ ``sample_weight``, an array of shape ``(n_clusters,
+        n_features)``, or ``init(X, n_clusters, random_state=rng)``
+        returning one.
+    n_init : int or "auto"
+        Runs from different seeds; the one with the lowest inertia is kept.
+        ``"auto"``: 1 for k-means++ and arrays, 10 otherwise.
+    max_iter : int
+        Maximum Lloyd iterations per run.
+    tol : float
+        Convergence tolerance on the squared centre shift, relative to the mean
+        feature variance of ``X``.
+    random_state : None, int, numpy.random.RandomState or numpy.random.Generator
+        Source of the seeding's randomness. An int gives the same draws as
+        scikit-learn's ``KMeans`` with that ``random_state``.
+    chunk_size : int, optional
+        Rows processed at a time; by default chosen from a memory budget.
+    verbose : int
+        Print progress when positive.
+
+    Returns
+    -------
+    KMeansResult
+
+    Raises
+    ------
+    ValueError, TypeError
+        For invalid data or parameters; the message names the problem.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When fewer distinct clusters than ``n_clusters`` are found.
+    RuntimeWarning
+        When an array ``init`` is combined with ``n_init`` > 1.
+    """
+    result, _ = fit_kmeans(X, n_clusters, sample_weight=sample_weight, init=init,
+                           n_init=n_init, max_iter=max_iter, tol=tol,
+                           random_state=random_state, chunk_size=chunk_size, verbose=verbose)
+    return result
+
+
+def kmeans_plusplus(
+    X: Array,
+    n_clusters: int,
+    *,
+    sample_weight: Array | None = None,
+    random_state: Any = None,
+    n_local_trials: int | None = None,
+) -> tuple[Array, Array]:
+    """Choose ``n_clusters`` seeds from the rows of ``X`` by greedy k-means++.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight : array of shape (n_samples,), optional
+    random_state : None, int, numpy.random.RandomState or numpy.random.Generator
+        An int gives the seeds scikit-learn's ``kmeans_plusplus`` gives.
+    n_local_trials : int, optional
+        Candidates tried per seed; ``2 + int(log(n_clusters))`` by default.
+        1 is the original (non-greedy) k-means++.
+
+    Returns
+    -------
+    centers : array of shape (n_clusters, n_features)
+        The chosen rows of ``X``, in ``X``'s library, device and floating dtype.
+    indices : integer array of shape (n_clusters,)
+        Their row indices: ``centers[j] == X[indices[j]]``.
+    """
+    xp, X = check_data(X)
+    n_clusters = check_n_clusters(n_clusters, X.shape[0])
+    if n_local_trials is not None:
+        n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
+    sample_weight = check_sample_weight(sample_weight, xp, X)
+    rng = check_random_state(random_state)
+    trials = n_local_trials or default_local_trials(n_clusters)
+    rows = chunk_rows(X.shape[0], X.shape[1], trials, itemsize(xp, xp.float64))
+    origin = xp.zeros(X.shape[1], dtype=X.dtype, device=device_of(X))
+    indices = kmeans_plusplus_indices(xp, X, sample_weight, n_clusters, rng, origin, rows,
+                                      n_local_trials)
+    return xp.take(X, indices, axis=0), indices

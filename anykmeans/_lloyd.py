@@ -1,0 +1,152 @@
+"""One run of Lloyd's algorithm: assign, update, relocate empties, test convergence.
+
+The run works in the centred frame (rows are ``X[i] - mean``, centred chunk by
+chunk) and follows scikit-learn's Lloyd iteration step for step, so that the
+same initial centres give the same labels and iteration count.
+
+Per iteration exactly one small vector crosses to the host (labels changed,
+empty clusters, centre shift, inertia); a second one only in the rare
+iteration that has empty clusters to relocate.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ._namespace import Array, Namespace, device_of, materialise, to_host
+from ._primitives import Assignment, assign, segment_sum, sq_distances_to_labels
+
+
+class LloydRun(NamedTuple):
+    """The outcome of one Lloyd run; ``centres`` are in the centred frame."""
+
+    centres: Array
+    labels: Array
+    inertia: float
+    n_iter: int
+    converged: bool
+    inertia_history: tuple[float, ...]
+
+
+def average_centres(xp: Namespace, sums: Array, weight_sums: Array) -> Array:
+    """New centres: each cluster's weighted sum times the reciprocal of its weight.
+
+    A cluster left without weight is put where the heaviest cluster is, in the
+    order scikit-learn's in-place loop produces: clusters before the heaviest
+    copy its (still unscaled) sum, clusters after it its mean.
+    """
+    has_weight = weight_sums > 0
+    reciprocal = 1.0 / xp.where(has_weight, weight_sums, xp.ones_like(weight_sums))
+    means = sums * reciprocal[:, None]
+    heaviest = xp.reshape(xp.argmax(weight_sums), (1,))
+    before_heaviest = xp.arange(sums.shape[0], device=device_of(sums)) < heaviest
+    fill = xp.where(before_heaviest[:, None], xp.take(sums, heaviest, axis=0),
+                    xp.take(means, heaviest, axis=0))
+    return xp.where(has_weight[:, None], means, fill)
+
+
+def relocate_empty_clusters(xp: Namespace, X: Array, sample_weight: Array, mean: Array,
+                            step: Assignment, n_empty: int) -> tuple[Array, Array]:
+    """Move each cluster without weight to one of the rows farthest from their centre.
+
+    The ``n_empty`` rows with the largest squared distance to their own centre
+    (ties to the lower row index) each leave their cluster's sums and found a
+    cluster of their own. Nothing moves when every row sits on its centre
+    (fewer distinct rows than clusters).
+
+    Returns
+    -------
+    sums, weight_sums : the updated per-cluster sums
+    """
+    sums, weight_sums = step.sums, step.weight_sums
+    if float(to_host(xp.max(step.sq_distances))) == 0.0:
+        return sums, weight_sums
+    n_clusters = sums.shape[0]
+    is_empty = weight_sums == 0
+    empty_ids = xp.nonzero(is_empty)[0]
+    far = xp.argsort(step.sq_distances, descending=True, stable=True)[:n_empty]
+    far_weights = xp.take(sample_weight, far)
+    moved = (xp.take(X, far, axis=0) - mean) * far_weights[:, None]
+    old = xp.take(step.labels, far)
+    sums = sums - segment_sum(xp, moved, old, n_clusters)
+    weight_sums = weight_sums - segment_sum(xp, far_weights, old, n_clusters)
+    clusters = xp.arange(n_clusters, dtype=empty_ids.dtype, device=device_of(sums))
+    into_empty = xp.astype(empty_ids[:, None] == clusters[None, :], sums.dtype).T
+    sums = xp.where(is_empty[:, None], into_empty @ moved, sums)
+    weight_sums = xp.where(is_empty, into_empty @ far_weights, weight_sums)
+    return sums, weight_sums
+
+
+def lloyd(xp: Namespace, X: Array, sample_weight: Array, centres: Array, mean: Array, *,
+          max_iter: int, tol: float, rows: int, verbose: int = 0) -> LloydRun:
+    """Run Lloyd's algorithm from ``centres`` until convergence or ``max_iter``.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    sample_weight : array of shape (n_samples,)
+    centres : array of shape (n_clusters, n_features)
+        Initial centres in the centred frame.
+    mean : array of shape (n_features,)
+        The centring offset, subtracted from each chunk of ``X``.
+    max_iter : int
+    tol : float
+        Absolute tolerance on the sum of squared centre shifts (already
+        scaled by the data's mean feature variance).
+    rows : int
+        Rows per chunk.
+    verbose : int
+        When positive, print the inertia of every iteration and why the run stopped.
+
+    Notes
+    -----
+    The run stops *strictly* when an assignment equals the previous one; the
+    centres are then a fixed point. It stops on tolerance when the squared
+    centre shift is at most ``tol``; the rows are then assigned once more so
+    that the labels belong to the final centres.
+    """
+    dtype = X.dtype
+    labels_old = None
+    history: list[float] = []
+    strict = converged = False
+    for iteration in range(max_iter):
+        step = assign(xp, X, centres, mean, rows, sample_weight)
+        new_centres = average_centres(xp, step.sums, step.weight_sums)
+        if labels_old is None:
+            n_changed = xp.asarray(X.shape[0], dtype=dtype, device=device_of(X))
+        else:
+            n_changed = xp.sum(xp.astype(step.labels != labels_old, dtype))
+        stats = xp.stack([
+            n_changed,
+            xp.sum(xp.astype(step.weight_sums == 0, dtype)),
+            xp.sum((new_centres - centres) ** 2),
+            xp.sum(sample_weight * step.sq_distances),
+        ])
+        step, new_centres, stats = materialise(step, new_centres, stats)
+        n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats))
+        if n_empty:
+            sums, weight_sums = relocate_empty_clusters(xp, X, sample_weight, mean, step, int(n_empty))
+            new_centres = average_centres(xp, sums, weight_sums)
+            shift = float(to_host(xp.sum((new_centres - centres) ** 2)))
+        history.append(inertia)
+        if verbose:
+            print(f"Iteration {iteration}, inertia {inertia}.")
+        centres, labels_old = new_centres, step.labels
+        if n_changed == 0:
+            strict = converged = True
+            if verbose:
+                print(f"Converged at iteration {iteration}: strict convergence.")
+            break
+        if shift <= tol:
+            converged = True
+            if verbose:
+                print(f"Converged at iteration {iteration}: center shift {shift} "
+                      f"within tolerance {tol}.")
+            break
+    if strict:
+        labels = labels_old
+        sq_distances = sq_distances_to_labels(xp, X, centres, labels, mean, rows)
+    else:
+        labels, sq_distances, _, _ = assign(xp, X, centres, mean, rows)
+    inertia = float(to_host(xp.sum(sample_weight * sq_distances)))
+    return LloydRun(centres, labels, inertia, iteration + 1, converged, tuple(history))

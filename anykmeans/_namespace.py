@@ -1,0 +1,121 @@
+"""The boundary between anykmeans and the caller's array library.
+
+Everything that must know *which* library or device holds an array lives
+here: finding the namespace, the dtype policy, and the few deliberate
+device <-> host transfers. The rest of the package receives ``xp`` and only
+calls functions of the Python Array API standard on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+Array = Any
+Namespace = Any
+
+__all__ = [
+    "Array",
+    "Namespace",
+    "array_namespace",
+    "device_of",
+    "float_dtype",
+    "has_float64",
+    "itemsize",
+    "materialise",
+    "to_host",
+]
+
+
+def array_namespace(*arrays: Array) -> Namespace:
+    """Return the Array API namespace shared by ``arrays`` (``None`` is skipped).
+
+    Raises
+    ------
+    TypeError
+        If the arrays come from different array libraries.
+    """
+    present = [a for a in arrays if a is not None]
+    try:
+        return array_api_compat.array_namespace(*present)
+    except TypeError as exc:
+        libraries = sorted({type(a).__module__.split(".")[0] for a in present})
+        raise TypeError(
+            "All arrays must come from the same array library; got arrays from "
+            f"{', '.join(libraries)}. Convert them to one library first."
+        ) from exc
+
+
+def device_of(x: Array) -> Any:
+    """Return the device that holds ``x``."""
+    return array_api_compat.device(x)
+
+
+def has_float64(xp: Namespace, device: Any) -> bool:
+    """Whether ``device`` of namespace ``xp`` supports float64 arithmetic."""
+    info = xp.__array_namespace_info__()
+    return "float64" in info.dtypes(device=device, kind="real floating")
+
+
+def float_dtype(xp: Namespace, dtype: Any, device: Any) -> Any:
+    """The floating dtype k-means computes in for input of ``dtype``.
+
+    Real floating dtypes are kept; booleans and integers become the
+    namespace's default real floating dtype on ``device``.
+
+    Raises
+    ------
+    ValueError
+        For complex input (not supported).
+    TypeError
+        For dtypes that are not numeric.
+    """
+    if xp.isdtype(dtype, "real floating"):
+        return dtype
+    if xp.isdtype(dtype, "complex floating"):
+        raise ValueError("Complex data not supported; pass real-valued arrays.")
+    if xp.isdtype(dtype, ("integral", "bool")):
+        info = xp.__array_namespace_info__()
+        return info.default_dtypes(device=device)["real floating"]
+    raise TypeError(f"Expected numeric data, got dtype {dtype}.")
+
+
+def itemsize(xp: Namespace, dtype: Any) -> int:
+    """Bytes per element of a floating ``dtype``."""
+    return xp.finfo(dtype).bits // 8
+
+
+def to_host(x: Array) -> np.ndarray:
+    """Copy ``x`` to a NumPy array in host memory.
+
+    This is the only function in the package that moves array data from a
+    device to the host; the Lloyd loop calls it once per iteration on a
+    handful of scalars, and the tests count its calls.
+    """
+    if array_api_compat.is_numpy_array(x):
+        return x
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_dask_array(x):
+        return np.asarray(x.compute())
+    if array_api_compat.is_array_api_strict_namespace(array_api_compat.array_namespace(x)):
+        x = x.to_device(x.__array_namespace__().__array_namespace_info__().default_device())
+    return np.asarray(x)
+
+
+def materialise(*arrays: Array) -> tuple[Array, ...]:
+    """Evaluate lazy arrays now, keeping them where they are.
+
+    Dask arrays are persisted so that the next Lloyd iteration builds on
+    results rather than on an ever-growing task graph; every other library is
+    eager and gets its arrays back unchanged.
+    """
+    if any(array_api_compat.is_dask_array(a) for a in arrays):
+        import dask
+
+        return dask.persist(*arrays)
+    return arrays

@@ -1,0 +1,102 @@
+"""Random numbers, drawn on the host so that every backend sees the same ones.
+
+The Array API standard has no random number generator. anykmeans draws its
+uniforms from a NumPy ``RandomState`` or ``Generator`` and turns them into
+sample indices on the caller's device, using the same inverse-CDF algorithm
+as ``numpy.random.RandomState.choice``. With a ``RandomState`` (what an
+integer seed becomes) the draws are therefore the ones scikit-learn makes.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Union
+
+import numpy as np
+
+from ._namespace import Array, Namespace, device_of, has_float64, to_host
+
+RandomState = Union[np.random.RandomState, np.random.Generator]
+
+
+def check_random_state(seed: Any) -> RandomState:
+    """Turn ``seed`` into a NumPy random generator.
+
+    ``None`` gives NumPy's global ``RandomState``; an integer a new
+    ``RandomState`` seeded with it; a ``RandomState`` or ``Generator`` is used
+    as it is (and advanced).
+    """
+    if seed is None:
+        return np.random.mtrand._rand
+    if isinstance(seed, (np.random.RandomState, np.random.Generator)):
+        return seed
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.RandomState(int(seed))
+    raise ValueError(
+        "random_state must be None, an int, a numpy.random.RandomState or a "
+        f"numpy.random.Generator; got {seed!r}."
+    )
+
+
+def uniform(rng: RandomState, size: int) -> np.ndarray:
+    """Draw ``size`` float64 uniforms in [0, 1) on the host."""
+    if isinstance(rng, np.random.Generator):
+        return rng.random(size)
+    return rng.random_sample(size)
+
+
+def _sampling_dtype(xp: Namespace, weights: Array) -> Any:
+    """float64 where the device has it (as NumPy samples), else the weights' dtype."""
+    return xp.float64 if has_float64(xp, device_of(weights)) else weights.dtype
+
+
+def inverse_cdf(xp: Namespace, weights: Array, u: np.ndarray) -> Array:
+    """Indices drawn by inverting the cumulative distribution of ``weights``.
+
+    ``u`` holds host uniforms in [0, 1); index ``i`` is returned for the ``u``
+    that falls in the ``i``-th slice of the normalised cumulative sum.
+    """
+    dtype = _sampling_dtype(xp, weights)
+    cdf = xp.cumulative_sum(xp.astype(weights, dtype))
+    cdf = cdf / cdf[-1]
+    u = xp.asarray(u, dtype=dtype, device=device_of(weights))
+    index = xp.searchsorted(cdf, u, side="right")
+    # Rounding in the cumulative sum can leave u above cdf[-1] == 1: clip.
+    return xp.clip(index, max=weights.shape[0] - 1)
+
+
+def choice(xp: Namespace, rng: RandomState, weights: Array) -> Array:
+    """One index drawn with probability proportional to ``weights`` (0-D array)."""
+    return inverse_cdf(xp, weights / xp.sum(weights), uniform(rng, 1))[0]
+
+
+def choice_without_replacement(xp: Namespace, rng: RandomState, weights: Array, size: int) -> Array:
+    """``size`` distinct indices drawn with probability proportional to ``weights``.
+
+    Draws are repeated for the indices that came out twice, with the weight of
+    those already chosen set to zero, exactly as NumPy's ``choice`` does.
+    Only the ``size`` chosen indices cross to the host.
+
+    Raises
+    ------
+    ValueError
+        If fewer than ``size`` weights are positive.
+    """
+    n_positive = int(xp.sum(xp.astype(weights > 0, xp.int64)))
+    if n_positive < size:
+        raise ValueError(
+            f"Cannot draw {size} distinct samples: only {n_positive} have a positive sample_weight."
+        )
+    p = weights / xp.sum(weights)
+    positions = xp.arange(p.shape[0], device=device_of(p))
+    found: list[int] = []
+    while len(found) < size:
+        u = uniform(rng, size - len(found))
+        if found:
+            chosen = xp.asarray(sorted(found), device=device_of(p))
+            slot = xp.clip(xp.searchsorted(chosen, positions), max=len(found) - 1)
+            p = xp.where(xp.take(chosen, slot) == positions, xp.zeros_like(p), p)
+        drawn = to_host(inverse_cdf(xp, p, u))
+        _, first = np.unique(drawn, return_index=True)
+        found.extend(int(i) for i in drawn[np.sort(first)])
+    return xp.asarray(found, device=device_of(weights))

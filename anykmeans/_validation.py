@@ -1,0 +1,230 @@
+"""Every input check of anykmeans and its error message.
+
+Checks never modify their inputs. Arrays that do not belong to an Array API
+library (lists, pandas frames, NumPy object arrays) are converted to NumPy
+here, at the boundary; Array API arrays are kept in their library and on
+their device, converted at most to a floating dtype.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from ._namespace import Array, Namespace, array_namespace, device_of, float_dtype
+
+INIT_METHODS = ("k-means++", "random")
+ALGORITHMS = ("lloyd", "elkan")
+
+
+def as_array(X: Any, name: str = "X") -> Array:
+    """Return ``X`` as an Array API array, converting other array-likes to NumPy.
+
+    Raises
+    ------
+    TypeError
+        For sparse matrices, strings and other non-numeric content.
+    """
+    module = type(X).__module__
+    if module.startswith("scipy.sparse") or hasattr(X, "tocsr"):
+        raise TypeError(
+            f"Sparse input is not supported for {name}; pass a dense array "
+            "(for example X.toarray())."
+        )
+    if not array_api_compat.is_array_api_obj(X):
+        X = np.asarray(X)
+    if isinstance(X, np.ndarray) and X.dtype.kind in "OUSV":
+        if X.dtype.kind != "O":
+            raise TypeError(f"{name} must be numeric, got dtype {X.dtype}.")
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be numeric; converting it failed: {exc}") from exc
+    return X
+
+
+def _check_same_device(X: Array, other: Array, name: str) -> None:
+    if device_of(other) != device_of(X):
+        raise ValueError(
+            f"{name} is on device {device_of(other)} but X is on device {device_of(X)}; "
+            "move them to one device first."
+        )
+
+
+def _check_finite(xp: Namespace, x: Array, name: str) -> None:
+    if xp.isdtype(x.dtype, "real floating") and not bool(xp.all(xp.isfinite(x))):
+        raise ValueError(f"Input {name} contains NaN or infinity.")
+
+
+def check_data(X: Any, *, name: str = "X", n_features: int | None = None) -> tuple[Namespace, Array]:
+    """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The data. Array API arrays stay in their library and on their device.
+    name : str
+        The name used in error messages.
+    n_features : int, optional
+        The number of features a fitted model expects; checked when given.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-D, is empty, holds NaN or infinity, is complex, or has
+        the wrong number of features.
+    TypeError
+        If ``X`` is sparse or not numeric.
+    """
+    X = as_array(X, name)
+    xp = array_namespace(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-D array for {name}, got {X.ndim}-D with shape {tuple(X.shape)}. "
+            "Reshape your data either using X.reshape(-1, 1) if it has a single feature "
+            "or X.reshape(1, -1) if it contains a single sample."
+        )
+    shape = tuple(X.shape)
+    if any(s is None or (isinstance(s, float) and math.isnan(s)) for s in shape):
+        raise ValueError(
+            f"{name} has unknown dimensions {shape}; compute its chunk sizes first "
+            "(dask: X.compute_chunk_sizes())."
+        )
+    if shape[0] < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 is required."
+        )
+    if shape[1] < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required."
+        )
+    if n_features is not None and shape[1] != n_features:
+        raise ValueError(
+            f"X has {shape[1]} features, but KMeans is expecting {n_features} features as input."
+        )
+    dtype = float_dtype(xp, X.dtype, device_of(X))
+    if X.dtype != dtype:
+        X = xp.astype(X, dtype)
+    _check_finite(xp, X, name)
+    return xp, X
+
+
+def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
+    """Return sample weights as a 1-D array of ``X``'s dtype on ``X``'s device.
+
+    ``None`` means unit weights; a number means that weight for every sample.
+
+    Raises
+    ------
+    ValueError
+        If the weights have the wrong shape, are negative, not finite, or all zero.
+    TypeError
+        If they come from another array library than ``X``.
+    """
+    n_samples = X.shape[0]
+    device = device_of(X)
+    if sample_weight is None:
+        return xp.ones(n_samples, dtype=X.dtype, device=device)
+    if isinstance(sample_weight, numbers.Real):
+        return xp.full(n_samples, float(sample_weight), dtype=X.dtype, device=device)
+    sample_weight = as_array(sample_weight, "sample_weight")
+    array_namespace(X, sample_weight)
+    _check_same_device(X, sample_weight, "sample_weight")
+    if xp.isdtype(sample_weight.dtype, "complex floating"):
+        raise ValueError("sample_weight must be real-valued, got complex values.")
+    if sample_weight.ndim != 1 or sample_weight.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},) to match X, "
+            f"got shape {tuple(sample_weight.shape)}."
+        )
+    sample_weight = xp.astype(sample_weight, X.dtype)
+    _check_finite(xp, sample_weight, "sample_weight")
+    if bool(xp.any(sample_weight < 0)):
+        raise ValueError("sample_weight must be non-negative; found negative values.")
+    if not bool(xp.any(sample_weight > 0)):
+        raise ValueError("sample_weight must have at least one positive value; all are zero.")
+    return sample_weight
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """Return ``value`` as an int if it is a positive integer (bools excluded)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def check_tol(tol: Any) -> float:
+    """Return ``tol`` as a float if it is a finite non-negative real number."""
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0 or not math.isfinite(tol):
+        raise ValueError(f"tol must be a non-negative finite number, got {tol!r}.")
+    return float(tol)
+
+
+def check_n_init(n_init: Any) -> int | str:
+    """Return ``n_init``: the string ``"auto"`` or a positive integer."""
+    if isinstance(n_init, str):
+        if n_init != "auto":
+            raise ValueError(f"n_init must be 'auto' or a positive integer, got {n_init!r}.")
+        return n_init
+    return check_positive_int(n_init, "n_init")
+
+
+def check_algorithm(algorithm: Any) -> str:
+    """Return ``algorithm`` if it is one of the accepted names."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
+    return algorithm
+
+
+def check_init_method(init: Any) -> Any:
+    """Check that ``init`` is a known method name, a callable or an array-like."""
+    if isinstance(init, str):
+        if init not in INIT_METHODS:
+            raise ValueError(
+                f"init must be one of {INIT_METHODS}, a callable or an array of shape "
+                f"(n_clusters, n_features); got {init!r}."
+            )
+    elif not callable(init) and not hasattr(init, "__len__") and not hasattr(init, "shape"):
+        raise TypeError(
+            "init must be a string, a callable or an array of shape "
+            f"(n_clusters, n_features); got {type(init).__name__}."
+        )
+    return init
+
+
+def check_centres(centres: Any, xp: Namespace, X: Array, n_clusters: int, name: str = "init") -> Array:
+    """Validate initial centres against ``X`` and return them in ``X``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        For the wrong shape or non-finite values.
+    TypeError
+        If the centres come from another array library than ``X``.
+    """
+    centres = as_array(centres, name)
+    array_namespace(X, centres)
+    _check_same_device(X, centres, name)
+    if xp.isdtype(centres.dtype, "complex floating"):
+        raise ValueError(f"{name} must be real-valued, got complex values.")
+    expected = (n_clusters, X.shape[1])
+    if tuple(centres.shape) != expected:
+        raise ValueError(
+            f"The shape of the initial centers {tuple(centres.shape)} does not match "
+            f"(n_clusters, n_features) = {expected}."
+        )
+    centres = xp.astype(centres, X.dtype, copy=True)
+    _check_finite(xp, centres, name)
+    return centres
+
+
+def check_n_clusters(n_clusters: Any, n_samples: int) -> int:
+    """Return ``n_clusters`` if it is a positive integer no larger than ``n_samples``."""
+    n_clusters = check_positive_int(n_clusters, "n_clusters")
+    if n_samples < n_clusters:
+        raise ValueError(f"n_samples={n_samples} should be >= n_clusters={n_clusters}.")
+    return n_clusters
