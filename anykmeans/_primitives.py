@@ -53,7 +53,16 @@ def scores(x: Array, centres: Array, centre_sq_norms: Array) -> Array:
 
 
 def sq_norms(xp: Namespace, x: Array) -> Array:
-    """Squared Euclidean norm of every row of ``x``."""
+    """Squared Euclidean norm of every row of ``x``.
+
+    NumPy uses ``einsum``, as scikit-learn does: it makes no temporary, and its
+    rounding is scikit-learn's, which decides exact ties between centres (common
+    on integer-valued data such as digits) the same way.
+    """
+    if array_api_compat.is_numpy_array(x):
+        import numpy as np
+
+        return np.einsum("ij,ij->i", x, x)
     return xp.sum(x * x, axis=1)
 
 
