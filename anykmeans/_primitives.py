@@ -21,6 +21,9 @@ import array_api_compat
 
 from ._namespace import Array, Namespace, device_of
 
+#: Score differences below this many ulps of the score's magnitude are ties.
+TIE_ULPS = 16
+
 #: Bytes of working memory one chunk may use when ``chunk_size`` is not given.
 DEFAULT_CHUNK_BYTES = 32 * 2**20
 
@@ -50,6 +53,23 @@ def scores(x: Array, centres: Array, centre_sq_norms: Array) -> Array:
     The squared distance minus ``|x_i|^2``: the same argmin, one matrix product.
     """
     return centre_sq_norms - 2.0 * (x @ centres.T)
+
+
+def nearest(xp: Namespace, x: Array, centres: Array, centre_sq_norms: Array) -> Array:
+    """Index of the nearest centre of every row of ``x``, ties to the lower index.
+
+    Two centres count as tied for a row when their squared distances differ by
+    less than the rounding of the distance computation (``TIE_ULPS`` units in
+    the last place of ``|x|^2 + max |c|^2``). Exact ties are common (integer
+    data, seeds that are data rows) and each library rounds its matrix product
+    differently; deciding them by index rather than by rounding is what makes
+    every backend give the same labels.
+    """
+    chunk_scores = scores(x, centres, centre_sq_norms)
+    best = xp.min(chunk_scores, axis=1)
+    slack = TIE_ULPS * xp.finfo(x.dtype).eps * (sq_norms(xp, x) + xp.max(centre_sq_norms))
+    within = chunk_scores <= (best + slack)[:, None]
+    return xp.argmax(xp.astype(within, xp.int8), axis=1)
 
 
 def sq_norms(xp: Namespace, x: Array) -> Array:
@@ -184,7 +204,7 @@ def assign(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
     sums = weight_sums = None
     for rows_slice in row_chunks(X.shape[0], rows):
         x = X[rows_slice, :] - mean
-        chunk_labels = xp.argmin(scores(x, centres, centre_sq_norms), axis=1)
+        chunk_labels = nearest(xp, x, centres, centre_sq_norms)
         residual = x - xp.take(centres, chunk_labels, axis=0)
         labels.append(chunk_labels)
         sq_distances.append(sq_norms(xp, residual))

@@ -24,3 +24,16 @@ def bundled(name: str) -> np.ndarray:
     from sklearn import datasets
 
     return getattr(datasets, f"load_{name}")().data
+
+
+def untied_digits() -> np.ndarray:
+    """scikit-learn's digits plus uniform noise of 1e-3 pixel.
+
+    Digits are integer pixels, so a point is often exactly equidistant from two
+    centres that are data rows (the first assignment of every seeding).
+    anykmeans gives such ties to the lower cluster index on every backend;
+    scikit-learn gives them to whichever distance its rounding made smaller.
+    The noise removes exact ties and changes nothing else about the problem.
+    """
+    X = bundled("digits")
+    return X + np.random.default_rng(0).uniform(-1e-3, 1e-3, size=X.shape)

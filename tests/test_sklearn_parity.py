@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import anykmeans
-from tests.data import blobs, bundled, weights
+from tests.data import blobs, bundled, untied_digits, weights
 
 sklearn_cluster = pytest.importorskip("sklearn.cluster")
 
 DATASETS = {
     "iris": lambda: bundled("iris"),
-    "digits": lambda: bundled("digits"),
+    "digits": untied_digits,
     "wine": lambda: bundled("wine"),
     "breast_cancer": lambda: bundled("breast_cancer"),
     "blobs": lambda: blobs(2000, 8, 12, seed=3),
@@ -48,7 +48,7 @@ def test_same_fit_with_sample_weights(init, seed):
 
 @pytest.mark.parametrize("init", ["k-means++", "random"])
 def test_same_fit_with_several_restarts(init):
-    X = bundled("digits")
+    X = untied_digits()
     w = weights(X.shape[0])
     params = dict(n_clusters=10, init=init, n_init=4, random_state=11)
     assert_same_fit(anykmeans.KMeans(**params).fit(X, sample_weight=w),
@@ -57,7 +57,7 @@ def test_same_fit_with_several_restarts(init):
 
 @pytest.mark.parametrize("max_iter, tol", [(3, 1e-4), (300, 1e-2), (300, 0.0)])
 def test_same_stopping_on_max_iter_and_tol(max_iter, tol):
-    X = bundled("digits")
+    X = untied_digits()
     params = dict(n_clusters=12, max_iter=max_iter, tol=tol, random_state=5)
     ours = anykmeans.KMeans(**params).fit(X)
     assert_same_fit(ours, sklearn_cluster.KMeans(**params).fit(X))
@@ -100,3 +100,4 @@ def test_functional_api_matches_the_estimator():
     assert result.converged
     assert len(result.inertia_history) == result.n_iter
     assert result.inertia == pytest.approx(model.inertia_, rel=1e-12)
+

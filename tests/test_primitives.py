@@ -1,0 +1,67 @@
+"""The hot operations: ties, segment sums (native vs generic), chunking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anykmeans
+from anykmeans._namespace import array_namespace
+from anykmeans._primitives import (
+    DEFAULT_CHUNK_BYTES,
+    assign,
+    chunk_rows,
+    segment_sum,
+    segment_sum_generic,
+)
+from tests.conftest import host
+from tests.data import blobs
+
+
+def test_exact_ties_go_to_the_lower_cluster_index(xp):
+    # Every point is exactly as far from centre 0 as from centre 2 (mirror
+    # images across x = 0), and far from centre 1.
+    points = np.array([[0.0, 0.0], [0.0, 3.0], [0.0, -7.5], [0.0, 0.1]])
+    centres = np.array([[1.25, 0.5], [40.0, 40.0], [-1.25, 0.5]])
+    X, C = xp.asarray(points), xp.asarray(centres)
+    ns = array_namespace(X)
+    mean = ns.zeros(2, dtype=X.dtype, device=anykmeans._namespace.device_of(X))
+    labels = assign(ns, X, C, mean, rows=2).labels
+    np.testing.assert_array_equal(host(labels), [0, 0, 0, 0])
+    order = ns.asarray([2, 1, 0], device=anykmeans._namespace.device_of(C))
+    swapped = assign(ns, X, ns.take(C, order, axis=0), mean,
+                     rows=3).labels
+    np.testing.assert_array_equal(host(swapped), [0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("shape", [(257,), (257, 5)])
+def test_native_segment_sum_equals_generic(xp, shape):
+    rng = np.random.default_rng(0)
+    values = xp.asarray(rng.standard_normal(shape))
+    ids = xp.backend.asarray(rng.integers(0, 11, size=shape[0]))
+    ns = array_namespace(values)
+    ours = host(segment_sum(ns, values, ids, 13))
+    generic = host(segment_sum_generic(ns, values, ids, 13))
+    assert ours.shape == generic.shape == (13, *shape[1:])
+    np.testing.assert_allclose(ours, generic, rtol=xp.rtol * 10, atol=xp.rtol * 10)
+    expected = np.zeros((13, *shape[1:]))
+    np.add.at(expected, host(ids), host(values).astype(np.float64))
+    np.testing.assert_allclose(ours, expected, rtol=xp.rtol * 10, atol=xp.rtol * 10)
+
+
+@pytest.mark.parametrize("chunk_size", [7, 64, 5000])
+def test_chunk_size_does_not_change_the_answer(xp, chunk_size):
+    X = blobs(300, 3, 5, seed=4)
+    expected = anykmeans.KMeans(5, random_state=0).fit(X.astype(xp.dtype))
+    model = anykmeans.KMeans(5, random_state=0, chunk_size=chunk_size).fit(xp.asarray(X))
+    np.testing.assert_array_equal(host(model.labels_), expected.labels_)
+    assert model.n_iter_ == expected.n_iter_
+
+
+def test_chunks_are_bounded_by_the_memory_budget():
+    # 2M x 32 float32 with k = 4096: the n x k matrix would be 32 GB.
+    rows = chunk_rows(2_000_000, 32, 4096, 4)
+    assert rows * 2 * (32 + 4096) * 4 <= DEFAULT_CHUNK_BYTES
+    assert rows >= 1
+    assert chunk_rows(100, 2, 3, 8) == 100
+    assert chunk_rows(10**6, 2, 3, 8, chunk_size=1000) == 1000
