@@ -214,7 +214,7 @@ def check_centres(centres: Any, xp: Namespace, X: Array, n_clusters: int, name: 
     expected = (n_clusters, X.shape[1])
     if tuple(centres.shape) != expected:
         raise ValueError(
-            f"The shape of the initial centers {tuple(centres.shape)} does not match "
+            f"The shape of the initial centers ({name}) {tuple(centres.shape)} does not match "
             f"(n_clusters, n_features) = {expected}."
         )
     centres = xp.astype(centres, X.dtype, copy=True)
