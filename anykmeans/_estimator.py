@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._exceptions import NotFittedError
+from ._exceptions import not_fitted_error
 from ._kmeans import Init, fit_kmeans
 from ._namespace import Array, array_namespace, itemsize, to_host
 from ._primitives import assign, chunk_rows, distances
@@ -185,7 +185,7 @@ class KMeans:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "cluster_centers_"):
-            raise NotFittedError(
+            raise not_fitted_error(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
             )
