@@ -5,6 +5,7 @@ arrays; results stay in the caller's library and on the caller's device, and
 an integer ``random_state`` gives scikit-learn's answer.
 """
 
+from ._backends import Backend, backends
 from ._estimator import KMeans
 from ._exceptions import ConvergenceWarning, NotFittedError
 from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
@@ -12,11 +13,13 @@ from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
 __version__ = "0.1.0"
 
 __all__ = [
+    "Backend",
     "ConvergenceWarning",
     "KMeans",
     "KMeansResult",
     "NotFittedError",
     "__version__",
+    "backends",
     "kmeans",
     "kmeans_plusplus",
 ]

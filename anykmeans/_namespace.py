@@ -90,9 +90,10 @@ def itemsize(xp: Namespace, dtype: Any) -> int:
 def to_host(x: Array) -> np.ndarray:
     """Copy ``x`` to a NumPy array in host memory.
 
-    This is the only function in the package that moves array data from a
-    device to the host; the Lloyd loop calls it once per iteration on a
-    handful of scalars, and the tests count its calls.
+    This is the only function in the package that moves array data (more
+    than a lone scalar, which validation reads with ``bool()``) from a device
+    to the host; the Lloyd loop calls it once per iteration on four numbers,
+    and the tests count its calls.
     """
     if array_api_compat.is_numpy_array(x):
         return x
