@@ -121,12 +121,10 @@ class KMeans:
         changed = []
         for name, value in self.get_params().items():
             default = defaults[name].default
-            if isinstance(value, str) or isinstance(default, str) or np.isscalar(value) or value is None:
-                if value is default or (type(value) is type(default) and value == default):
-                    continue
+            if hasattr(value, "shape"):
+                changed.append(f"{name}=array-like")
+            elif not (value is default or (type(value) is type(default) and value == default)):
                 changed.append(f"{name}={value!r}")
-            else:
-                changed.append(f"{name}=array-like" if hasattr(value, "shape") else f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
 
     def __sklearn_tags__(self):

@@ -12,8 +12,8 @@ import math
 
 from ._namespace import Array, Namespace, device_of, has_float64
 from ._primitives import row_chunks, scores, sq_norms
-from ._validation import check_centres
 from ._random import RandomState, choice, choice_without_replacement, uniform
+from ._validation import check_centres
 
 
 def default_local_trials(n_clusters: int) -> int:

@@ -8,8 +8,9 @@ knows which array library it holds.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Union
 
 from ._exceptions import ConvergenceWarning
 from ._init import default_local_trials, initial_centres, kmeans_plusplus_indices
@@ -28,7 +29,7 @@ from ._validation import (
     check_tol,
 )
 
-Init = Union[str, Array, Callable[..., Array]]
+Init = Union[str, Array, Callable[..., Array]]  # noqa: UP007 (a runtime alias)
 
 #: Restarts that ``n_init="auto"`` makes for random and callable inits.
 AUTO_N_INIT = 10

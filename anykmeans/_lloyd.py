@@ -125,7 +125,8 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array, centres: Array, mean: A
         step, new_centres, stats = materialise(step, new_centres, stats)
         n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats))
         if n_empty:
-            sums, weight_sums = relocate_empty_clusters(xp, X, sample_weight, mean, step, int(n_empty))
+            sums, weight_sums = relocate_empty_clusters(
+                xp, X, sample_weight, mean, step, int(n_empty))
             new_centres = average_centres(xp, sums, weight_sums)
             shift = float(to_host(xp.sum((new_centres - centres) ** 2)))
         history.append(inertia)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._namespace import Array, Namespace, device_of, has_float64, to_host
 
-RandomState = Union[np.random.RandomState, np.random.Generator]
+RandomState = Union[np.random.RandomState, np.random.Generator]  # noqa: UP007
 
 
 def check_random_state(seed: Any) -> RandomState:

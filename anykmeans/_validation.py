@@ -60,7 +60,8 @@ def _check_finite(xp: Namespace, x: Array, name: str) -> None:
         raise ValueError(f"Input {name} contains NaN or infinity.")
 
 
-def check_data(X: Any, *, name: str = "X", n_features: int | None = None) -> tuple[Namespace, Array]:
+def check_data(X: Any, *, name: str = "X",
+               n_features: int | None = None) -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
 
     Parameters
@@ -159,7 +160,8 @@ def check_positive_int(value: Any, name: str) -> int:
 
 def check_tol(tol: Any) -> float:
     """Return ``tol`` as a float if it is a finite non-negative real number."""
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0 or not math.isfinite(tol):
+    if (isinstance(tol, bool) or not isinstance(tol, numbers.Real)
+            or not math.isfinite(tol) or tol < 0):
         raise ValueError(f"tol must be a non-negative finite number, got {tol!r}.")
     return float(tol)
 
@@ -196,7 +198,8 @@ def check_init_method(init: Any) -> Any:
     return init
 
 
-def check_centres(centres: Any, xp: Namespace, X: Array, n_clusters: int, name: str = "init") -> Array:
+def check_centres(centres: Any, xp: Namespace, X: Array, n_clusters: int,
+                  name: str = "init") -> Array:
     """Validate initial centres against ``X`` and return them in ``X``'s dtype.
 
     Raises

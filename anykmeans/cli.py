@@ -22,7 +22,8 @@ class CommandError(Exception):
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [list(map(str, header))] + [list(map(str, row)) for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -32,7 +33,8 @@ def _select(names: Sequence[str] | None) -> list[Backend]:
     if names:
         unknown = [n for n in names if n.split(":")[0] not in LIBRARIES]
         if unknown:
-            raise CommandError(f"unknown backend {unknown[0]!r}; choose from {', '.join(LIBRARIES)}")
+            raise CommandError(
+                f"unknown backend {unknown[0]!r}; choose from {', '.join(LIBRARIES)}")
     probed = backends(tuple(dict.fromkeys(n.split(":")[0] for n in names)) if names else LIBRARIES)
     chosen = [b for b in probed if not names or b.name in names or b.library in names]
     missing = [b for b in chosen if not b.usable and names]

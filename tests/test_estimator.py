@@ -14,8 +14,8 @@ from tests.conftest import host
 from tests.data import blobs
 
 pytest.importorskip("sklearn")
-from sklearn.base import clone  # noqa: E402
-from sklearn.utils import estimator_checks  # noqa: E402
+from sklearn.base import clone
+from sklearn.utils import estimator_checks
 
 #: What scikit-learn lists as expected failures for its own KMeans.
 EXPECTED_FAILED_CHECKS = {
@@ -127,5 +127,5 @@ def test_inputs_are_never_modified(xp):
             model.score(X, sample_weight=w)
     anykmeans.kmeans(X, 4, sample_weight=w, random_state=0)
     anykmeans.kmeans_plusplus(X, 4, sample_weight=w, random_state=0)
-    for original, array in zip(before, (X, w, init)):
+    for original, array in zip(before, (X, w, init), strict=True):
         np.testing.assert_array_equal(host(array), original)
