@@ -1,0 +1,1 @@
+"""Cross-backend benchmarks for anykmeans (``python -m benchmarks``)."""
