@@ -15,19 +15,16 @@ class NotFittedError(ValueError, AttributeError):
 
 
 @functools.cache
-def _also_sklearns(ours: type, module: str, name: str) -> type:
-    """``ours``, also a subclass of scikit-learn's class of that name if sklearn is loaded."""
-    theirs = getattr(sys.modules.get(module), name, None)
-    if theirs is None:
-        return ours
-    return type(ours.__name__, (ours, theirs), {"__module__": ours.__module__})
+def _sklearn_compatible_not_fitted_error(sklearn_error: type) -> type:
+    return type("NotFittedError", (NotFittedError, sklearn_error),
+                {"__module__": NotFittedError.__module__})
 
 
 def not_fitted_error(message: str) -> NotFittedError:
     """A :class:`NotFittedError`; when scikit-learn is already imported, also an
     instance of ``sklearn.exceptions.NotFittedError``, so code written for
     scikit-learn catches it. Nothing is imported for this."""
-    loaded = "sklearn.exceptions" in sys.modules
-    cls = _also_sklearns(NotFittedError, "sklearn.exceptions", "NotFittedError") if loaded \
-        else NotFittedError
-    return cls(message)
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    if sklearn_exceptions is None:
+        return NotFittedError(message)
+    return _sklearn_compatible_not_fitted_error(sklearn_exceptions.NotFittedError)(message)

@@ -87,7 +87,10 @@ def main() -> None:
     parser.add_argument("--backends", nargs="*", default=["numpy", "torch", "jax", "cupy"])
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args()
-    problems = {"custom": tuple(args.shape)} if args.shape else {p: SHAPES[p] for p in args.problems}
+    if args.shape:
+        problems = {"custom": tuple(args.shape)}
+    else:
+        problems = {p: SHAPES[p] for p in args.problems}
     rate = gemm_rate()
     print(f"float32 GEMM: {rate / 1e9:.0f} GF/s")
     results = []
