@@ -11,6 +11,7 @@ iteration that has empty clusters to relocate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from ._namespace import Array, Namespace, device_of, materialise, to_host
@@ -78,7 +79,8 @@ def relocate_empty_clusters(xp: Namespace, X: Array, sample_weight: Array, mean:
 
 
 def lloyd(xp: Namespace, X: Array, sample_weight: Array, centres: Array, mean: Array, *,
-          max_iter: int, tol: float, rows: int, verbose: int = 0) -> LloydRun:
+          max_iter: int, tol: float, rows: int, verbose: int = 0,
+          on_iteration: Callable[[int, float], None] | None = None) -> LloydRun:
     """Run Lloyd's algorithm from ``centres`` until convergence or ``max_iter``.
 
     Parameters
@@ -97,6 +99,9 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array, centres: Array, mean: A
         Rows per chunk.
     verbose : int
         When positive, print the inertia of every iteration and why the run stopped.
+    on_iteration : callable, optional
+        Called as ``on_iteration(iteration, inertia)`` after every iteration
+        (progress reporting); it receives host numbers only.
 
     Notes
     -----
@@ -130,6 +135,8 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array, centres: Array, mean: A
             new_centres = average_centres(xp, sums, weight_sums)
             shift = float(to_host(xp.sum((new_centres - centres) ** 2)))
         history.append(inertia)
+        if on_iteration is not None:
+            on_iteration(iteration, inertia)
         if verbose:
             print(f"Iteration {iteration}, inertia {inertia}.")
         centres, labels_old = new_centres, step.labels
