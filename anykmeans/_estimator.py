@@ -17,7 +17,7 @@ import numpy as np
 from ._exceptions import not_fitted_error
 from ._kmeans import Init, fit_kmeans
 from ._namespace import Array, array_namespace, itemsize, to_host
-from ._primitives import assign, chunk_rows, distances
+from ._primitives import assign, chunk_rows, distances, sq_distances_to_labels
 from ._validation import check_algorithm, check_data, check_sample_weight
 
 
@@ -213,7 +213,8 @@ class KMeans:
         """Minus the inertia of ``X`` under the fitted centres (higher is better)."""
         xp, X, centres, rows = self._prepare(X)
         sample_weight = check_sample_weight(sample_weight, xp, X)
-        sq_distances = assign(xp, X, centres, self._mean, rows).sq_distances
+        labels = assign(xp, X, centres, self._mean, rows).labels
+        sq_distances = sq_distances_to_labels(xp, X, centres, labels, self._mean, rows)
         return -float(to_host(xp.sum(sample_weight * sq_distances)))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

@@ -31,8 +31,8 @@ def _distance_dtype(xp: Namespace, X: Array):
 
 
 def _sq_distances_to(xp: Namespace, x: Array, points: Array, point_sq_norms: Array) -> Array:
-    """Squared distances ``(len(x), len(points))``, clipped at zero against rounding."""
-    sq = scores(x, points, point_sq_norms) + sq_norms(xp, x)[:, None]
+    """Squared distances ``(len(points), len(x))``, clipped at zero against rounding."""
+    sq = scores(x, points, point_sq_norms) + sq_norms(xp, x)[None, :]
     return xp.clip(sq, min=0.0)
 
 
@@ -67,7 +67,7 @@ def kmeans_plusplus_indices(xp: Namespace, X: Array, sample_weight: Array, n_clu
 
     first = xp.reshape(choice(xp, rng, sample_weight), (1,))
     seeds, seed_norms = seed_rows(first)
-    closest = xp.concat([_sq_distances_to(xp, centred(X[s, :]), seeds, seed_norms)[:, 0]
+    closest = xp.concat([_sq_distances_to(xp, centred(X[s, :]), seeds, seed_norms)[0, :]
                          for s in chunks])
     potential = xp.sum(closest * weight)
     indices = [first]
@@ -79,14 +79,14 @@ def kmeans_plusplus_indices(xp: Namespace, X: Array, sample_weight: Array, n_clu
         blocks, potentials = [], 0.0
         for s in chunks:
             block = xp.minimum(
-                closest[s][:, None],
+                closest[s][None, :],
                 _sq_distances_to(xp, centred(X[s, :]), candidates, candidate_norms),
             )
             blocks.append(block)
-            potentials = potentials + weight[s] @ block
+            potentials = potentials + block @ weight[s]
         best = xp.reshape(xp.argmin(potentials), (1,))
         potential = xp.take(potentials, best)[0]
-        closest = xp.concat([xp.take(block, best, axis=1)[:, 0] for block in blocks])
+        closest = xp.concat([xp.take(block, best, axis=0)[0, :] for block in blocks])
         indices.append(xp.take(candidate_ids, best))
     return xp.concat(indices)
 

@@ -130,6 +130,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     if chunk_size is not None:
         chunk_size = check_positive_int(chunk_size, "chunk_size")
     rng = check_random_state(random_state)
+    unit_weights = sample_weight is None
     sample_weight = check_sample_weight(sample_weight, xp, X)
     if not isinstance(init, str) and not callable(init):
         init = check_centres(init, xp, X, n_clusters)
@@ -142,8 +143,8 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
         centres = initial_centres(xp, X, sample_weight, n_clusters, init, rng, mean, rows)
         if verbose:
             print("Initialization complete")
-        run = lloyd(xp, X, sample_weight, centres, mean, max_iter=max_iter, tol=tol,
-                    rows=rows, verbose=verbose)
+        run = lloyd(xp, X, None if unit_weights else sample_weight, centres, mean,
+                    max_iter=max_iter, tol=tol, rows=rows, verbose=verbose)
         if best is None or (run.inertia < best.inertia
                             and not same_clustering(xp, run.labels, best.labels)):
             best = run

@@ -46,27 +46,30 @@ def average_centres(xp: Namespace, sums: Array, weight_sums: Array) -> Array:
     return xp.where(has_weight[:, None], means, fill)
 
 
-def relocate_empty_clusters(xp: Namespace, X: Array, sample_weight: Array, mean: Array,
-                            step: Assignment, n_empty: int) -> tuple[Array, Array]:
+def relocate_empty_clusters(xp: Namespace, X: Array, sample_weight: Array | None,
+                            centres: Array, mean: Array, rows: int, step: Assignment,
+                            n_empty: int) -> tuple[Array, Array]:
     """Move each cluster without weight to one of the rows farthest from their centre.
 
-    The ``n_empty`` rows with the largest squared distance to their own centre
-    (ties to the lower row index) each leave their cluster's sums and found a
-    cluster of their own. Nothing moves when every row sits on its centre
-    (fewer distinct rows than clusters).
+    The ``n_empty`` rows with the largest squared distance to the centre that
+    ``step`` assigned them (ties to the lower row index) each leave their
+    cluster's sums and found a cluster of their own. Nothing moves when every
+    row sits on its centre (fewer distinct rows than clusters).
 
     Returns
     -------
     sums, weight_sums : the updated per-cluster sums
     """
     sums, weight_sums = step.sums, step.weight_sums
-    if float(to_host(xp.max(step.sq_distances))) == 0.0:
+    sq_distances = sq_distances_to_labels(xp, X, centres, step.labels, mean, rows)
+    if float(to_host(xp.max(sq_distances))) == 0.0:
         return sums, weight_sums
     n_clusters = sums.shape[0]
     is_empty = weight_sums == 0
     empty_ids = xp.nonzero(is_empty)[0]
-    far = xp.argsort(step.sq_distances, descending=True, stable=True)[:n_empty]
-    far_weights = xp.take(sample_weight, far)
+    far = xp.argsort(sq_distances, descending=True, stable=True)[:n_empty]
+    far_weights = (xp.ones(n_empty, dtype=X.dtype, device=device_of(X)) if sample_weight is None
+                   else xp.take(sample_weight, far))
     moved = (xp.take(X, far, axis=0) - mean) * far_weights[:, None]
     old = xp.take(step.labels, far)
     sums = sums - segment_sum(xp, moved, old, n_clusters)
@@ -78,7 +81,7 @@ def relocate_empty_clusters(xp: Namespace, X: Array, sample_weight: Array, mean:
     return sums, weight_sums
 
 
-def lloyd(xp: Namespace, X: Array, sample_weight: Array, centres: Array, mean: Array, *,
+def lloyd(xp: Namespace, X: Array, sample_weight: Array | None, centres: Array, mean: Array, *,
           max_iter: int, tol: float, rows: int, verbose: int = 0,
           on_iteration: Callable[[int, float], None] | None = None) -> LloydRun:
     """Run Lloyd's algorithm from ``centres`` until convergence or ``max_iter``.
@@ -86,7 +89,8 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array, centres: Array, mean: A
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
-    sample_weight : array of shape (n_samples,)
+    sample_weight : array of shape (n_samples,) or None
+        None for unit weights (then never multiplied: the same result, faster).
     centres : array of shape (n_clusters, n_features)
         Initial centres in the centred frame.
     mean : array of shape (n_features,)
@@ -115,7 +119,7 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array, centres: Array, mean: A
     history: list[float] = []
     strict = converged = False
     for iteration in range(max_iter):
-        step = assign(xp, X, centres, mean, rows, sample_weight)
+        step = assign(xp, X, centres, mean, rows, sample_weight, update=True)
         new_centres = average_centres(xp, step.sums, step.weight_sums)
         if labels_old is None:
             n_changed = xp.asarray(X.shape[0], dtype=dtype, device=device_of(X))
@@ -125,13 +129,13 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array, centres: Array, mean: A
             n_changed,
             xp.sum(xp.astype(step.weight_sums == 0, dtype)),
             xp.sum((new_centres - centres) ** 2),
-            xp.sum(sample_weight * step.sq_distances),
+            step.inertia,
         ])
         step, new_centres, stats = materialise(step, new_centres, stats)
         n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats))
         if n_empty:
             sums, weight_sums = relocate_empty_clusters(
-                xp, X, sample_weight, mean, step, int(n_empty))
+                xp, X, sample_weight, centres, mean, rows, step, int(n_empty))
             new_centres = average_centres(xp, sums, weight_sums)
             shift = float(to_host(xp.sum((new_centres - centres) ** 2)))
         history.append(inertia)
@@ -151,10 +155,9 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array, centres: Array, mean: A
                 print(f"Converged at iteration {iteration}: center shift {shift} "
                       f"within tolerance {tol}.")
             break
-    if strict:
-        labels = labels_old
-        sq_distances = sq_distances_to_labels(xp, X, centres, labels, mean, rows)
-    else:
-        labels, sq_distances, _, _ = assign(xp, X, centres, mean, rows)
-    inertia = float(to_host(xp.sum(sample_weight * sq_distances)))
+    labels = labels_old if strict else assign(xp, X, centres, mean, rows).labels
+    sq_distances = sq_distances_to_labels(xp, X, centres, labels, mean, rows)
+    if sample_weight is not None:
+        sq_distances = sample_weight * sq_distances
+    inertia = float(to_host(xp.sum(sq_distances)))
     return LloydRun(centres, labels, inertia, iteration + 1, converged, tuple(history))

@@ -23,6 +23,7 @@ __all__ = [
     "device_of",
     "float_dtype",
     "has_float64",
+    "index_dtype",
     "itemsize",
     "materialise",
     "to_host",
@@ -57,6 +58,11 @@ def has_float64(xp: Namespace, device: Any) -> bool:
     """Whether ``device`` of namespace ``xp`` supports float64 arithmetic."""
     info = xp.__array_namespace_info__()
     return "float64" in info.dtypes(device=device, kind="real floating")
+
+
+def index_dtype(xp: Namespace, device: Any) -> Any:
+    """The namespace's default index dtype on ``device`` (the dtype of labels)."""
+    return xp.__array_namespace_info__().default_dtypes(device=device)["indexing"]
 
 
 def float_dtype(xp: Namespace, dtype: Any, device: Any) -> Any:

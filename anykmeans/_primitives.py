@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import array_api_compat
 
-from ._namespace import Array, Namespace, device_of
+from ._namespace import Array, Namespace, device_of, index_dtype
 
 #: Score differences below this many ulps of the score's magnitude are ties.
 TIE_ULPS = 16
@@ -48,28 +48,54 @@ def row_chunks(n_samples: int, rows: int) -> Iterator[slice]:
 
 
 def scores(x: Array, centres: Array, centre_sq_norms: Array) -> Array:
-    """``|c_j|^2 - 2 x_i . c_j`` for every row ``i`` of ``x`` and centre ``j``.
+    """``|c_j|^2 - 2 c_j . x_i`` for every centre ``j`` and row ``i`` of ``x``: ``(k, n_rows)``.
 
-    The squared distance minus ``|x_i|^2``: the same argmin, one matrix product.
+    The squared distance minus ``|x_i|^2``, from one matrix product. The block
+    is centre-major: a reduction over centres then runs along whole rows of
+    the block, which every library vectorises well (a reduction along short
+    rows of length ``k`` does not). ``-2 c`` is exact, so the product equals
+    ``-2 (c . x)`` bit for bit.
     """
-    return centre_sq_norms - 2.0 * (x @ centres.T)
+    return centre_sq_norms[:, None] + (-2.0 * centres) @ x.T
 
 
-def nearest(xp: Namespace, x: Array, centres: Array, centre_sq_norms: Array) -> Array:
-    """Index of the nearest centre of every row of ``x``, ties to the lower index.
+def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
+            centre_sq_norms: Array) -> tuple[Array, Array]:
+    """Nearest centre of every row of ``x``, ties to the lower index.
 
-    Two centres count as tied for a row when their squared distances differ by
-    less than the rounding of the distance computation (``TIE_ULPS`` units in
-    the last place of ``|x|^2 + max |c|^2``). Exact ties are common (integer
-    data, seeds that are data rows) and each library rounds its matrix product
-    differently; deciding them by index rather than by rounding is what makes
-    every backend give the same labels.
+    Parameters
+    ----------
+    x : array of shape (n_rows, n_features)
+    x_sq_norms : array of shape (n_rows,)
+    centres : array of shape (n_clusters, n_features)
+    centre_sq_norms : array of shape (n_clusters,)
+
+    Returns
+    -------
+    labels : array of shape (n_rows,), the namespace's default index dtype
+    best : array of shape (n_rows,), the smallest score, so that
+        ``x_sq_norms + best`` is the squared distance to the nearest centre.
+
+    Notes
+    -----
+    Two centres count as tied for a row when their scores differ by less than
+    the rounding of the score computation (``TIE_ULPS`` units in the last place
+    of ``|x|^2 + max |c|^2``). Exact ties are common (integer data, seeds that
+    are data rows) and each library rounds its matrix product differently;
+    deciding them by index rather than by rounding is what makes every backend
+    give the same labels. The lowest tied index is found without an argmin:
+    ``k - max_j(tied_j * (k - j))``, in the narrowest integer type that holds
+    ``k``, so that it vectorises like the min before it.
     """
-    chunk_scores = scores(x, centres, centre_sq_norms)
-    best = xp.min(chunk_scores, axis=1)
-    slack = TIE_ULPS * xp.finfo(x.dtype).eps * (sq_norms(xp, x) + xp.max(centre_sq_norms))
-    within = chunk_scores <= (best + slack)[:, None]
-    return xp.argmax(xp.astype(within, xp.int8), axis=1)
+    n_clusters = centres.shape[0]
+    block = scores(x, centres, centre_sq_norms)
+    best = xp.min(block, axis=0)
+    slack = TIE_ULPS * xp.finfo(x.dtype).eps * (x_sq_norms + xp.max(centre_sq_norms))
+    tied = block <= best + slack
+    countdown_dtype = xp.int8 if n_clusters < 2**7 else xp.int16 if n_clusters < 2**15 else xp.int32
+    countdown = xp.arange(n_clusters, 0, -1, dtype=countdown_dtype, device=device_of(x))
+    lowest = n_clusters - xp.max(xp.astype(tied, countdown_dtype) * countdown[:, None], axis=0)
+    return xp.astype(lowest, index_dtype(xp, device_of(x))), best
 
 
 def sq_norms(xp: Namespace, x: Array) -> Array:
@@ -114,12 +140,22 @@ def segment_sum_generic(xp: Namespace, values: Array, segment_ids: Array, n_segm
 
 
 def _segment_sum_numpy(values, segment_ids, n_segments):
+    """Sort the rows by segment, then add up each run of equal ids.
+
+    ``np.add.at`` would be the direct scatter-add, but its per-index overhead
+    makes it many times slower than a radix sort of narrow ids, a gather and
+    ``np.add.reduceat`` (rows keep their order within a segment).
+    """
     import numpy as np
 
     if values.ndim == 1:
         return np.bincount(segment_ids, weights=values, minlength=n_segments).astype(values.dtype)
+    narrow = np.int16 if n_segments <= np.iinfo(np.int16).max else np.int32
+    order = np.argsort(segment_ids.astype(narrow), kind="stable")
+    sorted_ids = segment_ids[order]
+    starts = np.flatnonzero(np.diff(sorted_ids, prepend=-1))
     out = np.zeros((n_segments, values.shape[1]), dtype=values.dtype)
-    np.add.at(out, segment_ids, values)
+    out[sorted_ids[starts]] = np.add.reduceat(values[order], starts, axis=0)
     return out
 
 
@@ -167,8 +203,10 @@ class Assignment(NamedTuple):
     ----------
     labels : integer array of shape (n_samples,)
         Index of the nearest centre of every row (ties go to the lower index).
-    sq_distances : array of shape (n_samples,)
-        Squared distance of every row to the centre it was assigned.
+    inertia : 0-d array
+        Weighted sum of the squared distances of the rows to their nearest
+        centre, from the scores (``|x|^2 + min_j score``): the rounding of the
+        assignment itself. :func:`sq_distances_to_labels` gives exact distances.
     sums : array of shape (n_clusters, n_features) or None
         Weighted sum of the (centred) rows of each cluster.
     weight_sums : array of shape (n_clusters,) or None
@@ -176,13 +214,13 @@ class Assignment(NamedTuple):
     """
 
     labels: Array
-    sq_distances: Array
+    inertia: Array
     sums: Array | None
     weight_sums: Array | None
 
 
 def assign(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
-           sample_weight: Array | None = None) -> Assignment:
+           sample_weight: Array | None = None, *, update: bool = False) -> Assignment:
     """Assign every row of ``X`` to its nearest centre, chunk by chunk.
 
     Parameters
@@ -195,31 +233,44 @@ def assign(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
     rows : int
         Rows per chunk.
     sample_weight : array of shape (n_samples,), optional
-        When given, the weighted per-cluster sums of the centre update are
-        accumulated in the same pass.
+        Weights of the rows; all ones when omitted (and then never multiplied).
+    update : bool, default=False
+        Also accumulate, in the same pass, the per-cluster sums that the
+        centre update needs (``sums`` and ``weight_sums``; None otherwise).
     """
     n_clusters = centres.shape[0]
     centre_sq_norms = sq_norms(xp, centres)
-    labels, sq_distances = [], []
-    sums = weight_sums = None
+    labels = []
+    inertia = sums = weight_sums = None
     for rows_slice in row_chunks(X.shape[0], rows):
         x = X[rows_slice, :] - mean
-        chunk_labels = nearest(xp, x, centres, centre_sq_norms)
-        residual = x - xp.take(centres, chunk_labels, axis=0)
+        x_sq_norms = sq_norms(xp, x)
+        chunk_labels, best = nearest(xp, x, x_sq_norms, centres, centre_sq_norms)
         labels.append(chunk_labels)
-        sq_distances.append(sq_norms(xp, residual))
-        if sample_weight is not None:
+        sq_distances = xp.clip(x_sq_norms + best, min=0.0)
+        if sample_weight is None:
+            w = xp.ones_like(x_sq_norms)
+            chunk_inertia = xp.sum(sq_distances)
+        else:
             w = sample_weight[rows_slice]
-            chunk_sums = segment_sum(xp, x * w[:, None], chunk_labels, n_clusters)
+            chunk_inertia = xp.sum(w * sq_distances)
+            x = x * w[:, None]
+        inertia = chunk_inertia if inertia is None else inertia + chunk_inertia
+        if update:
+            chunk_sums = segment_sum(xp, x, chunk_labels, n_clusters)
             chunk_weights = segment_sum(xp, w, chunk_labels, n_clusters)
             sums = chunk_sums if sums is None else sums + chunk_sums
             weight_sums = chunk_weights if weight_sums is None else weight_sums + chunk_weights
-    return Assignment(xp.concat(labels), xp.concat(sq_distances), sums, weight_sums)
+    return Assignment(xp.concat(labels), inertia, sums, weight_sums)
 
 
 def sq_distances_to_labels(xp: Namespace, X: Array, centres: Array, labels: Array,
                            mean: Array, rows: int) -> Array:
-    """Squared distance of every row of ``X`` to the centre its label names."""
+    """Squared distance of every row of ``X`` to the centre its label names.
+
+    Computed from the residuals ``x - c`` (no cancellation), for the reported
+    inertia and for choosing the rows that found new clusters.
+    """
     return xp.concat([
         sq_norms(xp, X[s, :] - mean - xp.take(centres, labels[s], axis=0))
         for s in row_chunks(X.shape[0], rows)
@@ -236,6 +287,6 @@ def distances(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int) -
     blocks = []
     for s in row_chunks(X.shape[0], rows):
         x = X[s, :] - mean
-        sq = scores(x, centres, centre_sq_norms) + sq_norms(xp, x)[:, None]
+        sq = scores(x, centres, centre_sq_norms).T + sq_norms(xp, x)[:, None]
         blocks.append(xp.sqrt(xp.clip(sq, min=0.0)))
     return xp.concat(blocks)
