@@ -14,18 +14,27 @@ never copied or modified.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import NamedTuple
+import functools
+import importlib.util
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple, TypeVar
 
 import array_api_compat
 
 from ._namespace import Array, Namespace, device_of, index_dtype
 
+T = TypeVar("T")
+
 #: Score differences below this many ulps of the score's magnitude are ties.
 TIE_ULPS = 16
 
 #: Bytes of working memory one chunk may use when ``chunk_size`` is not given.
-DEFAULT_CHUNK_BYTES = 32 * 2**20
+#: Large enough that per-operation overhead vanishes, small enough that a
+#: chunk's score block stays near the CPU's caches (measured in benchmarks/).
+DEFAULT_CHUNK_BYTES = 8 * 2**20
 
 
 def chunk_rows(n_samples: int, n_features: int, n_clusters: int, itemsize: int,
@@ -155,7 +164,7 @@ def _segment_sum_numpy(values, segment_ids, n_segments):
     sorted_ids = segment_ids[order]
     starts = np.flatnonzero(np.diff(sorted_ids, prepend=-1))
     out = np.zeros((n_segments, values.shape[1]), dtype=values.dtype)
-    out[sorted_ids[starts]] = np.add.reduceat(values[order], starts, axis=0)
+    out[sorted_ids[starts]] = np.add.reduceat(np.take(values, order, axis=0), starts, axis=0)
     return out
 
 
@@ -237,31 +246,97 @@ def assign(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
     update : bool, default=False
         Also accumulate, in the same pass, the per-cluster sums that the
         centre update needs (``sums`` and ``weight_sums``; None otherwise).
+
+    Notes
+    -----
+    Chunks may be processed concurrently (see :func:`map_chunks`); their
+    results are combined in chunk order, so the result does not depend on it.
     """
-    n_clusters = centres.shape[0]
     centre_sq_norms = sq_norms(xp, centres)
-    labels = []
-    inertia = sums = weight_sums = None
-    for rows_slice in row_chunks(X.shape[0], rows):
+
+    def assign_chunk(rows_slice: slice) -> Assignment:
         x = X[rows_slice, :] - mean
-        x_sq_norms = sq_norms(xp, x)
-        chunk_labels, best = nearest(xp, x, x_sq_norms, centres, centre_sq_norms)
-        labels.append(chunk_labels)
-        sq_distances = xp.clip(x_sq_norms + best, min=0.0)
-        if sample_weight is None:
-            w = xp.ones_like(x_sq_norms)
-            chunk_inertia = xp.sum(sq_distances)
-        else:
-            w = sample_weight[rows_slice]
-            chunk_inertia = xp.sum(w * sq_distances)
-            x = x * w[:, None]
-        inertia = chunk_inertia if inertia is None else inertia + chunk_inertia
-        if update:
-            chunk_sums = segment_sum(xp, x, chunk_labels, n_clusters)
-            chunk_weights = segment_sum(xp, w, chunk_labels, n_clusters)
-            sums = chunk_sums if sums is None else sums + chunk_sums
-            weight_sums = chunk_weights if weight_sums is None else weight_sums + chunk_weights
-    return Assignment(xp.concat(labels), inertia, sums, weight_sums)
+        w = None if sample_weight is None else sample_weight[rows_slice]
+        return _assign_rows(xp, x, w, centres, centre_sq_norms, update)
+
+    labels, total = [], None
+    for part in map_chunks(X, assign_chunk, row_chunks(X.shape[0], rows)):
+        labels.append(part.labels)
+        total = part if total is None else Assignment(
+            None, total.inertia + part.inertia,
+            *(None if a is None else a + b for a, b in zip(total[2:], part[2:], strict=True)),
+        )
+    return total._replace(labels=xp.concat(labels))
+
+
+def _assign_rows(xp: Namespace, x: Array, w: Array | None, centres: Array,
+                 centre_sq_norms: Array, update: bool) -> Assignment:
+    """:func:`assign` on one chunk ``x`` of centred rows with weights ``w`` (None: ones)."""
+    x_sq_norms = sq_norms(xp, x)
+    labels, best = nearest(xp, x, x_sq_norms, centres, centre_sq_norms)
+    sq_distances = xp.clip(x_sq_norms + best, min=0.0)
+    if w is None:
+        inertia = xp.sum(sq_distances)
+    else:
+        inertia = xp.sum(w * sq_distances)
+        x = x * w[:, None]
+    if not update:
+        return Assignment(labels, inertia, None, None)
+    n_clusters = centres.shape[0]
+    if w is None:
+        w = xp.ones_like(x_sq_norms)
+    return Assignment(labels, inertia, segment_sum(xp, x, labels, n_clusters),
+                      segment_sum(xp, w, labels, n_clusters))
+
+
+def map_chunks(X: Array, function: Callable[[slice], T], chunks: Iterable[slice]) -> Iterator[T]:
+    """``function(chunk)`` for every chunk of rows of ``X``, yielded in chunk order.
+
+    NumPy computes each operation on one core; when ``threadpoolctl`` is
+    installed, NumPy chunks run on a pool of one thread per core with BLAS
+    limited to one thread each (scikit-learn runs its Lloyd loop the same
+    way). Every other library, and NumPy without ``threadpoolctl``, runs
+    the chunks one after another with its own threading. At most two chunks
+    per thread are in flight, so memory stays bounded by the chunk size.
+    """
+    workers = _numpy_workers(X)
+    if workers == 1:
+        yield from map(function, chunks)
+        return
+    pending: deque = deque()
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        try:
+            for chunk in chunks:
+                pending.append(_thread_pool(workers).submit(function, chunk))
+                if len(pending) > 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _numpy_workers(X: Array) -> int:
+    """Threads for NumPy chunk work: the usable cores, or 1 (see :func:`map_chunks`)."""
+    if not array_api_compat.is_numpy_array(X) or X.shape[0] == 0:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if not cores or cores < 2 or importlib.util.find_spec("threadpoolctl") is None:
+        return 1
+    return cores
+
+
+@functools.cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@functools.cache
+def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anykmeans")
 
 
 def sq_distances_to_labels(xp: Namespace, X: Array, centres: Array, labels: Array,

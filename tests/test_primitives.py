@@ -65,3 +65,21 @@ def test_chunks_are_bounded_by_the_memory_budget():
     assert rows >= 1
     assert chunk_rows(100, 2, 3, 8) == 100
     assert chunk_rows(10**6, 2, 3, 8, chunk_size=1000) == 1000
+
+
+def test_threaded_numpy_chunks_give_the_serial_answer_bit_for_bit(monkeypatch):
+    pytest.importorskip("threadpoolctl")
+    from anykmeans import _primitives
+
+    rng = np.random.default_rng(3)
+    X = blobs(5000, 6, 9, seed=3).astype(np.float32)
+    weights = rng.uniform(0.5, 2.0, size=X.shape[0]).astype(np.float32)
+    centres = X[:9] - X.mean(axis=0)
+    ns = array_namespace(X)
+    threaded = assign(ns, X, centres, X.mean(axis=0), 97, weights, update=True)
+    if _primitives._numpy_workers(X) < 2:
+        pytest.skip("a single core: NumPy chunks run serially anyway")
+    monkeypatch.setattr(_primitives, "_numpy_workers", lambda X: 1)
+    serial = assign(ns, X, centres, X.mean(axis=0), 97, weights, update=True)
+    for a, b in zip(threaded, serial, strict=True):
+        np.testing.assert_array_equal(a, b)
