@@ -15,7 +15,7 @@ from typing import Any, Union
 from ._exceptions import ConvergenceWarning
 from ._init import default_local_trials, initial_centres, kmeans_plusplus_indices
 from ._lloyd import LloydRun, lloyd
-from ._namespace import Array, Namespace, device_of, itemsize, to_host
+from ._namespace import Array, Namespace, device_of, itemsize, materialise, to_host
 from ._primitives import chunk_rows, segment_sum
 from ._random import check_random_state
 from ._validation import (
@@ -136,7 +136,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
         init = check_centres(init, xp, X, n_clusters)
 
     rows = chunk_rows(n_samples, n_features, n_clusters, itemsize(xp, X.dtype), chunk_size)
-    mean = xp.mean(X, axis=0)
+    (mean,) = materialise(xp.mean(X, axis=0))
     tol = _tolerance(xp, X, tol)
     best: LloydRun | None = None
     for _ in range(n_init):

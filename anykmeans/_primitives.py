@@ -250,8 +250,18 @@ def assign(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
     Notes
     -----
     Chunks may be processed concurrently (see :func:`map_chunks`); their
-    results are combined in chunk order, so the result does not depend on it.
+    results are added up in chunk order, so the result does not depend on
+    it. A Dask array is assigned block by block in one pass, its per-block
+    results meeting in a tree (see :func:`_assign_dask`).
     """
+    if array_api_compat.is_dask_array(X):
+        return _assign_dask(xp, X, centres, mean, rows, sample_weight, update)
+    return _assign_chunks(xp, X, centres, mean, rows, sample_weight, update, map_chunks)
+
+
+def _assign_chunks(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
+                   sample_weight: Array | None, update: bool, mapper: Callable) -> Assignment:
+    """:func:`assign` on an eager array, ``mapper(X, function, chunks)`` running the chunks."""
     centre_sq_norms = sq_norms(xp, centres)
 
     def assign_chunk(rows_slice: slice) -> Assignment:
@@ -260,13 +270,66 @@ def assign(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
         return _assign_rows(xp, x, w, centres, centre_sq_norms, update)
 
     labels, total = [], None
-    for part in map_chunks(X, assign_chunk, row_chunks(X.shape[0], rows)):
+    for part in mapper(X, assign_chunk, row_chunks(X.shape[0], rows)):
         labels.append(part.labels)
-        total = part if total is None else Assignment(
-            None, total.inertia + part.inertia,
-            *(None if a is None else a + b for a, b in zip(total[2:], part[2:], strict=True)),
-        )
+        total = part if total is None else _add_totals(total, part)
     return total._replace(labels=xp.concat(labels))
+
+
+def _add_totals(a: Assignment, b: Assignment) -> Assignment:
+    """The inertia and sums of two parts of an assignment added up (labels dropped)."""
+    return Assignment(None, a.inertia + b.inertia,
+                      *(None if x is None else x + y for x, y in zip(a[2:], b[2:], strict=True)))
+
+
+def _serial(X: Array, function: Callable[[slice], T], chunks: Iterable[slice]) -> Iterator[T]:
+    return map(function, chunks)
+
+
+def _assign_block(block: Array, centres: Array, mean: Array, rows: int,
+                  weights: Array | None, update: bool) -> Assignment:
+    """One Dask task: :func:`assign` on a block, chunk by chunk (Dask runs blocks in parallel)."""
+    xp = array_api_compat.array_namespace(block)
+    return _assign_chunks(xp, block, centres, mean, rows, weights, update, _serial)
+
+
+def _assign_dask(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
+                 sample_weight: Array | None, update: bool) -> Assignment:
+    """:func:`assign` for a Dask array: one task per block of rows, a binary tree of additions.
+
+    Each task assigns its block eagerly in the block's own library; labels stay
+    a lazy array with ``X``'s row chunks, and the inertia and sums are small
+    lazy arrays at the root of the tree. Reading ``X`` once, the graph has
+    ``O(blocks)`` tasks whatever the number of iterations before it.
+    """
+    import dask
+    import dask.array as da
+
+    X = X.rechunk({1: -1})
+    blocks = X.to_delayed()[:, 0]
+    if sample_weight is None:
+        weights = [None] * len(blocks)
+    else:
+        weights = sample_weight.rechunk((X.chunks[0],)).to_delayed()
+    assign_block = dask.delayed(_assign_block, pure=True)
+    parts = [assign_block(block, centres, mean, rows, w, update)
+             for block, w in zip(blocks, weights, strict=True)]
+    labels = da.concatenate([
+        da.from_delayed(part.labels, shape=(n_rows,), dtype=index_dtype(xp, device_of(X)))
+        for part, n_rows in zip(parts, X.chunks[0], strict=True)
+    ])
+    add = dask.delayed(_add_totals, pure=True)
+    while len(parts) > 1:
+        parts = [add(*parts[i:i + 2]) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    total = parts[0]
+    n_clusters, n_features = centres.shape
+    inertia = da.from_delayed(total.inertia, shape=(), dtype=X.dtype)
+    if not update:
+        return Assignment(labels, inertia, None, None)
+    return Assignment(labels, inertia,
+                      da.from_delayed(total.sums, shape=(n_clusters, n_features), dtype=X.dtype),
+                      da.from_delayed(total.weight_sums, shape=(n_clusters,), dtype=X.dtype))
 
 
 def _assign_rows(xp: Namespace, x: Array, w: Array | None, centres: Array,
