@@ -8,10 +8,11 @@ Centres are returned in the centred frame, ``X[i] - mean``.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from ._namespace import Array, Namespace, device_of, has_float64
-from ._primitives import row_chunks, scores, sq_norms
+from ._primitives import map_chunks, row_chunks, scores, sq_norms
 from ._random import RandomState, choice, choice_without_replacement, uniform
 from ._validation import check_centres
 
@@ -28,12 +29,6 @@ def _distance_dtype(xp: Namespace, X: Array):
     keeps the chosen rows the same on every backend for float32 data too.
     """
     return xp.float64 if has_float64(xp, device_of(X)) else X.dtype
-
-
-def _sq_distances_to(xp: Namespace, x: Array, points: Array, point_sq_norms: Array) -> Array:
-    """Squared distances ``(len(points), len(x))``, clipped at zero against rounding."""
-    sq = scores(x, points, point_sq_norms) + sq_norms(xp, x)[None, :]
-    return xp.clip(sq, min=0.0)
 
 
 def kmeans_plusplus_indices(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int,
@@ -61,14 +56,26 @@ def kmeans_plusplus_indices(xp: Namespace, X: Array, sample_weight: Array, n_clu
     def centred(rows_or_index):
         return xp.astype(rows_or_index - mean, dtype)
 
+    x_sq_norms = xp.concat([sq_norms(xp, centred(X[s, :])) for s in chunks])
+
+    def sq_distances_to(s: slice, points: Array, point_sq_norms: Array) -> Array:
+        """Squared distances ``(len(points), rows in s)``, clipped at zero against rounding."""
+        sq = scores(centred(X[s, :]), points, point_sq_norms) + x_sq_norms[None, s]
+        return xp.clip(sq, min=0.0)
+
+    def lowered(s: slice, closest: Array, candidates: Array, candidate_norms: Array):
+        """``min(closest, D(candidate))^2`` on the rows ``s``, and each candidate's potential."""
+        block = xp.minimum(closest[None, s], sq_distances_to(s, candidates, candidate_norms))
+        return block, block @ weight[s]
+
     def seed_rows(indices):
         candidates = centred(xp.take(X, indices, axis=0))
         return candidates, sq_norms(xp, candidates)
 
     first = xp.reshape(choice(xp, rng, sample_weight), (1,))
     seeds, seed_norms = seed_rows(first)
-    closest = xp.concat([_sq_distances_to(xp, centred(X[s, :]), seeds, seed_norms)[0, :]
-                         for s in chunks])
+    closest = xp.concat(list(map_chunks(
+        X, lambda s: sq_distances_to(s, seeds, seed_norms)[0, :], chunks)))
     potential = xp.sum(closest * weight)
     indices = [first]
     for _ in range(1, n_clusters):
@@ -76,14 +83,12 @@ def kmeans_plusplus_indices(xp: Namespace, X: Array, sample_weight: Array, n_clu
         candidate_ids = xp.searchsorted(xp.cumulative_sum(weight * closest), targets * potential)
         candidate_ids = xp.clip(candidate_ids, max=X.shape[0] - 1)
         candidates, candidate_norms = seed_rows(candidate_ids)
+        pass_over_rows = functools.partial(lowered, closest=closest, candidates=candidates,
+                                           candidate_norms=candidate_norms)
         blocks, potentials = [], 0.0
-        for s in chunks:
-            block = xp.minimum(
-                closest[s][None, :],
-                _sq_distances_to(xp, centred(X[s, :]), candidates, candidate_norms),
-            )
+        for block, partial in map_chunks(X, pass_over_rows, chunks):
             blocks.append(block)
-            potentials = potentials + block @ weight[s]
+            potentials = potentials + partial
         best = xp.reshape(xp.argmin(potentials), (1,))
         potential = xp.take(potentials, best)[0]
         closest = xp.concat([xp.take(block, best, axis=0)[0, :] for block in blocks])
@@ -92,17 +97,24 @@ def kmeans_plusplus_indices(xp: Namespace, X: Array, sample_weight: Array, n_clu
 
 
 def initial_centres(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int, init,
-                    rng: RandomState, mean: Array, rows: int) -> Array:
+                    rng: RandomState, mean: Array, rows: int, **parallel_options) -> Array:
     """Initial centres in the centred frame, ``(n_clusters, n_features)``.
 
     Parameters
     ----------
-    init : {"k-means++", "random"}, callable or array
+    init : {"k-means++", "k-means||", "random"}, callable or array
         A validated init: an array is taken as given (in ``X``'s frame); a
         callable is called as ``init(X, n_clusters, random_state=rng)`` on the
         caller's (uncentred) data and its result validated like an array.
+    **parallel_options
+        ``oversampling_factor`` and ``n_rounds`` of "k-means||".
     """
     if isinstance(init, str):
+        if init == "k-means||":
+            from ._kmeans_parallel import kmeans_parallel_centres  # it imports this module
+
+            return kmeans_parallel_centres(xp, X, sample_weight, n_clusters, rng, mean, rows,
+                                           **parallel_options)
         if init == "k-means++":
             indices = kmeans_plusplus_indices(xp, X, sample_weight, n_clusters, rng, mean, rows)
         else:
