@@ -63,9 +63,13 @@ def scores(x: Array, centres: Array, centre_sq_norms: Array) -> Array:
     is centre-major: a reduction over centres then runs along whole rows of
     the block, which every library vectorises well (a reduction along short
     rows of length ``k`` does not). ``-2 c`` is exact, so the product equals
-    ``-2 (c . x)`` bit for bit.
+    ``-2 (c . x)`` bit for bit. The norms are added in place (the block is our
+    own; libraries without in-place operators rebind it): a fresh block per
+    operation costs more than the operation on a CPU.
     """
-    return centre_sq_norms[:, None] + (-2.0 * centres) @ x.T
+    block = (-2.0 * centres) @ x.T
+    block += centre_sq_norms[:, None]
+    return block
 
 
 def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
@@ -103,7 +107,9 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     tied = block <= best + slack
     countdown_dtype = xp.int8 if n_clusters < 2**7 else xp.int16 if n_clusters < 2**15 else xp.int32
     countdown = xp.arange(n_clusters, 0, -1, dtype=countdown_dtype, device=device_of(x))
-    lowest = n_clusters - xp.max(xp.astype(tied, countdown_dtype) * countdown[:, None], axis=0)
+    tied_countdown = xp.astype(tied, countdown_dtype)
+    tied_countdown *= countdown[:, None]
+    lowest = n_clusters - xp.max(tied_countdown, axis=0)
     return xp.astype(lowest, index_dtype(xp, device_of(x))), best
 
 
