@@ -1,10 +1,13 @@
 """``KMeans``: scikit-learn's estimator conventions over the functional core.
 
-The class does not import scikit-learn. It follows its conventions by hand
-(parameters stored untouched in ``__init__``, ``get_params``/``set_params``,
-fitted attributes ending in ``_``) and describes itself to scikit-learn
+The estimators do not import scikit-learn. They follow its conventions by
+hand (parameters stored untouched in ``__init__``, ``get_params``/``set_params``,
+fitted attributes ending in ``_``) and describe themselves to scikit-learn
 through ``__sklearn_tags__``, which imports scikit-learn only when
-scikit-learn itself asks.
+scikit-learn itself asks. What every centre-based estimator shares (that
+protocol, and ``predict``/``transform``/``score`` on fitted centres) lives in
+:class:`CentresEstimator`; ``KMeans`` adds Lloyd's ``fit``, and
+``MiniBatchKMeans`` (in :mod:`anykmeans._minibatch`) mini-batch updates.
 """
 
 from __future__ import annotations
@@ -21,7 +24,115 @@ from ._primitives import assign, chunk_rows, distances, sq_distances_to_labels
 from ._validation import check_algorithm, check_data, check_sample_weight
 
 
-class KMeans:
+class CentresEstimator:
+    """What the centre-based estimators share: scikit-learn's protocol and the fitted model's use.
+
+    Subclasses define ``__init__`` (parameters stored untouched, ``chunk_size``
+    among them) and ``fit``, which sets ``cluster_centers_``, ``labels_``,
+    ``n_features_in_``, ``_n_features_out`` (the number of centres) and
+    ``_mean``: the offset that assignment subtracts from every row, so that new
+    data is assigned in the frame the model was fitted in.
+    """
+
+    # -- scikit-learn's parameter protocol -------------------------------------------------
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [name for name in signature.parameters if name != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The estimator's parameters, by name."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> CentresEstimator:
+        """Set parameters by name and return the estimator."""
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {valid}."
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = []
+        for name, value in self.get_params().items():
+            default = defaults[name].default
+            if hasattr(value, "shape"):
+                changed.append(f"{name}=array-like")
+            elif not (value is default or (type(value) is type(default) and value == default)):
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        """Describe the estimator to scikit-learn (imported only when it asks)."""
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type="clusterer",
+            target_tags=TargetTags(required=False),
+            transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
+            input_tags=InputTags(two_d_array=True, allow_nan=False),
+        )
+
+    def fit_predict(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> Array:
+        """Fit and return the cluster of every sample (``labels_``)."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def fit_transform(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> Array:
+        """Fit and return the distances of every sample to every centre."""
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    # -- using a fitted model ---------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "cluster_centers_"):
+            raise not_fitted_error(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+    def _prepare(self, X: Array) -> tuple[Any, Array, Array, int]:
+        """Validate new data against the fitted model: ``(xp, X, centred centres, rows)``."""
+        self._check_fitted()
+        xp, X = check_data(X, n_features=self.n_features_in_)
+        array_namespace(X, self.cluster_centers_)
+        X = xp.astype(X, self.cluster_centers_.dtype, copy=False)
+        centres = self.cluster_centers_ - self._mean
+        rows = chunk_rows(X.shape[0], X.shape[1], centres.shape[0],
+                          itemsize(xp, X.dtype), self.chunk_size)
+        return xp, X, centres, rows
+
+    def predict(self, X: Array) -> Array:
+        """The index of the nearest centre of every sample of ``X``."""
+        xp, X, centres, rows = self._prepare(X)
+        return assign(xp, X, centres, self._mean, rows).labels
+
+    def transform(self, X: Array) -> Array:
+        """Euclidean distances of every sample to every centre, ``(n_samples, n_clusters)``."""
+        xp, X, centres, rows = self._prepare(X)
+        return distances(xp, X, centres, self._mean, rows)
+
+    def score(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> float:
+        """Minus the inertia of ``X`` under the fitted centres (higher is better)."""
+        xp, X, centres, rows = self._prepare(X)
+        sample_weight = check_sample_weight(sample_weight, xp, X)
+        labels = assign(xp, X, centres, self._mean, rows).labels
+        sq_distances = sq_distances_to_labels(xp, X, centres, labels, self._mean, rows)
+        return -float(to_host(xp.sum(sample_weight * sq_distances)))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the ``transform`` output columns: ``kmeans0``, ``kmeans1``, ..."""
+        self._check_fitted()
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self._n_features_out)], dtype=object)
+
+
+class KMeans(CentresEstimator):
     """K-means clustering (Lloyd's algorithm) on any Array API library.
 
     Parameters
@@ -93,51 +204,6 @@ class KMeans:
         self.algorithm = algorithm
         self.chunk_size = chunk_size
 
-    # -- scikit-learn's parameter protocol -------------------------------------------------
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [name for name in signature.parameters if name != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The estimator's parameters, by name."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> KMeans:
-        """Set parameters by name and return the estimator."""
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(
-                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
-                    f"Valid parameters are: {valid}."
-                )
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = inspect.signature(type(self).__init__).parameters
-        changed = []
-        for name, value in self.get_params().items():
-            default = defaults[name].default
-            if hasattr(value, "shape"):
-                changed.append(f"{name}=array-like")
-            elif not (value is default or (type(value) is type(default) and value == default)):
-                changed.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    def __sklearn_tags__(self):
-        """Describe the estimator to scikit-learn (imported only when it asks)."""
-        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
-
-        return Tags(
-            estimator_type="clusterer",
-            target_tags=TargetTags(required=False),
-            transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
-            input_tags=InputTags(two_d_array=True, allow_nan=False),
-        )
-
     # -- fitting ---------------------------------------------------------------------------
 
     def fit(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> KMeans:
@@ -170,55 +236,3 @@ class KMeans:
         self._n_features_out = result.centers.shape[0]
         self._mean = mean
         return self
-
-    def fit_predict(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> Array:
-        """Fit and return the cluster of every sample (``labels_``)."""
-        return self.fit(X, sample_weight=sample_weight).labels_
-
-    def fit_transform(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> Array:
-        """Fit and return the distances of every sample to every centre."""
-        return self.fit(X, sample_weight=sample_weight).transform(X)
-
-    # -- using a fitted model ---------------------------------------------------------------
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "cluster_centers_"):
-            raise not_fitted_error(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator."
-            )
-
-    def _prepare(self, X: Array) -> tuple[Any, Array, Array, int]:
-        """Validate new data against the fitted model: ``(xp, X, centred centres, rows)``."""
-        self._check_fitted()
-        xp, X = check_data(X, n_features=self.n_features_in_)
-        array_namespace(X, self.cluster_centers_)
-        X = xp.astype(X, self.cluster_centers_.dtype, copy=False)
-        centres = self.cluster_centers_ - self._mean
-        rows = chunk_rows(X.shape[0], X.shape[1], centres.shape[0],
-                          itemsize(xp, X.dtype), self.chunk_size)
-        return xp, X, centres, rows
-
-    def predict(self, X: Array) -> Array:
-        """The index of the nearest centre of every sample of ``X``."""
-        xp, X, centres, rows = self._prepare(X)
-        return assign(xp, X, centres, self._mean, rows).labels
-
-    def transform(self, X: Array) -> Array:
-        """Euclidean distances of every sample to every centre, ``(n_samples, n_clusters)``."""
-        xp, X, centres, rows = self._prepare(X)
-        return distances(xp, X, centres, self._mean, rows)
-
-    def score(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> float:
-        """Minus the inertia of ``X`` under the fitted centres (higher is better)."""
-        xp, X, centres, rows = self._prepare(X)
-        sample_weight = check_sample_weight(sample_weight, xp, X)
-        labels = assign(xp, X, centres, self._mean, rows).labels
-        sq_distances = sq_distances_to_labels(xp, X, centres, labels, self._mean, rows)
-        return -float(to_host(xp.sum(sample_weight * sq_distances)))
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the ``transform`` output columns: ``kmeans0``, ``kmeans1``, ..."""
-        self._check_fitted()
-        prefix = type(self).__name__.lower()
-        return np.asarray([f"{prefix}{i}" for i in range(self._n_features_out)], dtype=object)
