@@ -19,6 +19,7 @@ import numpy as np
 
 from ._exceptions import not_fitted_error
 from ._kmeans import Init, fit_kmeans
+from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._namespace import Array, array_namespace, itemsize, to_host
 from ._primitives import assign, chunk_rows, distances, sq_distances_to_labels
 from ._validation import check_algorithm, check_data, check_sample_weight
@@ -139,14 +140,16 @@ class KMeans(CentresEstimator):
     ----------
     n_clusters : int, default=8
         The number of clusters and centres.
-    init : {"k-means++", "random"}, array or callable, default="k-means++"
-        Seeding: greedy k-means++; ``n_clusters`` distinct rows drawn with
+    init : {"k-means++", "k-means||", "random"}, array or callable, default="k-means++"
+        Seeding: greedy k-means++; k-means|| (scalable k-means++: a few passes
+        over the data, each sampling many candidates, for data too large for
+        k-means++'s ``n_clusters`` passes); ``n_clusters`` distinct rows drawn with
         probability ~ ``sample_weight``; an array of shape ``(n_clusters,
         n_features)`` in the library of ``X``; or a callable
         ``init(X, n_clusters, random_state)`` returning such an array.
     n_init : "auto" or int, default="auto"
         Runs from different seeds; the best by inertia is kept. ``"auto"`` is
-        1 for k-means++ and arrays, 10 for random and callables.
+        1 for k-means++, k-means|| and arrays, 10 for random and callables.
     max_iter : int, default=300
         Maximum Lloyd iterations per run.
     tol : float, default=1e-4
@@ -162,6 +165,11 @@ class KMeans(CentresEstimator):
         the same result.
     chunk_size : int, optional
         Rows processed at a time; by default chosen from a memory budget.
+    oversampling_factor : float, default=2.0
+        k-means|| only: each round samples about ``oversampling_factor *
+        n_clusters`` candidate rows (cuML's and dask-ml's parameter).
+    init_max_iter : int, default=5
+        k-means|| only: the number of sampling rounds (dask-ml's name).
 
     Attributes
     ----------
@@ -192,6 +200,8 @@ class KMeans(CentresEstimator):
         copy_x: bool = True,
         algorithm: str = "lloyd",
         chunk_size: int | None = None,
+        oversampling_factor: float = DEFAULT_OVERSAMPLING_FACTOR,
+        init_max_iter: int = DEFAULT_ROUNDS,
     ) -> None:
         self.n_clusters = n_clusters
         self.init = init
@@ -203,6 +213,8 @@ class KMeans(CentresEstimator):
         self.copy_x = copy_x
         self.algorithm = algorithm
         self.chunk_size = chunk_size
+        self.oversampling_factor = oversampling_factor
+        self.init_max_iter = init_max_iter
 
     # -- fitting ---------------------------------------------------------------------------
 
@@ -226,6 +238,7 @@ class KMeans(CentresEstimator):
             X, self.n_clusters, sample_weight=sample_weight, init=self.init,
             n_init=self.n_init, max_iter=self.max_iter, tol=self.tol,
             random_state=self.random_state, chunk_size=self.chunk_size, verbose=self.verbose,
+            oversampling_factor=self.oversampling_factor, init_max_iter=self.init_max_iter,
         )
         self.cluster_centers_ = result.centers
         self.labels_ = result.labels

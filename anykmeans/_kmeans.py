@@ -14,6 +14,7 @@ from typing import Any, Union
 
 from ._exceptions import ConvergenceWarning
 from ._init import default_local_trials, initial_centres, kmeans_plusplus_indices
+from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._lloyd import LloydRun, lloyd
 from ._namespace import Array, Namespace, device_of, itemsize, materialise, to_host
 from ._primitives import chunk_rows, segment_sum
@@ -25,6 +26,7 @@ from ._validation import (
     check_n_clusters,
     check_n_init,
     check_positive_int,
+    check_positive_real,
     check_sample_weight,
     check_tol,
 )
@@ -65,14 +67,14 @@ class KMeansResult:
 
 
 def resolve_n_init(n_init: int | str, init: Init) -> int:
-    """The number of runs ``n_init`` asks for: ``"auto"`` is 1 for k-means++ and arrays.
+    """The number of runs ``n_init`` asks for: ``"auto"`` is 1 for k-means++, k-means|| and arrays.
 
     An explicit array of centres gives one run whatever ``n_init`` says, with a
     ``RuntimeWarning`` when more were asked for.
     """
     explicit = not isinstance(init, str) and not callable(init)
     if n_init == "auto":
-        return 1 if explicit or init == "k-means++" else AUTO_N_INIT
+        return 1 if explicit or init in ("k-means++", "k-means||") else AUTO_N_INIT
     if explicit and n_init != 1:
         warnings.warn(
             "Explicit initial center position passed: performing only one init "
@@ -115,7 +117,9 @@ def _n_distinct(xp: Namespace, labels: Array, n_clusters: int, dtype: Any) -> in
 
 def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: Init,
                n_init: int | str, max_iter: int, tol: float, random_state: Any,
-               chunk_size: int | None, verbose: int) -> tuple[KMeansResult, Array]:
+               chunk_size: int | None, verbose: int,
+               oversampling_factor: float = DEFAULT_OVERSAMPLING_FACTOR,
+               init_max_iter: int = DEFAULT_ROUNDS) -> tuple[KMeansResult, Array]:
     """:func:`kmeans`, also returning the centring offset (the mean of ``X``).
 
     The estimator keeps the offset to assign new data in the same frame, so
@@ -129,6 +133,8 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     n_init = resolve_n_init(check_n_init(n_init), check_init_method(init))
     if chunk_size is not None:
         chunk_size = check_positive_int(chunk_size, "chunk_size")
+    oversampling_factor = check_positive_real(oversampling_factor, "oversampling_factor")
+    init_max_iter = check_positive_int(init_max_iter, "init_max_iter")
     rng = check_random_state(random_state)
     unit_weights = sample_weight is None
     sample_weight = check_sample_weight(sample_weight, xp, X)
@@ -140,7 +146,8 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     tol = _tolerance(xp, X, tol)
     best: LloydRun | None = None
     for _ in range(n_init):
-        centres = initial_centres(xp, X, sample_weight, n_clusters, init, rng, mean, rows)
+        centres = initial_centres(xp, X, sample_weight, n_clusters, init, rng, mean, rows,
+                                  oversampling_factor=oversampling_factor, n_rounds=init_max_iter)
         if verbose:
             print("Initialization complete")
         run = lloyd(xp, X, None if unit_weights else sample_weight, centres, mean,
@@ -174,6 +181,8 @@ def kmeans(
     random_state: Any = None,
     chunk_size: int | None = None,
     verbose: int = 0,
+    oversampling_factor: float = DEFAULT_OVERSAMPLING_FACTOR,
+    init_max_iter: int = DEFAULT_ROUNDS,
 ) -> KMeansResult:
     """Cluster ``X`` into ``n_clusters`` clusters with Lloyd's k-means.
 
@@ -186,8 +195,10 @@ def kmeans(
         Number of clusters, at most ``n_samples``.
     sample_weight : array of shape (n_samples,), optional
         Non-negative weights of the samples; unit weights when omitted.
-    init : {"k-means++", "random"}, array or callable
-        How to seed: greedy k-means++, ``n_clusters`` distinct rows drawn with
+    init : {"k-means++", "k-means||", "random"}, array or callable
+        How to seed: greedy k-means++, k-means|| (scalable k-means++, a few
+        passes over the data; see ``oversampling_factor``), ``n_clusters``
+        distinct rows drawn with
         probability ~ ``sample_weight``, an array of shape ``(n_clusters,
         n_features)``, or ``init(X, n_clusters, random_state=rng)``
         returning one.
@@ -206,6 +217,13 @@ def kmeans(
         Rows processed at a time; by default chosen from a memory budget.
     verbose : int
         Print progress when positive.
+    oversampling_factor : float
+        k-means|| only: each round samples about ``oversampling_factor *
+        n_clusters`` candidate rows (as cuML's and dask-ml's parameter).
+    init_max_iter : int
+        k-means|| only: the number of sampling rounds (dask-ml's name; Spark's
+        ``initSteps``); more are made only while there are fewer candidates
+        than clusters.
 
     Returns
     -------
@@ -225,7 +243,8 @@ def kmeans(
     """
     result, _ = fit_kmeans(X, n_clusters, sample_weight=sample_weight, init=init,
                            n_init=n_init, max_iter=max_iter, tol=tol,
-                           random_state=random_state, chunk_size=chunk_size, verbose=verbose)
+                           random_state=random_state, chunk_size=chunk_size, verbose=verbose,
+                           oversampling_factor=oversampling_factor, init_max_iter=init_max_iter)
     return result
 
 

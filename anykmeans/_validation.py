@@ -17,7 +17,7 @@ import numpy as np
 
 from ._namespace import Array, Namespace, array_namespace, device_of, float_dtype
 
-INIT_METHODS = ("k-means++", "random")
+INIT_METHODS = ("k-means++", "k-means||", "random")
 ALGORITHMS = ("lloyd", "elkan")
 
 
@@ -156,6 +156,14 @@ def check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(value)
+
+
+def check_positive_real(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a finite positive real number (bools excluded)."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value) or value <= 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
+    return float(value)
 
 
 def check_tol(tol: Any) -> float:

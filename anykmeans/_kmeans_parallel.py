@@ -1,0 +1,200 @@
+"""k-means|| seeding (scalable k-means++, Bahmani et al., VLDB 2012).
+
+A few rounds each sample many candidates at once, every row independently with
+probability ``l * w_i D_i^2 / phi`` (``D_i`` its distance to the nearest
+candidate so far, ``phi`` the weighted potential, ``l`` the oversampling
+factor times ``k``): a handful of passes over the data instead of k-means++'s
+``k``. The candidates, weighted by the weight of the rows nearest them, are
+then reduced to ``k`` centres by weighted greedy k-means++ and a weighted
+Lloyd run.
+
+The standard has no random number generator, and shipping ``n`` host uniforms
+per round would move the data's size across the bus. The per-row uniforms are
+instead derived on the device from ``(seed, round, row index)`` by a
+counter-based integer hash (:func:`uniform_hash`) written in Array API
+operations, so the same seed picks the same candidates on every backend. Only
+the seed (one host draw) goes down, and only the picked row indices (about
+``l`` per round) come back.
+"""
+
+from __future__ import annotations
+
+from ._init import kmeans_plusplus_indices
+from ._lloyd import lloyd
+from ._namespace import (
+    Array,
+    Namespace,
+    device_of,
+    has_float64,
+    index_dtype,
+    itemsize,
+    materialise,
+    to_host,
+)
+from ._primitives import assign, chunk_rows, sq_distances_to_labels
+from ._random import RandomState, choice, uniform
+
+#: Defaults as in cuML and Spark: ``l = 2 k`` candidates a round, and 5 rounds.
+DEFAULT_OVERSAMPLING_FACTOR = 2.0
+DEFAULT_ROUNDS = 5
+
+#: Iterations allowed to the weighted Lloyd run over the candidates.
+REDUCE_MAX_ITER = 300
+
+_MASK32 = 0xFFFFFFFF
+
+
+def _word_dtype(xp: Namespace, device) -> object:
+    """int64 where the device has it (products of 16- and 32-bit words fit), else uint32."""
+    signed = xp.__array_namespace_info__().dtypes(device=device, kind="signed integer")
+    return xp.int64 if "int64" in signed else xp.uint32
+
+
+def _mul32(xp: Namespace, h: Array, constant: int) -> Array:
+    """``(h * constant) mod 2**32`` for 32-bit words ``h``.
+
+    In int64 the word is split into 16-bit halves so that no product exceeds
+    2**49. uint32 (devices without int64, such as JAX without x64) wraps
+    modulo 2**32 by itself, as unsigned arithmetic does in every library
+    that has it.
+    """
+    if h.dtype == xp.uint32:  # (JAX refuses Python ints beyond int32 here: pass an array)
+        return h * xp.asarray(constant, dtype=h.dtype, device=device_of(h))
+    low, high = h & 0xFFFF, h >> 16
+    return (low * constant + (((high * constant) & 0xFFFF) << 16)) & _MASK32
+
+
+def _fmix32(xp: Namespace, h: Array) -> Array:
+    """MurmurHash3's 32-bit finaliser: a bijection of 32-bit words with full avalanche."""
+    h = h ^ (h >> 16)
+    h = _mul32(xp, h, 0x85EBCA6B)
+    h = h ^ (h >> 13)
+    h = _mul32(xp, h, 0xC2B2AE35)
+    return h ^ (h >> 16)
+
+
+def uniform_hash(xp: Namespace, seed: int, stream: int, index: Array, dtype) -> Array:
+    """Uniforms in [0, 1), one per entry of ``index``, a pure function of ``(seed, stream, index)``.
+
+    Parameters
+    ----------
+    seed : int
+        In ``[0, 2**32)``.
+    stream : int
+        A second key in ``[0, 2**32)`` (the k-means|| round), so that each
+        round draws independently of the others.
+    index : integer array
+        Non-negative counters (row indices); the result has its shape and device.
+    dtype : floating dtype
+        float64 gives multiples of ``2**-32``; float32 multiples of ``2**-24``,
+        the first 24 of the same 32 bits, so that they are exact.
+
+    Notes
+    -----
+    Each counter is split into 32-bit halves and mixed with the keys by two
+    MurmurHash3 finalisers. The arithmetic is done in int64 with masking
+    (never overflowing) or, on devices without int64, in wrapping uint32;
+    both give the same bits, so every backend gets the same uniforms.
+    """
+    device = device_of(index)
+    word = _word_dtype(xp, device)
+    key = _fmix32(xp, xp.asarray(seed & _MASK32, dtype=word, device=device))
+    stream_key = _fmix32(xp, key ^ (stream & _MASK32))
+    words = xp.astype(index, word)
+    if word == xp.uint32:
+        low, high = words, xp.zeros_like(words)
+    else:
+        low, high = words & _MASK32, words >> 32
+    h = _fmix32(xp, _fmix32(xp, low ^ stream_key) ^ high ^ key)
+    if dtype == xp.float32:
+        return xp.astype(h >> 8, xp.float32) * 2.0**-24
+    return xp.astype(h, dtype) * 2.0**-32
+
+
+def _probability_dtype(xp: Namespace, X: Array):
+    """float64 where the device has it, so that every backend picks the same rows."""
+    return xp.float64 if has_float64(xp, device_of(X)) else X.dtype
+
+
+def kmeans_parallel_centres(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int,
+                            rng: RandomState, mean: Array, rows: int, *,
+                            oversampling_factor: float = DEFAULT_OVERSAMPLING_FACTOR,
+                            n_rounds: int = DEFAULT_ROUNDS) -> Array:
+    """``n_clusters`` initial centres by k-means||, in the centred frame (``X - mean``).
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    sample_weight : array of shape (n_samples,)
+        Non-negative weights; they scale both the sampling and the candidates' weights.
+    rng : numpy RandomState or Generator
+        Draws the first candidate (as k-means++ draws its first seed), the
+        hash seed, and the k-means++ draws over the candidates.
+    mean : array of shape (n_features,)
+        The centring offset.
+    rows : int
+        Upper bound on the rows per chunk.
+    oversampling_factor : float
+        ``l / n_clusters``: each round picks about ``l`` rows.
+    n_rounds : int
+        Sampling rounds. More are made while there are fewer than
+        ``n_clusters`` candidates and rows left at a positive distance.
+
+    Returns
+    -------
+    centres : array of shape (n_clusters, n_features), ``X``'s dtype and device.
+        Repeated rows only when ``X`` has fewer distinct rows (of positive
+        weight) than ``n_clusters``.
+    """
+    n_samples, n_features = X.shape
+    device = device_of(X)
+    dtype = _probability_dtype(xp, X)
+    weight = xp.astype(sample_weight, dtype)
+    oversampling = oversampling_factor * n_clusters
+    first = xp.reshape(choice(xp, rng, sample_weight), (1,))
+    seed = int(uniform(rng, 1)[0] * 2**32)
+    row_index = xp.arange(n_samples, dtype=index_dtype(xp, device), device=device)
+
+    def sq_distances_to(picked: Array) -> Array:
+        """Squared distance of every row to its nearest row among ``picked``."""
+        points = xp.take(X, picked, axis=0) - mean
+        block_rows = min(rows, chunk_rows(n_samples, n_features, picked.shape[0],
+                                          itemsize(xp, X.dtype)))
+        labels = assign(xp, X, points, mean, block_rows).labels
+        return xp.astype(sq_distances_to_labels(xp, X, points, labels, mean, block_rows), dtype)
+
+    picks = [first]
+    n_candidates = 1
+    (closest,) = materialise(sq_distances_to(first))
+    potential = xp.sum(weight * closest)
+    round_ = 0
+    while round_ < n_rounds or (n_candidates < n_clusters and float(to_host(potential)) > 0):
+        # u < p is always true for p >= 1: no need to clip p to 1.
+        scale = oversampling / xp.where(potential > 0, potential, xp.ones_like(potential))
+        draws = uniform_hash(xp, seed, round_, row_index, dtype)
+        picked = to_host(xp.nonzero(draws < scale * weight * closest)[0])
+        round_ += 1
+        if picked.size == 0:
+            continue
+        picked = xp.asarray(picked.tolist(), dtype=index_dtype(xp, device), device=device)
+        picks.append(picked)
+        n_candidates += picked.shape[0]
+        (closest,) = materialise(xp.minimum(closest, sq_distances_to(picked)))
+        potential = xp.sum(weight * closest)
+
+    candidates = xp.take(X, xp.concat(picks), axis=0) - mean
+    if n_candidates < n_clusters:  # every row sits on a candidate: repeat some
+        repeat = xp.arange(n_clusters, dtype=index_dtype(xp, device), device=device) % n_candidates
+        return xp.take(candidates, repeat, axis=0)
+    candidate_rows = chunk_rows(n_samples, n_features, n_candidates, itemsize(xp, X.dtype))
+    nearest_weight = assign(xp, X, candidates, mean, min(rows, candidate_rows), sample_weight,
+                            update=True).weight_sums
+    candidates, nearest_weight = materialise(candidates, nearest_weight)
+    origin = xp.zeros(n_features, dtype=X.dtype, device=device)
+    reduce_rows = chunk_rows(n_candidates, n_features, n_clusters, itemsize(xp, X.dtype))
+    seeds = kmeans_plusplus_indices(xp, candidates, nearest_weight, n_clusters, rng, origin,
+                                    reduce_rows)
+    (seeds,) = materialise(xp.take(candidates, seeds, axis=0))
+    run = lloyd(xp, candidates, nearest_weight, seeds, origin, max_iter=REDUCE_MAX_ITER, tol=0.0,
+                rows=reduce_rows)
+    return run.centres
