@@ -1,109 +1,140 @@
-"""Time Lloyd iterations of anykmeans on every usable backend and of scikit-learn.
+"""Time k-means Lloyd iterations of anykmeans on every backend and of its peers.
 
-    python -m benchmarks                      # the standard shapes S1-S4, float32
-    python -m benchmarks --shape 200000 32 64 --iterations 5 --repeats 3
+    python -m benchmarks                          # S1-S4 on everything installed
+    python -m benchmarks --problems S1 --end-to-end
+    python -m benchmarks --problems --scaling n k # only the scaling series
+    python -m benchmarks --memory-target          # adds the 2M x 32, k=4096 memory case
+    python -m benchmarks --shape 200000 32 64 --iterations 5 --repeats 3 --json r.json --chart r.png
 
-Every problem runs from the same fixed initial centres for a fixed number of
-iterations (``tol=0``), so the timing is per Lloyd iteration and comparable
-across implementations. Reported: the median over repeats of ms per iteration,
-its ratio to scikit-learn's, and its ratio to the GEMM floor (``2 n k d``
-flops at the float32 GEMM rate measured in the same run). Ratios within one run
-are the numbers to trust: these machines are shared and noisy.
+Every problem is float32 and runs from the same fixed initial centres for a
+fixed number of iterations (tol=0) on every implementation, timed in one
+process, repeats interleaved. Reported per problem and implementation: median
+ms per Lloyd iteration, its ratio to scikit-learn's, its ratio to the GEMM floor
+(2 n k d flops at the float32 GEMM rate measured in the same run), optionally
+the end-to-end KMeans(k, random_state=0).fit time, and the peak extra memory of
+a fit (in a child process). Ratios within one run are the numbers to trust on a
+shared machine. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import time
+import importlib.util
+import sys
 
-import numpy as np
-
-import anykmeans
-from anykmeans._backends import backends
-from anykmeans._namespace import to_host
-
-SHAPES = {"S1": (1_000_000, 32, 64), "S2": (200_000, 128, 256),
-          "S3": (1_000_000, 4, 16), "S4": (100_000, 64, 1024)}
+from . import chart, implementations, measure, report
+from .machine import describe, title
+from .problems import SCALING, STANDARD, custom
+from .suite import memory_target, run_problem
 
 
-def gemm_rate(dtype=np.float32, size: int = 2048) -> float:
-    """Measured GEMM flops per second for square matrices of ``size``."""
-    a = np.random.default_rng(0).standard_normal((size, size)).astype(dtype)
-    a @ a
-    start = time.perf_counter()
-    a @ a
-    return 2 * size**3 / (time.perf_counter() - start)
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
 
 
-def ms_per_iteration(fit, iterations: int, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fit()
-        times.append((time.perf_counter() - start) / iterations * 1e3)
-    return statistics.median(times)
-
-
-def run(name: str, shape, iterations: int, repeats: int, libraries, rate: float) -> list[dict]:
-    n, d, k = shape
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((n, d)).astype(np.float32)
-    init = X[rng.choice(n, k, replace=False)]
-    rows = []
-    try:
-        from sklearn.cluster import KMeans as SkKMeans
-
-        sk = ms_per_iteration(lambda: SkKMeans(k, init=init, n_init=1, max_iter=iterations,
-                                               tol=0).fit(X), iterations, repeats)
-        rows.append({"problem": name, "backend": "scikit-learn", "ms_per_iter": sk})
-    except ImportError:
-        sk = float("nan")
-    for backend in backends(libraries):
-        if not backend.usable or backend.library == "array_api_strict":
-            continue
-        data, centres = backend.asarray(X), backend.asarray(init)
-
-        def fit(data=data, centres=centres):
-            model = anykmeans.KMeans(k, init=centres, n_init=1, max_iter=iterations, tol=0)
-            to_host(model.fit(data).labels_[:1])
-
-        rows.append({"problem": name, "backend": backend.name,
-                     "ms_per_iter": ms_per_iteration(fit, iterations, repeats)})
-    for row in rows:
-        row["vs_sklearn"] = row["ms_per_iter"] / sk
-        row["vs_gemm_floor"] = row["ms_per_iter"] / (2 * n * k * d / rate * 1e3)
-    return rows
-
-
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--problems", nargs="*", default=list(SHAPES), choices=list(SHAPES))
-    parser.add_argument("--shape", nargs=3, type=int, metavar=("N", "D", "K"))
-    parser.add_argument("--iterations", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--backends", nargs="*", default=["numpy", "torch", "jax", "cupy"])
-    parser.add_argument("--json", metavar="FILE")
-    args = parser.parse_args()
-    if args.shape:
-        problems = {"custom": tuple(args.shape)}
-    else:
-        problems = {p: SHAPES[p] for p in args.problems}
-    rate = gemm_rate()
-    print(f"float32 GEMM: {rate / 1e9:.0f} GF/s")
-    results = []
-    for name, shape in problems.items():
-        results += run(name, shape, args.iterations, args.repeats, tuple(args.backends), rate)
-    print(f"{'problem':8} {'backend':14} {'ms/iter':>9} {'vs sklearn':>11} {'vs GEMM floor':>14}")
-    for r in results:
-        print(f"{r['problem']:8} {r['backend']:14} {r['ms_per_iter']:9.1f} "
-              f"{r['vs_sklearn']:11.2f} {r['vs_gemm_floor']:14.1f}")
+    names = [p.name for p in STANDARD]
+    parser.add_argument("--problems", nargs="*", default=names, choices=names, metavar="S",
+                        help="standard problems to run (default: all; none if the flag is "
+                             "given alone)")
+    parser.add_argument("--shape", nargs=3, type=_positive, metavar=("N", "D", "K"),
+                        help="run this shape instead of the standard problems")
+    parser.add_argument("--scaling", nargs="+", choices=sorted(SCALING), default=[],
+                        help="also run the scaling series in n (d=32, k=64) and/or in k "
+                             "(n=200k, d=32)")
+    parser.add_argument("--iterations", type=_positive, default=5,
+                        help="Lloyd iterations per timed fit (default 5)")
+    parser.add_argument("--repeats", type=_positive, default=3,
+                        help="timed fits per implementation, after a warm-up (default 3)")
+    parser.add_argument("--implementations", nargs="+", metavar="NAME",
+                        help="what to time on the problems: anykmeans backends (numpy, torch, "
+                             "jax, dask, cupy, torch:cuda) and peers (scikit-learn, faiss); "
+                             "default: all usable here")
+    parser.add_argument("--scaling-implementations", nargs="+", metavar="NAME",
+                        default=["numpy", "torch", "scikit-learn"],
+                        help="what to time on the scaling series (default: numpy torch "
+                             "scikit-learn)")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="also time KMeans(k, random_state=0).fit(X) (k-means++ seeding, "
+                             "default tol) on the problems")
+    parser.add_argument("--no-memory", dest="memory", action="store_false",
+                        help="skip the peak-memory measurement (a child process per case)")
+    parser.add_argument("--memory-target", action="store_true",
+                        help="also fit 2M x 32 float32 with k=4096 for one iteration and report "
+                             "its extra peak memory (target: under 1 GB)")
+    parser.add_argument("--memory-target-implementations", nargs="+", metavar="NAME",
+                        default=["numpy", "scikit-learn"],
+                        help="what to run on the memory target (default: numpy scikit-learn)")
+    parser.add_argument("--json", metavar="FILE", help="write every result to FILE as JSON")
+    parser.add_argument("--chart", metavar="FILE.png", help="draw the results into FILE.png")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite with the command-line arguments ``argv`` (``sys.argv[1:]`` if None).
+
+    Returns
+    -------
+    int
+        The exit status: 0 (usage errors exit with argparse's status 2).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.chart and importlib.util.find_spec("matplotlib") is None:
+        parser.error("--chart needs matplotlib (pip install matplotlib)")
+    problems = [custom(*args.shape)] if args.shape else [
+        p for p in STANDARD if p.name in args.problems]
+    if args.chart and not (problems or args.scaling):
+        parser.error("--chart needs a problem or a scaling series to draw")
+    try:
+        chosen, notes = implementations.select(args.implementations)
+        scaling_chosen, scaling_notes = implementations.select(
+            args.scaling_implementations if args.scaling else [])
+        memory_chosen, memory_notes = implementations.select(
+            args.memory_target_implementations if args.memory_target else [])
+    except ValueError as exc:
+        parser.error(str(exc))
+    notes += [note for note in scaling_notes + memory_notes if note not in notes]
+
+    gemm_flops = measure.gemm_rate()  # first, while BLAS has all its threads
+    machine = describe()
+    print(f"{title(machine)}; float32 GEMM {gemm_flops / 1e9:.0f} GF/s", file=sys.stderr)
+    rows = []
+    for problem in problems:
+        rows += run_problem(problem, chosen, iterations=args.iterations, repeats=args.repeats,
+                            gemm_flops=gemm_flops, end_to_end=args.end_to_end,
+                            memory=args.memory, notes=notes)
+    for series in args.scaling:
+        for problem in SCALING[series]:
+            rows += run_problem(problem, scaling_chosen, iterations=args.iterations,
+                                repeats=args.repeats, gemm_flops=gemm_flops, notes=notes)
+    memory_rows = memory_target([impl.name for impl in memory_chosen], notes)
+
+    print(f"{title(machine)}; float32 GEMM {gemm_flops / 1e9:.0f} GF/s; "
+          f"{args.iterations} iterations, median of {args.repeats}")
+    if rows:
+        print(report.table(rows))
+    if memory_rows:
+        print()
+        print(report.table(memory_rows))
+    for note in notes:
+        print(f"note: {note}")
+    results = {"machine": machine, "gemm_flops": gemm_flops,
+               "settings": {"iterations": args.iterations, "repeats": args.repeats,
+                            "end_to_end": args.end_to_end, "memory": args.memory},
+               "rows": rows, "memory_target": memory_rows, "notes": notes}
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"gemm_flops": rate, "results": results}, f, indent=1)
+        report.write_json(args.json, results)
+    if args.chart:
+        chart.draw(args.chart, results)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Every implementation the suite can time: anykmeans on each usable backend, and the peers.
+
+An :class:`Implementation` knows how to prepare a fixed-iteration Lloyd fit
+and, where the library has one, an end-to-end ``KMeans(k).fit``. Names are the
+anykmeans backend names ("numpy", "torch", "jax", "dask", "cupy:cuda",
+"torch:cuda", ...) and the peers' ("scikit-learn", "faiss").
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+import anykmeans
+from anykmeans._backends import LIBRARIES, Backend, backends
+from anykmeans._namespace import to_host
+
+from . import peers
+from .peers import Run
+
+#: The libraries timed: all that anykmeans supports but array-api-strict, a test library.
+_TIMED = tuple(library for library in LIBRARIES if library != "array_api_strict")
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One thing to time.
+
+    Attributes
+    ----------
+    name : str
+        Its name in the table, the JSON and the chart.
+    lloyd : callable
+        ``lloyd(X, centres, iterations)`` prepares a fit from ``centres`` with
+        ``tol=0`` and ``max_iter=iterations`` and returns its :data:`Run`.
+    fit : callable or None
+        ``fit(X, k)`` prepares the end-to-end ``KMeans(k, random_state=0).fit(X)``
+        (default k-means++ seeding and tol) and returns its :data:`Run`; None
+        where the library has no such call (faiss seeds differently).
+    peer : bool
+        Whether this is a peer library rather than anykmeans.
+    """
+
+    name: str
+    lloyd: Callable[[np.ndarray, np.ndarray, int], Run]
+    fit: Callable[[np.ndarray, int], Run] | None
+    peer: bool = False
+
+
+def _anykmeans(backend: Backend) -> Implementation:
+    def lloyd(X: np.ndarray, centres: np.ndarray, iterations: int) -> Run:
+        data, start = backend.asarray(X), backend.asarray(centres)
+
+        def run() -> int:
+            model = anykmeans.KMeans(len(centres), init=start, n_init=1, max_iter=iterations,
+                                     tol=0).fit(data)
+            to_host(model.labels_[:1])  # waits for asynchronous devices
+            return int(model.n_iter_)
+
+        return run
+
+    def fit(X: np.ndarray, k: int) -> Run:
+        data = backend.asarray(X)
+
+        def run() -> int:
+            model = anykmeans.KMeans(k, random_state=0).fit(data)
+            to_host(model.labels_[:1])
+            return int(model.n_iter_)
+
+        return run
+
+    return Implementation(backend.name, lloyd, fit)
+
+
+_PEERS = {
+    "scikit-learn": ("sklearn", Implementation("scikit-learn", peers.sklearn_lloyd,
+                                               peers.sklearn_fit, peer=True)),
+    "faiss": ("faiss", Implementation("faiss", peers.faiss_lloyd, None, peer=True)),
+}
+
+_PEER_INSTALL = {"scikit-learn": "pip install scikit-learn", "faiss": "pip install faiss-cpu"}
+
+
+def available(libraries: Sequence[str] = _TIMED, peer_names: Sequence[str] = tuple(_PEERS),
+              ) -> tuple[list[Implementation], dict[str, str]]:
+    """The implementations usable here among those asked for, and why each other one is not.
+
+    Parameters
+    ----------
+    libraries : sequence of str
+        The array libraries to probe (each is imported if installed).
+    peer_names : sequence of str
+        The peers to look for.
+
+    Returns
+    -------
+    implementations : list of Implementation
+        anykmeans on every usable backend but array-api-strict (CuPy and
+        torch's CUDA device appear where a CUDA device exists), then the peers
+        that are installed.
+    unusable : dict
+        The reason for each backend or peer left out, by name (the library's
+        name alone where it is not installed).
+    """
+    found, unusable = [], {}
+    for backend in backends(tuple(libraries)):
+        if backend.usable:
+            found.append(_anykmeans(backend))
+        else:
+            unusable[backend.library if backend.device == "-" else backend.name] = backend.note
+    for name in peer_names:
+        module, implementation = _PEERS[name]
+        if importlib.util.find_spec(module) is None:
+            unusable[name] = f"not installed ({_PEER_INSTALL[name]})"
+        else:
+            found.append(implementation)
+    return found, unusable
+
+
+def select(names: Sequence[str] | None) -> tuple[list[Implementation], list[str]]:
+    """The implementations called ``names`` (every usable one if None), in the order given.
+
+    Returns
+    -------
+    implementations : list of Implementation
+    notes : list of str
+        One line per implementation asked for (or, for None, existing) but not
+        usable here, with the reason.
+
+    Raises
+    ------
+    ValueError
+        For a name that is neither a peer nor an anykmeans backend (``library``
+        or ``library:device``).
+    """
+    if names is None:
+        usable, unusable = available()
+        return usable, [f"{name}: skipped, {why}" for name, why in unusable.items()]
+    unknown = [name for name in names
+               if name not in _PEERS and name.split(":")[0] not in _TIMED]
+    if unknown:
+        raise ValueError(f"unknown implementation(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join([*_TIMED, *_PEERS])} (a library may name its device: "
+                         "torch:cuda)")
+    usable, unusable = available(
+        tuple(dict.fromkeys(name.split(":")[0] for name in names if name not in _PEERS)),
+        [name for name in names if name in _PEERS])
+    by_name = {impl.name: impl for impl in usable}
+    notes = [f"{name}: skipped, "
+             f"{unusable.get(name) or unusable.get(name.split(':')[0], 'not usable here')}"
+             for name in names if name not in by_name]
+    return [by_name[name] for name in names if name in by_name], notes

@@ -1,0 +1,90 @@
+"""Smoke test of the benchmark suite (``python -m benchmarks``): it runs and its outputs are sane.
+
+Timings are not checked (speed belongs in the suite, not in tests); the JSON's
+internal consistency, the chart's existence and the problems' data are.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import chart
+from benchmarks.__main__ import main
+from benchmarks.problems import STANDARD, Problem
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """One run of the entry point on a tiny shape, numpy and scikit-learn only."""
+    tmp = tmp_path_factory.mktemp("bench")
+    argv = ["--shape", "2000", "4", "3", "--iterations", "2", "--repeats", "1",
+            "--implementations", "numpy", "scikit-learn", "--end-to-end",
+            "--json", str(tmp / "r.json"), "--chart", str(tmp / "r.png")]
+    assert main(argv) == 0
+    return json.loads((tmp / "r.json").read_text()), tmp / "r.png"
+
+
+def test_json_has_one_sane_row_per_implementation(results):
+    data, _ = results
+    rows = {row["implementation"]: row for row in data["rows"]}
+    assert set(rows) == {"numpy", "scikit-learn"}
+    assert data["gemm_flops"] > 0
+    for row in rows.values():
+        assert (row["n"], row["d"], row["k"]) == (2000, 4, 3)
+        assert row["ms_per_iter"] > 0
+        assert 1 <= row["iterations"] <= 2
+        floor_ms = 2 * 2000 * 3 * 4 / data["gemm_flops"] * 1e3
+        assert math.isclose(row["vs_gemm_floor"], row["ms_per_iter"] / floor_ms)
+        assert math.isclose(row["vs_sklearn"],
+                            row["ms_per_iter"] / rows["scikit-learn"]["ms_per_iter"])
+        assert row["fit_s"] > 0 and row["fit_iterations"] >= 1
+        assert row["peak_extra_mb"] is not None and row["peak_extra_mb"] >= 0
+    assert rows["scikit-learn"]["vs_sklearn"] == 1.0
+    assert rows["scikit-learn"]["fit_vs_sklearn"] == 1.0
+
+
+def test_chart_is_a_png(results):
+    _, png = results
+    assert png.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_chart_draws_the_scaling_series(results, tmp_path):
+    data, _ = results
+    series = [dict(row, series=s, problem=f"{s}={v}", **{s: v}, ms_per_iter=v / 1e3)
+              for s in ("n", "k") for v in (1000, 2000) for row in data["rows"]]
+    chart.draw(tmp_path / "s.png", dict(data, rows=data["rows"] + series))
+    assert (tmp_path / "s.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_unknown_implementation_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--shape", "10", "2", "2", "--implementations", "nope"])
+    assert exit_.value.code == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def test_problems_are_float32_with_distinct_initial_rows_and_reproducible():
+    problem = Problem("tiny", 500, 3, 7)
+    X, centres = problem.data()
+    assert X.dtype == centres.dtype == np.float32
+    assert X.shape == (500, 3) and centres.shape == (7, 3)
+    assert len(np.unique(centres, axis=0)) == 7
+    assert all((X == row).all(axis=1).any() for row in centres)  # rows of X
+    X2, centres2 = problem.data()
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(centres, centres2)
+    assert [(p.n, p.d, p.k) for p in STANDARD] == [
+        (1_000_000, 32, 64), (200_000, 128, 256), (1_000_000, 4, 16), (100_000, 64, 1024)]
