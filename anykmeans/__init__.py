@@ -9,6 +9,7 @@ from ._backends import Backend, backends
 from ._estimator import KMeans
 from ._exceptions import ConvergenceWarning, NotFittedError
 from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
+from ._persistence import load_model as load
 
 __version__ = "0.1.0"
 
@@ -22,4 +23,5 @@ __all__ = [
     "backends",
     "kmeans",
     "kmeans_plusplus",
+    "load",
 ]

@@ -13,6 +13,7 @@ protocol, and ``predict``/``transform``/``score`` on fitted centres) lives in
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from ._exceptions import not_fitted_error
 from ._kmeans import Init, fit_kmeans
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._namespace import Array, array_namespace, itemsize, to_host
+from ._persistence import move_model, save_model
 from ._primitives import assign, chunk_rows, distances, sq_distances_to_labels
 from ._validation import check_algorithm, check_data, check_sample_weight
 
@@ -126,6 +128,25 @@ class CentresEstimator:
         sq_distances = sq_distances_to_labels(xp, X, centres, labels, self._mean, rows)
         return -float(to_host(xp.sum(sample_weight * sq_distances)))
 
+    # -- persistence -------------------------------------------------------------------------
+
+    def save(self, path: Any) -> None:
+        """Write the fitted model to ``path`` as an ``.npz`` archive, without pickle.
+
+        Read it back with :func:`anykmeans.load`. See
+        :func:`anykmeans._persistence.save_model` for the format.
+        """
+        save_model(self, path)
+
+    def to(self, like: Array | None) -> CentresEstimator:
+        """A fitted copy whose arrays are in the library and on the device of ``like``.
+
+        ``like`` is any array of the target library and device (``None``:
+        NumPy); e.g. ``model.to(numpy_array)`` brings a model fitted on a GPU
+        to the CPU. This model is unchanged.
+        """
+        return move_model(self, like)
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the ``transform`` output columns: ``kmeans0``, ``kmeans1``, ..."""
         self._check_fitted()
@@ -185,6 +206,9 @@ class KMeans(CentresEstimator):
         Number of features seen in ``fit``.
     inertia_history_ : tuple of float
         Inertia after each iteration of the best run.
+    inertia_histories_ : tuple of tuple of float
+        Inertia after each iteration of every run, one tuple per restart in the
+        order they were made (what :func:`anykmeans.plot.plot_convergence` draws).
     """
 
     def __init__(
@@ -218,7 +242,8 @@ class KMeans(CentresEstimator):
 
     # -- fitting ---------------------------------------------------------------------------
 
-    def fit(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> KMeans:
+    def fit(self, X: Array, y: Any = None, sample_weight: Array | None = None, *,
+            on_iteration: Callable[[int, int, float], None] | None = None) -> KMeans:
         """Compute the k-means clustering of ``X``.
 
         Parameters
@@ -228,6 +253,10 @@ class KMeans(CentresEstimator):
         y : ignored
         sample_weight : array of shape (n_samples,), optional
             Non-negative weights; seeding uses them for "k-means++" and "random".
+        on_iteration : callable, optional
+            Called as ``on_iteration(restart, iteration, inertia)`` (0-based,
+            host numbers) after every Lloyd iteration of every restart: a hook
+            for progress displays.
 
         Returns
         -------
@@ -239,12 +268,14 @@ class KMeans(CentresEstimator):
             n_init=self.n_init, max_iter=self.max_iter, tol=self.tol,
             random_state=self.random_state, chunk_size=self.chunk_size, verbose=self.verbose,
             oversampling_factor=self.oversampling_factor, init_max_iter=self.init_max_iter,
+            on_iteration=on_iteration,
         )
         self.cluster_centers_ = result.centers
         self.labels_ = result.labels
         self.inertia_ = result.inertia
         self.n_iter_ = result.n_iter
         self.inertia_history_ = result.inertia_history
+        self.inertia_histories_ = result.inertia_histories
         self.n_features_in_ = result.centers.shape[1]
         self._n_features_out = result.centers.shape[0]
         self._mean = mean

@@ -7,6 +7,7 @@ knows which array library it holds.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ class KMeansResult:
     inertia_history : tuple of float
         The best run's inertia after each iteration's assignment, measured
         against the centres that assignment used; it never increases.
+    inertia_histories : tuple of tuple of float
+        Every run's ``inertia_history``, in the order the runs were made (one
+        per restart of ``n_init``); the best run's is among them.
     """
 
     centers: Array
@@ -64,6 +68,7 @@ class KMeansResult:
     n_iter: int
     converged: bool
     inertia_history: tuple[float, ...]
+    inertia_histories: tuple[tuple[float, ...], ...]
 
 
 def resolve_n_init(n_init: int | str, init: Init) -> int:
@@ -119,11 +124,16 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
                n_init: int | str, max_iter: int, tol: float, random_state: Any,
                chunk_size: int | None, verbose: int,
                oversampling_factor: float = DEFAULT_OVERSAMPLING_FACTOR,
-               init_max_iter: int = DEFAULT_ROUNDS) -> tuple[KMeansResult, Array]:
+               init_max_iter: int = DEFAULT_ROUNDS,
+               on_iteration: Callable[[int, int, float], None] | None = None,
+               ) -> tuple[KMeansResult, Array]:
     """:func:`kmeans`, also returning the centring offset (the mean of ``X``).
 
     The estimator keeps the offset to assign new data in the same frame, so
     that ``predict`` on the training data gives back the fitted labels exactly.
+    ``on_iteration``, when given, is called as ``on_iteration(restart,
+    iteration, inertia)`` (0-based restart and iteration, host numbers) after
+    every Lloyd iteration of every restart, for progress reporting.
     """
     xp, X = check_data(X)
     n_samples, n_features = X.shape
@@ -145,13 +155,17 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     (mean,) = materialise(xp.mean(X, axis=0))
     tol = _tolerance(xp, X, tol)
     best: LloydRun | None = None
-    for _ in range(n_init):
+    histories = []
+    for restart in range(n_init):
         centres = initial_centres(xp, X, sample_weight, n_clusters, init, rng, mean, rows,
                                   oversampling_factor=oversampling_factor, n_rounds=init_max_iter)
         if verbose:
             print("Initialization complete")
         run = lloyd(xp, X, None if unit_weights else sample_weight, centres, mean,
-                    max_iter=max_iter, tol=tol, rows=rows, verbose=verbose)
+                    max_iter=max_iter, tol=tol, rows=rows, verbose=verbose,
+                    on_iteration=None if on_iteration is None
+                    else functools.partial(on_iteration, restart))
+        histories.append(run.inertia_history)
         if best is None or (run.inertia < best.inertia
                             and not same_clustering(xp, run.labels, best.labels)):
             best = run
@@ -165,7 +179,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
             stacklevel=2,
         )
     result = KMeansResult(best.centres + mean, best.labels, best.inertia, best.n_iter,
-                          best.converged, best.inertia_history)
+                          best.converged, best.inertia_history, tuple(histories))
     return result, mean
 
 

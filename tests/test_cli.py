@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
+import importlib.util
+import io
+import json
+import os
+import pty
+import shutil
 import subprocess
 import sys
+from contextlib import redirect_stdout
+
+import numpy as np
+import pytest
+
+import anykmeans
+from anykmeans import cli
+from tests.data import blobs
+
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+needs_matplotlib = pytest.mark.skipif(not HAS_MATPLOTLIB, reason="matplotlib not installed")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "anykmeans", *args], capture_output=True,
-                          text=True, timeout=300)
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "anykmeans", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def assert_one_line_error(out, *needles):
+    assert out.returncode != 0
+    assert out.stdout == ""
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().count("\n") == 0, out.stderr
+    for needle in needles:
+        assert needle in out.stderr, out.stderr
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Three small blobs in every file format, with scikit-learn's labels for seed 3."""
+    folder = tmp_path_factory.mktemp("data")
+    X = blobs(240, 3, 4, seed=1)
+    np.save(folder / "X.npy", X)
+    np.savez(folder / "X.npz", measurements=X)
+    np.savetxt(folder / "X.csv", X, delimiter=",", fmt="%.17g")
+    np.savetxt(folder / "header.csv", X, delimiter=",", fmt="%.17g", header="a,b,c",
+               comments="")
+    return folder, X
+
+
+# -- demo, backends -----------------------------------------------------------------------------
 
 
 def test_demo_on_numpy_finds_the_three_species():
@@ -25,14 +68,299 @@ def test_demo_on_every_backend_agrees_with_numpy():
     assert " NO" not in out.stdout
 
 
+def test_demo_library_name_selects_its_usable_devices():
+    # array_api_strict lists an unusable device (no_x64); naming the library runs on the rest.
+    out = run("demo", "--backend", "array_api_strict")
+    assert out.returncode == 0, out.stderr
+    assert "device1" in out.stdout and "no_x64" not in out.stdout
+
+
+@needs_matplotlib
+def test_demo_plot_writes_a_png(tmp_path):
+    out = run("demo", "--backend", "numpy", "--plot", tmp_path / "iris.png")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "iris.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
 def test_backends_lists_libraries():
     out = run("backends")
     assert out.returncode == 0
     assert "numpy" in out.stdout and "usable" in out.stdout
 
 
-def test_unknown_backend_is_one_line_on_stderr():
-    out = run("demo", "--backend", "tensorflow")
-    assert out.returncode == 2
-    assert out.stderr.strip().count("\n") == 0
-    assert "unknown backend 'tensorflow'" in out.stderr
+def test_console_script_runs_every_command():
+    script = shutil.which("anykmeans")
+    if script is None:
+        pytest.skip("the anykmeans console script is not on PATH (package not installed)")
+    for command in ("demo", "fit", "predict", "backends"):
+        out = subprocess.run([script, command, "--help"], capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert f"anykmeans {command}" in out.stdout
+
+
+# -- fit ----------------------------------------------------------------------------------------
+
+
+def test_fit_same_labels_whatever_the_file_format(data, tmp_path):
+    folder, X = data
+    from sklearn.cluster import KMeans as SkKMeans
+
+    expected = SkKMeans(4, random_state=3, n_init=1).fit(X).labels_
+    for name in ("X.npy", "X.npz", "X.csv", "header.csv"):
+        out = run("fit", folder / name, "-k", 4, "--seed", 3, "-o", tmp_path / f"{name}.npz")
+        assert out.returncode == 0, (name, out.stderr)
+        with np.load(tmp_path / f"{name}.npz", allow_pickle=False) as model:
+            np.testing.assert_array_equal(model["labels"], expected, err_msg=name)
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax", "dask", "array_api_strict:device1"])
+def test_fit_same_labels_whatever_the_backend(data, tmp_path, backend):
+    # In process (the subprocess path is the same code, tested above on NumPy): a fresh
+    # interpreter per backend would spend most of its time importing the library.
+    if not any(b.usable for b in anykmeans.backends((backend.split(":")[0],))):
+        pytest.skip(f"{backend} is not usable here")
+    folder, X = data
+    from sklearn.cluster import KMeans as SkKMeans
+
+    expected = SkKMeans(4, random_state=3, n_init=1).fit(X).labels_
+    status = cli.main(["fit", str(folder / "X.csv"), "-k", "4", "--seed", "3", "--quiet",
+                       "--backend", backend, "-o", str(tmp_path / "m.npz")])
+    assert status == 0
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as model:
+        np.testing.assert_array_equal(model["labels"], expected)
+
+
+def test_fit_output_holds_a_consistent_model(data, tmp_path):
+    folder, X = data
+    out = run("fit", folder / "header.csv", "-k", 4, "--init", "random", "--n-init", 3,
+              "--max-iter", 50, "--tol", 0, "-o", tmp_path / "model.npz")
+    assert out.returncode == 0, out.stderr
+    assert "inertia" in out.stdout and "wrote" in out.stdout
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as model:
+        centres, labels = model["cluster_centers"], model["labels"]
+        inertia, n_iter = float(model["inertia"]), int(model["n_iter"])
+        params = json.loads(str(model["metadata"]))["params"]
+    assert centres.shape == (4, 3) and labels.shape == (240,)
+    # inertia is the sum of squared distances to the assigned centres, each the cluster mean
+    assert inertia == pytest.approx(np.sum((X - centres[labels]) ** 2), rel=1e-10)
+    for j in range(4):
+        np.testing.assert_allclose(centres[j], X[labels == j].mean(axis=0), rtol=1e-10)
+    assert 1 <= n_iter <= 50
+    assert params["init"] == "random" and params["n_init"] == 3 and params["tol"] == 0
+
+
+def test_fit_dtype_float32(data, tmp_path):
+    folder, _ = data
+    out = run("fit", folder / "X.npy", "-k", 4, "--dtype", "float32", "-o", tmp_path / "m.npz")
+    assert out.returncode == 0, out.stderr
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as model:
+        assert model["cluster_centers"].dtype == np.float32
+
+
+def test_fit_quiet_prints_nothing(data):
+    folder, _ = data
+    out = run("fit", folder / "X.npy", "-k", 4, "--quiet")
+    assert out.returncode == 0 and out.stdout == "" and out.stderr == ""
+
+
+@needs_matplotlib
+def test_fit_plot_writes_a_png(data, tmp_path):
+    folder, _ = data
+    out = run("fit", folder / "X.csv", "-k", 4, "--init", "random", "--plot", tmp_path / "f.png")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "f.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+# -- predict ------------------------------------------------------------------------------------
+
+
+def test_predict_on_the_training_data_gives_the_fitted_labels(data, tmp_path):
+    folder, _ = data
+    assert run("fit", folder / "X.npy", "-k", 4, "-o", tmp_path / "m.npz").returncode == 0
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as model:
+        fitted = model["labels"]
+    out = run("predict", tmp_path / "m.npz", folder / "header.csv", "-o", tmp_path / "l.npy")
+    assert out.returncode == 0, out.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), fitted)
+    out = run("predict", tmp_path / "m.npz", folder / "X.npz", "--backend", "torch")
+    assert out.returncode == 0, out.stderr
+    np.testing.assert_array_equal(np.asarray(out.stdout.split(), dtype=int), fitted)
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    (folder / "words.csv").write_text("a,b\n1,2\n3,x\n")
+    (folder / "ragged.csv").write_text("1,2\n3,4\n5\n")
+    (folder / "empty.csv").write_text("")
+    (folder / "data.txt").write_text("1,2\n")
+    (folder / "garbage.npy").write_bytes(b"not an npy file")
+    np.save(folder / "strings.npy", np.asarray(["a", "b"]))
+    np.savez(folder / "two.npz", a=np.ones((3, 2)), b=np.ones((3, 2)))
+    np.save(folder / "X.npy", blobs(30, 2, 2, seed=0))
+    return folder
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["fit", "missing.csv", "-k", "2"], "no such file: missing.csv"),
+    (["fit", "words.csv", "-k", "2"], "line 3: 'x' is not a number"),
+    (["fit", "ragged.csv", "-k", "2"], "line 3: 1 columns, expected 2"),
+    (["fit", "empty.csv", "-k", "2"], "holds no data"),
+    (["fit", "data.txt", "-k", "2"], "expected a .npy, .npz or .csv file"),
+    (["fit", "garbage.npy", "-k", "2"], "cannot read garbage.npy"),
+    (["fit", "strings.npy", "-k", "2"], "not numbers"),
+    (["fit", "two.npz", "-k", "2"], "holds 2 arrays (a, b); expected one"),
+    (["fit", "X.npy", "-k", "0"], "invalid positive int value: '0'"),
+    (["fit", "X.npy", "-k", "two"], "invalid positive int value: 'two'"),
+    (["fit", "X.npy", "-k", "31"], "n_clusters=31"),
+    (["fit", "X.npy", "-k", "2", "--backend", "tensorflow"], "unknown backend 'tensorflow'"),
+    (["fit", "X.npy", "-k", "2", "--backend", "torch:tpu"], "backend torch:tpu is not usable"),
+    (["fit", "X.npy", "-k", "2", "--init", "best"], "invalid choice: 'best'"),
+    (["predict", "X.npy", "X.npy"], "not a readable .npz archive"),
+    (["predict", "two.npz", "X.npy"], "not an anykmeans model file"),
+    (["predict", "missing.npz", "X.npy"], "no such file: missing.npz"),
+    (["demo", "--backend", "tensorflow"], "unknown backend 'tensorflow'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_errors_are_one_line_on_stderr(bad_files, args, needle, monkeypatch, capsys):
+    monkeypatch.chdir(bad_files)
+    try:
+        status = cli.main(args)
+    except SystemExit as exc:  # argparse's usage errors
+        status = exc.code
+    captured = capsys.readouterr()
+    assert_one_line_error(subprocess.CompletedProcess(args, status, captured.out, captured.err),
+                          needle)
+
+
+def test_errors_through_the_entry_point_have_no_traceback(bad_files):
+    for args, needle in [(["fit", "missing.csv", "-k", "2"], "no such file"),
+                         (["fit", "words.csv", "-k", "2"], "is not a number"),
+                         (["fit", "X.npy", "-k", "0"], "invalid positive int"),
+                         (["fit", "X.npy", "-k", "2", "--backend", "tf"], "unknown backend"),
+                         (["predict", "X.npy", "X.npy"], "not a readable .npz")]:
+        assert_one_line_error(run(*args, cwd=bad_files), needle)
+
+
+def test_backend_not_installed_is_one_line(bad_files):
+    usable = [b for b in anykmeans.backends(("cupy",)) if b.usable]
+    if usable:
+        pytest.skip("cupy is usable here")
+    out = run("fit", "X.npy", "-k", "2", "--backend", "cupy", cwd=bad_files)
+    assert_one_line_error(out, "backend cupy is not usable here")
+
+
+def test_predict_with_the_wrong_number_of_features(bad_files, tmp_path, data):
+    folder, _ = data
+    assert run("fit", folder / "X.npy", "-k", 2, "-o", tmp_path / "m.npz").returncode == 0
+    out = run("predict", tmp_path / "m.npz", bad_files / "X.npy")
+    assert_one_line_error(out, "features")
+
+
+# -- bench --------------------------------------------------------------------------------------
+
+
+def test_bench_forwards_to_the_benchmark_suite():
+    out = run("bench", "--help")
+    assert out.returncode == 0, out.stderr
+    assert "benchmarks" in out.stdout
+
+
+def test_bench_without_the_suite_is_one_line(monkeypatch, capsys):
+    def missing():
+        raise ModuleNotFoundError("No module named 'benchmarks'", name="benchmarks")
+
+    monkeypatch.setattr(cli, "_import_benchmarks", missing)
+    assert cli.main(["bench", "--problems", "S1"]) == cli.ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "benchmark suite is not installed" in err
+
+
+# -- progress -----------------------------------------------------------------------------------
+
+
+def run_on_a_terminal(*args):
+    """Run the command line with stderr on a pseudo-terminal; return (stdout, terminal text)."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "anykmeans", *map(str, args)],
+                               stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    stdout = process.communicate(timeout=300)[0].decode()
+    os.close(leader)
+    assert process.returncode == 0
+    return stdout, b"".join(chunks).decode()
+
+
+def test_progress_bar_on_a_terminal_only(data):
+    folder, _ = data
+    args = ("fit", folder / "X.npy", "-k", 4, "--init", "random", "--n-init", 3)
+    stdout, terminal = run_on_a_terminal(*args)
+    assert "restart 1/3" in terminal and "iteration 1/300" in terminal and "inertia" in stdout
+    assert terminal.endswith("\r")  # the bar erased itself
+    stdout, terminal = run_on_a_terminal(*args, "--quiet")
+    assert stdout == "" and terminal == ""
+    out = run(*args)  # not a terminal: no bar
+    assert out.returncode == 0 and out.stderr == ""
+
+
+def test_progress_line_redraws_each_restart_and_throttles_iterations():
+    stream = io.StringIO()
+    progress = cli.ProgressLine(stream, n_restarts=2, max_iter=10, interval=3600)
+    for restart in range(2):
+        for iteration in range(5):
+            progress(restart, iteration, 100.0 - iteration)
+    progress.close()
+    frames = stream.getvalue().split("\r")
+    assert [f.strip() for f in frames if f.strip()] == [
+        "[#" + "." * 19 + "] restart 1/2  iteration 1/10  inertia 100",  # 1/20 of the way
+        "[" + "#" * 11 + "." * 9 + "] restart 2/2  iteration 1/10  inertia 100",  # 11/20
+    ]
+
+
+def test_on_iteration_sees_every_iteration_of_every_restart():
+    X = blobs(200, 2, 3, seed=0)
+    calls = []
+    model = anykmeans.KMeans(3, init="random", n_init=4, random_state=0).fit(
+        X, on_iteration=lambda *call: calls.append(call))
+    expected = [(r, i, inertia) for r, history in enumerate(model.inertia_histories_)
+                for i, inertia in enumerate(history)]
+    assert calls == expected
+    assert len(model.inertia_histories_) == 4
+    assert model.inertia_history_ in model.inertia_histories_
+
+
+def test_verbose_prints_scikit_learns_lines():
+    from sklearn.cluster import KMeans as SkKMeans
+
+    X = blobs(300, 3, 4, seed=2)
+
+    def lines(estimator):
+        buffer = io.StringIO()
+        with redirect_stdout(buffer):
+            estimator(4, init="random", n_init=2, random_state=0, verbose=1).fit(X)
+        return buffer.getvalue().splitlines()
+
+    ours, theirs = lines(anykmeans.KMeans), lines(SkKMeans)
+    assert len(ours) == len(theirs)
+    for mine, reference in zip(ours, theirs, strict=True):
+        words, expected = mine.split(), reference.split()
+        assert len(words) == len(expected)
+        for word, other in zip(words, expected, strict=True):
+            try:
+                assert float(word.rstrip(".")) == pytest.approx(float(other.rstrip(".")),
+                                                                rel=1e-9)
+            except ValueError:
+                assert word == other, (mine, reference)

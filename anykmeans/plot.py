@@ -1,0 +1,174 @@
+"""Pictures of a clustering: the clusters, and how the inertia fell.
+
+Needs matplotlib (``pip install anykmeans[plot]``), imported only when a
+function here is called. Data from any supported library is brought to the
+host (these are pictures: every point is drawn anyway).
+
+- :func:`plot_clusters`: a scatter of the data coloured by cluster, centres
+  marked; data with more than two features is shown on its first two
+  principal components.
+- :func:`plot_convergence`: inertia per Lloyd iteration, one line per restart.
+- :func:`plot_fit`: both, side by side, as a figure ready to save.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._namespace import Array, to_host
+
+__all__ = ["plot_clusters", "plot_convergence", "plot_fit", "principal_axes"]
+
+
+def _matplotlib() -> Any:
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ModuleNotFoundError(
+            "Plotting needs matplotlib: pip install 'anykmeans[plot]'.") from exc
+    return matplotlib
+
+
+def _new_axes(ax: Any) -> Any:
+    if ax is not None:
+        return ax
+    _matplotlib()
+    import matplotlib.pyplot as plt
+
+    return plt.figure().add_subplot()
+
+
+def principal_axes(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of ``X`` and its first two principal axes, by NumPy's SVD.
+
+    Parameters
+    ----------
+    X : NumPy array of shape (n_samples, n_features), n_features > 2
+
+    Returns
+    -------
+    mean : array of shape (n_features,)
+    axes : array of shape (n_features, 2)
+        Orthonormal columns, the directions of largest variance first; each
+        column's sign is fixed so its largest-magnitude entry is positive.
+        ``(X - mean) @ axes`` are the first two principal components.
+    """
+    mean = X.mean(axis=0)
+    _, _, vt = np.linalg.svd(X - mean, full_matrices=False)
+    axes = vt[:2].T
+    signs = np.sign(axes[np.argmax(np.abs(axes), axis=0), [0, 1]])
+    return mean, axes * np.where(signs == 0, 1.0, signs)
+
+
+def plot_clusters(X: Array, labels: Array, centers: Array | None = None, *,
+                  ax: Any = None, title: str | None = None) -> Any:
+    """Scatter the samples coloured by cluster, with the centres marked.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+        The data, from any supported library. With more than two features it
+        is drawn on its first two principal components (:func:`principal_axes`),
+        the centres projected the same way; with one, against zero.
+    labels : integer array of shape (n_samples,)
+        Cluster of every sample, e.g. ``model.labels_`` or ``model.predict(X)``.
+    centers : array of shape (n_clusters, n_features), optional
+        e.g. ``model.cluster_centers_``; drawn as black crosses.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure's axes by default.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _new_axes(ax)
+    X = np.asarray(to_host(X), dtype=np.float64)
+    labels = np.asarray(to_host(labels))
+    points = None if centers is None else np.asarray(to_host(centers), dtype=np.float64)
+    if X.shape[1] > 2:
+        mean, axes = principal_axes(X)
+        X = (X - mean) @ axes
+        points = None if points is None else (points - mean) @ axes
+        ax.set_xlabel("first principal component")
+        ax.set_ylabel("second principal component")
+    elif X.shape[1] == 2:
+        ax.set_xlabel("feature 0")
+        ax.set_ylabel("feature 1")
+    else:
+        X = np.column_stack([X[:, 0], np.zeros(len(X))])
+        points = None if points is None else np.column_stack([points[:, 0],
+                                                              np.zeros(len(points))])
+        ax.set_xlabel("feature 0")
+    palette = _matplotlib().colormaps["tab10" if labels.max(initial=0) < 10 else "tab20"]
+    ax.scatter(X[:, 0], X[:, 1], color=palette(labels % palette.N),
+               s=max(1.0, min(20.0, 4e4 / max(len(X), 1))), alpha=0.8, linewidths=0)
+    if points is not None:
+        ax.scatter(points[:, 0], points[:, 1], marker="x", c="black", s=80, linewidths=2,
+                   label="centres")
+        ax.legend(loc="best")
+    ax.set_title(title if title is not None else f"{len(X)} samples, "
+                 f"{int(labels.max(initial=-1)) + 1} clusters")
+    return ax
+
+
+def plot_convergence(histories: Sequence[Sequence[float]], *, best: int | None = None,
+                     ax: Any = None, title: str | None = None) -> Any:
+    """Inertia after each Lloyd iteration, one line per restart.
+
+    Parameters
+    ----------
+    histories : sequence of sequences of float
+        One inertia history per restart: a fitted ``KMeans``'s
+        ``inertia_histories_`` (or ``[model.inertia_history_]`` for the kept
+        run alone).
+    best : int, optional
+        Index of the kept restart, drawn thicker.
+    ax : matplotlib Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _new_axes(ax)
+    for restart, history in enumerate(histories):
+        ax.plot(np.arange(len(history)), history, marker="." if len(history) < 50 else None,
+                linewidth=2.5 if restart == best else 1.0,
+                label=f"restart {restart}" + (" (kept)" if restart == best else ""))
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("inertia")
+    ax.set_yscale("log")
+    if len(histories) <= 10:
+        ax.legend(loc="upper right")
+    ax.set_title(title if title is not None else "Convergence")
+    return ax
+
+
+def plot_fit(X: Array, model: Any) -> Any:
+    """A figure with a fitted model's clusters of ``X`` and its convergence.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+        The data to draw, assigned by ``model.predict``.
+    model : a fitted KMeans
+
+    Returns
+    -------
+    matplotlib Figure
+        Not attached to pyplot: save it with ``figure.savefig(path)``.
+    """
+    _matplotlib()
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4.2), layout="constrained")
+    clusters, convergence = figure.subplots(1, 2)
+    plot_clusters(X, model.predict(X), model.cluster_centers_, ax=clusters)
+    histories = model.inertia_histories_
+    plot_convergence(histories, best=list(histories).index(model.inertia_history_),
+                     ax=convergence)
+    return figure
