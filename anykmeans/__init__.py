@@ -9,7 +9,7 @@ from ._backends import Backend, backends
 from ._estimator import KMeans
 from ._exceptions import ConvergenceWarning, NotFittedError
 from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
-from ._persistence import load_model as load
+from ._minibatch import MiniBatchKMeans
 
 __version__ = "0.1.0"
 
@@ -18,10 +18,10 @@ __all__ = [
     "ConvergenceWarning",
     "KMeans",
     "KMeansResult",
+    "MiniBatchKMeans",
     "NotFittedError",
     "__version__",
     "backends",
     "kmeans",
     "kmeans_plusplus",
-    "load",
 ]

@@ -45,24 +45,43 @@ def uniform(rng: RandomState, size: int) -> np.ndarray:
     return rng.random_sample(size)
 
 
+def integers(rng: RandomState, high: int, size: int) -> np.ndarray:
+    """Draw ``size`` integers uniformly in [0, ``high``) on the host (with replacement)."""
+    if isinstance(rng, np.random.Generator):
+        return rng.integers(high, size=size)
+    return rng.randint(0, high, size)
+
+
 def _sampling_dtype(xp: Namespace, weights: Array) -> Any:
     """float64 where the device has it (as NumPy samples), else the weights' dtype."""
     return xp.float64 if has_float64(xp, device_of(weights)) else weights.dtype
 
 
-def inverse_cdf(xp: Namespace, weights: Array, u: np.ndarray) -> Array:
-    """Indices drawn by inverting the cumulative distribution of ``weights``.
+def cumulative_distribution(xp: Namespace, weights: Array) -> Array:
+    """The normalised cumulative sum of ``weights`` (last value 1), for :func:`search_cdf`."""
+    cdf = xp.cumulative_sum(xp.astype(weights, _sampling_dtype(xp, weights)))
+    return cdf / cdf[-1]
+
+
+def search_cdf(xp: Namespace, cdf: Array, u: np.ndarray) -> Array:
+    """Indices drawn by inverting a :func:`cumulative_distribution`.
 
     ``u`` holds host uniforms in [0, 1); index ``i`` is returned for the ``u``
-    that falls in the ``i``-th slice of the normalised cumulative sum.
+    that falls in the ``i``-th slice of ``cdf``.
     """
-    dtype = _sampling_dtype(xp, weights)
-    cdf = xp.cumulative_sum(xp.astype(weights, dtype))
-    cdf = cdf / cdf[-1]
-    u = xp.asarray(u, dtype=dtype, device=device_of(weights))
+    u = xp.asarray(u, dtype=cdf.dtype, device=device_of(cdf))
     index = xp.searchsorted(cdf, u, side="right")
     # Rounding in the cumulative sum can leave u above cdf[-1] == 1: clip.
-    return xp.clip(index, max=weights.shape[0] - 1)
+    return xp.clip(index, max=cdf.shape[0] - 1)
+
+
+def inverse_cdf(xp: Namespace, weights: Array, u: np.ndarray) -> Array:
+    """Indices drawn with probability proportional to ``weights``, one per uniform in ``u``.
+
+    The cumulative distribution is built on each call; draw repeatedly from
+    the same weights with :func:`search_cdf` on one :func:`cumulative_distribution`.
+    """
+    return search_cdf(xp, cumulative_distribution(xp, weights), u)
 
 
 def choice(xp: Namespace, rng: RandomState, weights: Array) -> Array:

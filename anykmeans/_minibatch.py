@@ -1,0 +1,626 @@
+"""Mini-batch k-means (Sculley, WWW 2010) and ``MiniBatchKMeans``, as scikit-learn 1.9 does it.
+
+Each step assigns a small batch of rows to the nearest centres and moves
+every centre that received rows to the weighted mean of everything it has
+ever received: ``c <- (n c + sum_batch w x) / (n + sum_batch w)``, ``n`` the
+centre's accumulated weight (its "count"), so that the learning rate of a
+centre is the reciprocal of its count. Every ``10 k`` rows, and whenever a
+centre has never received weight, centres whose count is below
+``reassignment_ratio`` times the largest one jump to random rows of the batch.
+
+:func:`fit_minibatch` samples batches from an array it holds, seeds from
+``n_init`` candidates compared on a validation subsample, and stops early on
+the centre shift or when an exponentially weighted average of the batch
+inertia stops improving. :class:`MiniBatchKMeans` also learns from a stream of
+chunks with ``partial_fit``, one step per chunk.
+
+Random numbers come from the host in scikit-learn's order, so an integer
+``random_state`` draws scikit-learn's batches; batch indices are found on the
+device from host uniforms. Per step one small vector crosses to the host
+(batch inertia, centre shift, centres to reassign, centres without weight),
+and one more number in a step that reassigns centres while ``tol > 0``.
+Centres live in a centred frame, ``x - offset``, the offset being the mean of
+the first rows the model saw (the validation subsample in ``fit``, the first
+chunk in ``partial_fit``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._estimator import CentresEstimator
+from ._init import initial_centres
+from ._kmeans import Init, _tolerance, resolve_n_init
+from ._namespace import Array, Namespace, device_of, index_dtype, itemsize, materialise, to_host
+from ._primitives import assign, chunk_rows, sq_distances_to_labels
+from ._random import (
+    RandomState,
+    check_random_state,
+    cumulative_distribution,
+    integers,
+    search_cdf,
+    uniform,
+)
+from ._validation import (
+    check_centres,
+    check_data,
+    check_init_method,
+    check_n_clusters,
+    check_n_init,
+    check_positive_int,
+    check_sample_weight,
+    check_tol,
+)
+
+#: Candidate seedings that ``n_init="auto"`` compares for random and callable inits.
+AUTO_N_INIT = 3
+
+
+# -- parameters ----------------------------------------------------------------------------
+
+
+def _check_non_negative(value: Any, name: str, integral: bool) -> float | int:
+    """``value`` if it is a finite non-negative number (an integer when ``integral``)."""
+    kind = numbers.Integral if integral else numbers.Real
+    if (isinstance(value, bool) or not isinstance(value, kind)
+            or not math.isfinite(value) or value < 0):
+        noun = "integer" if integral else "number"
+        raise ValueError(f"{name} must be a non-negative {noun}, got {value!r}.")
+    return int(value) if integral else float(value)
+
+
+def resolve_minibatch_n_init(n_init: int | str, init: Init) -> int:
+    """The number of candidate seedings: ``"auto"`` is 1 for k-means++, k-means|| and
+    arrays, 3 for random and callables (more runs cost little on a subsample)."""
+    n_init = check_n_init(n_init)
+    if n_init == "auto" and (callable(init) or (isinstance(init, str) and init == "random")):
+        return AUTO_N_INIT
+    return resolve_n_init(n_init, init)
+
+
+def resolve_sizes(batch_size: int, init_size: int | None, n_clusters: int,
+                  n_samples: int) -> tuple[int, int]:
+    """``(batch_size, init_size)`` for ``n_samples`` rows, as scikit-learn sizes them.
+
+    The batch is at most the data. The init subsample defaults to three
+    batches (at least ``3 n_clusters`` rows), is raised to ``3 n_clusters``
+    with a ``RuntimeWarning`` when asked smaller than ``n_clusters``, and is at
+    most the data.
+    """
+    batch_size = min(check_positive_int(batch_size, "batch_size"), n_samples)
+    if init_size is None:
+        init_size = 3 * batch_size if 3 * batch_size >= n_clusters else 3 * n_clusters
+    else:
+        init_size = check_positive_int(init_size, "init_size")
+        if init_size < n_clusters:
+            warnings.warn(
+                f"init_size={init_size} should be larger than n_clusters={n_clusters}. "
+                "Setting it to min(3*n_clusters, n_samples)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            init_size = 3 * n_clusters
+    return batch_size, min(init_size, n_samples)
+
+
+# -- one step --------------------------------------------------------------------------------
+
+
+class MiniBatchStep(NamedTuple):
+    """What one mini-batch step produced.
+
+    Attributes
+    ----------
+    centres : array of shape (n_clusters, n_features)
+        The updated centres, in the centred frame.
+    counts : array of shape (n_clusters,)
+        The accumulated weight of every centre.
+    inertia : float
+        Weighted squared distances of the batch to the centres *before* the step.
+    shift : float
+        Sum of squared centre moves (0.0 unless asked for).
+    has_empty : bool
+        Whether a centre has still received no weight (the next step then reassigns).
+    n_reassigned : int
+        Centres moved to random rows of the batch.
+    """
+
+    centres: Array
+    counts: Array
+    inertia: float
+    shift: float
+    has_empty: bool
+    n_reassigned: int
+
+
+def _low_count_centres(xp: Namespace, counts: Array, ratio: float, n_rows: int) -> Array:
+    """Centres to reassign: count below ``ratio * max(count)``, at most ``n_rows // 2`` of them.
+
+    When too many qualify, the ones with the smallest counts are kept (rank by
+    a stable sort; the low ones are exactly the first in that order).
+    """
+    low = counts < ratio * xp.max(counts)
+    rank = xp.argsort(xp.argsort(counts, stable=True), stable=True)
+    return low & (rank < int(0.5 * n_rows))
+
+
+def _move_to_rows(xp: Namespace, centres: Array, low: Array, rows: Array) -> Array:
+    """``centres`` with the ``j``-th centre flagged in ``low`` replaced by ``rows[j]``."""
+    position = xp.cumulative_sum(xp.astype(low, index_dtype(xp, device_of(low)))) - 1
+    return xp.where(low[:, None], xp.take(rows, xp.clip(position, min=0), axis=0), centres)
+
+
+def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres: Array,
+                   counts: Array, offset: Array, rng: RandomState, *, reassign: bool,
+                   reassignment_ratio: float, rows: int, with_shift: bool,
+                   verbose: int = 0) -> MiniBatchStep:
+    """One mini-batch update of ``centres`` from the rows ``x``.
+
+    Parameters
+    ----------
+    x : array of shape (n_rows, n_features)
+        The batch, uncentred.
+    sample_weight : array of shape (n_rows,) or None
+        Weights of the batch rows; None for unit weights.
+    centres : array of shape (n_clusters, n_features)
+        Centres in the centred frame (``x - offset``).
+    counts : array of shape (n_clusters,)
+        Accumulated weight of every centre (zeros before the first step).
+    offset : array of shape (n_features,)
+        The centring offset.
+    rng : RandomState
+        Draws the batch rows that reassigned centres move to.
+    reassign : bool
+        Whether this step reassigns centres of low count.
+    reassignment_ratio : float
+    rows : int
+        Rows per assignment chunk.
+    with_shift : bool
+        Also measure the squared centre shift (for ``tol``).
+    verbose : int
+        Print the number of reassigned centres when positive.
+
+    Returns
+    -------
+    MiniBatchStep
+    """
+    dtype = x.dtype
+    step = assign(xp, x, centres, offset, rows, sample_weight, update=True)
+    counts_new = counts + step.weight_sums
+    received = step.weight_sums > 0
+    reciprocal = 1.0 / xp.where(received, counts_new, xp.ones_like(counts_new))
+    moved = (centres * counts[:, None] + step.sums) * reciprocal[:, None]
+    new_centres = xp.where(received[:, None], moved, centres)
+    zero = xp.zeros((), dtype=dtype, device=device_of(x))
+    low, n_low = None, zero
+    if reassign and reassignment_ratio > 0:
+        low = _low_count_centres(xp, counts_new, reassignment_ratio, x.shape[0])
+        # Reassigned centres restart from the smallest count kept, not from zero.
+        smallest_kept = xp.min(xp.where(low, xp.max(counts_new), counts_new))
+        counts_new = xp.where(low, smallest_kept, counts_new)
+        n_low = xp.sum(xp.astype(low, dtype))
+    stats = xp.stack([
+        step.inertia,
+        xp.sum((new_centres - centres) ** 2) if with_shift else zero,
+        n_low,
+        xp.sum(xp.astype(counts_new == 0, dtype)),
+    ])
+    new_centres, counts_new, stats = materialise(new_centres, counts_new, stats)
+    inertia, shift, n_low, n_empty = (float(v) for v in to_host(stats))
+    n_reassigned = int(n_low)
+    if n_reassigned:
+        drawn = rng.choice(x.shape[0], size=n_reassigned, replace=False)
+        if verbose:
+            print(f"[MiniBatchKMeans] Reassigning {n_reassigned} cluster centers.")
+        batch_rows = xp.take(x, xp.asarray(drawn, device=device_of(x)), axis=0) - offset
+        new_centres = _move_to_rows(xp, new_centres, low, batch_rows)
+        if with_shift:
+            shift = float(to_host(xp.sum((new_centres - centres) ** 2)))
+    return MiniBatchStep(new_centres, counts_new, inertia, shift, n_empty > 0, n_reassigned)
+
+
+@dataclass
+class ReassignSchedule:
+    """When steps reassign: after every ``10 n_clusters`` rows, and while a centre has no weight."""
+
+    n_clusters: int
+    batch_size: int
+    rows_since: int = 0
+    has_empty: bool = True
+
+    def due(self) -> bool:
+        """Whether the coming step reassigns (counting its rows)."""
+        self.rows_since += self.batch_size
+        if self.has_empty or self.rows_since >= 10 * self.n_clusters:
+            self.rows_since = 0
+            return True
+        return False
+
+
+# -- fit on an array in hand ------------------------------------------------------------------
+
+
+@dataclass
+class EarlyStopping:
+    """scikit-learn's stopping rules over the batch inertias of :func:`fit_minibatch`.
+
+    The mean batch inertia is smoothed by an exponentially weighted average
+    (weight ``2 batch_size / (n_samples + 1)``, the first step left out: it
+    measures the seeding). A run stops when the centre shift is at most
+    ``tol`` (when ``tol > 0``) or when the average has not reached a new
+    minimum for ``max_no_improvement`` steps (when not None).
+    """
+
+    batch_size: int
+    n_samples: int
+    tol: float
+    max_no_improvement: int | None
+    verbose: int = 0
+    ewa_inertia: float | None = None
+    ewa_inertia_min: float | None = None
+    no_improvement: int = 0
+
+    def __call__(self, step: int, n_steps: int, shift: float, batch_inertia: float) -> bool:
+        """Whether to stop after ``step`` (counted from 0)."""
+        batch_inertia /= self.batch_size
+        step += 1
+        if step == 1:
+            if self.verbose:
+                print(f"Minibatch step {step}/{n_steps}: mean batch inertia: {batch_inertia}")
+            return False
+        if self.ewa_inertia is None:
+            self.ewa_inertia = batch_inertia
+        else:
+            alpha = min(self.batch_size * 2.0 / (self.n_samples + 1), 1.0)
+            self.ewa_inertia = self.ewa_inertia * (1 - alpha) + batch_inertia * alpha
+        if self.verbose:
+            print(f"Minibatch step {step}/{n_steps}: mean batch inertia: {batch_inertia}, "
+                  f"ewa inertia: {self.ewa_inertia}")
+        if self.tol > 0.0 and shift <= self.tol:
+            if self.verbose:
+                print(f"Converged (small centers change) at step {step}/{n_steps}")
+            return True
+        if self.ewa_inertia_min is None or self.ewa_inertia < self.ewa_inertia_min:
+            self.no_improvement = 0
+            self.ewa_inertia_min = self.ewa_inertia
+        else:
+            self.no_improvement += 1
+        if self.max_no_improvement is not None and self.no_improvement >= self.max_no_improvement:
+            if self.verbose:
+                print(f"Converged (lack of improvement in inertia) at step {step}/{n_steps}")
+            return True
+        return False
+
+
+@dataclass(frozen=True)
+class MiniBatchRun:
+    """What :func:`fit_minibatch` found; ``centres`` are in the centred frame.
+
+    ``labels`` and ``inertia`` are over all of ``X`` when ``compute_labels``;
+    otherwise ``labels`` is None and ``inertia`` the smoothed batch inertia
+    scaled to the total weight. ``counts``, ``schedule`` and ``batch_size``
+    let ``partial_fit`` continue the run.
+    """
+
+    centres: Array
+    offset: Array
+    counts: Array
+    labels: Array | None
+    inertia: float
+    n_steps: int
+    n_iter: int
+    schedule: ReassignSchedule
+    batch_size: int
+
+
+def _take_rows(xp: Namespace, X: Array, indices: np.ndarray) -> Array:
+    """The rows of ``X`` at host ``indices``; only the indices cross to the device."""
+    return xp.take(X, xp.asarray(indices, device=device_of(X)), axis=0)
+
+
+def labels_and_inertia(xp: Namespace, X: Array, sample_weight: Array, centres: Array,
+                       offset: Array, rows: int) -> tuple[Array, float]:
+    """Nearest centre of every row and the weighted inertia, from exact residuals."""
+    labels = assign(xp, X, centres, offset, rows).labels
+    sq_distances = sq_distances_to_labels(xp, X, centres, labels, offset, rows)
+    return labels, float(to_host(xp.sum(sample_weight * sq_distances)))
+
+
+def seed_centres(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int, init: Init,
+                 rng: RandomState, offset: Array, init_size: int, rows: int) -> Array:
+    """Initial centres (centred frame) from ``init`` on ``init_size`` rows drawn with replacement.
+
+    The whole of ``X`` is used, and nothing drawn, when ``init_size`` covers it.
+    """
+    if init_size < X.shape[0]:
+        chosen = integers(rng, X.shape[0], init_size)
+        X, sample_weight = _take_rows(xp, X, chosen), _take_rows(xp, sample_weight, chosen)
+        rows = min(rows, init_size)
+    return initial_centres(xp, X, sample_weight, n_clusters, init, rng, offset, rows)
+
+
+def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = None,
+                  init: Init = "k-means++", n_init: int | str = "auto", max_iter: int = 100,
+                  batch_size: int = 1024, tol: float = 0.0,
+                  max_no_improvement: int | None = 10, init_size: int | None = None,
+                  reassignment_ratio: float = 0.01, random_state: Any = None,
+                  compute_labels: bool = True, chunk_size: int | None = None,
+                  verbose: int = 0) -> MiniBatchRun:
+    """Mini-batch k-means on ``X``, with scikit-learn's ``MiniBatchKMeans.fit`` semantics.
+
+    Parameters are those of :class:`MiniBatchKMeans`. Batches of
+    ``batch_size`` rows are drawn with replacement with probability
+    proportional to ``sample_weight`` (then given unit weight), for at most
+    ``max_iter`` passes' worth of rows. The seeding is the best of ``n_init``
+    candidates, each computed on ``init_size`` rows drawn with replacement and
+    compared by inertia on one more such draw (the validation subsample).
+
+    Raises
+    ------
+    ValueError, TypeError
+        For invalid data or parameters; the message names the problem.
+    """
+    xp, X = check_data(X)
+    n_samples, n_features = X.shape
+    n_clusters = check_n_clusters(n_clusters, n_samples)
+    max_iter = check_positive_int(max_iter, "max_iter")
+    tol = check_tol(tol)
+    if max_no_improvement is not None:
+        max_no_improvement = _check_non_negative(max_no_improvement, "max_no_improvement", True)
+    reassignment_ratio = _check_non_negative(reassignment_ratio, "reassignment_ratio", False)
+    if chunk_size is not None:
+        chunk_size = check_positive_int(chunk_size, "chunk_size")
+    batch_size, init_size = resolve_sizes(batch_size, init_size, n_clusters, n_samples)
+    n_init = resolve_minibatch_n_init(n_init, check_init_method(init))
+    rng = check_random_state(random_state)
+    sample_weight = check_sample_weight(sample_weight, xp, X)
+    if not isinstance(init, str) and not callable(init):
+        init = check_centres(init, xp, X, n_clusters)
+    size = itemsize(xp, X.dtype)
+
+    validation = integers(rng, n_samples, init_size)
+    X_valid = _take_rows(xp, X, validation)
+    weight_valid = _take_rows(xp, sample_weight, validation)
+    (offset,) = materialise(xp.mean(X_valid, axis=0))
+    rows_valid = chunk_rows(init_size, n_features, n_clusters, size, chunk_size)
+    best_centres, best_inertia = None, math.inf
+    for candidate in range(n_init):
+        if verbose:
+            print(f"Init {candidate + 1}/{n_init} with method {init}")
+        centres = seed_centres(xp, X, sample_weight, n_clusters, init, rng, offset, init_size,
+                               chunk_rows(n_samples, n_features, n_clusters, size, chunk_size))
+        inertia = float(to_host(assign(xp, X_valid, centres, offset, rows_valid,
+                                       weight_valid).inertia))
+        if verbose:
+            print(f"Inertia for init {candidate + 1}/{n_init}: {inertia}")
+        if best_centres is None or inertia < best_inertia:
+            best_centres, best_inertia = centres, inertia
+
+    centres = best_centres
+    counts = xp.zeros(n_clusters, dtype=X.dtype, device=device_of(X))
+    schedule = ReassignSchedule(n_clusters, batch_size)
+    stopping = EarlyStopping(batch_size, n_samples, _tolerance(xp, X, tol), max_no_improvement,
+                             verbose)
+    cdf = cumulative_distribution(xp, sample_weight / xp.sum(sample_weight))
+    rows_batch = chunk_rows(batch_size, n_features, n_clusters, size, chunk_size)
+    n_steps = (max_iter * n_samples) // batch_size
+    inertia = math.nan
+    for i in range(n_steps):
+        batch = xp.take(X, search_cdf(xp, cdf, uniform(rng, batch_size)), axis=0)
+        step = minibatch_step(xp, batch, None, centres, counts, offset, rng,
+                              reassign=schedule.due(), reassignment_ratio=reassignment_ratio,
+                              rows=rows_batch, with_shift=stopping.tol > 0.0, verbose=verbose)
+        centres, counts, inertia = step.centres, step.counts, step.inertia
+        schedule.has_empty = step.has_empty
+        if stopping(i, n_steps, step.shift, step.inertia):
+            break
+    n_steps = i + 1
+
+    labels = None
+    if compute_labels:
+        rows = chunk_rows(n_samples, n_features, n_clusters, size, chunk_size)
+        labels, inertia = labels_and_inertia(xp, X, sample_weight, centres, offset, rows)
+    else:
+        ewa = stopping.ewa_inertia if stopping.ewa_inertia is not None else inertia / batch_size
+        inertia = ewa * float(to_host(xp.sum(sample_weight)))
+    return MiniBatchRun(centres, offset, counts, labels, inertia, n_steps,
+                        math.ceil(n_steps * batch_size / n_samples), schedule, batch_size)
+
+
+# -- the estimator -----------------------------------------------------------------------------
+
+
+class MiniBatchKMeans(CentresEstimator):
+    """Mini-batch k-means clustering on any Array API library, with ``partial_fit`` for streams.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        The number of clusters and centres.
+    init : {"k-means++", "k-means||", "random"}, array or callable, default="k-means++"
+        Seeding, computed on ``init_size`` rows (see :class:`KMeans`).
+    max_iter : int, default=100
+        At most this many passes' worth of rows are drawn in batches (``fit``).
+    batch_size : int, default=1024
+        Rows per batch.
+    verbose : int, default=0
+        Print the progress of every step when positive.
+    compute_labels : bool, default=True
+        Assign all of ``X`` at the end of ``fit`` (and the chunk after each
+        ``partial_fit``) to set ``labels_`` and an exact ``inertia_``.
+    random_state : None, int, RandomState or Generator, default=None
+        An int draws scikit-learn's batches and seeds.
+    tol : float, default=0.0
+        Stop when the squared centre shift of a step is at most ``tol`` times
+        the mean feature variance; 0 disables this rule.
+    max_no_improvement : int or None, default=10
+        Stop after this many steps without a new minimum of the smoothed batch
+        inertia; None disables this rule.
+    init_size : int, optional
+        Rows drawn for the seeding and for comparing seedings; three batches
+        (at least ``3 n_clusters``) by default.
+    n_init : "auto" or int, default="auto"
+        Seedings compared; ``"auto"`` is 1 for k-means++, k-means|| and arrays,
+        3 for random and callables. ``partial_fit`` seeds once.
+    reassignment_ratio : float, default=0.01
+        Centres whose count is below this fraction of the largest count move to
+        random rows of the batch; higher values reassign more.
+    chunk_size : int, optional
+        Rows assigned at a time; by default chosen from a memory budget.
+
+    Attributes
+    ----------
+    cluster_centers_ : array of shape (n_clusters, n_features)
+        Centres, in the library, on the device and in the dtype of the training data.
+    labels_ : integer array of shape (n_samples,)
+        Cluster of each row of the training data (of the last chunk after
+        ``partial_fit``); only when ``compute_labels``.
+    inertia_ : float
+        Weighted sum of squared distances to the centres, over the training
+        data (the last chunk after ``partial_fit``); the smoothed batch
+        inertia scaled to the data's total weight when not ``compute_labels``.
+    n_iter_ : int
+        Passes' worth of rows that ``fit`` used.
+    n_steps_ : int
+        Mini-batch steps made.
+    n_features_in_ : int
+        Number of features seen in ``fit`` or the first ``partial_fit``.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        init: Init = "k-means++",
+        max_iter: int = 100,
+        batch_size: int = 1024,
+        verbose: int = 0,
+        compute_labels: bool = True,
+        random_state: Any = None,
+        tol: float = 0.0,
+        max_no_improvement: int | None = 10,
+        init_size: int | None = None,
+        n_init: int | str = "auto",
+        reassignment_ratio: float = 0.01,
+        chunk_size: int | None = None,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.init = init
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.verbose = verbose
+        self.compute_labels = compute_labels
+        self.random_state = random_state
+        self.tol = tol
+        self.max_no_improvement = max_no_improvement
+        self.init_size = init_size
+        self.n_init = n_init
+        self.reassignment_ratio = reassignment_ratio
+        self.chunk_size = chunk_size
+
+    def _set_centres(self, centres: Array, offset: Array) -> None:
+        self._centres, self._mean = centres, offset
+        self.cluster_centers_ = centres + offset
+        self.n_features_in_ = centres.shape[1]
+        self._n_features_out = centres.shape[0]
+
+    def fit(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> MiniBatchKMeans:
+        """Cluster ``X`` by mini-batch k-means.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            Training data; never modified.
+        y : ignored
+        sample_weight : array of shape (n_samples,), optional
+            Non-negative weights: batches draw rows with probability
+            proportional to them, and the seeding uses them for "k-means++"
+            and "random".
+
+        Returns
+        -------
+        self
+        """
+        run = fit_minibatch(
+            X, self.n_clusters, sample_weight=sample_weight, init=self.init, n_init=self.n_init,
+            max_iter=self.max_iter, batch_size=self.batch_size, tol=self.tol,
+            max_no_improvement=self.max_no_improvement, init_size=self.init_size,
+            reassignment_ratio=self.reassignment_ratio, random_state=self.random_state,
+            compute_labels=self.compute_labels, chunk_size=self.chunk_size, verbose=self.verbose,
+        )
+        self._set_centres(run.centres, run.offset)
+        self._counts, self._schedule, self._batch_size = run.counts, run.schedule, run.batch_size
+        if run.labels is not None:
+            self.labels_ = run.labels
+        self.inertia_ = run.inertia
+        self.n_steps_ = run.n_steps
+        self.n_iter_ = run.n_iter
+        return self
+
+    def partial_fit(self, X: Array, y: Any = None,
+                    sample_weight: Array | None = None) -> MiniBatchKMeans:
+        """Update the centres with one mini-batch step on the chunk ``X``.
+
+        The first call seeds from ``X`` (``init_size`` of its rows) and fixes
+        the number of features, the library, device and dtype; later chunks
+        must match them (other dtypes are converted).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            One chunk of the stream; never modified.
+        y : ignored
+        sample_weight : array of shape (n_samples,), optional
+            Non-negative weights of the chunk's rows.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "_random_state"):
+            self._random_state = check_random_state(self.random_state)
+        rng = self._random_state
+        first = not hasattr(self, "cluster_centers_")
+        if first:
+            xp, X = check_data(X)
+            n_clusters = check_n_clusters(self.n_clusters, X.shape[0])
+            batch_size, init_size = resolve_sizes(self.batch_size, self.init_size, n_clusters,
+                                                  X.shape[0])
+            check_init_method(self.init)
+            init = self.init
+            if not isinstance(init, str) and not callable(init):
+                init = check_centres(init, xp, X, n_clusters)
+            _check_non_negative(self.reassignment_ratio, "reassignment_ratio", False)
+            rows = self._rows(xp, X)
+            (offset,) = materialise(xp.mean(X, axis=0))
+            weights = check_sample_weight(sample_weight, xp, X)
+            centres = seed_centres(xp, X, weights, n_clusters, init, rng, offset, init_size, rows)
+            self._counts = xp.zeros(n_clusters, dtype=X.dtype, device=device_of(X))
+            self._schedule = ReassignSchedule(n_clusters, batch_size)
+            self._batch_size = batch_size
+        else:
+            xp, X, _, rows = self._prepare(X)
+            centres, offset = self._centres, self._mean
+            weights = check_sample_weight(sample_weight, xp, X)
+        step = minibatch_step(
+            xp, X, None if sample_weight is None else weights, centres, self._counts, offset, rng,
+            reassign=self._schedule.due(), reassignment_ratio=self.reassignment_ratio,
+            rows=rows, with_shift=False, verbose=self.verbose)
+        self._counts, self._schedule.has_empty = step.counts, step.has_empty
+        self._set_centres(step.centres, offset)
+        if self.compute_labels:
+            self.labels_, self.inertia_ = labels_and_inertia(xp, X, weights, step.centres,
+                                                             offset, rows)
+        self.n_steps_ = getattr(self, "n_steps_", 0) + 1
+        return self
+
+    def _rows(self, xp: Namespace, X: Array) -> int:
+        return chunk_rows(X.shape[0], X.shape[1], self.n_clusters, itemsize(xp, X.dtype),
+                          None if self.chunk_size is None
+                          else check_positive_int(self.chunk_size, "chunk_size"))
