@@ -10,6 +10,7 @@ from ._estimator import KMeans
 from ._exceptions import ConvergenceWarning, NotFittedError
 from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
 from ._minibatch import MiniBatchKMeans
+from ._persistence import load_model as load
 
 __version__ = "0.1.0"
 
@@ -24,4 +25,5 @@ __all__ = [
     "backends",
     "kmeans",
     "kmeans_plusplus",
+    "load",
 ]
