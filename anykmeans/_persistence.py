@@ -4,8 +4,10 @@ A model file is an ``.npz`` archive that ``numpy.load(path, allow_pickle=False)`
 reads: one array per fitted attribute, named after the attribute without its
 trailing underscore (``cluster_centers``, ``labels``, ``inertia``, ``n_iter``,
 ...), the array-valued parameters as ``param_<name>``, and a ``metadata``
-entry holding JSON text: the estimator's class, its parameters, and which
-entry restores which attribute. Everything works from the estimator's
+entry holding JSON text: the estimator's class, its parameters, which entry
+restores which attribute, and the fields of private state kept in anykmeans
+dataclasses (so a loaded ``MiniBatchKMeans`` can go on with ``partial_fit``).
+Everything works from the estimator's
 parameters and fitted attributes, so it serves every estimator built on
 :class:`anykmeans._estimator.CentresEstimator`.
 
@@ -16,6 +18,8 @@ device of the ``like`` array.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import json
 import os
 import warnings
@@ -43,6 +47,23 @@ VERSION = 1
 
 def _is_array(value: Any) -> bool:
     return array_api_compat.is_array_api_obj(value) and not isinstance(value, np.generic)
+
+
+def _is_record(value: Any) -> bool:
+    """An anykmeans dataclass instance of plain numbers (an estimator's private state)."""
+    return (dataclasses.is_dataclass(value) and not isinstance(value, type)
+            and type(value).__module__.startswith("anykmeans.")
+            and all(v is None or isinstance(v, str | bool | int | float)
+                    for v in dataclasses.asdict(value).values()))
+
+
+def _record(spec: dict[str, Any]) -> Any:
+    """The dataclass instance :func:`_is_record` accepted, rebuilt from its fields."""
+    module, _, name = spec["class"].partition(":")
+    if not module.startswith("anykmeans."):
+        raise ValueError(f"Refusing to rebuild {spec['class']!r}: not an anykmeans class.")
+    cls = getattr(importlib.import_module(module), name)
+    return cls(**spec["fields"])
 
 
 def _key(name: str) -> str:
@@ -94,9 +115,14 @@ def _state(model: Any, portable: bool) -> tuple[dict[str, Any], dict[str, np.nda
                 isinstance(v, tuple) and all(isinstance(x, Real) for x in v) for v in value):
             arrays[key], kind = np.asarray([float(x) for v in value for x in v]), "tuples"
             arrays[f"{key}_lengths"] = np.asarray([len(v) for v in value], dtype=np.int64)
+        elif _is_record(value):
+            cls = type(value)
+            attributes[name] = {"kind": "record", "class": f"{cls.__module__}:{cls.__qualname__}",
+                                "fields": dataclasses.asdict(value)}
+            continue
         else:
             raise TypeError(f"Cannot save attribute {name!r} of type {type(value).__name__}.")
-        attributes[name] = [key, kind]
+        attributes[name] = {"kind": kind, "key": key}
     array_params = sorted(key.removeprefix("param_") for key in arrays
                           if key.startswith("param_"))
     metadata = {"format": FORMAT, "version": VERSION, "estimator": type(model).__name__,
@@ -132,7 +158,12 @@ def _build(metadata: dict[str, Any], arrays: dict[str, np.ndarray], like: Array 
     for name in metadata["array_params"]:
         params[name] = _move(arrays[f"param_{name}"], xp, device)
     model = cls(**params)
-    for name, (key, kind) in metadata["attributes"].items():
+    for name, spec in metadata["attributes"].items():
+        kind = spec["kind"]
+        if kind == "record":
+            setattr(model, name, _record(spec))
+            continue
+        key = spec["key"]
         value = arrays[key]
         if kind == "array":
             value = _move(value, xp, device)
