@@ -1,0 +1,82 @@
+"""anykmeans.plot: the pictures show the data, the clusters and the inertia they were given."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import anykmeans
+from tests.data import blobs
+
+matplotlib = pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+matplotlib.use("Agg")
+
+from anykmeans.plot import plot_clusters, plot_convergence, plot_fit, principal_axes  # noqa: E402
+
+X = blobs(300, 5, 4, seed=7)
+
+
+def test_importing_the_module_does_not_import_matplotlib():
+    code = "import anykmeans.plot, sys; sys.exit('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
+def test_principal_axes_are_scikit_learns_components():
+    from sklearn.decomposition import PCA
+
+    mean, axes = principal_axes(X)
+    components = PCA(2).fit(X).components_.T
+    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(np.abs(axes), np.abs(components), atol=1e-10)
+    np.testing.assert_allclose(axes.T @ axes, np.eye(2), atol=1e-12)
+    for column in axes.T:  # the sign convention: the largest entry is positive
+        assert column[np.argmax(np.abs(column))] > 0
+
+
+def test_clusters_scatter_shows_projected_points_and_centres():
+    model = anykmeans.KMeans(4, random_state=0).fit(X)
+    ax = plot_clusters(X, model.labels_, model.cluster_centers_)
+    points, centres = ax.collections
+    mean, axes = principal_axes(X)
+    np.testing.assert_allclose(points.get_offsets(), (X - mean) @ axes, atol=1e-10)
+    np.testing.assert_allclose(centres.get_offsets(), (model.cluster_centers_ - mean) @ axes,
+                               atol=1e-10)
+    colours = points.get_facecolors()
+    for j in range(4):  # one colour per cluster, different clusters different colours
+        assert len(np.unique(colours[model.labels_ == j], axis=0)) == 1
+    assert len(np.unique(colours, axis=0)) == 4
+    assert "principal component" in ax.get_xlabel()
+
+
+def test_two_features_are_drawn_as_they_are_and_from_any_library():
+    torch = pytest.importorskip("torch")
+    X2 = torch.asarray(X[:, :2])
+    model = anykmeans.KMeans(3, random_state=0).fit(X2)
+    ax = plot_clusters(X2, model.labels_, model.cluster_centers_, title="two")
+    np.testing.assert_array_equal(ax.collections[0].get_offsets(), X[:, :2])
+    assert ax.get_title() == "two" and ax.get_xlabel() == "feature 0"
+
+
+def test_convergence_draws_one_line_per_restart():
+    model = anykmeans.KMeans(4, init="random", n_init=5, random_state=0).fit(X)
+    best = model.inertia_histories_.index(model.inertia_history_)
+    ax = plot_convergence(model.inertia_histories_, best=best)
+    lines = ax.get_lines()
+    assert len(lines) == 5
+    for line, history in zip(lines, model.inertia_histories_, strict=True):
+        np.testing.assert_array_equal(line.get_ydata(), history)
+        np.testing.assert_array_equal(line.get_xdata(), np.arange(len(history)))
+    assert lines[best].get_linewidth() > lines[(best + 1) % 5].get_linewidth()
+    assert "(kept)" in lines[best].get_label()
+
+
+def test_plot_fit_saves_a_png(tmp_path):
+    model = anykmeans.KMeans(4, n_init=2, random_state=0).fit(X)
+    figure = plot_fit(X, model)
+    clusters, convergence = figure.axes
+    assert len(convergence.get_lines()) == 2 and len(clusters.collections) == 2
+    figure.savefig(tmp_path / "fit.png")
+    assert (tmp_path / "fit.png").read_bytes()[:4] == b"\x89PNG"
