@@ -255,6 +255,19 @@ def test_inputs_are_never_modified(xp):
         np.testing.assert_array_equal(host(array), original)
 
 
+def test_a_view_returned_by_an_init_callable_is_never_written(sklearn_single_thread):
+    X = blobs(500, 3, 4, seed=0)
+    before = X.copy()
+    ours = anykmeans.MiniBatchKMeans(4, init=lambda X, k, random_state: X[:k], random_state=0)
+    ours.fit(X)
+    np.testing.assert_array_equal(X, before)
+    # scikit-learn updates its centres in place, and so writes into X through
+    # such a view; handed a copy, it agrees with anykmeans.
+    theirs = sklearn_cluster.MiniBatchKMeans(
+        4, init=lambda X, k, random_state: X[:k].copy(), random_state=0).fit(X)
+    assert_same_fit(ours, theirs)
+
+
 def test_one_small_transfer_per_step(monkeypatch):
     sizes = []
     real = _minibatch.to_host
