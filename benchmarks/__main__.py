@@ -25,7 +25,7 @@ import sys
 from . import chart, implementations, measure, report
 from .machine import describe, title
 from .problems import SCALING, STANDARD, custom
-from .suite import memory_target, run_problem
+from .suite import MEMORY_TARGET_ITERATIONS, memory_target, run_problem
 
 
 def _positive(text: str) -> int:
@@ -90,10 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--chart needs matplotlib (pip install matplotlib)")
     problems = [custom(*args.shape)] if args.shape else [
         p for p in STANDARD if p.name in args.problems]
+    if args.shape and args.shape[2] > args.shape[0]:
+        parser.error("--shape N D K needs K <= N (the initial centres are K distinct rows)")
     if args.chart and not (problems or args.scaling):
         parser.error("--chart needs a problem or a scaling series to draw")
     try:
-        chosen, notes = implementations.select(args.implementations)
+        chosen, notes = implementations.select(args.implementations if problems else [])
         scaling_chosen, scaling_notes = implementations.select(
             args.scaling_implementations if args.scaling else [])
         memory_chosen, memory_notes = implementations.select(
@@ -116,12 +118,12 @@ def main(argv: list[str] | None = None) -> int:
                                 repeats=args.repeats, gemm_flops=gemm_flops, notes=notes)
     memory_rows = memory_target([impl.name for impl in memory_chosen], notes)
 
-    print(f"{title(machine)}; float32 GEMM {gemm_flops / 1e9:.0f} GF/s; "
-          f"{args.iterations} iterations, median of {args.repeats}")
+    print(f"{title(machine)}; float32 GEMM {gemm_flops / 1e9:.0f} GF/s")
     if rows:
+        print(f"Lloyd: {args.iterations} iterations per fit, median of {args.repeats} fits")
         print(report.table(rows))
     if memory_rows:
-        print()
+        print(f"Memory target: {MEMORY_TARGET_ITERATIONS} iteration, extra peak memory of the fit")
         print(report.table(memory_rows))
     for note in notes:
         print(f"note: {note}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Rows generated at a time: bounds the temporaries of data generation.
-_BLOCK = 65_536
+_BLOCK = 8192
 
 #: Standard deviation of the blob centres; the noise around each centre has unit variance.
 CENTRE_SPREAD = 2.0
