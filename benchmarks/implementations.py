@@ -40,14 +40,11 @@ class Implementation:
         ``fit(X, k)`` prepares the end-to-end ``KMeans(k, random_state=0).fit(X)``
         (default k-means++ seeding and tol) and returns its :data:`Run`; None
         where the library has no such call (faiss seeds differently).
-    peer : bool
-        Whether this is a peer library rather than anykmeans.
     """
 
     name: str
     lloyd: Callable[[np.ndarray, np.ndarray, int], Run]
     fit: Callable[[np.ndarray, int], Run] | None
-    peer: bool = False
 
 
 def _anykmeans(backend: Backend) -> Implementation:
@@ -77,8 +74,8 @@ def _anykmeans(backend: Backend) -> Implementation:
 
 _PEERS = {
     "scikit-learn": ("sklearn", Implementation("scikit-learn", peers.sklearn_lloyd,
-                                               peers.sklearn_fit, peer=True)),
-    "faiss": ("faiss", Implementation("faiss", peers.faiss_lloyd, None, peer=True)),
+                                               peers.sklearn_fit)),
+    "faiss": ("faiss", Implementation("faiss", peers.faiss_lloyd, None)),
 }
 
 _PEER_INSTALL = {"scikit-learn": "pip install scikit-learn", "faiss": "pip install faiss-cpu"}
@@ -123,6 +120,9 @@ def available(libraries: Sequence[str] = _TIMED, peer_names: Sequence[str] = tup
 def select(names: Sequence[str] | None) -> tuple[list[Implementation], list[str]]:
     """The implementations called ``names`` (every usable one if None), in the order given.
 
+    A library's name alone ("cupy") names its device where it has only
+    non-CPU ones ("cupy:cuda"); "torch" is torch on the CPU, "torch:cuda" on the GPU.
+
     Returns
     -------
     implementations : list of Implementation
@@ -148,8 +148,19 @@ def select(names: Sequence[str] | None) -> tuple[list[Implementation], list[str]
     usable, unusable = available(
         tuple(dict.fromkeys(name.split(":")[0] for name in names if name not in _PEERS)),
         [name for name in names if name in _PEERS])
-    by_name = {impl.name: impl for impl in usable}
-    notes = [f"{name}: skipped, "
-             f"{unusable.get(name) or unusable.get(name.split(':')[0], 'not usable here')}"
-             for name in names if name not in by_name]
-    return [by_name[name] for name in names if name in by_name], notes
+    chosen, notes = [], []
+    for name in names:
+        matches = _matching(name, usable)
+        if not matches:
+            why = unusable.get(name) or unusable.get(name.split(":")[0], "not usable here")
+            notes.append(f"{name}: skipped, {why}")
+        chosen += [impl for impl in matches if impl not in chosen]
+    return chosen, notes
+
+
+def _matching(name: str, usable: Sequence[Implementation]) -> list[Implementation]:
+    """The implementation called ``name``, else for a bare library name all its devices."""
+    exact = [impl for impl in usable if impl.name == name]
+    if exact or ":" in name:
+        return exact
+    return [impl for impl in usable if impl.name.startswith(name + ":")]

@@ -21,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import chart
 from benchmarks.__main__ import main
+from benchmarks.implementations import Implementation, _matching
+from benchmarks.peers import sklearn_lloyd
 from benchmarks.problems import STANDARD, Problem
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -74,6 +76,15 @@ def test_unknown_implementation_is_a_usage_error(capsys):
         main(["--shape", "10", "2", "2", "--implementations", "nope"])
     assert exit_.value.code == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_a_bare_library_name_selects_its_gpu_device_but_not_torch_cuda():
+    usable = [Implementation(name, sklearn_lloyd, None)
+              for name in ("numpy", "torch", "torch:cuda", "cupy:cuda")]
+    names = {name: [impl.name for impl in _matching(name, usable)]
+             for name in ("cupy", "torch", "torch:cuda", "jax", "cupy:cuda")}
+    assert names == {"cupy": ["cupy:cuda"], "torch": ["torch"], "torch:cuda": ["torch:cuda"],
+                     "jax": [], "cupy:cuda": ["cupy:cuda"]}
 
 
 def test_problems_are_float32_with_distinct_initial_rows_and_reproducible():
