@@ -27,6 +27,17 @@ from ._primitives import assign, chunk_rows, distances, sq_distances_to_labels
 from ._validation import check_algorithm, check_data, check_sample_weight
 
 
+def labels_and_inertia(xp: Any, X: Array, sample_weight: Array, centres: Array, offset: Array,
+                       rows: int) -> tuple[Array, float]:
+    """Nearest centre of every row of ``X`` and the weighted inertia, from exact residuals.
+
+    ``centres`` are in the frame ``X - offset``; ``rows`` is the chunk size.
+    """
+    labels = assign(xp, X, centres, offset, rows).labels
+    sq_distances = sq_distances_to_labels(xp, X, centres, labels, offset, rows)
+    return labels, float(to_host(xp.sum(sample_weight * sq_distances)))
+
+
 class CentresEstimator:
     """What the centre-based estimators share: scikit-learn's protocol and the fitted model's use.
 
@@ -124,9 +135,7 @@ class CentresEstimator:
         """Minus the inertia of ``X`` under the fitted centres (higher is better)."""
         xp, X, centres, rows = self._prepare(X)
         sample_weight = check_sample_weight(sample_weight, xp, X)
-        labels = assign(xp, X, centres, self._mean, rows).labels
-        sq_distances = sq_distances_to_labels(xp, X, centres, labels, self._mean, rows)
-        return -float(to_host(xp.sum(sample_weight * sq_distances)))
+        return -labels_and_inertia(xp, X, sample_weight, centres, self._mean, rows)[1]
 
     # -- persistence -------------------------------------------------------------------------
 

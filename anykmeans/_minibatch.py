@@ -34,11 +34,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._estimator import CentresEstimator
+from ._estimator import CentresEstimator, labels_and_inertia
 from ._init import initial_centres
 from ._kmeans import Init, _tolerance, resolve_n_init
 from ._namespace import Array, Namespace, device_of, index_dtype, itemsize, materialise, to_host
-from ._primitives import assign, chunk_rows, sq_distances_to_labels
+from ._primitives import assign, chunk_rows
 from ._random import (
     RandomState,
     check_random_state,
@@ -322,14 +322,6 @@ class MiniBatchRun:
 def _take_rows(xp: Namespace, X: Array, indices: np.ndarray) -> Array:
     """The rows of ``X`` at host ``indices``; only the indices cross to the device."""
     return xp.take(X, xp.asarray(indices, device=device_of(X)), axis=0)
-
-
-def labels_and_inertia(xp: Namespace, X: Array, sample_weight: Array, centres: Array,
-                       offset: Array, rows: int) -> tuple[Array, float]:
-    """Nearest centre of every row and the weighted inertia, from exact residuals."""
-    labels = assign(xp, X, centres, offset, rows).labels
-    sq_distances = sq_distances_to_labels(xp, X, centres, labels, offset, rows)
-    return labels, float(to_host(xp.sum(sample_weight * sq_distances)))
 
 
 def seed_centres(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int, init: Init,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans import _minibatch
+from anykmeans import _estimator, _minibatch
 from anykmeans._namespace import array_namespace, device_of
 from tests.conftest import host
 from tests.data import blobs, untied_digits, weights
@@ -277,7 +277,8 @@ def test_one_small_transfer_per_step(monkeypatch):
         sizes.append(int(np.asarray(out).size))
         return out
 
-    monkeypatch.setattr(_minibatch, "to_host", counting)
+    for module in (_minibatch, _estimator):
+        monkeypatch.setattr(module, "to_host", counting)
     X = blobs(2000, 4, 6, seed=8)
     model = anykmeans.MiniBatchKMeans(6, batch_size=64, n_init=3, max_iter=5,
                                       max_no_improvement=None, random_state=0).fit(X)
