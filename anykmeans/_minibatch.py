@@ -77,7 +77,7 @@ def _check_non_negative(value: Any, name: str, integral: bool) -> float | int:
 
 def resolve_minibatch_n_init(n_init: int | str, init: Init) -> int:
     """The number of candidate seedings: ``"auto"`` is 1 for k-means++, k-means|| and
-    arrays, 3 for random and callables (more runs cost little on a subsample)."""
+    arrays, 3 for random and callables (scikit-learn's choice for mini-batches)."""
     n_init = check_n_init(n_init)
     if n_init == "auto" and (callable(init) or (isinstance(init, str) and init == "random")):
         return AUTO_N_INIT
