@@ -91,12 +91,15 @@ def draw(path: str | Path, results: dict) -> None:
     figure, axes = plt.subplots(1, len(panels), figsize=(max(6.5 * len(panels), 9), 6),
                                 squeeze=False)
     plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    two_five = matplotlib.ticker.FuncFormatter(  # minor log ticks: label 2 and 5 only
+        lambda value, _: f"{value:g}" if f"{value:e}"[0] in "25" else "")
     for ax, panel in zip(axes[0], panels, strict=True):
         if isinstance(panel, str):
             _lines(ax, [row for row in rows if row["series"] == panel], panel, colours)
         else:
             _bars(ax, panel, colours)
         ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(two_five)
     figure.suptitle(f"k-means Lloyd iterations: anykmeans backends, {REFERENCE} and peers\n"
                     f"{title(results['machine'])}", fontsize=10)
     figure.tight_layout()
