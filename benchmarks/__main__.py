@@ -122,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     if rows:
         print(f"Lloyd: {args.iterations} iterations per fit, median of {args.repeats} fits")
         print(report.table(rows))
+        means = report.geometric_means(rows)
+        if means:
+            print("geometric mean of vs sklearn over the problems: " + ", ".join(
+                f"{name} {mean:.2f}" for name, mean in means.items()))
     if memory_rows:
         print(f"Memory target: {MEMORY_TARGET_ITERATIONS} iteration, extra peak memory of the fit")
         print(report.table(memory_rows))
@@ -130,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {"machine": machine, "gemm_flops": gemm_flops,
                "settings": {"iterations": args.iterations, "repeats": args.repeats,
                             "end_to_end": args.end_to_end, "memory": args.memory},
-               "rows": rows, "memory_target": memory_rows, "notes": notes}
+               "rows": rows, "geomean_vs_sklearn": report.geometric_means(rows),
+               "memory_target": memory_rows, "notes": notes}
     if args.json:
         report.write_json(args.json, results)
     if args.chart:

@@ -47,6 +47,23 @@ def table(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
+def geometric_means(rows: Sequence[dict]) -> dict[str, float]:
+    """Per implementation, the geometric mean of ``vs_sklearn`` over the standard problems.
+
+    Only implementations with a ratio on every standard problem that was run
+    are included (the issue's target reads this number for S1-S4).
+    """
+    standard = [row for row in rows if row["series"] == "standard"]
+    problems = {row["problem"] for row in standard}
+    means = {}
+    for name in dict.fromkeys(row["implementation"] for row in standard):
+        ratios = [row["vs_sklearn"] for row in standard
+                  if row["implementation"] == name and row["vs_sklearn"] is not None]
+        if len(problems) > 1 and len(ratios) == len(problems):
+            means[name] = math.exp(sum(map(math.log, ratios)) / len(ratios))
+    return means
+
+
 def write_json(path: str | Path, results: dict) -> None:
     """Write ``results`` (machine, settings, rows, notes) to ``path``; NaN becomes null."""
 

@@ -24,6 +24,7 @@ from benchmarks.__main__ import main
 from benchmarks.implementations import Implementation, _matching
 from benchmarks.peers import sklearn_lloyd
 from benchmarks.problems import STANDARD, Problem
+from benchmarks.report import geometric_means
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -85,6 +86,16 @@ def test_a_bare_library_name_selects_its_gpu_device_but_not_torch_cuda():
              for name in ("cupy", "torch", "torch:cuda", "jax", "cupy:cuda")}
     assert names == {"cupy": ["cupy:cuda"], "torch": ["torch"], "torch:cuda": ["torch:cuda"],
                      "jax": [], "cupy:cuda": ["cupy:cuda"]}
+
+
+def test_geometric_mean_of_the_ratios_over_the_standard_problems():
+    rows = [{"series": "standard", "problem": p, "implementation": name, "vs_sklearn": r}
+            for p, ratios in (("S1", (2.0, 1.0)), ("S2", (0.5, 1.0)), ("S3", (4.0, None)))
+            for name, r in zip(("numpy", "scikit-learn"), ratios, strict=True)]
+    rows.append({"series": "k", "problem": "k=16", "implementation": "numpy", "vs_sklearn": 9.0})
+    means = geometric_means(rows)
+    assert means.keys() == {"numpy"}  # scikit-learn has no ratio on S3: left out
+    assert math.isclose(means["numpy"], (2.0 * 0.5 * 4.0) ** (1 / 3))
 
 
 def test_problems_are_float32_with_distinct_initial_rows_and_reproducible():
