@@ -279,13 +279,16 @@ class KMeans(CentresEstimator):
             oversampling_factor=self.oversampling_factor, init_max_iter=self.init_max_iter,
             on_iteration=on_iteration,
         )
-        self.cluster_centers_ = result.centers
-        self.labels_ = result.labels
-        self.inertia_ = result.inertia
-        self.n_iter_ = result.n_iter
-        self.inertia_history_ = result.inertia_history
-        self.inertia_histories_ = result.inertia_histories
-        self.n_features_in_ = result.centers.shape[1]
-        self._n_features_out = result.centers.shape[0]
-        self._mean = mean
+        # One dict update: an interrupt (Ctrl-C) lands before or after it, never halfway.
+        vars(self).update(
+            cluster_centers_=result.centers,
+            labels_=result.labels,
+            inertia_=result.inertia,
+            n_iter_=result.n_iter,
+            inertia_history_=result.inertia_history,
+            inertia_histories_=result.inertia_histories,
+            n_features_in_=result.centers.shape[1],
+            _n_features_out=result.centers.shape[0],
+            _mean=mean,
+        )
         return self

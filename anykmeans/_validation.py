@@ -60,6 +60,31 @@ def _check_finite(xp: Namespace, x: Array, name: str) -> None:
         raise ValueError(f"Input {name} contains NaN or infinity.")
 
 
+def _check_magnitude(xp: Namespace, X: Array, name: str) -> None:
+    """Reject non-finite data, and data whose squared distances would overflow its dtype.
+
+    Rows, their mean and every centre (a mean of rows) lie within ``2 M`` of
+    each other per feature, ``M`` the largest ``|X|``: a squared distance is at
+    most ``4 d M^2`` and the inertia ``n`` times that. Requiring ``16 n d M^2``
+    to be finite leaves room for the score arithmetic (``|c|^2 - 2 c.x``), so
+    that k-means never produces NaN or infinity from finite data: it refuses
+    such data with a clear error instead. One reduction, as the finiteness
+    check alone would take.
+    """
+    largest = float(xp.max(xp.abs(X)))
+    if not math.isfinite(largest):
+        raise ValueError(f"Input {name} contains NaN or infinity.")
+    n_samples, n_features = X.shape
+    bound = math.sqrt(float(xp.finfo(X.dtype).max) / (16.0 * n_samples * n_features))
+    if largest > bound:
+        raise ValueError(
+            f"{name} has values of magnitude up to {largest:.3g}: squared distances between "
+            f"{n_samples} rows of {n_features} features could overflow {X.dtype} (largest "
+            f"safe magnitude {bound:.3g}). Rescale {name} (e.g. divide it by its largest "
+            "absolute value) or use a wider floating dtype."
+        )
+
+
 def check_data(X: Any, *, name: str = "X",
                n_features: int | None = None) -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
@@ -76,8 +101,9 @@ def check_data(X: Any, *, name: str = "X",
     Raises
     ------
     ValueError
-        If ``X`` is not 2-D, is empty, holds NaN or infinity, is complex, or has
-        the wrong number of features.
+        If ``X`` is not 2-D, is empty, holds NaN or infinity or values so large
+        that squared distances would overflow its dtype, is complex, or has the
+        wrong number of features.
     TypeError
         If ``X`` is sparse or not numeric.
     """
@@ -110,7 +136,7 @@ def check_data(X: Any, *, name: str = "X",
     dtype = float_dtype(xp, X.dtype, device_of(X))
     if X.dtype != dtype:
         X = xp.astype(X, dtype)
-    _check_finite(xp, X, name)
+    _check_magnitude(xp, X, name)
     return xp, X
 
 
