@@ -1,0 +1,66 @@
+"""The documentation builds without warnings, its examples run, and the tests it cites exist."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+#: Libraries an example may need that a minimal install lacks: their absence skips the page.
+OPTIONAL = {"torch", "jax", "dask", "distributed", "cupy", "matplotlib", "sklearn",
+            "array_api_strict"}
+
+
+def python_blocks(page: Path) -> list[str]:
+    """The ```python fenced blocks of a Markdown page, in order."""
+    return re.findall(r"^```python\n(.*?)^```$", page.read_text(), flags=re.S | re.M)
+
+
+def test_every_page_is_found_and_some_have_examples():
+    names = {page.name for page in PAGES}
+    assert {"index.md", "arrays.md", "api.md", "cli.md", "scaling.md", "theory.md",
+            "benchmarks.md"} <= names
+    assert sum(len(python_blocks(page)) for page in PAGES) >= 15
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p)], ids=lambda p: p.name)
+def test_python_examples_run(page, tmp_path, monkeypatch):
+    """Every block of a page runs, in order, in one namespace (as a reader would paste them)."""
+    monkeypatch.chdir(tmp_path)  # examples that write files write them here
+    namespace: dict = {"__name__": f"docs.{page.stem}"}
+    for number, block in enumerate(python_blocks(page), start=1):
+        try:
+            exec(compile(block, f"{page.name}, python block {number}", "exec"), namespace)
+        except ModuleNotFoundError as exc:
+            if exc.name in OPTIONAL:
+                pytest.skip(f"{page.name} needs {exc.name}, which is not installed")
+            raise
+
+
+def test_mkdocs_builds_strictly(tmp_path):
+    if importlib.util.find_spec("mkdocs") is None:
+        pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
+    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
+                          str(ROOT / "mkdocs.yml"), "--site-dir", str(tmp_path / "site")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "WARNING" not in out.stderr, out.stderr
+    assert (tmp_path / "site" / "theory" / "index.html").is_file()
+    assert (tmp_path / "site" / "images" / "clusters.png").is_file()
+
+
+def test_tests_cited_in_the_docs_exist():
+    cited = {(file, name) for page in PAGES
+             for file, name in re.findall(r"tests/(\w+\.py)::(\w+)", page.read_text())}
+    assert cited, "the docs cite no test"
+    for file, name in sorted(cited):
+        source = ROOT / "tests" / file
+        assert source.is_file(), f"{file} does not exist"
+        assert re.search(rf"^def {name}\(", source.read_text(), flags=re.M), f"{file}::{name}"
