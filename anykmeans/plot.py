@@ -128,6 +128,8 @@ def plot_convergence(histories: Sequence[Sequence[float]], *, best: int | None =
     best : int, optional
         Index of the kept restart, drawn thicker.
     ax : matplotlib Axes, optional
+        Where to draw; a new figure's axes by default. The inertia axis is
+        logarithmic when the values span more than a factor of ten.
     title : str, optional
 
     Returns
@@ -141,7 +143,12 @@ def plot_convergence(histories: Sequence[Sequence[float]], *, best: int | None =
                 label=f"restart {restart}" + (" (kept)" if restart == best else ""))
     ax.set_xlabel("iteration")
     ax.set_ylabel("inertia")
-    ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    values = [v for history in histories for v in history if v > 0]
+    if values and max(values) > 10 * min(values):  # a first drop that would hide the rest
+        ax.set_yscale("log")
     if len(histories) <= 10:
         ax.legend(loc="upper right")
     ax.set_title(title if title is not None else "Convergence")

@@ -80,3 +80,8 @@ def test_plot_fit_saves_a_png(tmp_path):
     assert len(convergence.get_lines()) == 2 and len(clusters.collections) == 2
     figure.savefig(tmp_path / "fit.png")
     assert (tmp_path / "fit.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_convergence_axis_is_logarithmic_only_for_a_wide_range():
+    assert plot_convergence([(1000.0, 50.0, 40.0)]).get_yscale() == "log"
+    assert plot_convergence([(100.0, 90.0, 85.0)]).get_yscale() == "linear"
