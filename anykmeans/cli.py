@@ -271,6 +271,8 @@ def fit(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     if args.output:
+        if not args.output.endswith(".npz"):  # what np.savez would write
+            args.output += ".npz"
         model.save(args.output)
     if args.plot:
         _save_plot(args.plot, X, model)

@@ -164,6 +164,17 @@ def test_fit_quiet_prints_nothing(data):
     assert out.returncode == 0 and out.stdout == "" and out.stderr == ""
 
 
+def test_fit_one_dimensional_data_and_an_output_name_without_suffix(tmp_path, capsys):
+    values = np.concatenate([np.zeros(20), np.full(30, 10.0)])
+    np.save(tmp_path / "one.npy", values)
+    assert cli.main(["fit", str(tmp_path / "one.npy"), "-k", "2", "-o",
+                     str(tmp_path / "model")]) == 0
+    assert f"wrote {tmp_path / 'model.npz'}" in capsys.readouterr().out
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as model:
+        np.testing.assert_array_equal(np.sort(model["cluster_centers"][:, 0]), [0.0, 10.0])
+        assert model["inertia"] == 0.0
+
+
 @needs_matplotlib
 def test_fit_plot_writes_a_png(data, tmp_path):
     folder, _ = data
