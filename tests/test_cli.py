@@ -175,6 +175,14 @@ def test_fit_one_dimensional_data_and_an_output_name_without_suffix(tmp_path, ca
         assert model["inertia"] == 0.0
 
 
+def test_warnings_are_one_line_too(tmp_path):
+    np.save(tmp_path / "dup.npy", np.ones((10, 2)))  # one distinct point, three clusters asked
+    out = run("fit", tmp_path / "dup.npy", "-k", 3)
+    assert out.returncode == 0
+    assert out.stderr.startswith("anykmeans: warning: Number of distinct clusters (1)")
+    assert out.stderr.count("\n") == 1
+
+
 @needs_matplotlib
 def test_fit_plot_writes_a_png(data, tmp_path):
     folder, _ = data
