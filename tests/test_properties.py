@@ -232,10 +232,21 @@ def test_permuting_rows_permutes_labels(xp, monkeypatch):
         assume(not relocated)
         straight, permuted = fits
         np.testing.assert_array_equal(host(permuted.labels_), host(straight.labels_)[order])
-        assert permuted.n_iter_ == straight.n_iter_
+        assert_same_n_iter(permuted, straight)
         assert_same_centres(xp, permuted, straight)
 
     search(xp, st.tuples(problems_with_init(), st.integers(0, 2**32 - 1)), check)
+
+
+def assert_same_n_iter(model, expected) -> None:
+    """The same iterations, but for the confirming one that rounding may add or save.
+
+    With ``tol=0`` a run stops when its labels repeat or when an update moves
+    no centre at all; the second depends on whether the new mean rounds to
+    the old one exactly, which rounding decides, and then the run confirms one
+    iteration later by its labels.
+    """
+    assert abs(model.n_iter_ - expected.n_iter_) <= 1
 
 
 def assert_same_centres(xp, model, expected, scale: float = 1.0, shift=0.0) -> None:
@@ -258,7 +269,7 @@ def test_translation_and_scaling(xp):
         moved = quiet_fit(anykmeans.KMeans(k, init=xp.asarray(init * scale + shift), tol=0.0),
                           xp.asarray(transformed))
         np.testing.assert_array_equal(host(moved.labels_), host(original.labels_))
-        assert moved.n_iter_ == original.n_iter_
+        assert_same_n_iter(moved, original)
         assert_same_centres(xp, moved, original, scale, shift)
 
     scales = st.sampled_from([0.25, 2.0, 1024.0, 2.0**-20, 2.0**20])  # exact in binary
@@ -277,7 +288,7 @@ def weighted_and_repeated(xp, monkeypatch, X, init, weights):
     assume(not relocated)
     np.testing.assert_array_equal(np.repeat(host(weighted.labels_), weights.astype(int)),
                                   host(plain.labels_))
-    assert weighted.n_iter_ == plain.n_iter_
+    assert_same_n_iter(weighted, plain)
     assert_same_centres(xp, weighted, plain)
 
 
@@ -324,6 +335,9 @@ def test_predict_transform_score_agree_with_fit(xp):
             sq = np.sort(distances**2, axis=1)
             clear = sq[:, 1] - sq[:, 0] > 2 * rounding_slack(xp, reference, centres)
             np.testing.assert_array_equal(distances.argmin(axis=1)[clear], labels[clear])
-        assert model.score(Xb) == pytest.approx(-model.inertia_, rel=1e3 * eps(xp), abs=1e-300)
+        # score measures from the stored centres, the fit from its centred ones: they differ
+        # by one rounding of the centres, which matters only when the inertia is ~0.
+        floor = rounding_slack(xp, reference, centres).sum()
+        assert model.score(Xb) == pytest.approx(-model.inertia_, rel=1e3 * eps(xp), abs=floor)
 
     search(xp, problems(), check)
