@@ -1,0 +1,383 @@
+"""Nothing lost, nothing read that was not asked for.
+
+1. No input array is ever modified: every input of every public call (data,
+   sample weights, initial centres, the array a callable init returns, a
+   fitted model's own centres) is fingerprinted before and after the call,
+   on every backend, for ``copy_x`` True and False and every kind of init.
+   NumPy inputs are also passed read-only, so an in-place write would raise.
+2. The library touches no file, environment variable, process or network
+   resource the caller did not name. How this is checked, and its limits:
+
+   * Python's audit hooks (PEP 578) report every ``open``, socket, process,
+     ``os.putenv``/``os.unsetenv``, directory and unpickling event in the
+     interpreter. A hook installed once per session records the events raised
+     while a guard is active and *attributed to anykmeans*: the innermost
+     frame outside the standard library that led to the event is anykmeans
+     code. So anykmeans asking Python for I/O, directly or through any
+     standard-library helper, is caught; what an array library does inside
+     its own code is that library's (Dask pickles its task graphs and reads
+     ``/proc``, JAX reads ``XLA_FLAGS`` when it compiles), and importing a
+     module is not counted. Code in C that bypasses Python (a C ``fopen`` or
+     ``getenv``) raises no event: the check covers what Python code can do.
+   * ``os.environ`` raises no audit event when read, so during the guard it is
+     replaced by a mapping that records the reads and writes attributed to
+     anykmeans the same way (``os.getenv`` reads through it too).
+   * Audit hooks cannot be removed; the hook is a no-op outside a guard.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import contextlib
+import io
+import os
+import sys
+import sysconfig
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import anykmeans
+from tests.conftest import host
+from tests.data import blobs, weights
+
+PACKAGE_DIR = str(Path(anykmeans.__file__).parent)
+
+
+# -- fingerprints ---------------------------------------------------------------------------
+
+def fingerprint(x) -> tuple:
+    """Everything observable about an array's contents: type, dtype, shape, bytes (and versions).
+
+    ``torch.Tensor._version`` counts in-place operations, even ones that
+    restore the same values; NumPy arrays also keep their flags and strides.
+    """
+    values = host(x)
+    extra = ()
+    if hasattr(x, "_version"):
+        extra = (x._version,)
+    if isinstance(x, np.ndarray):
+        extra = (x.flags.writeable, x.flags.c_contiguous, x.strides)
+    return (type(x), str(x.dtype), tuple(x.shape), values.tobytes(), *extra)
+
+
+def assert_untouched(call, *inputs, **named_inputs):
+    """Run ``call()`` and check that none of the inputs changed; return its result."""
+    arrays = [a for a in (*inputs, *named_inputs.values()) if hasattr(a, "shape")]
+    before = [fingerprint(a) for a in arrays]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicates, n_init with an array init...
+        result = call()
+    after = [fingerprint(a) for a in arrays]
+    for i, (b, a) in enumerate(zip(before, after, strict=True)):
+        assert b == a, f"input {i} of {getattr(call, '__name__', call)} was modified"
+    return result
+
+
+def read_only(x):
+    """NumPy arrays made read-only (a write would raise); other arrays as they are."""
+    if isinstance(x, np.ndarray):
+        x = x.copy()
+        x.flags.writeable = False
+    return x
+
+
+def inputs(xp, n_clusters: int = 4):
+    X = read_only(xp.asarray(blobs(80, 3, n_clusters, seed=5)))
+    w = read_only(xp.asarray(weights(80, 5)))
+    init = read_only(xp.asarray(blobs(80, 3, n_clusters, seed=5)[:n_clusters] + 0.5))
+    return X, w, init
+
+
+def init_callable(returned: list):
+    """An init callable that returns a *view* of the caller's X (and remembers it)."""
+    def init(X, n_clusters, random_state):
+        centres = X[:n_clusters, :]
+        returned.append((centres, fingerprint(centres)))
+        return centres
+    return init
+
+
+def param_sets(init_array, init_returned):
+    """Every kind of init, ``copy_x`` both ways, small chunks, restarts, the elkan alias."""
+    return [
+        dict(init="k-means++", copy_x=True),
+        dict(init=init_array, copy_x=False),
+        dict(init="random", n_init=2, copy_x=False, chunk_size=7, algorithm="elkan"),
+        dict(init="k-means||", copy_x=True, chunk_size=16),
+        dict(init=init_callable(init_returned), n_init=1, copy_x=False),
+    ]
+
+
+def core_params(params: dict) -> dict:
+    return {k: v for k, v in params.items() if k not in ("copy_x", "algorithm")}
+
+
+def check_estimator_calls(X, w, init, params):
+    """fit, predict, transform and score with ``params``: inputs untouched."""
+    model = assert_untouched(
+        lambda: anykmeans.KMeans(4, random_state=0, **params).fit(X, sample_weight=w), X, w, init)
+    centres = model.cluster_centers_
+    assert_untouched(lambda: model.predict(X), X, init, centres)
+    assert_untouched(lambda: model.transform(X), X, init, centres)
+    assert_untouched(lambda: model.score(X, sample_weight=w), X, w, init, centres)
+    return model
+
+
+def test_no_input_is_modified(xp):
+    """Each public call on each backend, the parameter sets spread over the calls."""
+    X, w, init = inputs(xp)
+    returned = []
+    fit_params, predict_params, transform_params, core_1, core_2 = param_sets(init, returned)
+    check_estimator_calls(X, w, init, fit_params)
+    assert_untouched(lambda: anykmeans.KMeans(4, random_state=0, **predict_params)
+                     .fit_predict(X, sample_weight=w), X, w, init)
+    assert_untouched(lambda: anykmeans.KMeans(4, random_state=0, **transform_params)
+                     .fit_transform(X, sample_weight=w), X, w, init)
+    for params in (core_1, core_2):
+        assert_untouched(lambda p=params: anykmeans.kmeans(X, 4, sample_weight=w, random_state=1,
+                                                           **core_params(p)), X, w, init)
+    assert_untouched(lambda: anykmeans.kmeans_plusplus(X, 4, sample_weight=w, random_state=2),
+                     X, w)
+    assert returned, "the init callable was never called"
+    for centres, print_ in returned:
+        assert fingerprint(centres) == print_, "the array the init callable returned was modified"
+
+
+@pytest.mark.parametrize("params_index", range(5))
+def test_no_input_is_modified_numpy_every_parameter(params_index):
+    """NumPy, read-only inputs: every parameter set through every estimator call."""
+    from tests.conftest import CASES
+
+    numpy_case = next(p.values[0] for p in CASES if p.values[0].backend.library == "numpy")
+    X, w, init = inputs(numpy_case)
+    returned = []
+    params = param_sets(init, returned)[params_index]
+    check_estimator_calls(X, w, init, params)
+    assert_untouched(lambda: anykmeans.KMeans(4, random_state=0, **params)
+                     .fit_predict(X, sample_weight=w), X, w, init)
+    assert_untouched(lambda: anykmeans.KMeans(4, random_state=0, **params)
+                     .fit_transform(X, sample_weight=w), X, w, init)
+    assert_untouched(lambda: anykmeans.kmeans(X, 4, sample_weight=w, **core_params(params)),
+                     X, w, init)
+    for centres, print_ in returned:
+        assert fingerprint(centres) == print_
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided view", "float32", "int64"])
+def test_no_input_is_modified_numpy_layouts(layout):
+    """Layouts and dtypes that tempt a library into converting in place."""
+    base = blobs(60, 3, 3, seed=6)
+    X = {"fortran": np.asfortranarray(base), "strided view": np.repeat(base, 2, axis=0)[::2],
+         "float32": base.astype(np.float32), "int64": np.round(base * 10).astype(np.int64)}[layout]
+    X = read_only(X)
+    w = read_only(weights(60, 6).astype(np.float32))  # another dtype than X: converted, not cast
+    check_estimator_calls(X, w, None, dict(init="k-means++", copy_x=False, chunk_size=9))
+
+
+@pytest.mark.skipif(not hasattr(anykmeans, "MiniBatchKMeans"), reason="no MiniBatchKMeans yet")
+def test_no_input_is_modified_minibatch(xp):
+    X, w, init = inputs(xp)
+    model = assert_untouched(
+        lambda: anykmeans.MiniBatchKMeans(4, init=init, batch_size=16, max_iter=3, random_state=0)
+        .fit(X, sample_weight=w), X, w, init)
+    assert_untouched(lambda: model.partial_fit(X[:20, :], sample_weight=w[:20]), X, w, init)
+    centres = model.cluster_centers_
+    assert_untouched(lambda: model.predict(X), X, centres)
+    assert_untouched(lambda: model.transform(X), X, centres)
+    assert_untouched(lambda: model.score(X, sample_weight=w), X, w, centres)
+
+
+@pytest.mark.skipif(not hasattr(anykmeans, "load"), reason="no anykmeans.load yet")
+def test_load_modifies_neither_the_file_nor_like(xp, tmp_path):
+    X = inputs(xp)[0]
+    path = tmp_path / "model.npz"
+    anykmeans.KMeans(4, random_state=0).fit(X).save(path)
+    contents = path.read_bytes()
+    loaded = assert_untouched(lambda: anykmeans.load(path, like=X), X)
+    assert path.read_bytes() == contents
+    assert_untouched(lambda: loaded.predict(X), X, loaded.cluster_centers_)
+
+
+# -- nothing read that was not asked for ----------------------------------------------------
+
+#: Audit events (PEP 578 and the standard library's table) that touch the world
+#: outside the process's memory.
+WATCHED_EVENTS = (
+    "open", "os.listdir", "os.scandir", "os.remove", "os.rename", "os.mkdir", "os.rmdir",
+    "os.chmod", "os.chown", "os.truncate", "os.link", "os.symlink", "os.utime", "os.chdir",
+    "os.putenv", "os.unsetenv", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
+    "os.fork", "os.startfile", "os.kill", "subprocess.Popen", "socket.", "urllib.Request",
+    "http.client.", "ftplib.", "smtplib.", "shutil.", "tempfile.", "sqlite3.connect",
+    "glob.glob", "pickle.find_class", "marshal.load", "webbrowser.open",
+)
+
+_guard = {"active": False, "events": [], "allowed": set()}
+
+
+STDLIB_DIR = sysconfig.get_paths()["stdlib"]
+
+
+def _in_stdlib(filename: str) -> bool:
+    return filename.startswith("<") or (
+        filename.startswith(STDLIB_DIR) and "-packages" not in filename)
+
+
+def _attributed_to_anykmeans(frame) -> bool:
+    """Whether the innermost frame outside the standard library, from ``frame`` out, is ours.
+
+    Events raised while the import system runs (loading a module) are not attributed.
+    """
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith("<frozen importlib"):
+            return False
+        if not _in_stdlib(filename):
+            return filename.startswith(PACKAGE_DIR)
+        frame = frame.f_back
+    return False
+
+
+def _audit(event: str, args: tuple) -> None:
+    if not _guard["active"] or not event.startswith(WATCHED_EVENTS):
+        return
+    if event == "open" and args and str(args[0]) in _guard["allowed"]:
+        return
+    if _attributed_to_anykmeans(sys._getframe(1)):
+        _guard["events"].append((event, args[:2]))
+
+
+class _RecordingEnviron(collections.abc.MutableMapping):
+    """``os.environ``, recording the keys anykmeans code reads or writes."""
+
+    def __init__(self, environ):
+        self._environ = environ
+
+    def _note(self, key):
+        if _attributed_to_anykmeans(sys._getframe(2)):
+            _guard["events"].append(("os.environ", key))
+
+    def __getitem__(self, key):
+        self._note(key)
+        return self._environ[key]
+
+    def __setitem__(self, key, value):
+        self._note(key)
+        self._environ[key] = value
+
+    def __delitem__(self, key):
+        self._note(key)
+        del self._environ[key]
+
+    def __iter__(self):
+        self._note("<all>")
+        return iter(self._environ)
+
+    def __len__(self):
+        return len(self._environ)
+
+    def __contains__(self, key):
+        self._note(key)
+        return key in self._environ
+
+    def copy(self):
+        self._note("<all>")
+        return dict(self._environ)
+
+
+@pytest.fixture(scope="session")
+def _audit_hook():
+    sys.addaudithook(_audit)  # cannot be removed; inert outside `guard`
+
+
+@pytest.fixture
+def guard(_audit_hook, monkeypatch):
+    """A context manager: ``with guard(allowed_paths): ...`` -> the recorded events."""
+    @contextlib.contextmanager
+    def guarding(*allowed):
+        events: list = []
+        monkeypatch.setattr(os, "environ", _RecordingEnviron(os.environ))
+        _guard.update(active=True, events=events, allowed={str(p) for p in allowed})
+        try:
+            yield events
+        finally:
+            _guard.update(active=False, events=[], allowed=set())
+            monkeypatch.undo()
+
+    return guarding
+
+
+def test_the_guard_sees_file_and_environment_access(guard, tmp_path):
+    """The guard is able to fail: anykmeans-looking code that opens a file and reads a variable."""
+    fake = compile("open(path, 'w').close()\nimport os\nos.environ.get('HOME')",
+                   os.path.join(PACKAGE_DIR, "_not_a_module.py"), "exec")
+    with guard() as events:
+        exec(fake, {"path": str(tmp_path / "x")})
+    kinds = [event for event, _ in events]
+    assert "open" in kinds and "os.environ" in kinds
+
+
+def test_fitting_touches_no_outside_resource(xp, guard):
+    X, w, _ = inputs(xp)
+    returned = []
+    calls = [
+        lambda: anykmeans.KMeans(4, random_state=0).fit(X, sample_weight=w).predict(X),
+        lambda: anykmeans.KMeans(4, random_state=0, init="random", n_init=2, verbose=1).fit(X),
+        lambda: anykmeans.kmeans(X, 4, init="k-means||", random_state=0),
+        lambda: anykmeans.kmeans(X, 4, init=init_callable(returned), random_state=0),
+        lambda: anykmeans.kmeans_plusplus(X, 4, random_state=0),
+    ]
+    if hasattr(anykmeans, "MiniBatchKMeans"):
+        calls.append(lambda: anykmeans.MiniBatchKMeans(4, batch_size=16, max_iter=2,
+                                                       random_state=0).fit(X).transform(X))
+    for call in calls:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with guard() as events:
+                call()
+        assert events == [], f"anykmeans touched {events}"
+
+
+@pytest.mark.skipif(not hasattr(anykmeans, "load"), reason="no anykmeans.load yet")
+def test_save_and_load_touch_only_the_named_file(guard, tmp_path):
+    X = blobs(50, 2, 3)
+    model = anykmeans.KMeans(3, random_state=0).fit(X)
+    path = tmp_path / "model.npz"
+    with guard(path) as events:
+        model.save(path)
+        loaded = anykmeans.load(path)
+    assert events == [], f"anykmeans touched {events}"
+    np.testing.assert_array_equal(loaded.predict(X), model.labels_)
+
+
+class _Trap:
+    """Unpickling this calls :func:`_sprung`: proof that the file ran code."""
+
+    def __reduce__(self):
+        return (_sprung, ())
+
+
+_sprung_calls: list = []
+
+
+def _sprung():
+    _sprung_calls.append(1)
+    return 0
+
+
+@pytest.mark.skipif(not hasattr(anykmeans, "load"), reason="no anykmeans.load yet")
+def test_load_never_unpickles(guard, tmp_path):
+    """A model file whose arrays hold a pickle: load refuses it without running it."""
+    path = tmp_path / "model.npz"
+    anykmeans.KMeans(3, random_state=0).fit(blobs(50, 2, 3)).save(path)
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    for name in arrays:
+        if name != "metadata":
+            tampered = tmp_path / f"tampered_{name}.npz"
+            np.savez(tampered, **{**arrays, name: np.array([_Trap()], dtype=object)})
+            with guard(tampered) as events, pytest.raises(ValueError):
+                anykmeans.load(tampered)
+            assert events == [] and _sprung_calls == [], f"{name}: {events}"
