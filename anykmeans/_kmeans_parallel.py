@@ -14,7 +14,9 @@ instead derived on the device from ``(seed, round, row index)`` by a
 counter-based integer hash (:func:`uniform_hash`) written in Array API
 operations, so the same seed picks the same candidates on every backend. Only
 the seed (one host draw) goes down, and only the picked row indices (about
-``l`` per round) come back.
+``l`` per round) come back. The reduction works on a few thousand weighted
+candidates: a Dask array's candidates are gathered into one in-memory array
+for it (as dask-ml does), every other library's stay where they are.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from ._lloyd import lloyd
 from ._namespace import (
     Array,
     Namespace,
+    array_namespace,
     device_of,
+    gather_small,
     has_float64,
     index_dtype,
     itemsize,
@@ -189,12 +193,20 @@ def kmeans_parallel_centres(xp: Namespace, X: Array, sample_weight: Array, n_clu
     candidate_rows = chunk_rows(n_samples, n_features, n_candidates, itemsize(xp, X.dtype))
     nearest_weight = assign(xp, X, candidates, mean, min(rows, candidate_rows), sample_weight,
                             update=True).weight_sums
-    candidates, nearest_weight = materialise(candidates, nearest_weight)
-    origin = xp.zeros(n_features, dtype=X.dtype, device=device)
-    reduce_rows = chunk_rows(n_candidates, n_features, n_clusters, itemsize(xp, X.dtype))
-    seeds = kmeans_plusplus_indices(xp, candidates, nearest_weight, n_clusters, rng, origin,
-                                    reduce_rows)
-    (seeds,) = materialise(xp.take(candidates, seeds, axis=0))
-    run = lloyd(xp, candidates, nearest_weight, seeds, origin, max_iter=REDUCE_MAX_ITER, tol=0.0,
-                rows=reduce_rows)
+    return xp.asarray(_reduce(*gather_small(candidates, nearest_weight), n_clusters, rng),
+                      device=device)
+
+
+def _reduce(candidates: Array, weight: Array, n_clusters: int, rng: RandomState) -> Array:
+    """``n_clusters`` centres of weighted ``candidates``: greedy k-means++, then Lloyd.
+
+    ``candidates`` are in the centred frame and eager (see :func:`gather_small`).
+    """
+    xp = array_namespace(candidates)
+    n_candidates, n_features = candidates.shape
+    origin = xp.zeros(n_features, dtype=candidates.dtype, device=device_of(candidates))
+    rows = chunk_rows(n_candidates, n_features, n_clusters, itemsize(xp, candidates.dtype))
+    seeds = kmeans_plusplus_indices(xp, candidates, weight, n_clusters, rng, origin, rows)
+    run = lloyd(xp, candidates, weight, xp.take(candidates, seeds, axis=0), origin,
+                max_iter=REDUCE_MAX_ITER, tol=0.0, rows=rows)
     return run.centres

@@ -27,6 +27,7 @@ __all__ = [
     "can_limit_blas",
     "device_of",
     "float_dtype",
+    "gather_small",
     "has_float64",
     "index_dtype",
     "itemsize",
@@ -133,6 +134,22 @@ def materialise(*arrays: Array) -> tuple[Array, ...]:
 
         with single_threaded_blas():
             return dask.persist(*arrays)
+    return arrays
+
+
+def gather_small(*arrays: Array) -> tuple[Array, ...]:
+    """Small lazy arrays as eager arrays of the library their blocks are in.
+
+    For work too small to distribute (k-means|| reduces a few thousand
+    candidates): a Dask array is computed into one NumPy (or CuPy) array in
+    the client, once, instead of paying a scheduler round trip per step.
+    Eager arrays come back unchanged.
+    """
+    if any(array_api_compat.is_dask_array(a) for a in arrays):
+        import dask
+
+        with single_threaded_blas():
+            return dask.compute(*arrays)
     return arrays
 
 
