@@ -316,7 +316,9 @@ def _assign_dask(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int
     Each task assigns its block eagerly in the block's own library; labels stay
     a lazy array with ``X``'s row chunks, and the inertia and sums are small
     lazy arrays at the root of the tree. Reading ``X`` once, the graph has
-    ``O(blocks)`` tasks whatever the number of iterations before it.
+    ``O(blocks)`` tasks whatever the number of iterations before it. Task keys
+    are fresh on every call (``pure=False``), so that a scheduler still holding
+    an earlier fit's results never meets a known key with a different task.
     """
     import dask
     import dask.array as da
@@ -327,14 +329,14 @@ def _assign_dask(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int
         weights = [None] * len(blocks)
     else:
         weights = sample_weight.rechunk((X.chunks[0],)).to_delayed()
-    assign_block = dask.delayed(_assign_block, pure=True)
+    assign_block = dask.delayed(_assign_block, pure=False)
     parts = [assign_block(block, centres, mean, rows, w, update)
              for block, w in zip(blocks, weights, strict=True)]
     labels = da.concatenate([
         da.from_delayed(part.labels, shape=(n_rows,), dtype=index_dtype(xp, device_of(X)))
         for part, n_rows in zip(parts, X.chunks[0], strict=True)
     ])
-    add = dask.delayed(_add_totals, pure=True)
+    add = dask.delayed(_add_totals, pure=False)
     while len(parts) > 1:
         parts = [add(*parts[i:i + 2]) if i + 1 < len(parts) else parts[i]
                  for i in range(0, len(parts), 2)]
