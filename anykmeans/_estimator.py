@@ -113,7 +113,7 @@ class CentresEstimator:
     def _prepare(self, X: Array) -> tuple[Any, Array, Array, int]:
         """Validate new data against the fitted model: ``(xp, X, centred centres, rows)``."""
         self._check_fitted()
-        xp, X = check_data(X, n_features=self.n_features_in_)
+        xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__)
         array_namespace(X, self.cluster_centers_)
         X = xp.astype(X, self.cluster_centers_.dtype, copy=False)
         centres = self.cluster_centers_ - self._mean

@@ -27,7 +27,6 @@ chunk in ``partial_fit``).
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -53,6 +52,7 @@ from ._validation import (
     check_init_method,
     check_n_clusters,
     check_n_init,
+    check_non_negative,
     check_positive_int,
     check_sample_weight,
     check_tol,
@@ -63,16 +63,6 @@ AUTO_N_INIT = 3
 
 
 # -- parameters ----------------------------------------------------------------------------
-
-
-def _check_non_negative(value: Any, name: str, integral: bool) -> float | int:
-    """``value`` if it is a finite non-negative number (an integer when ``integral``)."""
-    kind = numbers.Integral if integral else numbers.Real
-    if (isinstance(value, bool) or not isinstance(value, kind)
-            or not math.isfinite(value) or value < 0):
-        noun = "integer" if integral else "number"
-        raise ValueError(f"{name} must be a non-negative {noun}, got {value!r}.")
-    return int(value) if integral else float(value)
 
 
 def resolve_minibatch_n_init(n_init: int | str, init: Init) -> int:
@@ -364,8 +354,9 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = check_tol(tol)
     if max_no_improvement is not None:
-        max_no_improvement = _check_non_negative(max_no_improvement, "max_no_improvement", True)
-    reassignment_ratio = _check_non_negative(reassignment_ratio, "reassignment_ratio", False)
+        max_no_improvement = check_non_negative(max_no_improvement, "max_no_improvement",
+                                                integral=True)
+    reassignment_ratio = check_non_negative(reassignment_ratio, "reassignment_ratio")
     if chunk_size is not None:
         chunk_size = check_positive_int(chunk_size, "chunk_size")
     batch_size, init_size = resolve_sizes(batch_size, init_size, n_clusters, n_samples)
@@ -588,7 +579,7 @@ class MiniBatchKMeans(CentresEstimator):
             init = self.init
             if not isinstance(init, str) and not callable(init):
                 init = check_centres(init, xp, X, n_clusters)
-            _check_non_negative(self.reassignment_ratio, "reassignment_ratio", False)
+            check_non_negative(self.reassignment_ratio, "reassignment_ratio")
             rows = self._rows(xp, X)
             (offset,) = materialise(xp.mean(X, axis=0))
             weights = check_sample_weight(sample_weight, xp, X)

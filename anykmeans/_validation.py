@@ -85,8 +85,8 @@ def _check_magnitude(xp: Namespace, X: Array, name: str) -> None:
         )
 
 
-def check_data(X: Any, *, name: str = "X",
-               n_features: int | None = None) -> tuple[Namespace, Array]:
+def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
+               estimator: str = "KMeans") -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
 
     Parameters
@@ -97,6 +97,8 @@ def check_data(X: Any, *, name: str = "X",
         The name used in error messages.
     n_features : int, optional
         The number of features a fitted model expects; checked when given.
+    estimator : str, default="KMeans"
+        The fitted model's class name, for the message when ``n_features`` differs.
 
     Raises
     ------
@@ -131,7 +133,8 @@ def check_data(X: Any, *, name: str = "X",
         )
     if n_features is not None and shape[1] != n_features:
         raise ValueError(
-            f"X has {shape[1]} features, but KMeans is expecting {n_features} features as input."
+            f"X has {shape[1]} features, but {estimator} is expecting {n_features} features "
+            "as input."
         )
     dtype = float_dtype(xp, X.dtype, device_of(X))
     if X.dtype != dtype:
@@ -192,12 +195,22 @@ def check_positive_real(value: Any, name: str) -> float:
     return float(value)
 
 
+def check_non_negative(value: Any, name: str, *, integral: bool = False) -> float | int:
+    """Return ``value`` if it is a finite non-negative number (an int when ``integral``).
+
+    Bools are refused either way.
+    """
+    kind = numbers.Integral if integral else numbers.Real
+    if (isinstance(value, bool) or not isinstance(value, kind)
+            or not math.isfinite(value) or value < 0):
+        noun = "integer" if integral else "finite number"
+        raise ValueError(f"{name} must be a non-negative {noun}, got {value!r}.")
+    return int(value) if integral else float(value)
+
+
 def check_tol(tol: Any) -> float:
     """Return ``tol`` as a float if it is a finite non-negative real number."""
-    if (isinstance(tol, bool) or not isinstance(tol, numbers.Real)
-            or not math.isfinite(tol) or tol < 0):
-        raise ValueError(f"tol must be a non-negative finite number, got {tol!r}.")
-    return float(tol)
+    return check_non_negative(tol, "tol")
 
 
 def check_n_init(n_init: Any) -> int | str:
