@@ -7,6 +7,7 @@ disturbed.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import sys
@@ -32,7 +33,11 @@ def test_same_partition_helper():
     assert not same_partition(np.array([0, 1, 1]), np.array([0, 1, 2]))
 
 
-def separated_blobs(n_samples: int = 240, seed: int = 3) -> np.ndarray:
+#: Most tests fit data of this shape (and 4 clusters): JAX compiles once per shape.
+N_SAMPLES, N_FEATURES = 80, 3
+
+
+def separated_blobs(n_samples: int = N_SAMPLES, seed: int = 3) -> np.ndarray:
     """Four unit-variance blobs whose centres are 20 apart: one obvious partition."""
     rng = np.random.default_rng(seed)
     centres = 20.0 * np.eye(4, 3)  # (20,0,0), (0,20,0), (0,0,20), (0,0,0)
@@ -76,7 +81,7 @@ def limits(dtype: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 def test_values_near_the_float_limits(xp):
     """Near the limits: finite results, the unscaled partition; beyond: finite or a clear error."""
-    X = separated_blobs(120)
+    X = separated_blobs()
     X = X / np.abs(X).max()
     expected = fit_labels(xp.asarray(X))
     near, beyond = limits(xp.dtype)
@@ -108,9 +113,9 @@ DEGENERATE = {
     # name: (X, n_clusters)
     "duplicates": (np.repeat(FOUR_POINTS, 5, axis=0), 3),
     "fewer distinct than k": (np.repeat(FOUR_POINTS[:3], 4, axis=0), 5),
-    "constant": (np.full((12, 3), 7.0), 3),
+    "constant": (np.full((12, 2), 7.0), 3),
     "k = n": (np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [5.0, 5.0], [-1.0, 3.0]]), 5),
-    "k = 1": (blobs(30, 3, 2, seed=4), 1),
+    "k = 1": (blobs(20, 2, 2, seed=4), 1),
     "n = 1": (np.array([[1.5, -2.0, 4.0]]), 1),
     "d = 1": (np.array([[0.0], [0.5], [1.0], [10.0], [10.5], [30.0], [31.0]]), 3),
 }
@@ -145,7 +150,6 @@ def check_degenerate(asarray, X: np.ndarray, n_clusters: int, expected_warnings)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = anykmeans.KMeans(n_clusters, random_state=0).fit(asarray(X))
-        labels_again = host(model.predict(asarray(X)))
     messages = [str(w.message) for w in caught
                 if issubclass(w.category, anykmeans.ConvergenceWarning)]
     if expected_warnings is not None:
@@ -155,7 +159,6 @@ def check_degenerate(asarray, X: np.ndarray, n_clusters: int, expected_warnings)
     assert centres.shape == (n_clusters, X.shape[1])
     assert np.all(np.isfinite(centres)) and np.isfinite(model.inertia_)
     assert np.all((labels >= 0) & (labels < n_clusters))
-    np.testing.assert_array_equal(labels_again, labels)
     for j in np.unique(labels):
         np.testing.assert_allclose(centres[j], X[labels == j].mean(axis=0), rtol=1e-6, atol=1e-6)
     inertia = ((X - centres[labels]) ** 2).sum()
@@ -222,20 +225,27 @@ def assert_identical_states(a: dict, b: dict) -> None:
 
 def test_same_seed_bit_identical(xp):
     """The estimator (k-means++) and the functional core (random, 2 restarts), each run twice."""
-    X = xp.asarray(blobs(300, 4, 6, seed=7))
-    states = [fitted_state(anykmeans.KMeans(6, random_state=11).fit(X)) for _ in range(2)]
+    X = xp.asarray(blobs(N_SAMPLES, N_FEATURES, 4, seed=7))
+    states = [fitted_state(anykmeans.KMeans(4, random_state=11).fit(X)) for _ in range(2)]
     assert_identical_states(*states)
-    results = [anykmeans.kmeans(X, 6, init="random", n_init=2, random_state=11) for _ in range(2)]
+    results = [anykmeans.kmeans(X, 4, init="random", n_init=2, random_state=11) for _ in range(2)]
     for a, b in zip(*(map(host, (r.centers, r.labels)) for r in results), strict=True):
         assert a.tobytes() == b.tobytes()
     assert results[0].inertia_histories == results[1].inertia_histories
 
 
 def test_thread_count_does_not_change_labels(xp):
-    """One or two BLAS threads, and one or two cores for anykmeans' own chunk pool: same labels."""
+    """One or two threads: for BLAS, for anykmeans' own chunk pool, for Dask's scheduler.
+
+    JAX is left out: XLA sizes its thread pool once, from ``XLA_FLAGS`` at start-up.
+    """
+    if xp.backend.library == "jax":
+        pytest.skip("XLA's thread count is fixed when JAX starts")
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    X = xp.asarray(blobs(1500, 16, 8, seed=8))
-    params = dict(n_clusters=8, random_state=1, chunk_size=256, max_iter=10)
+    X = xp.asarray(blobs(1000, 8, 8, seed=8))
+    params = dict(n_clusters=8, random_state=1, chunk_size=200, max_iter=4)
+    if xp.backend.library == "dask":  # k-means++ computes a small graph per seed: slow, and
+        params.update(init="random", n_init=1)  # the same kernels as the Lloyd steps
     fits = []
     has_affinity = hasattr(os, "sched_getaffinity")
     cores = os.sched_getaffinity(0) if has_affinity else None
@@ -243,7 +253,7 @@ def test_thread_count_does_not_change_labels(xp):
         try:
             if has_affinity and len(cores) >= 2:  # the pool sizes itself from the usable cores
                 os.sched_setaffinity(0, sorted(cores)[:threads])
-            with threadpoolctl.threadpool_limits(limits=threads):
+            with threadpoolctl.threadpool_limits(limits=threads), dask_workers(xp, threads):
                 fits.append(anykmeans.KMeans(**params).fit(X))
         finally:
             if has_affinity:
@@ -253,6 +263,15 @@ def test_thread_count_does_not_change_labels(xp):
     assert one.n_iter_ == two.n_iter_
     np.testing.assert_allclose(host(one.cluster_centers_), host(two.cluster_centers_),
                                rtol=xp.rtol, atol=xp.rtol)
+
+
+def dask_workers(xp, n: int):
+    """Dask's threaded scheduler with ``n`` workers, for a Dask case; else nothing."""
+    if xp.backend.library != "dask":
+        return contextlib.nullcontext()
+    import dask
+
+    return dask.config.set(scheduler="threads", num_workers=n)
 
 
 # -- interrupted fits -----------------------------------------------------------------------
@@ -280,7 +299,7 @@ def interrupted_fits(X):
 
 
 def test_interrupted_fit_leaves_a_fresh_estimator_unfitted(xp):
-    X = xp.asarray(blobs(50, 3, 4, seed=1))
+    X = xp.asarray(blobs(N_SAMPLES, N_FEATURES, 4, seed=1))
     for fit in interrupted_fits(X):
         model = anykmeans.KMeans(4, random_state=0)
         with pytest.raises(KeyboardInterrupt):
@@ -291,8 +310,9 @@ def test_interrupted_fit_leaves_a_fresh_estimator_unfitted(xp):
 
 
 def test_interrupted_refit_keeps_the_previous_fit(xp):
-    X = xp.asarray(blobs(50, 3, 4, seed=1))
-    fitted = anykmeans.KMeans(4, random_state=0).fit(xp.asarray(blobs(30, 3, 3, seed=2)))
+    X = xp.asarray(blobs(N_SAMPLES, N_FEATURES, 4, seed=1))
+    fitted = anykmeans.KMeans(4, random_state=0).fit(
+        xp.asarray(blobs(N_SAMPLES, N_FEATURES, 4, seed=2)))
     for fit in interrupted_fits(X):
         model = copy.copy(fitted)  # the same attribute objects, in a fresh __dict__
         before = dict(vars(model))
