@@ -23,7 +23,7 @@ from ._kmeans import Init, fit_kmeans
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._namespace import Array, array_namespace, itemsize, to_host
 from ._persistence import move_model, save_model
-from ._primitives import assign, chunk_rows, distances, sq_distances_to_labels
+from ._primitives import assign, chunk_rows, distances, labelled_inertia
 from ._validation import check_algorithm, check_data, check_sample_weight
 
 
@@ -34,8 +34,8 @@ def labels_and_inertia(xp: Any, X: Array, sample_weight: Array, centres: Array, 
     ``centres`` are in the frame ``X - offset``; ``rows`` is the chunk size.
     """
     labels = assign(xp, X, centres, offset, rows).labels
-    sq_distances = sq_distances_to_labels(xp, X, centres, labels, offset, rows)
-    return labels, float(to_host(xp.sum(sample_weight * sq_distances)))
+    return labels, float(to_host(labelled_inertia(xp, X, centres, labels, offset, rows,
+                                                  sample_weight)))
 
 
 class CentresEstimator:

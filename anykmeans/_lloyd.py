@@ -15,7 +15,13 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ._namespace import Array, Namespace, device_of, materialise, to_host
-from ._primitives import Assignment, assign, segment_sum, sq_distances_to_labels
+from ._primitives import (
+    Assignment,
+    assign,
+    labelled_inertia,
+    segment_sum,
+    sq_distances_to_labels,
+)
 
 
 class LloydRun(NamedTuple):
@@ -156,8 +162,5 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array | None, centres: Array, 
                       f"within tolerance {tol}.")
             break
     labels = labels_old if strict else assign(xp, X, centres, mean, rows).labels
-    sq_distances = sq_distances_to_labels(xp, X, centres, labels, mean, rows)
-    if sample_weight is not None:
-        sq_distances = sample_weight * sq_distances
-    inertia = float(to_host(xp.sum(sq_distances)))
+    inertia = float(to_host(labelled_inertia(xp, X, centres, labels, mean, rows, sample_weight)))
     return LloydRun(centres, labels, inertia, iteration + 1, converged, tuple(history))

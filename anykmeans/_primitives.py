@@ -438,6 +438,16 @@ def sq_distances_to_labels(xp: Namespace, X: Array, centres: Array, labels: Arra
     ])
 
 
+def labelled_inertia(xp: Namespace, X: Array, centres: Array, labels: Array, mean: Array,
+                     rows: int, sample_weight: Array | None = None) -> Array:
+    """Weighted sum of the exact squared distances of the rows to their labels' centres (0-d).
+
+    The inertia a fit reports; ``sample_weight`` None means unit weights.
+    """
+    sq_distances = sq_distances_to_labels(xp, X, centres, labels, mean, rows)
+    return xp.sum(sq_distances if sample_weight is None else sample_weight * sq_distances)
+
+
 def distances(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int) -> Array:
     """Euclidean distances of every row of ``X`` to every centre, ``(n_samples, n_clusters)``.
 
