@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 
-from ._namespace import Array, Namespace, device_of, has_float64
+from ._namespace import Array, Namespace, device_of, has_float64, materialise
 from ._primitives import map_chunks, row_chunks, scores, sq_norms
 from ._random import RandomState, choice, choice_without_replacement, uniform
 from ._validation import check_centres
@@ -93,6 +93,8 @@ def kmeans_plusplus_indices(xp: Namespace, X: Array, sample_weight: Array, n_clu
         potential = xp.take(potentials, best)[0]
         closest = xp.concat([xp.take(block, best, axis=0)[0, :] for block in blocks])
         indices.append(xp.take(candidate_ids, best))
+        # Dask: evaluate each step, so that the graph does not grow with k.
+        closest, potential, indices[-1] = materialise(closest, potential, indices[-1])
     return xp.concat(indices)
 
 

@@ -157,8 +157,9 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     best: LloydRun | None = None
     histories = []
     for restart in range(n_init):
-        centres = initial_centres(xp, X, sample_weight, n_clusters, init, rng, mean, rows,
-                                  oversampling_factor=oversampling_factor, n_rounds=init_max_iter)
+        (centres,) = materialise(initial_centres(
+            xp, X, sample_weight, n_clusters, init, rng, mean, rows,
+            oversampling_factor=oversampling_factor, n_rounds=init_max_iter))
         if verbose:
             print("Initialization complete")
         run = lloyd(xp, X, None if unit_weights else sample_weight, centres, mean,
