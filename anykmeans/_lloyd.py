@@ -72,7 +72,6 @@ def relocate_empty_clusters(xp: Namespace, X: Array, sample_weight: Array | None
         return sums, weight_sums
     n_clusters = sums.shape[0]
     is_empty = weight_sums == 0
-    empty_ids = xp.nonzero(is_empty)[0]
     far = xp.argsort(sq_distances, descending=True, stable=True)[:n_empty]
     far_weights = (xp.ones(n_empty, dtype=X.dtype, device=device_of(X)) if sample_weight is None
                    else xp.take(sample_weight, far))
@@ -80,8 +79,12 @@ def relocate_empty_clusters(xp: Namespace, X: Array, sample_weight: Array | None
     old = xp.take(step.labels, far)
     sums = sums - segment_sum(xp, moved, old, n_clusters)
     weight_sums = weight_sums - segment_sum(xp, far_weights, old, n_clusters)
-    clusters = xp.arange(n_clusters, dtype=empty_ids.dtype, device=device_of(sums))
-    into_empty = xp.astype(empty_ids[:, None] == clusters[None, :], sums.dtype).T
+    # The j-th empty cluster (by index) receives the j-th farthest row: ranks from a
+    # cumulative sum rather than nonzero(), whose size is unknown to a lazy library.
+    empty_rank = xp.cumulative_sum(xp.astype(is_empty, old.dtype)) - 1
+    slots = xp.arange(n_empty, dtype=old.dtype, device=device_of(sums))
+    into_empty = xp.astype(is_empty[:, None] & (empty_rank[:, None] == slots[None, :]),
+                           sums.dtype)
     sums = xp.where(is_empty[:, None], into_empty @ moved, sums)
     weight_sums = xp.where(is_empty, into_empty @ far_weights, weight_sums)
     return sums, weight_sums

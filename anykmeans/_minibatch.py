@@ -26,6 +26,7 @@ chunk in ``partial_fit``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -507,11 +508,15 @@ class MiniBatchKMeans(CentresEstimator):
         self.reassignment_ratio = reassignment_ratio
         self.chunk_size = chunk_size
 
-    def _set_centres(self, centres: Array, offset: Array) -> None:
-        self._centres, self._mean = centres, offset
-        self.cluster_centers_ = centres + offset
-        self.n_features_in_ = centres.shape[1]
-        self._n_features_out = centres.shape[0]
+    @staticmethod
+    def _centre_attributes(centres: Array, offset: Array) -> dict[str, Any]:
+        """The attributes that describe fitted ``centres`` (in the frame ``X - offset``).
+
+        Callers write them, with the rest of a fit's attributes, in one
+        ``vars(self).update``: an interrupt leaves the previous fit or the new one.
+        """
+        return {"_centres": centres, "_mean": offset, "cluster_centers_": centres + offset,
+                "n_features_in_": centres.shape[1], "_n_features_out": centres.shape[0]}
 
     def fit(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> MiniBatchKMeans:
         """Cluster ``X`` by mini-batch k-means.
@@ -537,13 +542,12 @@ class MiniBatchKMeans(CentresEstimator):
             reassignment_ratio=self.reassignment_ratio, random_state=self.random_state,
             compute_labels=self.compute_labels, chunk_size=self.chunk_size, verbose=self.verbose,
         )
-        self._set_centres(run.centres, run.offset)
-        self._counts, self._schedule, self._batch_size = run.counts, run.schedule, run.batch_size
+        fitted = self._centre_attributes(run.centres, run.offset)
+        fitted.update(_counts=run.counts, _schedule=run.schedule, _batch_size=run.batch_size,
+                      inertia_=run.inertia, n_steps_=run.n_steps, n_iter_=run.n_iter)
         if run.labels is not None:
-            self.labels_ = run.labels
-        self.inertia_ = run.inertia
-        self.n_steps_ = run.n_steps
-        self.n_iter_ = run.n_iter
+            fitted["labels_"] = run.labels
+        vars(self).update(fitted)
         return self
 
     def partial_fit(self, X: Array, y: Any = None,
@@ -584,23 +588,26 @@ class MiniBatchKMeans(CentresEstimator):
             (offset,) = materialise(xp.mean(X, axis=0))
             weights = check_sample_weight(sample_weight, xp, X)
             centres = seed_centres(xp, X, weights, n_clusters, init, rng, offset, init_size, rows)
-            self._counts = xp.zeros(n_clusters, dtype=X.dtype, device=device_of(X))
-            self._schedule = ReassignSchedule(n_clusters, batch_size)
-            self._batch_size = batch_size
+            counts = xp.zeros(n_clusters, dtype=X.dtype, device=device_of(X))
+            schedule = ReassignSchedule(n_clusters, batch_size)
+            fitted = {"_batch_size": batch_size}
         else:
             xp, X, _, rows = self._prepare(X)
-            centres, offset = self._centres, self._mean
+            centres, offset, counts = self._centres, self._mean, self._counts
+            schedule = dataclasses.replace(self._schedule)
             weights = check_sample_weight(sample_weight, xp, X)
+            fitted = {}
         step = minibatch_step(
-            xp, X, None if sample_weight is None else weights, centres, self._counts, offset, rng,
-            reassign=self._schedule.due(), reassignment_ratio=self.reassignment_ratio,
+            xp, X, None if sample_weight is None else weights, centres, counts, offset, rng,
+            reassign=schedule.due(), reassignment_ratio=self.reassignment_ratio,
             rows=rows, with_shift=False, verbose=self.verbose)
-        self._counts, self._schedule.has_empty = step.counts, step.has_empty
-        self._set_centres(step.centres, offset)
+        schedule.has_empty = step.has_empty
+        fitted.update(self._centre_attributes(step.centres, offset), _counts=step.counts,
+                      _schedule=schedule, n_steps_=getattr(self, "n_steps_", 0) + 1)
         if self.compute_labels:
-            self.labels_, self.inertia_ = labels_and_inertia(xp, X, weights, step.centres,
-                                                             offset, rows)
-        self.n_steps_ = getattr(self, "n_steps_", 0) + 1
+            fitted["labels_"], fitted["inertia_"] = labels_and_inertia(
+                xp, X, weights, step.centres, offset, rows)
+        vars(self).update(fitted)
         return self
 
     def _rows(self, xp: Namespace, X: Array) -> int:

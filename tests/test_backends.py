@@ -95,3 +95,17 @@ def test_predict_and_transform_agree_with_numpy(xp):
                                expected.transform(new.astype(xp.dtype)), rtol=xp.rtol * 10)
     assert model.score(xp.asarray(new)) == pytest.approx(
         expected.score(new.astype(xp.dtype)), rel=xp.rtol)
+
+
+def test_empty_clusters_relocated_as_on_numpy(xp):
+    # Two centres nobody is near: both clusters empty after the first assignment,
+    # refounded on the two farthest rows (a lazy library must do it without nonzero()).
+    X = blobs(400, 2, 3, seed=1)
+    init = np.vstack([X[:3], [[1e3, 1e3], [-1e3, 1e3]]])
+    w = weights(X.shape[0])
+    expected = anykmeans.KMeans(5, init=init.astype(xp.dtype)).fit(X.astype(xp.dtype),
+                                                                   sample_weight=w)
+    model = anykmeans.KMeans(5, init=xp.asarray(init)).fit(xp.asarray(X),
+                                                           sample_weight=xp.asarray(w))
+    assert_same_as_numpy(model, expected, xp.rtol)
+    assert len(np.unique(host(model.labels_))) == 5

@@ -324,11 +324,7 @@ def test_interrupted_refit_keeps_the_previous_fit(xp):
         assert all(after[name] is before[name] for name in after)
 
 
-ESTIMATORS = ["KMeans"]
-if hasattr(anykmeans, "MiniBatchKMeans"):
-    ESTIMATORS.append(pytest.param("MiniBatchKMeans", marks=pytest.mark.xfail(strict=True, reason=(
-        "MiniBatchKMeans.fit and _set_centres write cluster_centers_, labels_, inertia_, "
-        "n_steps_, n_iter_ one by one: an interrupt between them leaves a mix of two fits"))))
+ESTIMATORS = ["KMeans", "MiniBatchKMeans"]
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
