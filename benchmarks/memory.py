@@ -1,10 +1,10 @@
 """Peak extra memory of one fit, measured in a fresh child process per case.
 
 The parent runs ``python -m benchmarks.memory NAME N D K ITERATIONS``; the
-child builds the problem's data (directly in float32, so building it sets no
-peak of its own), puts it on the implementation's backend, reads
-``ru_maxrss``, runs one fixed-iteration fit, reads ``ru_maxrss`` again and
-prints the difference, the fit's wall time and its iterations as one JSON line.
+child builds the problem's data, puts it on the implementation's backend,
+resets the resident set's high-water mark (Linux; see :func:`_start_peak`),
+runs one fixed-iteration fit, reads the high-water mark again and prints its
+growth, the fit's wall time and its iterations as one JSON line.
 It is host memory only: a GPU's device memory is not counted. The fit is the
 first in its process, so one-time costs (thread pools, JIT compilation) count.
 """
@@ -25,8 +25,35 @@ from .problems import Problem
 _MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
 
 
-def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _MAXRSS_UNIT
+def _status_bytes(field: str) -> int:
+    """A ``kB`` field of ``/proc/self/status`` (Linux), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def _start_peak() -> int:
+    """Start measuring a peak: return the baseline, in bytes.
+
+    On Linux the resident set's high-water mark is reset to the current
+    resident set (``/proc/self/clear_refs``), so that earlier peaks (library
+    imports, data generation) cannot hide the fit's. Elsewhere the baseline is
+    the process's peak so far, which can only under-report.
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return _status_bytes("VmRSS")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _MAXRSS_UNIT
+
+
+def _peak() -> int:
+    """The resident set's high-water mark, in bytes."""
+    try:
+        return _status_bytes("VmHWM")
+    except (OSError, KeyError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _MAXRSS_UNIT
 
 
 def peak_extra_memory(name: str, problem: Problem, iterations: int,
@@ -64,11 +91,11 @@ def _child(name: str, n: int, d: int, k: int, iterations: int) -> dict[str, obje
         raise SystemExit(notes[0])
     X, centres = Problem(name, n, d, k).data()
     run = implementations[0].lloyd(X, centres, iterations)
-    before = _peak_rss()
+    before = _start_peak()
     start = time.perf_counter()
     ran = run()
     seconds = time.perf_counter() - start
-    return {"peak_extra_bytes": _peak_rss() - before, "seconds": seconds, "iterations": ran}
+    return {"peak_extra_bytes": _peak() - before, "seconds": seconds, "iterations": ran}
 
 
 if __name__ == "__main__":
