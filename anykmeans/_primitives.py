@@ -432,10 +432,10 @@ def sq_distances_to_labels(xp: Namespace, X: Array, centres: Array, labels: Arra
     Computed from the residuals ``x - c`` (no cancellation), for the reported
     inertia and for choosing the rows that found new clusters.
     """
-    return xp.concat([
-        sq_norms(xp, X[s, :] - mean - xp.take(centres, labels[s], axis=0))
-        for s in row_chunks(X.shape[0], rows)
-    ])
+    def residual_sq_norms(s: slice) -> Array:
+        return sq_norms(xp, X[s, :] - mean - xp.take(centres, labels[s], axis=0))
+
+    return xp.concat(list(map_chunks(X, residual_sq_norms, row_chunks(X.shape[0], rows))))
 
 
 def labelled_inertia(xp: Namespace, X: Array, centres: Array, labels: Array, mean: Array,
@@ -455,9 +455,10 @@ def distances(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int) -
     chunk like the rest.
     """
     centre_sq_norms = sq_norms(xp, centres)
-    blocks = []
-    for s in row_chunks(X.shape[0], rows):
+
+    def block(s: slice) -> Array:
         x = X[s, :] - mean
         sq = scores(x, centres, centre_sq_norms).T + sq_norms(xp, x)[:, None]
-        blocks.append(xp.sqrt(xp.clip(sq, min=0.0)))
-    return xp.concat(blocks)
+        return xp.sqrt(xp.clip(sq, min=0.0))
+
+    return xp.concat(list(map_chunks(X, block, row_chunks(X.shape[0], rows))))
