@@ -1,12 +1,14 @@
 """The hot operations of k-means, chunked over rows so that memory stays bounded.
 
 Assignment computes, for a chunk of rows ``x`` and centres ``c``, the scores
-``|c|^2 - 2 x.c`` with one matrix product and takes the argmin per row: an
-``n_rows x k`` block that never grows past the chunk. The centre update is a
-segment sum of the rows by label. The standard has no scatter-add, so
-:func:`segment_sum` has a generic one-hot matrix product plus native fast
-paths for the libraries that have one; this module is the only place in the
-package that names a library.
+``|c|^2 - 2 c.x`` with one matrix product and takes the tie-aware argmin per
+row: a ``k x n_rows`` block that never grows past the chunk. The centre update
+is a segment sum of the rows by label, accumulated in the same pass. What the
+standard lacks is here, next to the generic code, and nowhere else in the
+package names a library (but ``_namespace``): scatter-add (:func:`segment_sum`
+has a generic one-hot matrix product plus native fast paths), running chunks on
+every core for NumPy (:func:`map_chunks`), one task per block for Dask
+(:func:`_assign_dask`) and compilation for JAX (:func:`_compiled_assign_rows`).
 
 Data is centred per chunk (``x - mean``) for precision: the caller's ``X`` is
 never copied or modified.
