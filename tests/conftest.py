@@ -84,3 +84,28 @@ def xp(request) -> Case:
 def host(x) -> np.ndarray:
     """A result as a NumPy array, for comparing."""
     return np.asarray(to_host(x))
+
+
+@pytest.fixture
+def transfers(monkeypatch) -> list[int]:
+    """The sizes of every array anykmeans moves to the host, in order, while the test runs.
+
+    ``to_host`` is the package's one device-to-host transfer; it is counted in
+    every module that calls it.
+    """
+    import anykmeans
+    from anykmeans import _namespace
+
+    sizes = []
+    real = _namespace.to_host
+
+    def counting(x):
+        out = real(x)
+        sizes.append(int(np.asarray(out).size))
+        return out
+
+    for module in ("_namespace", "_lloyd", "_kmeans", "_random", "_estimator", "_minibatch"):
+        target = getattr(anykmeans, module)
+        if hasattr(target, "to_host"):
+            monkeypatch.setattr(target, "to_host", counting)
+    return sizes

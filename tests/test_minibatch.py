@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans import _estimator, _minibatch
 from anykmeans._namespace import array_namespace, device_of
 from tests.conftest import host
 from tests.data import blobs, untied_digits, weights
@@ -268,25 +267,15 @@ def test_a_view_returned_by_an_init_callable_is_never_written(sklearn_single_thr
     assert_same_fit(ours, theirs)
 
 
-def test_one_small_transfer_per_step(monkeypatch):
-    sizes = []
-    real = _minibatch.to_host
-
-    def counting(x):
-        out = real(x)
-        sizes.append(int(np.asarray(out).size))
-        return out
-
-    for module in (_minibatch, _estimator):
-        monkeypatch.setattr(module, "to_host", counting)
+def test_one_small_transfer_per_step(transfers):
     X = blobs(2000, 4, 6, seed=8)
     model = anykmeans.MiniBatchKMeans(6, batch_size=64, n_init=3, max_iter=5,
                                       max_no_improvement=None, random_state=0).fit(X)
     # per step the stats vector; per candidate seeding its validation inertia;
     # per fit the final inertia (tol=0: no variance; k-means++ moves nothing).
     assert model.n_steps_ == 5 * 2000 // 64
-    assert len(sizes) == model.n_steps_ + 3 + 1
-    assert max(sizes) <= 4
+    assert len(transfers) == model.n_steps_ + 3 + 1
+    assert max(transfers) <= 4
 
 
 # -- validation ---------------------------------------------------------------------------------

@@ -8,29 +8,10 @@ catches a transfer that bypasses it.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans import _namespace
 from tests.data import blobs
-
-
-@pytest.fixture
-def transfers(monkeypatch):
-    sizes = []
-    real = _namespace.to_host
-
-    def counting(x):
-        out = real(x)
-        sizes.append(int(np.asarray(out).size))
-        return out
-
-    for module in ("_namespace", "_lloyd", "_kmeans", "_random", "_estimator"):
-        target = getattr(anykmeans, module)
-        if hasattr(target, "to_host"):
-            monkeypatch.setattr(target, "to_host", counting)
-    return sizes
 
 
 @pytest.mark.parametrize("max_iter", [1, 5, 20])
