@@ -68,10 +68,11 @@ def _check_magnitude(xp: Namespace, X: Array, name: str) -> None:
     most ``4 d M^2`` and the inertia ``n`` times that. Requiring ``16 n d M^2``
     to be finite leaves room for the score arithmetic (``|c|^2 - 2 c.x``), so
     that k-means never produces NaN or infinity from finite data: it refuses
-    such data with a clear error instead. One reduction, as the finiteness
-    check alone would take.
+    such data with a clear error instead. ``M`` comes from the largest and the
+    smallest value, two reductions that make no temporary the size of ``X``
+    (NaN propagates through both).
     """
-    largest = float(xp.max(xp.abs(X)))
+    largest = float(xp.max(xp.stack([xp.max(X), -xp.min(X)])))
     if not math.isfinite(largest):
         raise ValueError(f"Input {name} contains NaN or infinity.")
     n_samples, n_features = X.shape

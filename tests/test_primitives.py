@@ -34,7 +34,9 @@ def test_exact_ties_go_to_the_lower_cluster_index(xp):
     np.testing.assert_array_equal(host(swapped), [0, 0, 0, 0])
 
 
-@pytest.mark.parametrize("shape", [(257,), (257, 5)])
+# (257, 5) and (257, 6): NumPy sorts (rows added as complex pairs when the width is
+# even); (30, 5): fewer rows than SORT_MIN_ROWS_PER_SEGMENT per segment, NumPy scatter-adds.
+@pytest.mark.parametrize("shape", [(257,), (257, 5), (257, 6), (30, 5)])
 def test_native_segment_sum_equals_generic(xp, shape):
     rng = np.random.default_rng(0)
     values = xp.asarray(rng.standard_normal(shape))
