@@ -9,7 +9,9 @@ import anykmeans
 from anykmeans._namespace import array_namespace
 from anykmeans._primitives import (
     DEFAULT_CHUNK_BYTES,
+    FEATURE_MAJOR_MAX_FEATURES,
     assign,
+    centred_rows,
     chunk_rows,
     segment_sum,
     segment_sum_generic,
@@ -85,3 +87,32 @@ def test_threaded_numpy_chunks_give_the_serial_answer_bit_for_bit(monkeypatch):
     serial = assign(ns, X, centres, X.mean(axis=0), 97, weights, update=True)
     for a, b in zip(threaded, serial, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("n_rows, width", [(500, 4), (500, 5), (30, 4), (30, 5)])
+def test_numpy_segment_sum_every_path_equals_scatter_add(order, n_rows, width):
+    # Rows in either memory layout (narrow chunks are feature-major), even and odd
+    # widths (even ones are added as complex pairs), many and few rows per segment.
+    rng = np.random.default_rng(1)
+    for dtype in (np.float32, np.float64):
+        values = np.asarray(rng.standard_normal((n_rows, width)), dtype=dtype, order=order)
+        ids = rng.integers(0, 13, size=n_rows)
+        ids[ids == 5] = 6  # an empty segment
+        expected = np.zeros((13, width))
+        np.add.at(expected, ids, values.astype(np.float64))
+        ours = segment_sum(array_namespace(values), values, ids, 13)
+        assert ours.dtype == dtype and ours.shape == (13, width)
+        np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(ours[5], 0)
+
+
+def test_narrow_numpy_chunks_are_feature_major_and_equal_the_plain_difference():
+    X = np.random.default_rng(2).standard_normal((40, FEATURE_MAJOR_MAX_FEATURES))
+    mean = X.mean(axis=0)
+    x = centred_rows(array_namespace(X), X, slice(5, 25), mean)
+    assert x.flags.f_contiguous and not x.flags.c_contiguous
+    np.testing.assert_array_equal(x, X[5:25] - mean)
+    wide = np.hstack([X, X[:, :1]])
+    wide_rows = centred_rows(array_namespace(wide), wide, slice(5, 25), wide.mean(axis=0))
+    assert wide_rows.flags.c_contiguous
