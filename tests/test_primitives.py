@@ -15,6 +15,7 @@ from anykmeans._primitives import (
     chunk_rows,
     segment_sum,
     segment_sum_generic,
+    tie_group_size,
 )
 from tests.conftest import host
 from tests.data import blobs
@@ -116,3 +117,22 @@ def test_narrow_numpy_chunks_are_feature_major_and_equal_the_plain_difference():
     wide = np.hstack([X, X[:, :1]])
     wide_rows = centred_rows(array_namespace(wide), wide, slice(5, 25), wide.mean(axis=0))
     assert wide_rows.flags.c_contiguous
+
+
+@pytest.mark.parametrize("n_clusters", [26 * 5, 26 * 10])
+def test_ties_go_to_the_lowest_index_when_centres_are_grouped(xp, n_clusters):
+    # Every centre appears n_clusters / 26 times, at shuffled positions: each row's
+    # nearest centre is tied exactly with its copies, across groups and within one
+    # (130 centres: groups of 4, the last one padded; 260: groups of 4, none padded).
+    assert tie_group_size(n_clusters) > 1
+    rng = np.random.default_rng(5)
+    distinct = rng.standard_normal((26, 3))
+    centres = distinct[rng.permutation(np.arange(n_clusters) % 26)]
+    points = rng.standard_normal((400, 3))
+    sq = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    expected = np.argmax(sq <= sq.min(axis=1, keepdims=True) * (1 + 1e-9), axis=1)
+    X, C = xp.asarray(points), xp.asarray(centres)
+    ns = array_namespace(X)
+    mean = ns.zeros(3, dtype=X.dtype, device=anykmeans._namespace.device_of(X))
+    labels = assign(ns, X, C, mean, rows=150).labels
+    np.testing.assert_array_equal(host(labels), expected)
