@@ -124,11 +124,12 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array | None, centres: Array, 
     that the labels belong to the final centres.
     """
     dtype = X.dtype
-    labels_old = None
+    labels_old = x_sq_norms = None
     history: list[float] = []
     strict = converged = False
     for iteration in range(max_iter):
-        step = assign(xp, X, centres, mean, rows, sample_weight, update=True)
+        step = assign(xp, X, centres, mean, rows, sample_weight, update=True,
+                      x_sq_norms=x_sq_norms)
         new_centres = average_centres(xp, step.sums, step.weight_sums)
         if labels_old is None:
             n_changed = xp.asarray(X.shape[0], dtype=dtype, device=device_of(X))
@@ -152,7 +153,7 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array | None, centres: Array, 
             on_iteration(iteration, inertia)
         if verbose:
             print(f"Iteration {iteration}, inertia {inertia}.")
-        centres, labels_old = new_centres, step.labels
+        centres, labels_old, x_sq_norms = new_centres, step.labels, step.x_sq_norms
         if n_changed == 0:
             strict = converged = True
             if verbose:
@@ -164,6 +165,7 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array | None, centres: Array, 
                 print(f"Converged at iteration {iteration}: center shift {shift} "
                       f"within tolerance {tol}.")
             break
-    labels = labels_old if strict else assign(xp, X, centres, mean, rows).labels
+    labels = (labels_old if strict
+              else assign(xp, X, centres, mean, rows, x_sq_norms=x_sq_norms).labels)
     inertia = float(to_host(labelled_inertia(xp, X, centres, labels, mean, rows, sample_weight)))
     return LloydRun(centres, labels, inertia, iteration + 1, converged, tuple(history))

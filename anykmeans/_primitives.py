@@ -326,16 +326,21 @@ class Assignment(NamedTuple):
         Weighted sum of the (centred) rows of each cluster.
     weight_sums : array of shape (n_clusters,) or None
         Sum of the weights of the rows of each cluster.
+    x_sq_norms : array of shape (n_samples,)
+        Squared norm of every centred row: what the next assignment of the
+        same rows may be given instead of computing it again.
     """
 
     labels: Array
     inertia: Array
     sums: Array | None
     weight_sums: Array | None
+    x_sq_norms: Array
 
 
 def assign(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
-           sample_weight: Array | None = None, *, update: bool = False) -> Assignment:
+           sample_weight: Array | None = None, *, update: bool = False,
+           x_sq_norms: Array | None = None) -> Assignment:
     """Assign every row of ``X`` to its nearest centre, chunk by chunk.
 
     Parameters
@@ -352,6 +357,10 @@ def assign(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
     update : bool, default=False
         Also accumulate, in the same pass, the per-cluster sums that the
         centre update needs (``sums`` and ``weight_sums``; None otherwise).
+    x_sq_norms : array of shape (n_samples,), optional
+        The squared norms of the centred rows, as an earlier assignment of
+        the same ``X`` and ``mean`` returned them (a Lloyd run computes them
+        once); computed chunk by chunk when omitted.
 
     Notes
     -----
@@ -361,12 +370,14 @@ def assign(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
     results meeting in a tree (see :func:`_assign_dask`).
     """
     if array_api_compat.is_dask_array(X):
-        return _assign_dask(xp, X, centres, mean, rows, sample_weight, update)
-    return _assign_chunks(xp, X, centres, mean, rows, sample_weight, update, map_chunks)
+        return _assign_dask(xp, X, centres, mean, rows, sample_weight, update, x_sq_norms)
+    return _assign_chunks(xp, X, centres, mean, rows, sample_weight, update, x_sq_norms,
+                          map_chunks)
 
 
 def _assign_chunks(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
-                   sample_weight: Array | None, update: bool, mapper: Callable) -> Assignment:
+                   sample_weight: Array | None, update: bool, x_sq_norms: Array | None,
+                   mapper: Callable) -> Assignment:
     """:func:`assign` on an eager array, ``mapper(X, function, chunks)`` running the chunks."""
     centre_sq_norms = sq_norms(xp, centres)
     assign_rows = _compiled_assign_rows() if array_api_compat.is_jax_array(X) else _assign_rows
@@ -374,19 +385,25 @@ def _assign_chunks(xp: Namespace, X: Array, centres: Array, mean: Array, rows: i
     def assign_chunk(rows_slice: slice) -> Assignment:
         x = centred_rows(xp, X, rows_slice, mean)
         w = None if sample_weight is None else sample_weight[rows_slice]
-        return assign_rows(xp, x, w, centres, centre_sq_norms, update)
+        norms = None if x_sq_norms is None else x_sq_norms[rows_slice]
+        return assign_rows(xp, x, norms, w, centres, centre_sq_norms, update)
 
-    labels, total = [], None
+    labels, norms, total = [], [], None
     for part in mapper(X, assign_chunk, row_chunks(X.shape[0], rows)):
         labels.append(part.labels)
+        norms.append(part.x_sq_norms)
         total = part if total is None else _add_totals(total, part)
-    return total._replace(labels=xp.concat(labels))
+    return total._replace(labels=xp.concat(labels),
+                          x_sq_norms=xp.concat(norms) if x_sq_norms is None else x_sq_norms)
 
 
 def _add_totals(a: Assignment, b: Assignment) -> Assignment:
-    """The inertia and sums of two parts of an assignment added up (labels dropped)."""
-    return Assignment(None, a.inertia + b.inertia,
-                      *(None if x is None else x + y for x, y in zip(a[2:], b[2:], strict=True)))
+    """The inertia and sums of two parts of an assignment added up (labels and norms dropped)."""
+    def add(x: Array | None, y: Array | None) -> Array | None:
+        return None if x is None else x + y
+
+    return Assignment(None, a.inertia + b.inertia, add(a.sums, b.sums),
+                      add(a.weight_sums, b.weight_sums), None)
 
 
 def _serial(X: Array, function: Callable[[slice], T], chunks: Iterable[slice]) -> Iterator[T]:
@@ -394,18 +411,19 @@ def _serial(X: Array, function: Callable[[slice], T], chunks: Iterable[slice]) -
 
 
 def _assign_block(block: Array, centres: Array, mean: Array, rows: int,
-                  weights: Array | None, update: bool) -> Assignment:
+                  weights: Array | None, update: bool, x_sq_norms: Array | None) -> Assignment:
     """One Dask task: :func:`assign` on a block, chunk by chunk (Dask runs blocks in parallel)."""
     xp = array_api_compat.array_namespace(block)
-    return _assign_chunks(xp, block, centres, mean, rows, weights, update, _serial)
+    return _assign_chunks(xp, block, centres, mean, rows, weights, update, x_sq_norms, _serial)
 
 
 def _assign_dask(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
-                 sample_weight: Array | None, update: bool) -> Assignment:
+                 sample_weight: Array | None, update: bool,
+                 x_sq_norms: Array | None) -> Assignment:
     """:func:`assign` for a Dask array: one task per block of rows, a binary tree of additions.
 
-    Each task assigns its block eagerly in the block's own library; labels stay
-    a lazy array with ``X``'s row chunks, and the inertia and sums are small
+    Each task assigns its block eagerly in the block's own library; labels (and
+    row norms) stay lazy arrays with ``X``'s row chunks, and the inertia and sums are small
     lazy arrays at the root of the tree. Reading ``X`` once, the graph has
     ``O(blocks)`` tasks whatever the number of iterations before it. Task keys
     are fresh on every call (``pure=False``), so that a scheduler still holding
@@ -416,17 +434,22 @@ def _assign_dask(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int
 
     X = X.rechunk({1: -1})
     blocks = X.to_delayed()[:, 0]
-    if sample_weight is None:
-        weights = [None] * len(blocks)
-    else:
-        weights = sample_weight.rechunk((X.chunks[0],)).to_delayed()
+
+    def row_blocks(v: Array | None) -> list:
+        return [None] * len(blocks) if v is None else v.rechunk((X.chunks[0],)).to_delayed()
+
     assign_block = dask.delayed(_assign_block, pure=False)
-    parts = [assign_block(block, centres, mean, rows, w, update)
-             for block, w in zip(blocks, weights, strict=True)]
-    labels = da.concatenate([
-        da.from_delayed(part.labels, shape=(n_rows,), dtype=index_dtype(xp, device_of(X)))
-        for part, n_rows in zip(parts, X.chunks[0], strict=True)
-    ])
+    parts = [assign_block(block, centres, mean, rows, w, update, norms)
+             for block, w, norms in zip(blocks, row_blocks(sample_weight),
+                                        row_blocks(x_sq_norms), strict=True)]
+
+    def rows_of(field: str, dtype) -> Array:
+        return da.concatenate([da.from_delayed(getattr(part, field), shape=(n_rows,), dtype=dtype)
+                               for part, n_rows in zip(parts, X.chunks[0], strict=True)])
+
+    labels = rows_of("labels", index_dtype(xp, device_of(X)))
+    if x_sq_norms is None:
+        x_sq_norms = rows_of("x_sq_norms", X.dtype)
     add = dask.delayed(_add_totals, pure=False)
     while len(parts) > 1:
         parts = [add(*parts[i:i + 2]) if i + 1 < len(parts) else parts[i]
@@ -435,16 +458,21 @@ def _assign_dask(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int
     n_clusters, n_features = centres.shape
     inertia = da.from_delayed(total.inertia, shape=(), dtype=X.dtype)
     if not update:
-        return Assignment(labels, inertia, None, None)
+        return Assignment(labels, inertia, None, None, x_sq_norms)
     return Assignment(labels, inertia,
                       da.from_delayed(total.sums, shape=(n_clusters, n_features), dtype=X.dtype),
-                      da.from_delayed(total.weight_sums, shape=(n_clusters,), dtype=X.dtype))
+                      da.from_delayed(total.weight_sums, shape=(n_clusters,), dtype=X.dtype),
+                      x_sq_norms)
 
 
-def _assign_rows(xp: Namespace, x: Array, w: Array | None, centres: Array,
-                 centre_sq_norms: Array, update: bool) -> Assignment:
-    """:func:`assign` on one chunk ``x`` of centred rows with weights ``w`` (None: ones)."""
-    x_sq_norms = sq_norms(xp, x)
+def _assign_rows(xp: Namespace, x: Array, x_sq_norms: Array | None, w: Array | None,
+                 centres: Array, centre_sq_norms: Array, update: bool) -> Assignment:
+    """:func:`assign` on one chunk ``x`` of centred rows with weights ``w`` (None: ones).
+
+    ``x_sq_norms``, the rows' squared norms, is computed when None.
+    """
+    if x_sq_norms is None:
+        x_sq_norms = sq_norms(xp, x)
     labels, best = nearest(xp, x, x_sq_norms, centres, centre_sq_norms)
     sq_distances = xp.clip(x_sq_norms + best, min=0.0)
     if w is None:
@@ -453,12 +481,12 @@ def _assign_rows(xp: Namespace, x: Array, w: Array | None, centres: Array,
         inertia = xp.sum(w * sq_distances)
         x = x * w[:, None]
     if not update:
-        return Assignment(labels, inertia, None, None)
+        return Assignment(labels, inertia, None, None, x_sq_norms)
     n_clusters = centres.shape[0]
     if w is None:
         w = xp.ones_like(x_sq_norms)
     return Assignment(labels, inertia, segment_sum(xp, x, labels, n_clusters),
-                      segment_sum(xp, w, labels, n_clusters))
+                      segment_sum(xp, w, labels, n_clusters), x_sq_norms)
 
 
 @functools.cache
@@ -470,7 +498,7 @@ def _compiled_assign_rows() -> Callable[..., Assignment]:
     """
     import jax
 
-    return jax.jit(_assign_rows, static_argnums=(0, 5))
+    return jax.jit(_assign_rows, static_argnums=(0, 6))
 
 
 def map_chunks(X: Array, function: Callable[[slice], T], chunks: Iterable[slice]) -> Iterator[T]:
