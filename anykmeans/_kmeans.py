@@ -18,7 +18,7 @@ from ._init import default_local_trials, initial_centres, kmeans_plusplus_indice
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._lloyd import LloydRun, lloyd
 from ._namespace import Array, Namespace, device_of, itemsize, materialise, to_host
-from ._primitives import chunk_rows, segment_sum
+from ._primitives import chunk_rows, segment_count
 from ._random import check_random_state
 from ._validation import (
     check_centres,
@@ -115,8 +115,7 @@ def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
 
 def _n_distinct(xp: Namespace, labels: Array, n_clusters: int, dtype: Any) -> int:
     """How many of the ``n_clusters`` clusters have at least one sample."""
-    ones = xp.ones(labels.shape[0], dtype=dtype, device=device_of(labels))
-    counts = segment_sum(xp, ones, labels, n_clusters)
+    counts = segment_count(xp, labels, n_clusters, dtype)
     return int(to_host(xp.sum(xp.astype(counts > 0, dtype))))
 
 

@@ -220,6 +220,20 @@ def segment_sum(xp: Namespace, values: Array, segment_ids: Array, n_segments: in
     return segment_sum_generic(xp, values, segment_ids, n_segments)
 
 
+def segment_count(xp: Namespace, segment_ids: Array, n_segments: int, dtype) -> Array:
+    """How many of ``segment_ids`` equal each segment, ``(n_segments,)`` in ``dtype``.
+
+    :func:`segment_sum` of ones; NumPy counts with ``np.bincount`` and no
+    weights, which skips the floating-point weights.
+    """
+    if array_api_compat.is_numpy_array(segment_ids):
+        import numpy as np
+
+        return np.bincount(segment_ids, minlength=n_segments).astype(dtype)
+    ones = xp.ones(segment_ids.shape[0], dtype=dtype, device=device_of(segment_ids))
+    return segment_sum(xp, ones, segment_ids, n_segments)
+
+
 def segment_sum_generic(xp: Namespace, values: Array, segment_ids: Array, n_segments: int) -> Array:
     """:func:`segment_sum` in Array API operations only: a one-hot matrix product."""
     segments = xp.arange(n_segments, dtype=segment_ids.dtype, device=device_of(values))
@@ -253,11 +267,14 @@ def _segment_sum_numpy(values, segment_ids, n_segments):
         flat_ids = (segment_ids[:, None] * width + np.arange(width)).ravel()
         np.add.at(out, flat_ids, values.ravel())
         return out.reshape(n_segments, width)
-    counts = np.bincount(segment_ids, minlength=n_segments)
     narrow = np.int16 if n_segments <= np.iinfo(np.int16).max else np.int32
-    order = np.argsort(segment_ids.astype(narrow), kind="stable")
-    present = counts > 0
-    starts = (np.cumsum(counts) - counts)[present]
+    ids = segment_ids.astype(narrow)
+    order = np.argsort(ids, kind="stable")
+    # Where each segment's run starts in the sorted ids (searchsorted runs without the
+    # GIL, so that chunks on other threads go on; bincount holds it).
+    bounds = np.searchsorted(np.take(ids, order), np.arange(n_segments + 1, dtype=narrow))
+    present = bounds[:-1] < bounds[1:]
+    starts = bounds[:-1][present]
     out = np.zeros((n_segments, width), dtype=values.dtype)
     if values.flags.f_contiguous and not values.flags.c_contiguous:
         # Feature-major rows (see centred_rows): gather and add along each feature.
@@ -483,10 +500,10 @@ def _assign_rows(xp: Namespace, x: Array, x_sq_norms: Array | None, w: Array | N
     if not update:
         return Assignment(labels, inertia, None, None, x_sq_norms)
     n_clusters = centres.shape[0]
-    if w is None:
-        w = xp.ones_like(x_sq_norms)
-    return Assignment(labels, inertia, segment_sum(xp, x, labels, n_clusters),
-                      segment_sum(xp, w, labels, n_clusters), x_sq_norms)
+    weight_sums = (segment_count(xp, labels, n_clusters, x.dtype) if w is None
+                   else segment_sum(xp, w, labels, n_clusters))
+    return Assignment(labels, inertia, segment_sum(xp, x, labels, n_clusters), weight_sums,
+                      x_sq_norms)
 
 
 @functools.cache

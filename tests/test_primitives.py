@@ -13,6 +13,7 @@ from anykmeans._primitives import (
     assign,
     centred_rows,
     chunk_rows,
+    segment_count,
     segment_sum,
     segment_sum_generic,
     tie_group_size,
@@ -136,3 +137,13 @@ def test_ties_go_to_the_lowest_index_when_centres_are_grouped(xp, n_clusters):
     mean = ns.zeros(3, dtype=X.dtype, device=anykmeans._namespace.device_of(X))
     labels = assign(ns, X, C, mean, rows=150).labels
     np.testing.assert_array_equal(host(labels), expected)
+
+
+def test_segment_count_equals_the_segment_sum_of_ones(xp):
+    ids = xp.backend.asarray(np.random.default_rng(3).integers(0, 7, size=200))
+    ids_host = host(ids)
+    ns = array_namespace(ids)
+    dtype = xp.asarray(np.zeros(1)).dtype
+    counts = segment_count(ns, ids, 9, dtype)
+    assert counts.dtype == dtype
+    np.testing.assert_array_equal(host(counts), np.bincount(ids_host, minlength=9))
