@@ -121,7 +121,8 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array | None, centres: Array, 
     The run stops *strictly* when an assignment equals the previous one; the
     centres are then a fixed point. It stops on tolerance when the squared
     centre shift is at most ``tol``; the rows are then assigned once more so
-    that the labels belong to the final centres.
+    that the labels belong to the final centres, and that pass also gives the
+    exact inertia (from residuals) the run reports.
     """
     dtype = X.dtype
     labels_old = x_sq_norms = None
@@ -165,7 +166,12 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array | None, centres: Array, 
                 print(f"Converged at iteration {iteration}: center shift {shift} "
                       f"within tolerance {tol}.")
             break
-    labels = (labels_old if strict
-              else assign(xp, X, centres, mean, rows, x_sq_norms=x_sq_norms).labels)
-    inertia = float(to_host(labelled_inertia(xp, X, centres, labels, mean, rows, sample_weight)))
-    return LloydRun(centres, labels, inertia, iteration + 1, converged, tuple(history))
+    if strict:
+        labels = labels_old
+        inertia = labelled_inertia(xp, X, centres, labels, mean, rows, sample_weight)
+    else:
+        final = assign(xp, X, centres, mean, rows, sample_weight, exact_inertia=True,
+                       x_sq_norms=x_sq_norms)
+        labels, inertia = final.labels, final.inertia
+    return LloydRun(centres, labels, float(to_host(inertia)), iteration + 1, converged,
+                    tuple(history))

@@ -338,7 +338,8 @@ class Assignment(NamedTuple):
     inertia : 0-d array
         Weighted sum of the squared distances of the rows to their nearest
         centre, from the scores (``|x|^2 + min_j score``): the rounding of the
-        assignment itself. :func:`sq_distances_to_labels` gives exact distances.
+        assignment itself; from the residuals ``x - c`` when ``assign`` was
+        asked for the exact inertia.
     sums : array of shape (n_clusters, n_features) or None
         Weighted sum of the (centred) rows of each cluster.
     weight_sums : array of shape (n_clusters,) or None
@@ -357,7 +358,7 @@ class Assignment(NamedTuple):
 
 def assign(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
            sample_weight: Array | None = None, *, update: bool = False,
-           x_sq_norms: Array | None = None) -> Assignment:
+           exact_inertia: bool = False, x_sq_norms: Array | None = None) -> Assignment:
     """Assign every row of ``X`` to its nearest centre, chunk by chunk.
 
     Parameters
@@ -374,6 +375,9 @@ def assign(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
     update : bool, default=False
         Also accumulate, in the same pass, the per-cluster sums that the
         centre update needs (``sums`` and ``weight_sums``; None otherwise).
+    exact_inertia : bool, default=False
+        Take the inertia from the residuals ``x - c`` (the inertia a fit
+        reports, as :func:`labelled_inertia`) rather than from the scores.
     x_sq_norms : array of shape (n_samples,), optional
         The squared norms of the centred rows, as an earlier assignment of
         the same ``X`` and ``mean`` returned them (a Lloyd run computes them
@@ -387,14 +391,15 @@ def assign(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
     results meeting in a tree (see :func:`_assign_dask`).
     """
     if array_api_compat.is_dask_array(X):
-        return _assign_dask(xp, X, centres, mean, rows, sample_weight, update, x_sq_norms)
-    return _assign_chunks(xp, X, centres, mean, rows, sample_weight, update, x_sq_norms,
-                          map_chunks)
+        return _assign_dask(xp, X, centres, mean, rows, sample_weight, update, exact_inertia,
+                            x_sq_norms)
+    return _assign_chunks(xp, X, centres, mean, rows, sample_weight, update, exact_inertia,
+                          x_sq_norms, map_chunks)
 
 
 def _assign_chunks(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
-                   sample_weight: Array | None, update: bool, x_sq_norms: Array | None,
-                   mapper: Callable) -> Assignment:
+                   sample_weight: Array | None, update: bool, exact_inertia: bool,
+                   x_sq_norms: Array | None, mapper: Callable) -> Assignment:
     """:func:`assign` on an eager array, ``mapper(X, function, chunks)`` running the chunks."""
     centre_sq_norms = sq_norms(xp, centres)
     assign_rows = _compiled_assign_rows() if array_api_compat.is_jax_array(X) else _assign_rows
@@ -403,7 +408,7 @@ def _assign_chunks(xp: Namespace, X: Array, centres: Array, mean: Array, rows: i
         x = centred_rows(xp, X, rows_slice, mean)
         w = None if sample_weight is None else sample_weight[rows_slice]
         norms = None if x_sq_norms is None else x_sq_norms[rows_slice]
-        return assign_rows(xp, x, norms, w, centres, centre_sq_norms, update)
+        return assign_rows(xp, x, norms, w, centres, centre_sq_norms, update, exact_inertia)
 
     labels, norms, total = [], [], None
     for part in mapper(X, assign_chunk, row_chunks(X.shape[0], rows)):
@@ -428,14 +433,16 @@ def _serial(X: Array, function: Callable[[slice], T], chunks: Iterable[slice]) -
 
 
 def _assign_block(block: Array, centres: Array, mean: Array, rows: int,
-                  weights: Array | None, update: bool, x_sq_norms: Array | None) -> Assignment:
+                  weights: Array | None, update: bool, exact_inertia: bool,
+                  x_sq_norms: Array | None) -> Assignment:
     """One Dask task: :func:`assign` on a block, chunk by chunk (Dask runs blocks in parallel)."""
     xp = array_api_compat.array_namespace(block)
-    return _assign_chunks(xp, block, centres, mean, rows, weights, update, x_sq_norms, _serial)
+    return _assign_chunks(xp, block, centres, mean, rows, weights, update, exact_inertia,
+                          x_sq_norms, _serial)
 
 
 def _assign_dask(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int,
-                 sample_weight: Array | None, update: bool,
+                 sample_weight: Array | None, update: bool, exact_inertia: bool,
                  x_sq_norms: Array | None) -> Assignment:
     """:func:`assign` for a Dask array: one task per block of rows, a binary tree of additions.
 
@@ -456,7 +463,7 @@ def _assign_dask(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int
         return [None] * len(blocks) if v is None else v.rechunk((X.chunks[0],)).to_delayed()
 
     assign_block = dask.delayed(_assign_block, pure=False)
-    parts = [assign_block(block, centres, mean, rows, w, update, norms)
+    parts = [assign_block(block, centres, mean, rows, w, update, exact_inertia, norms)
              for block, w, norms in zip(blocks, row_blocks(sample_weight),
                                         row_blocks(x_sq_norms), strict=True)]
 
@@ -483,7 +490,8 @@ def _assign_dask(xp: Namespace, X: Array, centres: Array, mean: Array, rows: int
 
 
 def _assign_rows(xp: Namespace, x: Array, x_sq_norms: Array | None, w: Array | None,
-                 centres: Array, centre_sq_norms: Array, update: bool) -> Assignment:
+                 centres: Array, centre_sq_norms: Array, update: bool,
+                 exact_inertia: bool) -> Assignment:
     """:func:`assign` on one chunk ``x`` of centred rows with weights ``w`` (None: ones).
 
     ``x_sq_norms``, the rows' squared norms, is computed when None.
@@ -491,7 +499,8 @@ def _assign_rows(xp: Namespace, x: Array, x_sq_norms: Array | None, w: Array | N
     if x_sq_norms is None:
         x_sq_norms = sq_norms(xp, x)
     labels, best = nearest(xp, x, x_sq_norms, centres, centre_sq_norms)
-    sq_distances = xp.clip(x_sq_norms + best, min=0.0)
+    sq_distances = (residual_sq_norms(xp, x, centres, labels) if exact_inertia
+                    else xp.clip(x_sq_norms + best, min=0.0))
     if w is None:
         inertia = xp.sum(sq_distances)
     else:
@@ -515,7 +524,7 @@ def _compiled_assign_rows() -> Callable[..., Assignment]:
     """
     import jax
 
-    return jax.jit(_assign_rows, static_argnums=(0, 6))
+    return jax.jit(_assign_rows, static_argnums=(0, 6, 7))
 
 
 def map_chunks(X: Array, function: Callable[[slice], T], chunks: Iterable[slice]) -> Iterator[T]:
@@ -585,10 +594,15 @@ def sq_distances_to_labels(xp: Namespace, X: Array, centres: Array, labels: Arra
     Computed from the residuals ``x - c`` (no cancellation), for the reported
     inertia and for choosing the rows that found new clusters.
     """
-    def residual_sq_norms(s: slice) -> Array:
-        return sq_norms(xp, X[s, :] - mean - xp.take(centres, labels[s], axis=0))
+    def chunk(s: slice) -> Array:
+        return residual_sq_norms(xp, X[s, :] - mean, centres, labels[s])
 
-    return xp.concat(list(map_chunks(X, residual_sq_norms, row_chunks(X.shape[0], rows))))
+    return xp.concat(list(map_chunks(X, chunk, row_chunks(X.shape[0], rows))))
+
+
+def residual_sq_norms(xp: Namespace, x: Array, centres: Array, labels: Array) -> Array:
+    """``|x_i - c_(labels_i)|^2`` for centred rows ``x``: exact, no cancellation."""
+    return sq_norms(xp, x - xp.take(centres, labels, axis=0))
 
 
 def labelled_inertia(xp: Namespace, X: Array, centres: Array, labels: Array, mean: Array,

@@ -13,6 +13,7 @@ from anykmeans._primitives import (
     assign,
     centred_rows,
     chunk_rows,
+    labelled_inertia,
     segment_count,
     segment_sum,
     segment_sum_generic,
@@ -147,3 +148,22 @@ def test_segment_count_equals_the_segment_sum_of_ones(xp):
     counts = segment_count(ns, ids, 9, dtype)
     assert counts.dtype == dtype
     np.testing.assert_array_equal(host(counts), np.bincount(ids_host, minlength=9))
+
+
+def test_exact_inertia_of_an_assignment_is_the_labelled_inertia(xp):
+    # A wide spread of norms, so that the scores' rounding would show.
+    rng = np.random.default_rng(6)
+    points = rng.standard_normal((300, 4)) * np.array([1.0, 10.0, 100.0, 1000.0])
+    X = xp.asarray(points)
+    weights = xp.asarray(rng.uniform(0.5, 2.0, size=300))
+    ns = array_namespace(X)
+    mean = ns.mean(X, axis=0)
+    seeds = ns.asarray([0, 50, 100, 150, 200], device=anykmeans._namespace.device_of(X))
+    centres = ns.take(X, seeds, axis=0) - mean
+    step = assign(ns, X, centres, mean, 64, weights, exact_inertia=True)
+    expected = labelled_inertia(ns, X, centres, step.labels, mean, 64, weights)
+    np.testing.assert_allclose(float(host(step.inertia)), float(host(expected)), rtol=xp.rtol)
+    d2 = ((points[:, None, :] - host(centres)[None] - host(mean)) ** 2).sum(axis=2)
+    np.testing.assert_allclose(float(host(step.inertia)),
+                               (host(weights) * d2[np.arange(300), host(step.labels)]).sum(),
+                               rtol=xp.rtol * 10)
