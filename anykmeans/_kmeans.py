@@ -18,7 +18,7 @@ from ._init import default_local_trials, initial_centres, kmeans_plusplus_indice
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._lloyd import LloydRun, lloyd
 from ._namespace import Array, Namespace, device_of, itemsize, materialise, to_host
-from ._primitives import chunk_rows, column_mean, segment_count
+from ._primitives import chunk_rows, segment_count
 from ._random import check_random_state
 from ._validation import (
     check_centres,
@@ -151,7 +151,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
         init = check_centres(init, xp, X, n_clusters)
 
     rows = chunk_rows(n_samples, n_features, n_clusters, itemsize(xp, X.dtype), chunk_size)
-    (mean,) = materialise(column_mean(xp, X, rows))
+    (mean,) = materialise(xp.mean(X, axis=0))
     tol = _tolerance(xp, X, tol)
     best: LloydRun | None = None
     histories = []

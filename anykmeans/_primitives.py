@@ -570,23 +570,6 @@ def _thread_pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anykmeans")
 
 
-def column_mean(xp: Namespace, X: Array, rows: int) -> Array:
-    """Mean of the rows of ``X``, ``(n_features,)``: the centring offset.
-
-    Summed chunk by chunk (on NumPy's thread pool, see :func:`map_chunks`)
-    and the chunk sums added in order: faster than NumPy's mean down the
-    columns of a narrow array, whose inner loop runs along one short row,
-    and more precise in float32, as sums of chunks are partly pairwise. A
-    Dask array takes its own blockwise mean.
-    """
-    if array_api_compat.is_dask_array(X):
-        return xp.mean(X, axis=0)
-    total = None
-    for part in map_chunks(X, lambda s: xp.sum(X[s, :], axis=0), row_chunks(X.shape[0], rows)):
-        total = part if total is None else total + part
-    return total / X.shape[0]
-
-
 def sq_distances_to_labels(xp: Namespace, X: Array, centres: Array, labels: Array,
                            mean: Array, rows: int) -> Array:
     """Squared distance of every row of ``X`` to the centre its label names.
