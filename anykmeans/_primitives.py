@@ -7,11 +7,13 @@ is a segment sum of the rows by label, accumulated in the same pass. What the
 standard lacks is here, next to the generic code, and nowhere else in the
 package names a library (but ``_namespace``): scatter-add (:func:`segment_sum`
 has a generic one-hot matrix product plus native fast paths), running chunks on
-every core for NumPy (:func:`map_chunks`), one task per block for Dask
-(:func:`_assign_dask`) and compilation for JAX (:func:`_compiled_assign_rows`).
+every core for NumPy (:func:`map_chunks`), the layout of narrow NumPy chunks
+(:func:`centred_rows`), one task per block for Dask (:func:`_assign_dask`) and
+compilation for JAX (:func:`_compiled_assign_rows`).
 
 Data is centred per chunk (``x - mean``) for precision: the caller's ``X`` is
-never copied or modified.
+never copied or modified. The rows' squared norms are computed once per Lloyd
+run and handed back to each pass (:class:`Assignment`).
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ def tie_group_size(n_clusters: int) -> int:
 
 
 def _first_true(xp: Namespace, mask: Array) -> Array:
-    """Index of the first True in every column of a 2-D boolean ``mask`` (each has one).
+    """Index of the first True in every column of a 2-D boolean ``mask`` (every column has one).
 
     ``m - max_j(mask_j * (m - j))``, in the narrowest integer type that holds
     ``m``: it vectorises like a reduction along whole rows, which an argmax
