@@ -15,6 +15,8 @@ import importlib.util
 import sys
 import time
 import warnings
+import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -30,6 +32,19 @@ from ._persistence import load_model
 
 #: Exit status of every reported error (argparse's for usage errors).
 ERROR = 2
+
+try:
+    from lzma import LZMAError
+except ImportError:  # a Python built without liblzma, whose zipfile refuses LZMA members
+    LZMAError = zlib.error
+
+#: What reading a damaged or hostile data or model file raises: ValueError, OSError and EOFError
+#: from NumPy (a bad header, a truncated file), MemoryError (a header claiming a huge shape),
+#: csv.Error (a field over the csv module's size limit), and from the zip archive of a ``.npz``
+#: BadZipFile, zlib.error and LZMAError (corrupt compressed data) and RuntimeError (an encrypted
+#: member, or one compressed by a method the zipfile module lacks).
+READ_ERRORS = (ValueError, OSError, EOFError, MemoryError, RuntimeError, csv.Error,
+               zipfile.BadZipFile, zlib.error, LZMAError)
 
 
 class CommandError(Exception):
@@ -144,8 +159,8 @@ def read_data(name: str) -> np.ndarray:
     Raises
     ------
     CommandError
-        If the file is missing, of another kind, or does not hold one numeric
-        array of samples.
+        If the file is missing, of another kind, damaged, or does not hold one
+        numeric array of samples.
     """
     path = Path(name)
     if not path.is_file():
@@ -162,9 +177,11 @@ def read_data(name: str) -> np.ndarray:
                     raise CommandError(f"{name} holds {len(archive.files)} arrays "
                                        f"({', '.join(archive.files)}); expected one")
                 data = archive[archive.files[0]]
+                if not isinstance(data, np.ndarray):  # the bytes of a member not a .npy file
+                    raise CommandError(f"{name} holds {archive.files[0]}, not a NumPy array")
         else:
             raise CommandError(f"cannot read {name}: expected a .npy, .npz or .csv file")
-    except (ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
+    except READ_ERRORS as exc:
         raise CommandError(f"cannot read {name}: {_one_line(exc)}") from exc
     if data.dtype.kind not in "biuf":
         raise CommandError(f"{name} holds {data.dtype} data, not numbers")
@@ -295,7 +312,14 @@ def predict(args: argparse.Namespace) -> int:
         raise CommandError(f"no such file: {args.model}")
     data = read_data(args.data)
     X = _backend(args.backend).asarray(data)
-    model = load_model(args.model, like=X)
+    try:
+        model = load_model(args.model, like=X)
+    except ValueError:
+        raise  # load_model's own report of a file that is not a model
+    except (*READ_ERRORS, TypeError, LookupError, AttributeError) as exc:
+        # what a damaged or hostile file can still raise from deeper down
+        raise CommandError(f"{args.model} is not a readable anykmeans model file "
+                           f"({_one_line(exc)})") from exc
     labels = np.asarray(to_host(model.predict(X)))
     if args.output:
         np.save(args.output, labels)

@@ -10,6 +10,7 @@ import pty
 import shutil
 import subprocess
 import sys
+import zipfile
 from contextlib import redirect_stdout
 
 import numpy as np
@@ -30,7 +31,7 @@ def run(*args, cwd=None):
 
 
 def assert_one_line_error(out, *needles):
-    assert out.returncode != 0
+    assert out.returncode == cli.ERROR, out.stderr
     assert out.stdout == ""
     assert "Traceback" not in out.stderr
     assert out.stderr.strip().count("\n") == 0, out.stderr
@@ -278,6 +279,80 @@ def test_predict_with_the_wrong_number_of_features(bad_files, tmp_path, data):
     assert run("fit", folder / "X.npy", "-k", 2, "-o", tmp_path / "m.npz").returncode == 0
     out = run("predict", tmp_path / "m.npz", bad_files / "X.npy")
     assert_one_line_error(out, "features")
+
+
+def save_crafted_model(path, model, metadata=None, drop=()):
+    """``model`` (a saved model's path) rewritten with other ``metadata`` JSON text (or
+    object), without the entries in ``drop``."""
+    with np.load(model, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files if name not in drop}
+    if metadata is not None:
+        text = metadata if isinstance(metadata, str) else json.dumps(metadata)
+        arrays["metadata"] = np.asarray(text)
+    np.savez(path, **arrays)
+
+
+@pytest.fixture(scope="module")
+def damaged_files(tmp_path_factory):
+    """Damaged and crafted data and model files, each named after what is wrong with it."""
+    folder = tmp_path_factory.mktemp("damaged")
+    X = blobs(30, 2, 2, seed=0)
+    np.save(folder / "X.npy", X)
+    long_field = "1" * 200_000  # the csv module's limit is 131 072 characters
+    (folder / "long_field_first.csv").write_text(f"{long_field},2\n1,2\n")
+    (folder / "long_field_later.csv").write_text(f"1,2\n3,4\nx{long_field},2\n")
+    np.savez(folder / "valid.npz", X=X)
+    archive = (folder / "valid.npz").read_bytes()
+    (folder / "truncated.npz").write_bytes(archive[:len(archive) // 2])
+    (folder / "not_a_zip.npz").write_bytes(b"PK\x03\x04" + b"not a zip archive" * 4)
+    np.savez_compressed(folder / "compressed.npz", X=X)
+    archive = bytearray((folder / "compressed.npz").read_bytes())
+    start = archive.index(b"X.npy") + len(b"X.npy") + 20
+    archive[start:start + 40] = bytes(b ^ 0xFF for b in archive[start:start + 40])
+    (folder / "corrupt_compressed.npz").write_bytes(bytes(archive))
+    with open(folder / "huge_shape.npy", "wb") as f:
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": "<f8", "fortran_order": False, "shape": (10**12, 2)})
+        f.write(bytes(64))
+
+    model = folder / "model.npz"
+    anykmeans.KMeans(2, random_state=0).fit(X).save(model)
+    with np.load(model, allow_pickle=False) as archive:
+        metadata = json.loads(str(archive["metadata"]))
+    for key in ("params", "array_params", "attributes"):
+        save_crafted_model(folder / f"model_without_{key}.npz", model,
+                           {k: v for k, v in metadata.items() if k != key})
+    save_crafted_model(folder / "model_metadata_a_list.npz", model, [metadata])
+    save_crafted_model(folder / "model_attributes_a_list.npz", model,
+                       {**metadata, "attributes": list(metadata["attributes"])})
+    save_crafted_model(folder / "model_attribute_without_kind.npz", model,
+                       {**metadata, "attributes": {"cluster_centers_": {}}})
+    save_crafted_model(folder / "model_metadata_deeply_nested.npz", model,
+                       "[" * 100_000 + "]" * 100_000)
+    save_crafted_model(folder / "model_without_centres.npz", model, drop=("cluster_centers",))
+    save_crafted_model(folder / "model_huge_metadata.npz", model, drop=("metadata",))
+    with zipfile.ZipFile(folder / "model_huge_metadata.npz", "a") as archive:
+        archive.write(folder / "huge_shape.npy", "metadata.npy")
+    archive = model.read_bytes()
+    (folder / "model_truncated.npz").write_bytes(archive[:len(archive) // 2])
+    (folder / "model_not_a_zip.npz").write_bytes(b"PK\x03\x04" + b"not a zip archive" * 4)
+    return folder
+
+
+@pytest.mark.parametrize("name", [
+    "long_field_first.csv", "long_field_later.csv", "truncated.npz", "not_a_zip.npz",
+    "corrupt_compressed.npz", "huge_shape.npy", "model_without_params.npz",
+    "model_without_array_params.npz", "model_without_attributes.npz",
+    "model_metadata_a_list.npz", "model_attributes_a_list.npz",
+    "model_attribute_without_kind.npz", "model_metadata_deeply_nested.npz",
+    "model_without_centres.npz", "model_huge_metadata.npz", "model_truncated.npz",
+    "model_not_a_zip.npz",
+])
+def test_damaged_files_are_one_line_errors(damaged_files, name):
+    if name.startswith("model_"):  # reported by anykmeans.load or, failing that, the CLI
+        assert_one_line_error(run("predict", name, "X.npy", cwd=damaged_files))
+    else:
+        assert_one_line_error(run("fit", name, "-k", 2, cwd=damaged_files), f"cannot read {name}")
 
 
 # -- bench --------------------------------------------------------------------------------------
