@@ -128,20 +128,21 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _read_csv(path: Path) -> np.ndarray:
-    """Comma-separated numbers, one sample a line; a first line that is not all numbers is
-    taken as a header."""
-    with path.open(newline="") as f:
+def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
+    """Comma-separated numbers, one sample a line, in UTF-8 (with or without a byte-order mark),
+    and the header: the first line's fields if they are not all numbers, else None."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
         first = next(csv.reader(f), [])
-    header = bool(first) and not all(_is_number(field) for field in first)
+    header = first if first and not all(_is_number(field) for field in first) else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
-            return np.loadtxt(path, delimiter=",", skiprows=int(header), ndmin=2)
+            data = np.loadtxt(path, delimiter=",", skiprows=int(header is not None), ndmin=2,
+                              encoding="utf-8-sig")
     except ValueError:
-        with path.open(newline="") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:
             for line, row in enumerate(csv.reader(f), start=1):
-                if line == 1 and header:
+                if line == 1 and header is not None:
                     continue
                 bad = [field for field in row if not _is_number(field)]
                 if bad:
@@ -151,10 +152,19 @@ def _read_csv(path: Path) -> np.ndarray:
                     raise CommandError(f"{path}, line {line}: {len(row)} columns, "
                                        f"expected {len(first)}") from None
         raise
+    return data, header
 
 
-def read_data(name: str) -> np.ndarray:
+def read_data(name: str) -> tuple[np.ndarray, list[str] | None]:
     """The array stored in a ``.npy``, ``.npz`` (holding one array) or ``.csv`` file.
+
+    Returns
+    -------
+    data : numpy.ndarray
+        The samples in rows (a 1-D array becomes one feature).
+    header : list of str or None
+        The column names of a ``.csv`` file whose first line is not all numbers (that line
+        is not a sample); None otherwise.
 
     Raises
     ------
@@ -166,9 +176,10 @@ def read_data(name: str) -> np.ndarray:
     if not path.is_file():
         raise CommandError(f"no such file: {name}")
     suffix = path.suffix.lower()
+    header = None
     try:
         if suffix == ".csv":
-            data = _read_csv(path)
+            data, header = _read_csv(path)
         elif suffix == ".npy":
             data = np.load(path, allow_pickle=False)
         elif suffix == ".npz":
@@ -189,7 +200,7 @@ def read_data(name: str) -> np.ndarray:
         data = data[:, None]
     if data.size == 0:
         raise CommandError(f"{name} holds no data")
-    return data
+    return data, header
 
 
 def _select(names: Sequence[str] | None) -> list[Backend]:
@@ -271,7 +282,7 @@ def demo(args: argparse.Namespace) -> int:
 
 def fit(args: argparse.Namespace) -> int:
     """Cluster a data file; print a summary, optionally save the model and a plot."""
-    data = read_data(args.data)
+    data, header = read_data(args.data)
     if args.dtype:
         data = data.astype(args.dtype)
     backend = _backend(args.backend)
@@ -297,6 +308,8 @@ def fit(args: argparse.Namespace) -> int:
         sizes = np.bincount(to_host(model.labels_), minlength=args.k)
         print(f"{args.data}: {X.shape[0]} samples, {X.shape[1]} features; k={args.k} on "
               f"{backend.name} ({str(X.dtype).split('.')[-1]})")
+        if header is not None:
+            print("first line taken as a header:", ", ".join(header))
         print(f"inertia {model.inertia_:.8g} after {model.n_iter_} iterations "
               f"({len(model.inertia_histories_)} restart(s), the best kept)")
         print("cluster sizes:", " ".join(map(str, sizes)))
@@ -310,7 +323,7 @@ def predict(args: argparse.Namespace) -> int:
     """Assign the samples of a data file to the centres of a saved model."""
     if not Path(args.model).is_file():
         raise CommandError(f"no such file: {args.model}")
-    data = read_data(args.data)
+    data, _ = read_data(args.data)
     X = _backend(args.backend).asarray(data)
     try:
         model = load_model(args.model, like=X)

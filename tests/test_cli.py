@@ -176,6 +176,24 @@ def test_fit_one_dimensional_data_and_an_output_name_without_suffix(tmp_path, ca
         assert model["inertia"] == 0.0
 
 
+def test_fit_csv_with_a_byte_order_mark_keeps_its_first_row(data, tmp_path):
+    folder, _ = data
+    (tmp_path / "bom.csv").write_text("\ufeff" + (folder / "X.csv").read_text(), encoding="utf-8")
+    out = run("fit", tmp_path / "bom.csv", "-k", 4)
+    assert out.returncode == 0, out.stderr
+    assert "240 samples" in out.stdout and "header" not in out.stdout
+
+
+def test_fit_names_the_header_it_skipped(data, tmp_path):
+    folder, _ = data
+    (tmp_path / "bom.csv").write_text("\ufeffa,b,c\n" + (folder / "X.csv").read_text(),
+                                      encoding="utf-8")
+    out = run("fit", tmp_path / "bom.csv", "-k", 4)
+    assert out.returncode == 0, out.stderr
+    assert "240 samples" in out.stdout
+    assert "\nfirst line taken as a header: a, b, c\n" in out.stdout
+
+
 def test_warnings_are_one_line_too(tmp_path):
     np.save(tmp_path / "dup.npy", np.ones((10, 2)))  # one distinct point, three clusters asked
     out = run("fit", tmp_path / "dup.npy", "-k", 3)
