@@ -12,6 +12,7 @@ import argparse
 import csv
 import importlib
 import importlib.util
+import os
 import sys
 import time
 import warnings
@@ -203,6 +204,22 @@ def read_data(name: str) -> tuple[np.ndarray, list[str] | None]:
     return data, header
 
 
+def _output_path(name: str, suffix: str, inputs: Sequence[str]) -> str:
+    """The file NumPy writes when asked to save to ``name`` (it appends ``suffix`` if missing).
+
+    Raises
+    ------
+    CommandError
+        If that file is one of the ``inputs`` (existing files), which writing would replace.
+    """
+    path = name if name.endswith(suffix) else name + suffix
+    if os.path.exists(path):
+        for source in inputs:
+            if os.path.samefile(path, source):
+                raise CommandError(f"output {path} is the input {source}; choose another file")
+    return path
+
+
 def _select(names: Sequence[str] | None) -> list[Backend]:
     """Usable backends named (a library, or ``library:device``) in ``names``; all if None.
 
@@ -283,6 +300,8 @@ def demo(args: argparse.Namespace) -> int:
 def fit(args: argparse.Namespace) -> int:
     """Cluster a data file; print a summary, optionally save the model and a plot."""
     data, header = read_data(args.data)
+    if args.output:
+        args.output = _output_path(args.output, ".npz", [args.data])
     if args.dtype:
         data = data.astype(args.dtype)
     backend = _backend(args.backend)
@@ -299,8 +318,6 @@ def fit(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     if args.output:
-        if not args.output.endswith(".npz"):  # what np.savez would write
-            args.output += ".npz"
         model.save(args.output)
     if args.plot:
         _save_plot(args.plot, X, model)
@@ -324,6 +341,8 @@ def predict(args: argparse.Namespace) -> int:
     if not Path(args.model).is_file():
         raise CommandError(f"no such file: {args.model}")
     data, _ = read_data(args.data)
+    if args.output:
+        args.output = _output_path(args.output, ".npy", [args.model, args.data])
     X = _backend(args.backend).asarray(data)
     try:
         model = load_model(args.model, like=X)

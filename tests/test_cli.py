@@ -373,6 +373,25 @@ def test_damaged_files_are_one_line_errors(damaged_files, name):
         assert_one_line_error(run("fit", name, "-k", 2, cwd=damaged_files), f"cannot read {name}")
 
 
+@pytest.mark.parametrize(("args", "output"), [
+    (["predict", "model.npz", "X.npy"], "X.npy"),
+    (["predict", "model.npz", "X.npy"], "X"),  # np.save appends .npy
+    (["predict", "model.npz", "X.npy"], "link.npy"),  # a symbolic link to X.npy
+    (["fit", "X.npz", "-k", "2"], "X.npz"),
+    (["fit", "X.npz", "-k", "2"], "X"),  # np.savez appends .npz
+])
+def test_output_over_an_input_is_refused(tmp_path, args, output):
+    X = blobs(30, 2, 2, seed=0)
+    np.save(tmp_path / "X.npy", X)
+    np.savez(tmp_path / "X.npz", X=X)
+    (tmp_path / "link.npy").symlink_to(tmp_path / "X.npy")
+    anykmeans.KMeans(2, random_state=0).fit(X).save(tmp_path / "model.npz")
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    out = run(*args, "-o", output, cwd=tmp_path)
+    assert_one_line_error(out, "is the input")
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before
+
+
 # -- bench --------------------------------------------------------------------------------------
 
 
