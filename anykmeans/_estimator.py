@@ -21,21 +21,19 @@ import numpy as np
 from ._exceptions import not_fitted_error
 from ._kmeans import Init, fit_kmeans
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
-from ._namespace import Array, array_namespace, itemsize, to_host
+from ._namespace import Array, array_namespace, to_host
 from ._persistence import move_model, save_model
-from ._primitives import assign, chunk_rows, distances, labelled_inertia
+from ._primitives import Data, assign, distances, labelled_inertia
 from ._validation import check_algorithm, check_data, check_sample_weight
 
 
-def labels_and_inertia(xp: Any, X: Array, sample_weight: Array, centres: Array, offset: Array,
-                       rows: int) -> tuple[Array, float]:
-    """Nearest centre of every row of ``X`` and the weighted inertia, from exact residuals.
+def labels_and_inertia(data: Data, centres: Array) -> tuple[Array, float]:
+    """Nearest centre of every row of ``data`` and the weighted inertia, from exact residuals.
 
-    ``centres`` are in the frame ``X - offset``; ``rows`` is the chunk size.
+    ``centres`` are in the frame ``X - data.mean``.
     """
-    labels = assign(xp, X, centres, offset, rows).labels
-    return labels, float(to_host(labelled_inertia(xp, X, centres, labels, offset, rows,
-                                                  sample_weight)))
+    labels = assign(data, centres).labels
+    return labels, float(to_host(labelled_inertia(data, centres, labels)))
 
 
 class CentresEstimator:
@@ -110,32 +108,31 @@ class CentresEstimator:
                 "appropriate arguments before using this estimator."
             )
 
-    def _prepare(self, X: Array) -> tuple[Any, Array, Array, int]:
-        """Validate new data against the fitted model: ``(xp, X, centred centres, rows)``."""
+    def _prepare(self, X: Array, sample_weight: Any = None) -> tuple[Data, Array]:
+        """New data validated against the fitted model, and the centres in its frame.
+
+        ``sample_weight`` is validated too; None stays None (unit weights).
+        """
         self._check_fitted()
         xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__)
         array_namespace(X, self.cluster_centers_)
         X = xp.astype(X, self.cluster_centers_.dtype, copy=False)
-        centres = self.cluster_centers_ - self._mean
-        rows = chunk_rows(X.shape[0], X.shape[1], centres.shape[0],
-                          itemsize(xp, X.dtype), self.chunk_size)
-        return xp, X, centres, rows
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, xp, X)
+        data = Data(X, self._mean, sample_weight, self.chunk_size)
+        return data, self.cluster_centers_ - self._mean
 
     def predict(self, X: Array) -> Array:
         """The index of the nearest centre of every sample of ``X``."""
-        xp, X, centres, rows = self._prepare(X)
-        return assign(xp, X, centres, self._mean, rows).labels
+        return assign(*self._prepare(X)).labels
 
     def transform(self, X: Array) -> Array:
         """Euclidean distances of every sample to every centre, ``(n_samples, n_clusters)``."""
-        xp, X, centres, rows = self._prepare(X)
-        return distances(xp, X, centres, self._mean, rows)
+        return distances(*self._prepare(X))
 
     def score(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> float:
         """Minus the inertia of ``X`` under the fitted centres (higher is better)."""
-        xp, X, centres, rows = self._prepare(X)
-        sample_weight = check_sample_weight(sample_weight, xp, X)
-        return -labels_and_inertia(xp, X, sample_weight, centres, self._mean, rows)[1]
+        return -labels_and_inertia(*self._prepare(X, sample_weight))[1]
 
     # -- persistence -------------------------------------------------------------------------
 

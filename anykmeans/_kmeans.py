@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from ._exceptions import ConvergenceWarning
-from ._init import default_local_trials, initial_centres, kmeans_plusplus_indices
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
+from ._kmeans_plusplus import kmeans_plusplus_indices
 from ._lloyd import LloydRun, lloyd
-from ._namespace import Array, Namespace, device_of, itemsize, materialise, to_host
-from ._primitives import chunk_rows, segment_count
+from ._namespace import Array, Namespace, device_of, materialise, to_host
+from ._primitives import Data
 from ._random import check_random_state
+from ._seeding import initial_centres
 from ._validation import (
     check_centres,
     check_data,
@@ -113,9 +114,11 @@ def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
     return is_function_of(labels, other) and is_function_of(other, labels)
 
 
-def _n_distinct(xp: Namespace, labels: Array, n_clusters: int, dtype: Any) -> int:
-    """How many of the ``n_clusters`` clusters have at least one sample."""
-    counts = segment_count(xp, labels, n_clusters, dtype)
+def _n_distinct(data: Data, labels: Array, n_clusters: int) -> int:
+    """How many of the ``n_clusters`` clusters have at least one sample (counted by chunk)."""
+    xp, library, dtype = data.xp, data.library, data.X.dtype
+    counts = sum(data.map(lambda rows: library.segment_count(xp, labels[rows], n_clusters, dtype),
+                          n_clusters))
     return int(to_host(xp.sum(xp.astype(counts > 0, dtype))))
 
 
@@ -135,8 +138,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     every Lloyd iteration of every restart, for progress reporting.
     """
     xp, X = check_data(X)
-    n_samples, n_features = X.shape
-    n_clusters = check_n_clusters(n_clusters, n_samples)
+    n_clusters = check_n_clusters(n_clusters, X.shape[0])
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = check_tol(tol)
     n_init = resolve_n_init(check_n_init(n_init), check_init_method(init))
@@ -150,19 +152,19 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     if not isinstance(init, str) and not callable(init):
         init = check_centres(init, xp, X, n_clusters)
 
-    rows = chunk_rows(n_samples, n_features, n_clusters, itemsize(xp, X.dtype), chunk_size)
     (mean,) = materialise(xp.mean(X, axis=0))
+    seeding = Data(X, mean, sample_weight, chunk_size)
+    data = Data(X, mean, None if unit_weights else sample_weight, chunk_size)
     tol = _tolerance(xp, X, tol)
     best: LloydRun | None = None
     histories = []
     for restart in range(n_init):
         (centres,) = materialise(initial_centres(
-            xp, X, sample_weight, n_clusters, init, rng, mean, rows,
+            seeding, n_clusters, init, rng,
             oversampling_factor=oversampling_factor, n_rounds=init_max_iter))
         if verbose:
             print("Initialization complete")
-        run = lloyd(xp, X, None if unit_weights else sample_weight, centres, mean,
-                    max_iter=max_iter, tol=tol, rows=rows, verbose=verbose,
+        run = lloyd(data, centres, max_iter=max_iter, tol=tol, verbose=verbose,
                     on_iteration=None if on_iteration is None
                     else functools.partial(on_iteration, restart))
         histories.append(run.inertia_history)
@@ -170,7 +172,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
                             and not same_clustering(xp, run.labels, best.labels)):
             best = run
 
-    n_distinct = _n_distinct(xp, best.labels, n_clusters, X.dtype)
+    n_distinct = _n_distinct(data, best.labels, n_clusters)
     if n_distinct < n_clusters:
         warnings.warn(
             f"Number of distinct clusters ({n_distinct}) found smaller than "
@@ -296,9 +298,7 @@ def kmeans_plusplus(
         n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
     sample_weight = check_sample_weight(sample_weight, xp, X)
     rng = check_random_state(random_state)
-    trials = n_local_trials or default_local_trials(n_clusters)
-    rows = chunk_rows(X.shape[0], X.shape[1], trials, itemsize(xp, xp.float64))
     origin = xp.zeros(X.shape[1], dtype=X.dtype, device=device_of(X))
-    indices = kmeans_plusplus_indices(xp, X, sample_weight, n_clusters, rng, origin, rows,
+    indices = kmeans_plusplus_indices(Data(X, origin, sample_weight), n_clusters, rng,
                                       n_local_trials)
     return xp.take(X, indices, axis=0), indices

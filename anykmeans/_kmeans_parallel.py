@@ -14,28 +14,23 @@ instead derived on the device from ``(seed, round, row index)`` by a
 counter-based integer hash (:func:`uniform_hash`) written in Array API
 operations, so the same seed picks the same candidates on every backend. Only
 the seed (one host draw) goes down, and only the picked row indices (about
-``l`` per round) come back. The reduction works on a few thousand weighted
-candidates: a Dask array's candidates are gathered into one in-memory array
-for it (as dask-ml does), every other library's stay where they are.
+``l`` per round) are found, by one read of their count. The reduction works
+on a few thousand weighted candidates, thousands of small dependent steps: it
+runs on the host, in NumPy, after one transfer of the candidates and their
+weights (as dask-ml gathers them), and the ``k`` centres go back in one.
 """
 
 from __future__ import annotations
 
-from ._init import kmeans_plusplus_indices
+import dataclasses
+import math
+
+import numpy as np
+
+from ._kmeans_plusplus import kmeans_plusplus_indices
 from ._lloyd import lloyd
-from ._namespace import (
-    Array,
-    Namespace,
-    array_namespace,
-    device_of,
-    gather_small,
-    has_float64,
-    index_dtype,
-    itemsize,
-    materialise,
-    to_host,
-)
-from ._primitives import assign, chunk_rows, sq_distances_to_labels
+from ._namespace import Array, Namespace, device_of, has_float64, index_dtype, materialise, to_host
+from ._primitives import Data, assign, sq_distances_to_labels
 from ._random import RandomState, choice, uniform
 
 #: Defaults as in cuML and Spark: ``l = 2 k`` candidates a round, and 5 rounds.
@@ -144,24 +139,19 @@ def _probability_dtype(xp: Namespace, X: Array):
     return xp.float64 if has_float64(xp, device_of(X)) else X.dtype
 
 
-def kmeans_parallel_centres(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int,
-                            rng: RandomState, mean: Array, rows: int, *,
+def kmeans_parallel_centres(data: Data, n_clusters: int, rng: RandomState, *,
                             oversampling_factor: float = DEFAULT_OVERSAMPLING_FACTOR,
                             n_rounds: int = DEFAULT_ROUNDS) -> Array:
     """``n_clusters`` initial centres by k-means||, in the centred frame (``X - mean``).
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features)
-    sample_weight : array of shape (n_samples,)
-        Non-negative weights; they scale both the sampling and the candidates' weights.
+    data : Data
+        The rows, their centring offset and their (non-optional) weights,
+        which scale both the sampling and the candidates' weights.
     rng : numpy RandomState or Generator
         Draws the first candidate (as k-means++ draws its first seed), the
         hash seed, and the k-means++ draws over the candidates.
-    mean : array of shape (n_features,)
-        The centring offset.
-    rows : int
-        Upper bound on the rows per chunk.
     oversampling_factor : float
         ``l / n_clusters``: each round picks about ``l`` rows.
     n_rounds : int
@@ -174,23 +164,23 @@ def kmeans_parallel_centres(xp: Namespace, X: Array, sample_weight: Array, n_clu
         Repeated rows only when ``X`` has fewer distinct rows (of positive
         weight) than ``n_clusters``.
     """
-    n_samples, n_features = X.shape
+    xp, X = data.xp, data.X
+    n_samples = X.shape[0]
     device = device_of(X)
     dtype = _probability_dtype(xp, X)
-    weight = xp.astype(sample_weight, dtype)
+    weight = xp.astype(data.weights, dtype)
     oversampling = oversampling_factor * n_clusters
-    first = xp.reshape(choice(xp, rng, sample_weight), (1,))
+    first = xp.reshape(choice(xp, rng, data.weights), (1,))
     seed = int(uniform(rng, 1)[0] * 2**32)
     (keys,) = materialise(row_keys(
         xp, seed, xp.arange(n_samples, dtype=index_dtype(xp, device), device=device)))
+    unweighted = dataclasses.replace(data, weights=None)
 
     def sq_distances_to(picked: Array) -> Array:
         """Squared distance of every row to its nearest row among ``picked``."""
-        points = xp.take(X, picked, axis=0) - mean
-        block_rows = min(rows, chunk_rows(n_samples, n_features, picked.shape[0],
-                                          itemsize(xp, X.dtype)))
-        labels = assign(xp, X, points, mean, block_rows).labels
-        return xp.astype(sq_distances_to_labels(xp, X, points, labels, mean, block_rows), dtype)
+        points = xp.take(X, picked, axis=0) - data.mean
+        labels = assign(unweighted, points).labels
+        return xp.astype(sq_distances_to_labels(unweighted, points, labels), dtype)
 
     picks = [first]
     n_candidates = 1
@@ -201,42 +191,40 @@ def kmeans_parallel_centres(xp: Namespace, X: Array, sample_weight: Array, n_clu
         # u < p is always true for p >= 1: no need to clip p to 1.
         scale = oversampling / xp.where(potential > 0, potential, xp.ones_like(potential))
         draws = uniform_from_keys(xp, keys, round_, dtype)
-        picked = to_host(xp.nonzero(draws < scale * weight * closest)[0])
+        picked = xp.nonzero(draws < scale * weight * closest)[0]
         round_ += 1
-        if picked.size == 0:
+        if picked.shape[0] is None or math.isnan(picked.shape[0]):  # lazy: evaluate it
+            picked = xp.asarray(to_host(picked), device=device)
+        if picked.shape[0] == 0:
             continue
-        picked = xp.asarray(picked.tolist(), dtype=index_dtype(xp, device), device=device)
         picks.append(picked)
         n_candidates += picked.shape[0]
         (closest,) = materialise(xp.minimum(closest, sq_distances_to(picked)))
         potential = xp.sum(weight * closest)
 
-    candidates = xp.take(X, xp.concat(picks), axis=0) - mean
+    candidates = xp.take(X, xp.concat(picks), axis=0) - data.mean
     if n_candidates < n_clusters:  # every row sits on a candidate: repeat some
         repeat = xp.arange(n_clusters, dtype=index_dtype(xp, device), device=device) % n_candidates
         return xp.take(candidates, repeat, axis=0)
-    candidate_rows = chunk_rows(n_samples, n_features, n_candidates, itemsize(xp, X.dtype))
-    nearest_weight = assign(xp, X, candidates, mean, min(rows, candidate_rows), sample_weight,
-                            update=True).weight_sums
-    return xp.asarray(_reduce(*gather_small(candidates, nearest_weight), n_clusters, rng),
-                      device=device)
+    nearest_weight = assign(data, candidates, update=True).weight_sums
+    # The candidates and their weights cross to the host in one transfer.
+    weighted = to_host(xp.concat([candidates, xp.astype(nearest_weight, X.dtype)[:, None]],
+                                 axis=1))
+    centres = _reduce(weighted[:, :-1], weighted[:, -1], n_clusters, rng)
+    return xp.asarray(centres, device=device)
 
 
-def _reduce(candidates: Array, weight: Array, n_clusters: int, rng: RandomState) -> Array:
-    """``n_clusters`` centres of weighted ``candidates``: the best of ``REDUCE_RESTARTS``
-    greedy k-means++ seedings, each followed by a weighted Lloyd run.
-
-    ``candidates`` are in the centred frame and eager (see :func:`gather_small`).
-    """
-    xp = array_namespace(candidates)
-    n_candidates, n_features = candidates.shape
-    origin = xp.zeros(n_features, dtype=candidates.dtype, device=device_of(candidates))
-    rows = chunk_rows(n_candidates, n_features, n_clusters, itemsize(xp, candidates.dtype))
+def _reduce(candidates: np.ndarray, weight: np.ndarray, n_clusters: int,
+            rng: RandomState) -> np.ndarray:
+    """``n_clusters`` centres of weighted ``candidates`` (in the centred frame, on the host):
+    the best of ``REDUCE_RESTARTS`` greedy k-means++ seedings, each followed by a weighted
+    Lloyd run."""
+    origin = np.zeros(candidates.shape[1], dtype=candidates.dtype)
+    data = Data(candidates, origin, weight)
     best = None
     for _ in range(REDUCE_RESTARTS):
-        seeds = kmeans_plusplus_indices(xp, candidates, weight, n_clusters, rng, origin, rows)
-        run = lloyd(xp, candidates, weight, xp.take(candidates, seeds, axis=0), origin,
-                    max_iter=REDUCE_MAX_ITER, tol=0.0, rows=rows)
+        seeds = kmeans_plusplus_indices(data, n_clusters, rng)
+        run = lloyd(data, np.take(candidates, seeds, axis=0), max_iter=REDUCE_MAX_ITER, tol=0.0)
         if best is None or run.inertia < best.inertia:
             best = run
     return best.centres

@@ -15,13 +15,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ._namespace import Array, Namespace, device_of, materialise, to_host
-from ._primitives import (
-    Assignment,
-    assign,
-    labelled_inertia,
-    segment_sum,
-    sq_distances_to_labels,
-)
+from ._primitives import Assignment, Data, assign, labelled_inertia, sq_distances_to_labels
 
 
 class LloydRun(NamedTuple):
@@ -52,8 +46,7 @@ def average_centres(xp: Namespace, sums: Array, weight_sums: Array) -> Array:
     return xp.where(has_weight[:, None], means, fill)
 
 
-def relocate_empty_clusters(xp: Namespace, X: Array, sample_weight: Array | None,
-                            centres: Array, mean: Array, rows: int, step: Assignment,
+def relocate_empty_clusters(data: Data, centres: Array, step: Assignment,
                             n_empty: int) -> tuple[Array, Array]:
     """Move each cluster without weight to one of the rows farthest from their centre.
 
@@ -66,8 +59,9 @@ def relocate_empty_clusters(xp: Namespace, X: Array, sample_weight: Array | None
     -------
     sums, weight_sums : the updated per-cluster sums
     """
+    xp, X, sample_weight = data.xp, data.X, data.weights
     sums, weight_sums = step.sums, step.weight_sums
-    sq_distances = sq_distances_to_labels(xp, X, centres, step.labels, mean, rows)
+    sq_distances = sq_distances_to_labels(data, centres, step.labels)
     if float(to_host(xp.max(sq_distances))) == 0.0:
         return sums, weight_sums
     n_clusters = sums.shape[0]
@@ -75,10 +69,10 @@ def relocate_empty_clusters(xp: Namespace, X: Array, sample_weight: Array | None
     far = xp.argsort(sq_distances, descending=True, stable=True)[:n_empty]
     far_weights = (xp.ones(n_empty, dtype=X.dtype, device=device_of(X)) if sample_weight is None
                    else xp.take(sample_weight, far))
-    moved = (xp.take(X, far, axis=0) - mean) * far_weights[:, None]
+    moved = (xp.take(X, far, axis=0) - data.mean) * far_weights[:, None]
     old = xp.take(step.labels, far)
-    sums = sums - segment_sum(xp, moved, old, n_clusters)
-    weight_sums = weight_sums - segment_sum(xp, far_weights, old, n_clusters)
+    sums = sums - data.library.segment_sum(xp, moved, old, n_clusters)
+    weight_sums = weight_sums - data.library.segment_sum(xp, far_weights, old, n_clusters)
     # The j-th empty cluster (by index) receives the j-th farthest row: ranks from a
     # cumulative sum rather than nonzero(), whose size is unknown to a lazy library.
     empty_rank = xp.cumulative_sum(xp.astype(is_empty, old.dtype)) - 1
@@ -90,26 +84,21 @@ def relocate_empty_clusters(xp: Namespace, X: Array, sample_weight: Array | None
     return sums, weight_sums
 
 
-def lloyd(xp: Namespace, X: Array, sample_weight: Array | None, centres: Array, mean: Array, *,
-          max_iter: int, tol: float, rows: int, verbose: int = 0,
+def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int = 0,
           on_iteration: Callable[[int, float], None] | None = None) -> LloydRun:
     """Run Lloyd's algorithm from ``centres`` until convergence or ``max_iter``.
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features)
-    sample_weight : array of shape (n_samples,) or None
-        None for unit weights (then never multiplied: the same result, faster).
+    data : Data
+        The rows, their centring offset and their weights (None for unit
+        weights, then never multiplied: the same result, faster).
     centres : array of shape (n_clusters, n_features)
         Initial centres in the centred frame.
-    mean : array of shape (n_features,)
-        The centring offset, subtracted from each chunk of ``X``.
     max_iter : int
     tol : float
         Absolute tolerance on the sum of squared centre shifts (already
         scaled by the data's mean feature variance).
-    rows : int
-        Rows per chunk.
     verbose : int
         When positive, print the inertia of every iteration and why the run stopped.
     on_iteration : callable, optional
@@ -124,16 +113,16 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array | None, centres: Array, 
     that the labels belong to the final centres, and that pass also gives the
     exact inertia (from residuals) the run reports.
     """
+    xp, X = data.xp, data.X
     dtype = X.dtype
     labels_old = x_sq_norms = None
     history: list[float] = []
     strict = converged = False
     for iteration in range(max_iter):
-        step = assign(xp, X, centres, mean, rows, sample_weight, update=True,
-                      x_sq_norms=x_sq_norms)
+        step = assign(data, centres, update=True, x_sq_norms=x_sq_norms)
         new_centres = average_centres(xp, step.sums, step.weight_sums)
         if labels_old is None:
-            n_changed = xp.asarray(X.shape[0], dtype=dtype, device=device_of(X))
+            n_changed = xp.full((), X.shape[0], dtype=dtype, device=device_of(X))
         else:
             n_changed = xp.sum(xp.astype(step.labels != labels_old, dtype))
         stats = xp.stack([
@@ -145,8 +134,7 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array | None, centres: Array, 
         step, new_centres, stats = materialise(step, new_centres, stats)
         n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats))
         if n_empty:
-            sums, weight_sums = relocate_empty_clusters(
-                xp, X, sample_weight, centres, mean, rows, step, int(n_empty))
+            sums, weight_sums = relocate_empty_clusters(data, centres, step, int(n_empty))
             new_centres = average_centres(xp, sums, weight_sums)
             shift = float(to_host(xp.sum((new_centres - centres) ** 2)))
         history.append(inertia)
@@ -168,10 +156,9 @@ def lloyd(xp: Namespace, X: Array, sample_weight: Array | None, centres: Array, 
             break
     if strict:
         labels = labels_old
-        inertia = labelled_inertia(xp, X, centres, labels, mean, rows, sample_weight)
+        inertia = labelled_inertia(data, centres, labels)
     else:
-        final = assign(xp, X, centres, mean, rows, sample_weight, exact_inertia=True,
-                       x_sq_norms=x_sq_norms)
+        final = assign(data, centres, exact_inertia=True, x_sq_norms=x_sq_norms)
         labels, inertia = final.labels, final.inertia
     return LloydRun(centres, labels, float(to_host(inertia)), iteration + 1, converged,
                     tuple(history))

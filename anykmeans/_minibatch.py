@@ -35,10 +35,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._estimator import CentresEstimator, labels_and_inertia
-from ._init import initial_centres
 from ._kmeans import Init, _tolerance, resolve_n_init
-from ._namespace import Array, Namespace, device_of, index_dtype, itemsize, materialise, to_host
-from ._primitives import assign, chunk_rows
+from ._namespace import Array, Namespace, device_of, index_dtype, materialise, to_host
+from ._primitives import Data, assign
 from ._random import (
     RandomState,
     check_random_state,
@@ -47,6 +46,7 @@ from ._random import (
     search_cdf,
     uniform,
 )
+from ._seeding import initial_centres
 from ._validation import (
     check_centres,
     check_data,
@@ -149,7 +149,7 @@ def _move_to_rows(xp: Namespace, centres: Array, low: Array, rows: Array) -> Arr
 
 def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres: Array,
                    counts: Array, offset: Array, rng: RandomState, *, reassign: bool,
-                   reassignment_ratio: float, rows: int, with_shift: bool,
+                   reassignment_ratio: float, chunk_size: int | None, with_shift: bool,
                    verbose: int = 0) -> MiniBatchStep:
     """One mini-batch update of ``centres`` from the rows ``x``.
 
@@ -170,8 +170,8 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
     reassign : bool
         Whether this step reassigns centres of low count.
     reassignment_ratio : float
-    rows : int
-        Rows per assignment chunk.
+    chunk_size : int or None
+        Rows per assignment chunk; None lets the library choose.
     with_shift : bool
         Also measure the squared centre shift (for ``tol``).
     verbose : int
@@ -182,7 +182,7 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
     MiniBatchStep
     """
     dtype = x.dtype
-    step = assign(xp, x, centres, offset, rows, sample_weight, update=True)
+    step = assign(Data(x, offset, sample_weight, chunk_size), centres, update=True)
     counts_new = counts + step.weight_sums
     received = step.weight_sums > 0
     reciprocal = 1.0 / xp.where(received, counts_new, xp.ones_like(counts_new))
@@ -316,7 +316,8 @@ def _take_rows(xp: Namespace, X: Array, indices: np.ndarray) -> Array:
 
 
 def seed_centres(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int, init: Init,
-                 rng: RandomState, offset: Array, init_size: int, rows: int) -> Array:
+                 rng: RandomState, offset: Array, init_size: int,
+                 chunk_size: int | None) -> Array:
     """Initial centres (centred frame) from ``init`` on ``init_size`` rows drawn with replacement.
 
     The whole of ``X`` is used, and nothing drawn, when ``init_size`` covers it.
@@ -324,8 +325,7 @@ def seed_centres(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int,
     if init_size < X.shape[0]:
         chosen = integers(rng, X.shape[0], init_size)
         X, sample_weight = _take_rows(xp, X, chosen), _take_rows(xp, sample_weight, chosen)
-        rows = min(rows, init_size)
-    return initial_centres(xp, X, sample_weight, n_clusters, init, rng, offset, rows)
+    return initial_centres(Data(X, offset, sample_weight, chunk_size), n_clusters, init, rng)
 
 
 def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = None,
@@ -350,7 +350,7 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
         For invalid data or parameters; the message names the problem.
     """
     xp, X = check_data(X)
-    n_samples, n_features = X.shape
+    n_samples = X.shape[0]
     n_clusters = check_n_clusters(n_clusters, n_samples)
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = check_tol(tol)
@@ -366,21 +366,19 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
     sample_weight = check_sample_weight(sample_weight, xp, X)
     if not isinstance(init, str) and not callable(init):
         init = check_centres(init, xp, X, n_clusters)
-    size = itemsize(xp, X.dtype)
 
     validation = integers(rng, n_samples, init_size)
     X_valid = _take_rows(xp, X, validation)
     weight_valid = _take_rows(xp, sample_weight, validation)
     (offset,) = materialise(xp.mean(X_valid, axis=0))
-    rows_valid = chunk_rows(init_size, n_features, n_clusters, size, chunk_size)
+    validation_data = Data(X_valid, offset, weight_valid, chunk_size)
     best_centres, best_inertia = None, math.inf
     for candidate in range(n_init):
         if verbose:
             print(f"Init {candidate + 1}/{n_init} with method {init}")
         centres = seed_centres(xp, X, sample_weight, n_clusters, init, rng, offset, init_size,
-                               chunk_rows(n_samples, n_features, n_clusters, size, chunk_size))
-        inertia = float(to_host(assign(xp, X_valid, centres, offset, rows_valid,
-                                       weight_valid).inertia))
+                               chunk_size)
+        inertia = float(to_host(assign(validation_data, centres).inertia))
         if verbose:
             print(f"Inertia for init {candidate + 1}/{n_init}: {inertia}")
         if best_centres is None or inertia < best_inertia:
@@ -392,14 +390,14 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
     stopping = EarlyStopping(batch_size, n_samples, _tolerance(xp, X, tol), max_no_improvement,
                              verbose)
     cdf = cumulative_distribution(xp, sample_weight / xp.sum(sample_weight))
-    rows_batch = chunk_rows(batch_size, n_features, n_clusters, size, chunk_size)
     n_steps = (max_iter * n_samples) // batch_size
     inertia = math.nan
     for i in range(n_steps):
         batch = xp.take(X, search_cdf(xp, cdf, uniform(rng, batch_size)), axis=0)
         step = minibatch_step(xp, batch, None, centres, counts, offset, rng,
                               reassign=schedule.due(), reassignment_ratio=reassignment_ratio,
-                              rows=rows_batch, with_shift=stopping.tol > 0.0, verbose=verbose)
+                              chunk_size=chunk_size, with_shift=stopping.tol > 0.0,
+                              verbose=verbose)
         centres, counts, inertia = step.centres, step.counts, step.inertia
         schedule.has_empty = step.has_empty
         if stopping(i, n_steps, step.shift, step.inertia):
@@ -408,8 +406,7 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
 
     labels = None
     if compute_labels:
-        rows = chunk_rows(n_samples, n_features, n_clusters, size, chunk_size)
-        labels, inertia = labels_and_inertia(xp, X, sample_weight, centres, offset, rows)
+        labels, inertia = labels_and_inertia(Data(X, offset, sample_weight, chunk_size), centres)
     else:
         ewa = stopping.ewa_inertia if stopping.ewa_inertia is not None else inertia / batch_size
         inertia = ewa * float(to_host(xp.sum(sample_weight)))
@@ -584,33 +581,34 @@ class MiniBatchKMeans(CentresEstimator):
             if not isinstance(init, str) and not callable(init):
                 init = check_centres(init, xp, X, n_clusters)
             check_non_negative(self.reassignment_ratio, "reassignment_ratio")
-            rows = self._rows(xp, X)
+            chunk_size = self._chunk_size()
             (offset,) = materialise(xp.mean(X, axis=0))
             weights = check_sample_weight(sample_weight, xp, X)
-            centres = seed_centres(xp, X, weights, n_clusters, init, rng, offset, init_size, rows)
+            centres = seed_centres(xp, X, weights, n_clusters, init, rng, offset, init_size,
+                                   chunk_size)
             counts = xp.zeros(n_clusters, dtype=X.dtype, device=device_of(X))
             schedule = ReassignSchedule(n_clusters, batch_size)
             fitted = {"_batch_size": batch_size}
         else:
-            xp, X, _, rows = self._prepare(X)
+            data, _ = self._prepare(X)
+            xp, X, chunk_size = data.xp, data.X, self._chunk_size()
+            weights = check_sample_weight(sample_weight, xp, X)
             centres, offset, counts = self._centres, self._mean, self._counts
             schedule = dataclasses.replace(self._schedule)
-            weights = check_sample_weight(sample_weight, xp, X)
             fitted = {}
         step = minibatch_step(
             xp, X, None if sample_weight is None else weights, centres, counts, offset, rng,
             reassign=schedule.due(), reassignment_ratio=self.reassignment_ratio,
-            rows=rows, with_shift=False, verbose=self.verbose)
+            chunk_size=chunk_size, with_shift=False, verbose=self.verbose)
         schedule.has_empty = step.has_empty
         fitted.update(self._centre_attributes(step.centres, offset), _counts=step.counts,
                       _schedule=schedule, n_steps_=getattr(self, "n_steps_", 0) + 1)
         if self.compute_labels:
             fitted["labels_"], fitted["inertia_"] = labels_and_inertia(
-                xp, X, weights, step.centres, offset, rows)
+                Data(X, offset, weights, chunk_size), step.centres)
         vars(self).update(fitted)
         return self
 
-    def _rows(self, xp: Namespace, X: Array) -> int:
-        return chunk_rows(X.shape[0], X.shape[1], self.n_clusters, itemsize(xp, X.dtype),
-                          None if self.chunk_size is None
-                          else check_positive_int(self.chunk_size, "chunk_size"))
+    def _chunk_size(self) -> int | None:
+        return (None if self.chunk_size is None
+                else check_positive_int(self.chunk_size, "chunk_size"))

@@ -28,6 +28,7 @@ from ._backends import LIBRARIES, Backend, backends
 from ._datasets import load_iris
 from ._estimator import KMeans
 from ._kmeans import resolve_n_init
+from ._libraries import library_named
 from ._namespace import to_host
 from ._persistence import load_model
 
@@ -243,19 +244,11 @@ def _select(names: Sequence[str] | None) -> list[Backend]:
 
 
 def _backend(name: str) -> Backend:
-    """The first usable device of a library (or the ``library:device`` named)."""
+    """The first usable device of a library (or the ``library:device`` named), its arrays
+    float64 where the library can make them so (JAX's are float32 unless asked)."""
     backend = _select([name])[0]
-    if backend.library == "jax":
-        _enable_jax_x64()
+    library_named(backend.library).enable_float64()
     return backend
-
-
-def _enable_jax_x64() -> None:
-    """Let the command line's JAX arrays be float64, as the other libraries' are."""
-    if "jax" in sys.modules or importlib.util.find_spec("jax") is not None:
-        import jax
-
-        jax.config.update("jax_enable_x64", True)
 
 
 def _save_plot(path: str, X: Any, model: KMeans) -> None:
@@ -269,10 +262,10 @@ def _save_plot(path: str, X: Any, model: KMeans) -> None:
 
 def demo(args: argparse.Namespace) -> int:
     """Cluster the embedded iris data on every usable backend and compare with NumPy."""
-    _enable_jax_x64()
     X, species, _ = load_iris()
     rows, reference = [], KMeans(n_clusters=3, random_state=args.seed).fit(X)
     for backend in _select(args.backend):
+        library_named(backend.library).enable_float64()
         data = backend.asarray(X)
         start = time.perf_counter()
         model = KMeans(n_clusters=3, random_state=args.seed).fit(data)

@@ -3,11 +3,20 @@
 Cases come from :func:`anykmeans._backends.backends`, so the tests, the demo
 and the benchmarks agree on what a backend is. CuPy and CUDA cases are
 listed and skipped with the reason where no CUDA device exists.
+
+``ANYKMEANS_TEST_BACKENDS``, a comma-separated list of backend names
+(``numpy,torch,array_api_strict:device1``, or library names such as ``torch``
+for all of its devices), limits the cases to those backends. JAX keeps its
+compiled programs in a persistent cache (``ANYKMEANS_JAX_CACHE``, by default
+``.pytest_cache/jax`` beside the tests), so that a second run compiles nothing.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,12 +24,27 @@ import pytest
 from anykmeans._backends import Backend, backends
 from anykmeans._namespace import to_host
 
+#: The environment variable that limits the backends the tests run on.
+BACKENDS_VARIABLE = "ANYKMEANS_TEST_BACKENDS"
+
 try:  # JAX computes in float32 unless asked; the tests compare float64 runs.
     import jax
 
     jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_compilation_cache_dir", os.environ.get(
+        "ANYKMEANS_JAX_CACHE", str(Path(__file__).parent.parent / ".pytest_cache" / "jax")))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
 except ImportError:
     pass
+
+
+def _selected(backend: Backend) -> bool:
+    """Whether :data:`BACKENDS_VARIABLE` (unset: every backend) selects ``backend``."""
+    names = os.environ.get(BACKENDS_VARIABLE, "").strip()
+    if not names:
+        return True
+    wanted = {name.strip() for name in names.split(",")}
+    return backend.name in wanted or backend.library in wanted
 
 
 @dataclass(frozen=True)
@@ -62,6 +86,8 @@ def _cases() -> list:
     for backend in backends():
         if backend.library == "array_api_strict" and backend.device not in STRICT_DEVICES:
             continue
+        if not _selected(backend):
+            continue
         dtypes = ["float64"]
         if backend.library == "torch" or backend.device == "no_float64":
             dtypes = ["float32"] if backend.device == "no_float64" else ["float32", "float64"]
@@ -91,9 +117,8 @@ def transfers(monkeypatch) -> list[int]:
     """The sizes of every array anykmeans moves to the host, in order, while the test runs.
 
     ``to_host`` is the package's one device-to-host transfer; it is counted in
-    every module that calls it.
+    every module of the package that imported it.
     """
-    import anykmeans
     from anykmeans import _namespace
 
     sizes = []
@@ -104,8 +129,7 @@ def transfers(monkeypatch) -> list[int]:
         sizes.append(int(np.asarray(out).size))
         return out
 
-    for module in ("_namespace", "_lloyd", "_kmeans", "_random", "_estimator", "_minibatch"):
-        target = getattr(anykmeans, module)
-        if hasattr(target, "to_host"):
-            monkeypatch.setattr(target, "to_host", counting)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("anykmeans.") and getattr(module, "to_host", None) is real:
+            monkeypatch.setattr(module, "to_host", counting)
     return sizes

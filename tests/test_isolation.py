@@ -41,6 +41,7 @@ import numpy as np
 import pytest
 
 import anykmeans
+from anykmeans._libraries import PLAN_VARIABLE
 from tests.conftest import host
 from tests.data import blobs, weights
 
@@ -307,8 +308,9 @@ def guard(_audit_hook, monkeypatch):
     def guarding(*allowed, environ=()):
         events: list = []
         monkeypatch.setattr(os, "environ", _RecordingEnviron(os.environ))
+        # ANYKMEANS_PLAN is anykmeans' own documented switch between plans: always read.
         _guard.update(active=True, events=events, allowed={str(p) for p in allowed},
-                      environ=set(environ))
+                      environ={*environ, PLAN_VARIABLE})
         try:
             yield events
         finally:

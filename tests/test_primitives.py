@@ -1,4 +1,4 @@
-"""The hot operations: ties, segment sums (native vs generic), chunking."""
+"""The hot operations: ties, segment sums (each library's vs the reference), chunking."""
 
 from __future__ import annotations
 
@@ -6,19 +6,11 @@ import numpy as np
 import pytest
 
 import anykmeans
+from anykmeans._libraries import Library, library_of
+from anykmeans._libraries._base import CPU_CHUNK_BYTES
+from anykmeans._libraries._numpy import FEATURE_MAJOR_MAX_FEATURES, NumPy
 from anykmeans._namespace import array_namespace
-from anykmeans._primitives import (
-    DEFAULT_CHUNK_BYTES,
-    FEATURE_MAJOR_MAX_FEATURES,
-    assign,
-    centred_rows,
-    chunk_rows,
-    labelled_inertia,
-    segment_count,
-    segment_sum,
-    segment_sum_generic,
-    tie_group_size,
-)
+from anykmeans._primitives import Data, assign, labelled_inertia, tie_group_size
 from tests.conftest import host
 from tests.data import blobs
 
@@ -31,11 +23,10 @@ def test_exact_ties_go_to_the_lower_cluster_index(xp):
     X, C = xp.asarray(points), xp.asarray(centres)
     ns = array_namespace(X)
     mean = ns.zeros(2, dtype=X.dtype, device=anykmeans._namespace.device_of(X))
-    labels = assign(ns, X, C, mean, rows=2).labels
+    labels = assign(Data(X, mean, chunk_size=2), C).labels
     np.testing.assert_array_equal(host(labels), [0, 0, 0, 0])
     order = ns.asarray([2, 1, 0], device=anykmeans._namespace.device_of(C))
-    swapped = assign(ns, X, ns.take(C, order, axis=0), mean,
-                     rows=3).labels
+    swapped = assign(Data(X, mean, chunk_size=3), ns.take(C, order, axis=0)).labels
     np.testing.assert_array_equal(host(swapped), [0, 0, 0, 0])
 
 
@@ -47,8 +38,8 @@ def test_native_segment_sum_equals_generic(xp, shape):
     values = xp.asarray(rng.standard_normal(shape))
     ids = xp.backend.asarray(rng.integers(0, 11, size=shape[0]))
     ns = array_namespace(values)
-    ours = host(segment_sum(ns, values, ids, 13))
-    generic = host(segment_sum_generic(ns, values, ids, 13))
+    ours = host(library_of(values).segment_sum(ns, values, ids, 13))
+    generic = host(Library().segment_sum(ns, values, ids, 13))
     assert ours.shape == generic.shape == (13, *shape[1:])
     np.testing.assert_allclose(ours, generic, rtol=xp.rtol * 10, atol=xp.rtol * 10)
     expected = np.zeros((13, *shape[1:]))
@@ -67,27 +58,28 @@ def test_chunk_size_does_not_change_the_answer(xp, chunk_size):
 
 def test_chunks_are_bounded_by_the_memory_budget():
     # 2M x 32 float32 with k = 4096: the n x k matrix would be 32 GB.
-    rows = chunk_rows(2_000_000, 32, 4096, 4)
-    assert rows * 2 * (32 + 4096) * 4 <= DEFAULT_CHUNK_BYTES
+    library = NumPy()
+    rows = library.chunk_rows(2_000_000, 32, 4096, 4, "cpu")
+    assert rows * 2 * (32 + 4096) * 4 <= CPU_CHUNK_BYTES
     assert rows >= 1
-    assert chunk_rows(100, 2, 3, 8) == 100
-    assert chunk_rows(10**6, 2, 3, 8, chunk_size=1000) == 1000
+    assert library.chunk_rows(100, 2, 3, 8, "cpu") == 100
+    assert library.chunk_rows(10**6, 2, 3, 8, "cpu", chunk_size=1000) == 1000
 
 
 def test_threaded_numpy_chunks_give_the_serial_answer_bit_for_bit(monkeypatch):
     pytest.importorskip("threadpoolctl")
-    from anykmeans import _primitives
+    from anykmeans._libraries import _numpy
 
     rng = np.random.default_rng(3)
     X = blobs(5000, 6, 9, seed=3).astype(np.float32)
     weights = rng.uniform(0.5, 2.0, size=X.shape[0]).astype(np.float32)
     centres = X[:9] - X.mean(axis=0)
-    ns = array_namespace(X)
-    threaded = assign(ns, X, centres, X.mean(axis=0), 97, weights, update=True)
-    if _primitives._numpy_workers(X) < 2:
+    data = Data(X, X.mean(axis=0), weights, chunk_size=97)
+    threaded = assign(data, centres, update=True)
+    if _numpy.workers_for(X) < 2:
         pytest.skip("a single core: NumPy chunks run serially anyway")
-    monkeypatch.setattr(_primitives, "_numpy_workers", lambda X: 1)
-    serial = assign(ns, X, centres, X.mean(axis=0), 97, weights, update=True)
+    monkeypatch.setattr(_numpy, "workers_for", lambda X: 1)
+    serial = assign(data, centres, update=True)
     for a, b in zip(threaded, serial, strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -104,7 +96,7 @@ def test_numpy_segment_sum_every_path_equals_scatter_add(order, n_rows, width):
         ids[ids == 5] = 6  # an empty segment
         expected = np.zeros((13, width))
         np.add.at(expected, ids, values.astype(np.float64))
-        ours = segment_sum(array_namespace(values), values, ids, 13)
+        ours = NumPy().segment_sum(array_namespace(values), values, ids, 13)
         assert ours.dtype == dtype and ours.shape == (13, width)
         np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-5)
         np.testing.assert_array_equal(ours[5], 0)
@@ -113,11 +105,12 @@ def test_numpy_segment_sum_every_path_equals_scatter_add(order, n_rows, width):
 def test_narrow_numpy_chunks_are_feature_major_and_equal_the_plain_difference():
     X = np.random.default_rng(2).standard_normal((40, FEATURE_MAJOR_MAX_FEATURES))
     mean = X.mean(axis=0)
-    x = centred_rows(array_namespace(X), X, slice(5, 25), mean)
+    x = NumPy().centred_rows(array_namespace(X), X, slice(5, 25), mean)
     assert x.flags.f_contiguous and not x.flags.c_contiguous
     np.testing.assert_array_equal(x, X[5:25] - mean)
     wide = np.hstack([X, X[:, :1]])
-    wide_rows = centred_rows(array_namespace(wide), wide, slice(5, 25), wide.mean(axis=0))
+    wide_rows = NumPy().centred_rows(array_namespace(wide), wide, slice(5, 25),
+                                     wide.mean(axis=0))
     assert wide_rows.flags.c_contiguous
 
 
@@ -136,7 +129,7 @@ def test_ties_go_to_the_lowest_index_when_centres_are_grouped(xp, n_clusters):
     X, C = xp.asarray(points), xp.asarray(centres)
     ns = array_namespace(X)
     mean = ns.zeros(3, dtype=X.dtype, device=anykmeans._namespace.device_of(X))
-    labels = assign(ns, X, C, mean, rows=150).labels
+    labels = assign(Data(X, mean, chunk_size=150), C).labels
     np.testing.assert_array_equal(host(labels), expected)
 
 
@@ -145,7 +138,7 @@ def test_segment_count_equals_the_segment_sum_of_ones(xp):
     ids_host = host(ids)
     ns = array_namespace(ids)
     dtype = xp.asarray(np.zeros(1)).dtype
-    counts = segment_count(ns, ids, 9, dtype)
+    counts = library_of(ids).segment_count(ns, ids, 9, dtype)
     assert counts.dtype == dtype
     np.testing.assert_array_equal(host(counts), np.bincount(ids_host, minlength=9))
 
@@ -160,8 +153,9 @@ def test_exact_inertia_of_an_assignment_is_the_labelled_inertia(xp):
     mean = ns.mean(X, axis=0)
     seeds = ns.asarray([0, 50, 100, 150, 200], device=anykmeans._namespace.device_of(X))
     centres = ns.take(X, seeds, axis=0) - mean
-    step = assign(ns, X, centres, mean, 64, weights, exact_inertia=True)
-    expected = labelled_inertia(ns, X, centres, step.labels, mean, 64, weights)
+    data = Data(X, mean, weights, chunk_size=64)
+    step = assign(data, centres, exact_inertia=True)
+    expected = labelled_inertia(data, centres, step.labels)
     np.testing.assert_allclose(float(host(step.inertia)), float(host(expected)), rtol=xp.rtol)
     d2 = ((points[:, None, :] - host(centres)[None] - host(mean)) ** 2).sum(axis=2)
     np.testing.assert_allclose(float(host(step.inertia)),

@@ -1,0 +1,305 @@
+"""The reference library: what anykmeans does with arrays of any Array API library.
+
+:class:`Library` holds every decision that depends on the array library, each
+with a default written in the standard alone: finding out whether an array is
+the library's, moving arrays to the host, evaluating lazy arrays, the fast
+primitives the standard lacks (segment sums, row norms, the layout of a chunk),
+how many rows a chunk holds and how the chunks of a pass are run. A library's
+own module (``_numpy``, ``_torch``, ...) subclasses it and overrides only what
+its library does better; a library anykmeans has no module for gets these
+defaults, which are correct everywhere.
+
+Each library runs one of two plans. The CPU plan keeps a chunk's working set
+near the processor's caches (:data:`CPU_CHUNK_BYTES`). The accelerator plan
+(GPUs) sizes chunks from the device's free memory, so that a pass is a handful
+of large kernels, uses only deterministic, synchronisation-free operations, and
+reads back to the host once per Lloyd iteration. The plan follows the array's
+device, or the environment variable :data:`PLAN_VARIABLE` (``cpu`` or
+``accelerator``) when it is set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, TypeVar
+
+import array_api_compat
+import numpy as np
+
+Array = Any
+Namespace = Any
+T = TypeVar("T")
+
+#: The environment variable that forces a plan: ``cpu`` or ``accelerator``.
+PLAN_VARIABLE = "ANYKMEANS_PLAN"
+PLANS = ("cpu", "accelerator")
+
+#: Bytes of working memory one chunk may use on the CPU plan when ``chunk_size``
+#: is not given: large enough that per-operation overhead vanishes, small enough
+#: that a chunk's score block stays near the caches (measured in benchmarks/).
+CPU_CHUNK_BYTES = 8 * 2**20
+
+#: The accelerator plan's chunk budget where the device's free memory is unknown.
+ACCELERATOR_CHUNK_BYTES = 2**30
+
+#: The share of the device's free memory one chunk may use on the accelerator plan.
+ACCELERATOR_MEMORY_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One array library on one device.
+
+    Attributes
+    ----------
+    library : str
+        Import name of the library ("numpy", "torch", ...).
+    device : str
+        The device, as the library names it.
+    usable : bool
+        Whether arrays can be made here.
+    note : str
+        The library's version, or why the backend is not usable.
+    """
+
+    library: str
+    device: str
+    usable: bool
+    note: str
+    _convert: Callable[[np.ndarray], Array] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        """``library`` or ``library:device`` where the library has several devices."""
+        return self.library if self.device == "cpu" else f"{self.library}:{self.device}"
+
+    def asarray(self, x: Any) -> Array:
+        """Copy the NumPy array ``x`` into this library and device.
+
+        The dtype is kept where the device supports it; float64 becomes float32
+        on devices without float64 (and in JAX without ``jax_enable_x64``).
+        """
+        if self._convert is None:
+            raise RuntimeError(f"backend {self.name} is not usable here: {self.note}")
+        return self._convert(np.asarray(x))
+
+
+def unusable(library: str, device: str, why: str) -> Backend:
+    """A :class:`Backend` that cannot be used here, and why."""
+    return Backend(library, device, False, why)
+
+
+def forced_plan() -> str | None:
+    """The plan :data:`PLAN_VARIABLE` forces, or None when it is unset or empty.
+
+    Raises
+    ------
+    ValueError
+        If the variable names no plan.
+    """
+    plan = os.environ.get(PLAN_VARIABLE, "").strip().lower()
+    if not plan:
+        return None
+    if plan not in PLANS:
+        raise ValueError(f"{PLAN_VARIABLE}={os.environ[PLAN_VARIABLE]!r} names no plan; "
+                         f"use one of {PLANS} (or leave it unset).")
+    return plan
+
+
+class Assignment(NamedTuple):
+    """What one pass of assignment over the data produced.
+
+    Attributes
+    ----------
+    labels : integer array of shape (n_samples,)
+        Index of the nearest centre of every row (ties go to the lower index).
+    inertia : 0-d array
+        Weighted sum of the squared distances of the rows to their nearest
+        centre, from the scores (``|x|^2 + min_j score``): the rounding of the
+        assignment itself; from the residuals ``x - c`` when the pass was
+        asked for the exact inertia.
+    sums : array of shape (n_clusters, n_features) or None
+        Weighted sum of the (centred) rows of each cluster.
+    weight_sums : array of shape (n_clusters,) or None
+        Sum of the weights of the rows of each cluster.
+    x_sq_norms : array of shape (n_samples,)
+        Squared norm of every centred row: what the next assignment of the
+        same rows may be given instead of computing it again.
+    """
+
+    labels: Array
+    inertia: Array
+    sums: Array | None
+    weight_sums: Array | None
+    x_sq_norms: Array
+
+    def plus(self, other: Assignment) -> Assignment:
+        """The inertia and sums of two parts of a pass added up (labels and norms dropped)."""
+        def add(a: Array | None, b: Array | None) -> Array | None:
+            return None if a is None else a + b
+
+        return Assignment(None, self.inertia + other.inertia, add(self.sums, other.sums),
+                          add(self.weight_sums, other.weight_sums), None)
+
+
+class Library:
+    """An array library as anykmeans uses it, on one plan; the standard-only reference.
+
+    Parameters
+    ----------
+    accelerator : bool
+        Run the accelerator plan (see the module's docstring) rather than the CPU plan.
+
+    Notes
+    -----
+    Subclasses set :attr:`name` (the import name) and :attr:`install` (how to
+    get the library) and override what their library does better. Instances
+    are made by :func:`anykmeans._libraries.library_of`, one per class and plan.
+    """
+
+    #: The library's import name ("" for arrays of a library anykmeans has no module for).
+    name = ""
+    #: How a user installs the library.
+    install = ""
+
+    def __init__(self, accelerator: bool = False) -> None:
+        self.accelerator = accelerator
+
+    def __repr__(self) -> str:
+        plan = "accelerator" if self.accelerator else "cpu"
+        return f"<{type(self).__name__} library, {plan} plan>"
+
+    # -- which arrays, which devices ---------------------------------------------------------
+
+    @staticmethod
+    def owns(x: Array) -> bool:
+        """Whether ``x`` is an array of this library (never imports the library)."""
+        return False
+
+    def is_accelerator(self, device: Any) -> bool:
+        """Whether ``device`` is an accelerator, which then gets the accelerator plan."""
+        return False
+
+    def backends(self, module: Any) -> list[Backend]:
+        """The devices of the imported library ``module``, usable or not."""
+        return []
+
+    def enable_float64(self) -> None:
+        """Let the library make float64 arrays where it needs to be asked (the command line
+        computes in float64 on every library, as NumPy does)."""
+
+    # -- the boundary ------------------------------------------------------------------------
+
+    def prepare(self, x: Array) -> Array:
+        """``x`` as anykmeans computes on it: the same data, never a view the caller can see
+        change (e.g. detached from an autograd graph).
+
+        Raises
+        ------
+        ValueError
+            If ``x`` lives where no computation can run.
+        """
+        return x
+
+    def to_host(self, x: Array) -> np.ndarray:
+        """``x`` copied to a NumPy array in host memory."""
+        return np.asarray(x)
+
+    def materialise(self, *arrays: Array) -> tuple[Array, ...]:
+        """Lazy arrays evaluated now, kept where they are; eager ones unchanged."""
+        return arrays
+
+    # -- the plan ----------------------------------------------------------------------------
+
+    def free_memory(self, device: Any) -> int | None:
+        """Bytes free on ``device`` for a chunk's working set, or None where unknown."""
+        return None
+
+    def chunk_bytes(self, device: Any) -> int:
+        """Bytes one chunk's working set may take on ``device``."""
+        if not self.accelerator:
+            return CPU_CHUNK_BYTES
+        free = self.free_memory(device)
+        if free is None:
+            return ACCELERATOR_CHUNK_BYTES
+        return max(CPU_CHUNK_BYTES, int(free * ACCELERATOR_MEMORY_SHARE))
+
+    def chunk_rows(self, n_samples: int, n_features: int, n_centres: int, itemsize: int,
+                   device: Any, chunk_size: int | None = None) -> int:
+        """Rows per chunk: ``chunk_size`` if given, else what :meth:`chunk_bytes` allows.
+
+        A chunk holds its centred rows, its score block against ``n_centres``
+        centres and the one-hot block of the generic segment sum: about
+        ``2 (n_features + n_centres)`` values per row.
+        """
+        if chunk_size is None:
+            per_row = 2 * (n_features + n_centres) * itemsize
+            chunk_size = max(1, self.chunk_bytes(device) // per_row)
+        return min(chunk_size, n_samples)
+
+    def map_chunks(self, X: Array, function: Callable[[slice], T],
+                   chunks: Iterable[slice]) -> Iterator[T]:
+        """``function(chunk)`` for every chunk of rows of ``X``, yielded in chunk order."""
+        return map(function, chunks)
+
+    def compiled(self, function: Callable[..., T],
+                 static_argnums: tuple[int, ...]) -> Callable[..., T]:
+        """``function`` of one chunk, compiled where the library compiles; the arguments at
+        ``static_argnums`` are not arrays (the library, the namespace, flags)."""
+        return function
+
+    def assign(self, data: Any, centres: Array, eager: Callable[..., Assignment],
+               **options: Any) -> Assignment:
+        """Run the assignment pass ``eager(data, centres, **options)`` the library's way.
+
+        ``data`` is the pass's :class:`anykmeans._primitives.Data`. Eager libraries
+        run the pass as it is; a lazy library may split it, e.g. one task per
+        block of rows, each running ``eager`` on its block.
+        """
+        return eager(data, centres, **options)
+
+    # -- primitives the standard lacks -------------------------------------------------------
+
+    def centred_rows(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
+        """``X[rows] - mean``: a chunk of rows in the centred frame, a new array."""
+        return X[rows, :] - mean
+
+    def sq_norms(self, xp: Namespace, x: Array) -> Array:
+        """Squared Euclidean norm of every row of ``x``."""
+        return xp.sum(x * x, axis=1)
+
+    def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
+                    n_segments: int) -> Array:
+        """Sum the rows of ``values`` that share a segment id.
+
+        Parameters
+        ----------
+        values : array of shape (n,) or (n, d)
+        segment_ids : integer array of shape (n,), values in ``[0, n_segments)``
+        n_segments : int
+
+        Returns
+        -------
+        array of shape (n_segments,) or (n_segments, d), ``values``' dtype, where
+        row ``j`` is the sum of the rows of ``values`` whose id is ``j``.
+
+        Notes
+        -----
+        The reference is a one-hot matrix product, deterministic on every
+        device (no atomic additions). Its ``n x n_segments`` one-hot block is
+        a chunk's working set: callers pass a chunk's rows, not all of ``X``.
+        """
+        segments = xp.arange(n_segments, dtype=segment_ids.dtype,
+                             device=array_api_compat.device(values))
+        one_hot = xp.astype(segment_ids[:, None] == segments[None, :], values.dtype)
+        return one_hot.T @ values
+
+    def segment_count(self, xp: Namespace, segment_ids: Array, n_segments: int,
+                      dtype: Any) -> Array:
+        """How many of ``segment_ids`` equal each segment, ``(n_segments,)`` in ``dtype``."""
+        ones = xp.ones(segment_ids.shape[0], dtype=dtype,
+                       device=array_api_compat.device(segment_ids))
+        return self.segment_sum(xp, ones, segment_ids, n_segments)
+

@@ -1,0 +1,50 @@
+"""CuPy: CUDA arrays, always on the accelerator plan.
+
+The accelerator plan's segment sum is the reference one-hot product:
+``cupyx.scatter_add`` adds atomically, in an order that changes from run to
+run. Chunks are sized from the device's free memory, counting what CuPy's
+memory pool holds unused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat
+
+from ._base import Array, Backend, Library, unusable
+
+
+class CuPy(Library):
+    """``cupy.ndarray`` arrays (CUDA devices)."""
+
+    name = "cupy"
+    install = "pip install anykmeans[cuda12] or anykmeans[cuda13], on a machine with a CUDA GPU"
+
+    @staticmethod
+    def owns(x: Array) -> bool:
+        return array_api_compat.is_cupy_array(x)
+
+    def is_accelerator(self, device: Any) -> bool:
+        return True
+
+    def backends(self, module: Any) -> list[Backend]:
+        cupy = module
+        try:
+            n_devices = cupy.cuda.runtime.getDeviceCount()
+        except Exception as exc:  # the CUDA runtime raises its own error types
+            return [unusable("cupy", "cuda", f"no usable CUDA device ({exc})")]
+        if n_devices == 0:
+            return [unusable("cupy", "cuda", "no CUDA device")]
+        return [Backend("cupy", "cuda", True, cupy.__version__, lambda x: cupy.asarray(x))]
+
+    def to_host(self, x: Array):
+        return x.get()
+
+    def free_memory(self, device: Any) -> int | None:
+        import cupy
+
+        with cupy.cuda.Device(device.id if hasattr(device, "id") else device):
+            free, _ = cupy.cuda.runtime.memGetInfo()
+        pool = cupy.get_default_memory_pool()
+        return free + pool.total_bytes() - pool.used_bytes()

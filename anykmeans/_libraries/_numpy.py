@@ -1,0 +1,181 @@
+"""NumPy: the CPU plan's home, a thread per core, BLAS kept to one thread per chunk.
+
+NumPy computes each operation on one core; with ``threadpoolctl`` installed,
+a pass runs its chunks on a pool of one thread per core with BLAS limited to
+one thread each, as scikit-learn runs its Lloyd loop. The fast primitives
+are NumPy's own: ``einsum`` row norms (scikit-learn's rounding), a sorted
+segment sum, ``bincount`` counts, and feature-major narrow chunks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import array_api_compat
+import numpy as np
+
+from ._base import Array, Backend, Library, Namespace
+
+T = TypeVar("T")
+
+#: Chunks of at most this many features are laid out feature by feature.
+FEATURE_MAJOR_MAX_FEATURES = 8
+
+#: The segment sum scatter-adds directly below this many rows per segment and
+#: sorts above it (each measured faster on its side: benchmarks notes).
+SORT_MIN_ROWS_PER_SEGMENT = 4
+
+
+class NumPy(Library):
+    """NumPy arrays (always on the CPU; the accelerator plan only when forced)."""
+
+    name = "numpy"
+    install = "pip install numpy"
+
+    @staticmethod
+    def owns(x: Array) -> bool:
+        return array_api_compat.is_numpy_array(x)
+
+    def backends(self, module: Any) -> list[Backend]:
+        return [Backend("numpy", "cpu", True, np.__version__, lambda x: x)]
+
+    # -- running a pass ----------------------------------------------------------------------
+
+    def map_chunks(self, X: Array, function: Callable[[slice], T],
+                   chunks: Iterable[slice]) -> Iterator[T]:
+        """``function(chunk)`` for every chunk, on the thread pool (see the module's docstring).
+
+        Without ``threadpoolctl``, on one core, or on the accelerator plan, the
+        chunks run one after another. At most two chunks per thread are in
+        flight, so memory stays bounded by the chunk size; results are yielded
+        in chunk order, so that sums over them do not depend on the threads.
+        """
+        workers = 1 if self.accelerator else workers_for(X)
+        if workers == 1:
+            yield from map(function, chunks)
+            return
+        pending: deque = deque()
+        with single_threaded_blas():
+            try:
+                for chunk in chunks:
+                    pending.append(_thread_pool(workers).submit(function, chunk))
+                    if len(pending) > 2 * workers:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    # -- primitives --------------------------------------------------------------------------
+
+    def centred_rows(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
+        """``X[rows] - mean``; a chunk of at most :data:`FEATURE_MAJOR_MAX_FEATURES` features
+        feature-major (Fortran order): the score product then reads it as a plain
+        matrix and the row norms add whole columns, where short rows would make
+        every operation pay per row (measured in benchmarks/)."""
+        chunk = X[rows, :]
+        if X.shape[1] <= FEATURE_MAJOR_MAX_FEATURES:
+            return np.subtract(chunk, mean, order="F")
+        return chunk - mean
+
+    def sq_norms(self, xp: Namespace, x: Array) -> Array:
+        """``einsum``, as scikit-learn: no temporary, and scikit-learn's rounding, which
+        decides exact ties between centres (common on integer data) the same way."""
+        return np.einsum("ij,ij->i", x, x)
+
+    def segment_count(self, xp: Namespace, segment_ids: Array, n_segments: int,
+                      dtype: Any) -> Array:
+        return np.bincount(segment_ids, minlength=n_segments).astype(dtype)
+
+    def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
+                    n_segments: int) -> Array:
+        """Sort the rows by segment, then add up each run of equal ids.
+
+        ``np.add.at`` is the direct scatter-add; its per-index overhead makes it
+        slower than a radix sort of narrow ids, a gather and ``np.add.reduceat``
+        (rows keep their order within a segment) unless segments get only a few
+        rows each. ``reduceat`` pays per row and per inner loop, so rows of an
+        even number of real values are added as half as many complex ones:
+        complex addition adds the real and the imaginary parts on their own, so
+        the sums are the same real additions.
+        """
+        if values.ndim == 1:
+            return np.bincount(segment_ids, weights=values,
+                               minlength=n_segments).astype(values.dtype)
+        n_rows, width = values.shape
+        if n_rows < SORT_MIN_ROWS_PER_SEGMENT * n_segments:
+            out = np.zeros(n_segments * width, dtype=values.dtype)
+            flat_ids = (segment_ids[:, None] * width + np.arange(width)).ravel()
+            np.add.at(out, flat_ids, values.ravel())
+            return out.reshape(n_segments, width)
+        narrow = np.int16 if n_segments <= np.iinfo(np.int16).max else np.int32
+        ids = segment_ids.astype(narrow)
+        order = np.argsort(ids, kind="stable")
+        # Where each segment's run starts in the sorted ids (searchsorted runs without the
+        # GIL, so that chunks on other threads go on; bincount holds it).
+        bounds = np.searchsorted(np.take(ids, order), np.arange(n_segments + 1, dtype=narrow))
+        present = bounds[:-1] < bounds[1:]
+        starts = bounds[:-1][present]
+        out = np.zeros((n_segments, width), dtype=values.dtype)
+        if values.flags.f_contiguous and not values.flags.c_contiguous:
+            # Feature-major rows (see centred_rows): gather and add along each feature.
+            out[present] = np.add.reduceat(np.take(values.T, order, axis=1), starts, axis=1).T
+            return out
+        rows = np.take(values, order, axis=0)
+        pair = {np.dtype(np.float32): np.complex64, np.dtype(np.float64): np.complex128}
+        if width % 2 == 0 and values.dtype in pair:
+            rows = rows.view(pair[values.dtype])
+        out[present] = np.add.reduceat(rows, starts, axis=0).view(values.dtype)
+        return out
+
+
+def workers_for(X: Array) -> int:
+    """Threads for the chunks of a pass over ``X``: the usable cores, or 1 (see
+    :meth:`NumPy.map_chunks`)."""
+    if X.shape[0] == 0:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if not cores or cores < 2 or not can_limit_blas():
+        return 1
+    return cores
+
+
+@functools.cache
+def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anykmeans")
+
+
+@functools.cache
+def can_limit_blas() -> bool:
+    """Whether BLAS's thread count can be limited (``threadpoolctl`` is installed)."""
+    return importlib.util.find_spec("threadpoolctl") is not None
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Limit BLAS to one thread while our own threads (or Dask's) run chunks in parallel.
+
+    BLAS's idle threads spin on the cores that the other chunks need: with a
+    thread per core already busy, one BLAS thread per chunk is faster, as
+    scikit-learn's Lloyd loop also does. Without ``threadpoolctl`` nothing changes.
+    """
+    if not can_limit_blas():
+        yield
+        return
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        yield
+
+
+@functools.cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
