@@ -5,6 +5,8 @@
     python -m benchmarks --problems --scaling n k # only the scaling series
     python -m benchmarks --memory-target          # adds the 2M x 32, k=4096 memory case
     python -m benchmarks --shape 200000 32 64 --iterations 5 --repeats 3 --json r.json --chart r.png
+    python -m benchmarks --problems S1 S4 F1 --implementations cupy torch:cuda torch-loop:cuda
+                                                  # on a GPU, against a hand-written torch loop
 
 Every problem is float32 and runs from the same fixed initial centres for a
 fixed number of iterations (tol=0) on every implementation, timed in one
@@ -24,7 +26,7 @@ import sys
 
 from . import chart, implementations, measure, report
 from .machine import describe, title
-from .problems import SCALING, STANDARD, custom
+from .problems import GPU, SCALING, STANDARD, custom
 from .suite import MEMORY_TARGET_ITERATIONS, memory_target, run_problem
 
 
@@ -40,9 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     names = [p.name for p in STANDARD]
-    parser.add_argument("--problems", nargs="*", default=names, choices=names, metavar="S",
-                        help="standard problems to run (default: all; none if the flag is "
-                             "given alone)")
+    parser.add_argument("--problems", nargs="*", default=names,
+                        choices=names + [p.name for p in GPU], metavar="S",
+                        help="problems to run: S1-S4 (default: all; none if the flag is "
+                             "given alone), F1 (1M x 256, k = 20 000: FAISS's GPU size)")
     parser.add_argument("--shape", nargs=3, type=_positive, metavar=("N", "D", "K"),
                         help="run this shape instead of the standard problems")
     parser.add_argument("--scaling", nargs="+", choices=sorted(SCALING), default=[],
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.chart and importlib.util.find_spec("matplotlib") is None:
         parser.error("--chart needs matplotlib (pip install matplotlib)")
     problems = [custom(*args.shape)] if args.shape else [
-        p for p in STANDARD if p.name in args.problems]
+        p for p in STANDARD + GPU if p.name in args.problems]
     if args.shape and args.shape[2] > args.shape[0]:
         parser.error("--shape N D K needs K <= N (the initial centres are K distinct rows)")
     if args.chart and not (problems or args.scaling):

@@ -76,12 +76,19 @@ _PEERS = {
     "scikit-learn": ("sklearn", Implementation("scikit-learn", peers.sklearn_lloyd,
                                                peers.sklearn_fit)),
     "faiss": ("faiss", Implementation("faiss", peers.faiss_lloyd, None)),
+    "torch-loop": ("torch", Implementation("torch-loop", peers.torch_lloyd("cpu"), None)),
+    "torch-loop:cuda": ("torch", Implementation("torch-loop:cuda", peers.torch_lloyd("cuda"),
+                                                None)),
 }
 
-_PEER_INSTALL = {"scikit-learn": "pip install scikit-learn", "faiss": "pip install faiss-cpu"}
+#: The peers timed when none are named: the hand-written torch loops only when asked for.
+_DEFAULT_PEERS = ("scikit-learn", "faiss")
+
+_PEER_INSTALL = {"scikit-learn": "pip install scikit-learn", "faiss": "pip install faiss-cpu",
+                 "torch-loop": "pip install torch", "torch-loop:cuda": "pip install torch"}
 
 
-def available(libraries: Sequence[str] = _TIMED, peer_names: Sequence[str] = tuple(_PEERS),
+def available(libraries: Sequence[str] = _TIMED, peer_names: Sequence[str] = _DEFAULT_PEERS,
               ) -> tuple[list[Implementation], dict[str, str]]:
     """The implementations usable here among those asked for, and why each other one is not.
 
@@ -112,6 +119,8 @@ def available(libraries: Sequence[str] = _TIMED, peer_names: Sequence[str] = tup
         module, implementation = _PEERS[name]
         if importlib.util.find_spec(module) is None:
             unusable[name] = f"not installed ({_PEER_INSTALL[name]})"
+        elif name.endswith(":cuda") and not peers.cuda_available():
+            unusable[name] = "no CUDA device (or a CPU-only build of torch)"
         else:
             found.append(implementation)
     return found, unusable

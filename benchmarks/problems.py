@@ -78,6 +78,10 @@ STANDARD = (
     Problem("S4", 100_000, 64, 1024),
 )
 
+#: Problems for a GPU: FAISS's published size (1M x 256, k = 20 000). On a CPU one
+#: iteration is ~10 TFLOP: run it with --problems F1 where a GPU is lent.
+GPU = (Problem("F1", 1_000_000, 256, 20_000, "gpu"),)
+
 #: Scaling series: n at d=32, k=64, and k at n=200k, d=32.
 SCALING = {
     "n": tuple(Problem(f"n={n}", n, 32, 64, "n") for n in (125_000, 250_000, 500_000, 1_000_000)),

@@ -1,0 +1,165 @@
+"""Count what a GPU would pay for: array operations and reads to the host, per step.
+
+    python -m benchmarks.launches
+
+A GPU runs each array operation as (at least) one kernel launch, and each read
+back to the host (``item``, ``nonzero``, a copy to the host) stalls it until
+the device is idle. Neither needs a GPU to be counted: a torch dispatch mode
+sees every operation a fit makes whatever device its tensors are on, so
+forcing the accelerator plan (``ANYKMEANS_PLAN=accelerator``) on CPU tensors
+gives the counts a CUDA device would see. Printed: operations and reads per
+Lloyd iteration on S1 and S4 (measured), and on FAISS's size F1 (1M x 256,
+k = 20 000: operations per chunk and per iteration measured on a small problem
+of the same kind, times the chunks the plan makes with an H200's free memory).
+tests/test_plans.py asserts the budgets from the same counts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import sys
+from collections.abc import Iterator
+
+import numpy as np
+
+import anykmeans
+from anykmeans._libraries import PLAN_VARIABLE
+
+from .problems import GPU, STANDARD
+
+#: Operations that read device data on the host: each one waits for the device.
+READS = {"_local_scalar_dense", "nonzero", "is_nonzero", "item"}
+
+#: Operations that only make a new view of the same memory: no kernel runs.
+VIEWS = {"view", "_unsafe_view", "unsqueeze", "squeeze", "permute", "t", "transpose", "expand",
+         "slice", "select", "alias", "detach", "as_strided", "_reshape_alias"}
+
+#: Free memory of an H200 as anykmeans would find it: about 139 GiB.
+H200_FREE_BYTES = 139 * 2**30
+
+
+def counter():
+    """A torch dispatch mode counting the operations that run a kernel, and the reads.
+
+    Copies to the host through ``Library.to_host`` (a no-op on CPU tensors, a
+    read on a GPU) are counted as reads by :func:`counting`.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.operations = 0
+            self.reads = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.overloadpacket.__name__
+            self.operations += name not in VIEWS
+            self.reads += name in READS
+            return func(*args, **(kwargs or {}))
+
+        def snapshot(self) -> tuple[int, int]:
+            return self.operations, self.reads
+
+    return Count()
+
+
+class counting:
+    """``with counting() as count:``: the accelerator plan forced, every operation counted."""
+
+    def __enter__(self):
+        from anykmeans._libraries._torch import Torch
+
+        self._plan = os.environ.get(PLAN_VARIABLE)
+        os.environ[PLAN_VARIABLE] = "accelerator"
+        self.count = counter()
+        self._to_host = real = Torch.to_host
+        count = self.count
+
+        def to_host(library, x):
+            count.reads += 1
+            return real(library, x)
+
+        Torch.to_host = to_host
+        self.count.__enter__()
+        return self.count
+
+    def __exit__(self, *exc):
+        from anykmeans._libraries._torch import Torch
+
+        self.count.__exit__(*exc)
+        Torch.to_host = self._to_host
+        if self._plan is None:
+            del os.environ[PLAN_VARIABLE]
+        else:
+            os.environ[PLAN_VARIABLE] = self._plan
+
+
+def tensor(n_samples: int, n_features: int, seed: int = 0):
+    """Standard normal float32 data as a CPU tensor."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    return torch.asarray(rng.standard_normal((n_samples, n_features), dtype=np.float32))
+
+
+def per_iteration(count, X, n_clusters: int, iterations: int = 3,
+                  **options) -> list[tuple[int, int]]:
+    """(operations, reads) of each Lloyd iteration after the first (which also computes the
+    row norms that later ones reuse), from a fit started at the first rows of ``X``."""
+    marks = []
+    init = X[:n_clusters].detach().clone()
+    anykmeans.KMeans(n_clusters, init=init, n_init=1, max_iter=iterations, tol=0.0,
+                     **options).fit(X, on_iteration=lambda *_: marks.append(count.snapshot()))
+    return [(b[0] - a[0], b[1] - a[1]) for a, b in itertools.pairwise(marks)]
+
+
+def large_k_model(count, n_rows: int = 1000) -> tuple[float, float, int]:
+    """``(fixed, per_chunk, chunks)``: operations of an F1 iteration are
+    ``fixed + per_chunk * chunks``.
+
+    ``fixed`` and ``per_chunk`` are measured on 4 000 x 256 with k = 256 (grouped
+    ties, as k = 20 000 has) in one chunk and in four; ``chunks`` is what the
+    plan makes of F1 with an H200's free memory.
+    """
+    from anykmeans._libraries import library_of
+    from anykmeans._libraries._torch import Torch
+
+    problem = GPU[0]
+    X = tensor(4 * n_rows, problem.d)
+    one = per_iteration(count, X, 256)[-1][0]
+    four = per_iteration(count, X, 256, chunk_size=n_rows)[-1][0]
+    per_chunk = (four - one) / 3
+    free_memory = Torch.free_memory
+    Torch.free_memory = lambda self, device: H200_FREE_BYTES
+    try:
+        rows = library_of(X).chunk_rows(problem.n, problem.d, problem.k, 4, X.device)
+    finally:
+        Torch.free_memory = free_memory
+    return one - per_chunk, per_chunk, math.ceil(problem.n / rows)
+
+
+def rows() -> Iterator[list[str]]:
+    """The table's rows: problem, operations and reads per Lloyd iteration, how counted."""
+    with counting() as count:
+        for problem in (STANDARD[0], STANDARD[3]):
+            operations, reads = per_iteration(count, tensor(problem.n, problem.d), problem.k)[-1]
+            yield [problem.name, str(operations), str(reads), "measured"]
+        fixed, per_chunk, chunks = large_k_model(count)
+        yield [GPU[0].name, f"{fixed + per_chunk * chunks:.0f}", "1",
+               f"{fixed:.0f} + {per_chunk:.0f} per chunk x {chunks} chunks (H200 memory)"]
+
+
+def main() -> int:
+    lines = [["problem", "operations / iteration", "reads / iteration", "how counted"],
+             *rows()]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    for line in lines:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
