@@ -5,15 +5,17 @@ reads: one array per fitted attribute, named after the attribute without its
 trailing underscore (``cluster_centers``, ``labels``, ``inertia``, ``n_iter``,
 ...), the array-valued parameters as ``param_<name>``, and a ``metadata``
 entry holding JSON text: the estimator's class, its parameters, which entry
-restores which attribute, and the fields of private state kept in anykmeans
-dataclasses (so a loaded ``MiniBatchKMeans`` can go on with ``partial_fit``).
-Everything works from the estimator's parameters and fitted attributes, so it
-serves every estimator built on :class:`anykmeans._estimator.CentresEstimator`.
+restores which attribute, the fields of private state kept in anykmeans
+dataclasses and the state of the estimator's random generator (so a loaded
+``MiniBatchKMeans`` goes on with ``partial_fit`` exactly as the saved one
+would). Everything works from the estimator's parameters and fitted
+attributes, so it serves every estimator built on
+:class:`anykmeans._estimator.CentresEstimator`.
 
 A model file is data, and may have been written to harm. :func:`load_model`
-builds only the estimators and dataclasses of its allow-lists, from plain
-JSON values, and sets only the attributes of :data:`ATTRIBUTES`,
-each of the kind, dtype and shape given there; nothing the file names is
+builds only the estimators, dataclasses and bit generators of its allow-lists,
+from plain JSON values, and sets only the attributes of :data:`ATTRIBUTES`, each
+of the kind, dtype and shape given there; nothing the file names is
 imported or called. It reads the metadata first, then only the entries the
 metadata names, each after its ``.npy`` header has shown the dtype and shape
 the model needs and no more data than its member holds. Anything else is
@@ -67,8 +69,9 @@ class Field(NamedTuple):
 
     ``kind`` is "array", "scalar" (a 0-d entry), "tuple" (of floats), "tuples"
     (a ragged tuple of tuples of floats: the values flattened, and an entry
-    ``<key>_lengths``) or "record" (an anykmeans dataclass of plain fields, in
-    the metadata). Entries hold ``dtype`` "f" (float32 or float64, finite) or "i"
+    ``<key>_lengths``), "record" (an anykmeans dataclass of plain fields, in the
+    metadata) or "generator" (a NumPy random generator's state, in the
+    metadata). Entries hold ``dtype`` "f" (float32 or float64, finite) or "i"
     (integers, never negative), of ``shape`` given in clusters "k", features
     "d" or any length "n".
     """
@@ -95,15 +98,22 @@ ATTRIBUTES = {
     "_counts": Field("array", "f", ("k",)),
     "_batch_size": Field("scalar", "i"),
     "_schedule": Field("record"),
+    "_random_state": Field("generator"),
 }
 #: The attributes every model file sets: what ``predict`` needs.
 REQUIRED = ("cluster_centers_", "n_features_in_", "_n_features_out", "_mean")
 #: The parameters a model file may hold as arrays.
 ARRAY_PARAMS = {"init": Field("array", "f", ("k", "d"))}
+#: NumPy's bit generators whose state a model file may hold: integers and integer arrays.
+BIT_GENERATORS = {cls.__name__: cls for cls in (
+    np.random.MT19937, np.random.PCG64, np.random.PCG64DXSM, np.random.SFC64)}
+#: The length of MT19937's key. Its position in the key must lie in [0, 624]: NumPy's C code
+#: trusts it, and reads outside the key from any other.
+MT19937_KEY_LENGTH = 624
 
 _METADATA_KEYS = {"format", "version", "estimator", "params", "array_params", "attributes"}
 #: The keys of an attribute's metadata, by kind (one stored in an entry: its kind and key).
-_SPEC_KEYS = {"record": {"kind", "class", "fields"}}
+_SPEC_KEYS = {"record": {"kind", "class", "fields"}, "generator": {"kind", "class", "state"}}
 #: The dtype kinds of each Field dtype ("U": the metadata's text), and their names.
 _DTYPE_KINDS = {"f": "f", "i": "iu", "U": "U"}
 _DTYPE_NAMES = {"f": "float32 or float64", "i": "integers", "U": "text"}
@@ -155,7 +165,7 @@ def _key(name: str) -> str:
     return name[:-1] if name.endswith("_") and not name.startswith("_") else name
 
 
-# -- records: private state as JSON fields -------------------------------------
+# -- records and generators: private state as JSON fields -------------------------------------
 
 
 def _record_spec(value: Any, name: str) -> dict[str, Any]:
@@ -194,6 +204,100 @@ def _record(spec: dict[str, Any]) -> Any:
         wanted = ", ".join(f"{name}: {kind.__name__}" for name, kind in declared.items())
         raise ValueError(f"Its {cls.__name__} record does not have the fields {wanted}.")
     return cls(**fields)
+
+
+def _plain(state: dict[str, Any]) -> dict[str, Any]:
+    """A bit generator's ``state`` with its arrays as lists (JSON-ready)."""
+    return {key: _plain(value) if isinstance(value, dict)
+            else value.tolist() if isinstance(value, np.ndarray) else value
+            for key, value in state.items()}
+
+
+def _generator_spec(rng: Any, name: str) -> dict[str, Any]:
+    """The metadata of attribute ``name``, a NumPy ``RandomState`` or ``Generator``.
+
+    Raises
+    ------
+    TypeError
+        If ``rng`` is neither, or its bit generator is not one of :data:`BIT_GENERATORS`.
+    """
+    if isinstance(rng, np.random.RandomState):
+        kind, state = "RandomState", rng.get_state(legacy=False)
+    elif isinstance(rng, np.random.Generator):
+        kind, state = "Generator", rng.bit_generator.state
+    else:
+        raise TypeError(f"Cannot save attribute {name!r} of type {type(rng).__name__}.")
+    if state["bit_generator"] not in BIT_GENERATORS:
+        raise TypeError(f"Cannot save attribute {name!r}: its bit generator "
+                        f"{state['bit_generator']} is not one of {sorted(BIT_GENERATORS)}.")
+    return {"kind": "generator", "class": kind, "state": _plain(state)}
+
+
+def _like(value: Any, fresh: Any) -> Any:
+    """``value`` (JSON) as the generator state ``fresh`` lays it out, once it matches it.
+
+    Dictionaries must have the same keys, strings (the bit generator's name) be
+    equal, numbers be of the same type, and lists of integers have the length
+    of the arrays, which they become, in the arrays' dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` does not match ``fresh``.
+    OverflowError
+        If an integer is out of its array's dtype's range.
+    """
+    if isinstance(fresh, dict):
+        if not (isinstance(value, dict) and value.keys() == fresh.keys()):
+            raise ValueError(f"Its random generator's state has not the keys {sorted(fresh)}.")
+        return {key: _like(value[key], item) for key, item in fresh.items()}
+    if isinstance(fresh, np.ndarray):
+        if not (isinstance(value, list) and len(value) == fresh.size
+                and all(type(item) is int for item in value)):
+            raise ValueError(f"Its random generator's state has no list of {fresh.size} "
+                             "integers where its bit generator keeps one.")
+        return np.asarray(value, dtype=fresh.dtype)
+    if type(value) is not type(fresh) or (isinstance(fresh, str) and value != fresh):
+        raise ValueError(f"Its random generator's state holds {value!r:.40} where a "
+                         f"{type(fresh).__name__} belongs.")
+    return value
+
+
+def _generator(spec: dict[str, Any]) -> np.random.RandomState | np.random.Generator:
+    """The generator :func:`_generator_spec` described, its state checked against a fresh one.
+
+    Raises
+    ------
+    ValueError
+        If it is not a ``RandomState`` or ``Generator`` of one of
+        :data:`BIT_GENERATORS`, or its state is not laid out as theirs or is
+        out of range.
+    """
+    state = spec["state"]
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if spec["class"] not in ("RandomState", "Generator") or not (
+            isinstance(name, str) and name in BIT_GENERATORS):
+        raise ValueError("Its random generator is not a RandomState or Generator of "
+                         f"{sorted(BIT_GENERATORS)}.")
+    bit_generator = BIT_GENERATORS[name](0)
+    if spec["class"] == "RandomState":
+        rng = np.random.RandomState(bit_generator)
+        fresh = rng.get_state(legacy=False)
+    else:
+        rng = np.random.Generator(bit_generator)
+        fresh = bit_generator.state
+    try:
+        state = _like(state, fresh)
+        if name == "MT19937" and not 0 <= state["state"]["pos"] <= MT19937_KEY_LENGTH:
+            raise ValueError(f"Its random generator's position {state['state']['pos']} is "
+                             f"outside [0, {MT19937_KEY_LENGTH}].")
+        if spec["class"] == "RandomState":
+            rng.set_state(state)
+        else:
+            bit_generator.state = state
+    except OverflowError as exc:
+        raise ValueError(f"Its random generator's state is out of range ({exc}).") from exc
+    return rng
 
 
 # -- saving and moving ---------------------------------------------------------------------
@@ -240,6 +344,9 @@ def _state(model: Any, portable: bool) -> tuple[dict[str, Any], dict[str, np.nda
         if field.kind == "record":
             attributes[name] = _record_spec(value, name)
             continue
+        if field.kind == "generator":
+            attributes[name] = _generator_spec(value, name)
+            continue
         key = _key(name)
         if field.kind == "array":
             arrays[key] = np.asarray(to_host(value))
@@ -275,7 +382,7 @@ def _build(metadata: dict[str, Any], arrays: dict[str, np.ndarray], like: Array 
     Raises
     ------
     ValueError
-        If the estimator or a record is not one a model file may hold.
+        If the estimator, a record or a generator is not one a model file may hold.
     """
     cls = _estimator_class(metadata["estimator"])
     if like is None:
@@ -290,6 +397,8 @@ def _build(metadata: dict[str, Any], arrays: dict[str, np.ndarray], like: Array 
         kind = spec["kind"]
         if kind == "record":
             value = _record(spec)
+        elif kind == "generator":
+            value = _generator(spec)
         else:
             key = spec["key"]
             value = arrays[key]
@@ -501,7 +610,8 @@ def save_model(model: Any, path: str | os.PathLike | Any) -> None:
     NotFittedError
         If ``model`` is not fitted.
     TypeError
-        If the model holds an attribute model files do not (see :data:`ATTRIBUTES`).
+        If the model holds an attribute model files do not (see :data:`ATTRIBUTES`),
+        or a random generator of a bit generator not in :data:`BIT_GENERATORS`.
 
     Warns
     -----
@@ -554,7 +664,8 @@ def load_model(path: str | os.PathLike | Any, like: Array | None = None) -> Any:
 def move_model(model: Any, like: Array | None) -> Any:
     """A copy of the fitted ``model`` whose arrays are in ``like``'s library and device.
 
-    The arrays pass through the host once; ``model`` itself is unchanged.
+    The arrays pass through the host once; ``model`` itself is unchanged (a
+    random generator it holds is copied).
     """
     metadata, arrays = _state(model, portable=False)
     return _build(metadata, arrays, like)

@@ -12,6 +12,7 @@ import json
 import pickle
 import sys
 import tracemalloc
+import warnings
 import zipfile
 
 import numpy as np
@@ -344,3 +345,76 @@ def test_a_metadata_entry_that_is_not_text_is_refused(tmp_path):
     _, arrays = saved(tmp_path)
     np.savez(tmp_path / "numbers.npz", metadata=np.ones(3), **arrays)
     refused(tmp_path / "numbers.npz", match="metadata")
+
+
+# -- MiniBatchKMeans goes on after save, load and to -------------------------------------------
+
+
+def chunks(n: int = 6) -> list[np.ndarray]:
+    return np.array_split(blobs(600, 3, 5, seed=2), n)
+
+
+def streamed(random_state) -> anykmeans.MiniBatchKMeans:
+    """A MiniBatchKMeans after two chunks, reassigning centres at every step (draws)."""
+    model = anykmeans.MiniBatchKMeans(5, random_state=random_state, reassignment_ratio=0.9)
+    for chunk in chunks()[:2]:
+        model.partial_fit(chunk)
+    return model
+
+
+def go_on(model) -> anykmeans.MiniBatchKMeans:
+    for chunk in chunks()[2:]:
+        model.partial_fit(chunk)
+    return model
+
+
+@pytest.mark.parametrize("random_state", [0, "generator", "pcg64_random_state"])
+def test_partial_fit_models_save_load_move_and_go_on_identically(tmp_path, random_state):
+    random_state = {"generator": np.random.default_rng(3),
+                    "pcg64_random_state": np.random.RandomState(np.random.PCG64(3))
+                    }.get(random_state, random_state)
+    model = streamed(random_state)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a generator as random_state is not saved
+        model.save(tmp_path / "stream.npz")
+    loaded = anykmeans.load(tmp_path / "stream.npz")
+    moved = model.to(np.empty(0))
+    restarted = model.to(np.empty(0))
+    restarted._random_state = np.random.RandomState(0)
+    for other in (loaded, moved, restarted):
+        assert other._random_state is not model._random_state
+    for m in (model, loaded, moved, restarted):
+        go_on(m)
+    for other in (loaded, moved):
+        np.testing.assert_array_equal(other.cluster_centers_, model.cluster_centers_)
+        np.testing.assert_array_equal(other._counts, model._counts)
+        np.testing.assert_array_equal(other.labels_, model.labels_)
+        assert other.n_steps_ == model.n_steps_ == len(chunks())
+    # The continuation draws random numbers: another generator state goes elsewhere.
+    assert not np.array_equal(restarted.cluster_centers_, model.cluster_centers_)
+
+
+def test_an_unsupported_bit_generator_is_refused_when_saving(tmp_path):
+    model = streamed(np.random.Generator(np.random.Philox(0)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(TypeError, match="Philox"):
+            model.save(tmp_path / "philox.npz")
+
+
+@pytest.mark.parametrize("change", ["pos", "key_length", "key_range", "bit_generator", "class"])
+def test_a_generator_state_outside_its_bounds_is_refused(tmp_path, change):
+    metadata, arrays = saved(tmp_path, streamed(0))
+    spec = metadata["attributes"]["_random_state"]
+    state = spec["state"]["state"]
+    if change == "pos":  # NumPy's MT19937 would read outside its key: a crash
+        state["pos"] = 10**8
+    elif change == "key_length":
+        state["key"] = state["key"][:-1]
+    elif change == "key_range":
+        state["key"][0] = 2**40
+    elif change == "bit_generator":
+        spec["state"]["bit_generator"] = "Philox"
+    else:
+        spec["class"] = "os:system"
+    refused(write(tmp_path / "generator.npz", metadata, arrays))
