@@ -5,11 +5,21 @@ reads: one array per fitted attribute, named after the attribute without its
 trailing underscore (``cluster_centers``, ``labels``, ``inertia``, ``n_iter``,
 ...), the array-valued parameters as ``param_<name>``, and a ``metadata``
 entry holding JSON text: the estimator's class, its parameters, which entry
-restores which attribute, and the fields of private state kept in anykmeans
-dataclasses (so a loaded ``MiniBatchKMeans`` can go on with ``partial_fit``).
-Everything works from the estimator's
-parameters and fitted attributes, so it serves every estimator built on
+restores which attribute, the fields of private state kept in anykmeans
+dataclasses and the state of the estimator's random generator (so a loaded
+``MiniBatchKMeans`` goes on with ``partial_fit`` exactly as the saved one
+would). Everything works from the estimator's parameters and fitted
+attributes, so it serves every estimator built on
 :class:`anykmeans._estimator.CentresEstimator`.
+
+A model file is data, and may have been written to harm. :func:`load_model`
+builds only the estimators, dataclasses and bit generators of its allow-lists,
+from plain JSON values, and sets only the attributes of :data:`ATTRIBUTES`, each
+of the kind, dtype and shape given there; nothing the file names is
+imported or called. It reads the metadata first, then only the entries the
+metadata names, each after its ``.npy`` header has shown the dtype and shape
+the model needs and no more data than its member holds. Anything else is
+refused with one ``ValueError``.
 
 Arrays go through the host on the way in and out (the one documented place
 where a whole model crosses devices) and come back in the library and on the
@@ -19,12 +29,14 @@ device of the ``like`` array.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
+import math
 import os
+import typing
 import warnings
-from numbers import Real
-from typing import Any
+import zipfile
+import zlib
+from typing import Any, NamedTuple
 
 import array_api_compat
 import numpy as np
@@ -44,31 +56,251 @@ __all__ = ["load_model", "move_model", "save_model"]
 FORMAT = "anykmeans.model"
 VERSION = 1
 
+#: The most bytes the metadata entry may take (it holds parameters and small state).
+MAX_METADATA_BYTES = 2**20
+#: The most an archive member may expand when decompressed (``save`` stores them as they are).
+MAX_EXPANSION = 100
+#: Bytes read from an archive member at a time.
+READ_BYTES = 2**20
+
+
+class Field(NamedTuple):
+    """How a model file holds one attribute or array parameter.
+
+    ``kind`` is "array", "scalar" (a 0-d entry), "tuple" (of floats), "tuples"
+    (a ragged tuple of tuples of floats: the values flattened, and an entry
+    ``<key>_lengths``), "record" (an anykmeans dataclass of plain fields, in the
+    metadata) or "generator" (a NumPy random generator's state, in the
+    metadata). Entries hold ``dtype`` "f" (float32 or float64, finite) or "i"
+    (integers, never negative), of ``shape`` given in clusters "k", features
+    "d" or any length "n".
+    """
+
+    kind: str
+    dtype: str = ""
+    shape: tuple[str, ...] = ()
+
+
+#: The attributes a model file may set; every other name is refused.
+ATTRIBUTES = {
+    "cluster_centers_": Field("array", "f", ("k", "d")),
+    "labels_": Field("array", "i", ("n",)),
+    "inertia_": Field("scalar", "f"),
+    "n_iter_": Field("scalar", "i"),
+    "n_steps_": Field("scalar", "i"),
+    "n_features_in_": Field("scalar", "i"),
+    "inertia_history_": Field("tuple", "f", ("n",)),
+    "inertia_histories_": Field("tuples", "f", ("n",)),
+    "_n_features_out": Field("scalar", "i"),
+    "_mean": Field("array", "f", ("d",)),
+    # MiniBatchKMeans' state for partial_fit
+    "_centres": Field("array", "f", ("k", "d")),
+    "_counts": Field("array", "f", ("k",)),
+    "_batch_size": Field("scalar", "i"),
+    "_schedule": Field("record"),
+    "_random_state": Field("generator"),
+}
+#: The attributes every model file sets: what ``predict`` needs.
+REQUIRED = ("cluster_centers_", "n_features_in_", "_n_features_out", "_mean")
+#: The parameters a model file may hold as arrays.
+ARRAY_PARAMS = {"init": Field("array", "f", ("k", "d"))}
+#: NumPy's bit generators whose state a model file may hold: integers and integer arrays.
+BIT_GENERATORS = {cls.__name__: cls for cls in (
+    np.random.MT19937, np.random.PCG64, np.random.PCG64DXSM, np.random.SFC64)}
+#: The length of MT19937's key. Its position in the key must lie in [0, 624]: NumPy's C code
+#: trusts it, and reads outside the key from any other.
+MT19937_KEY_LENGTH = 624
+
+_METADATA_KEYS = {"format", "version", "estimator", "params", "array_params", "attributes"}
+#: The keys of an attribute's metadata, by kind (one stored in an entry: its kind and key).
+_SPEC_KEYS = {"record": {"kind", "class", "fields"}, "generator": {"kind", "class", "state"}}
+#: The dtype kinds of each Field dtype ("U": the metadata's text), and their names.
+_DTYPE_KINDS = {"f": "f", "i": "iu", "U": "U"}
+_DTYPE_NAMES = {"f": "float32 or float64", "i": "integers", "U": "text"}
+#: Readers of the .npy header versions that NumPy's ``savez`` writes.
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _estimators() -> dict[str, type]:
+    """The estimator classes a model file may hold, by name (imported here: they import us)."""
+    from ._estimator import KMeans
+    from ._minibatch import MiniBatchKMeans
+
+    return {"KMeans": KMeans, "MiniBatchKMeans": MiniBatchKMeans}
+
+
+def _records() -> dict[str, type]:
+    """The dataclasses a model file may hold (estimators' private state), by qualified name."""
+    from ._minibatch import ReassignSchedule
+
+    return {f"{cls.__module__}:{cls.__qualname__}": cls for cls in (ReassignSchedule,)}
+
+
+def _estimator_class(name: Any) -> type:
+    """The estimator class called ``name`` in a model file.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :func:`_estimators`.
+    """
+    classes = _estimators()
+    if not (isinstance(name, str) and name in classes):
+        raise ValueError(f"Unknown estimator {name!r}; model files hold {' or '.join(classes)}.")
+    return classes[name]
+
 
 def _is_array(value: Any) -> bool:
     return array_api_compat.is_array_api_obj(value) and not isinstance(value, np.generic)
 
 
-def _is_record(value: Any) -> bool:
-    """An anykmeans dataclass instance of plain numbers (an estimator's private state)."""
-    return (dataclasses.is_dataclass(value) and not isinstance(value, type)
-            and type(value).__module__.startswith("anykmeans.")
-            and all(v is None or isinstance(v, str | bool | int | float)
-                    for v in dataclasses.asdict(value).values()))
-
-
-def _record(spec: dict[str, Any]) -> Any:
-    """The dataclass instance :func:`_is_record` accepted, rebuilt from its fields."""
-    module, _, name = spec["class"].partition(":")
-    if not module.startswith("anykmeans."):
-        raise ValueError(f"Refusing to rebuild {spec['class']!r}: not an anykmeans class.")
-    cls = getattr(importlib.import_module(module), name)
-    return cls(**spec["fields"])
+def _is_plain(value: Any) -> bool:
+    """Whether ``value`` is what JSON holds as a scalar: None, a bool, a number or a string."""
+    return value is None or isinstance(value, str | bool | int | float)
 
 
 def _key(name: str) -> str:
     """The archive entry of attribute ``name``: ``cluster_centers_`` -> ``cluster_centers``."""
     return name[:-1] if name.endswith("_") and not name.startswith("_") else name
+
+
+# -- records and generators: private state as JSON fields -------------------------------------
+
+
+def _record_spec(value: Any, name: str) -> dict[str, Any]:
+    """The metadata of attribute ``name``, a dataclass of :func:`_records`.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is of another type.
+    """
+    cls = type(value)
+    qualified = f"{cls.__module__}:{cls.__qualname__}"
+    if _records().get(qualified) is not cls:
+        raise TypeError(f"Cannot save attribute {name!r} of type {cls.__name__}.")
+    return {"kind": "record", "class": qualified, "fields": dataclasses.asdict(value)}
+
+
+def _record(spec: dict[str, Any]) -> Any:
+    """The dataclass :func:`_record_spec` described, once its fields are the declared ones.
+
+    Raises
+    ------
+    ValueError
+        If the class is not one of :func:`_records`, or the fields are not its
+        fields, each of its declared type.
+    """
+    records = _records()
+    cls = records.get(spec["class"]) if isinstance(spec["class"], str) else None
+    if cls is None:
+        raise ValueError(f"Its record class {spec['class']!r} is not one of {sorted(records)}.")
+    types = typing.get_type_hints(cls)
+    declared = {field.name: types[field.name] for field in dataclasses.fields(cls)}
+    fields = spec["fields"]
+    if not (isinstance(fields, dict) and fields.keys() == declared.keys()
+            and all(type(fields[name]) is kind for name, kind in declared.items())):
+        wanted = ", ".join(f"{name}: {kind.__name__}" for name, kind in declared.items())
+        raise ValueError(f"Its {cls.__name__} record does not have the fields {wanted}.")
+    return cls(**fields)
+
+
+def _plain(state: dict[str, Any]) -> dict[str, Any]:
+    """A bit generator's ``state`` with its arrays as lists (JSON-ready)."""
+    return {key: _plain(value) if isinstance(value, dict)
+            else value.tolist() if isinstance(value, np.ndarray) else value
+            for key, value in state.items()}
+
+
+def _generator_spec(rng: Any, name: str) -> dict[str, Any]:
+    """The metadata of attribute ``name``, a NumPy ``RandomState`` or ``Generator``.
+
+    Raises
+    ------
+    TypeError
+        If ``rng`` is neither, or its bit generator is not one of :data:`BIT_GENERATORS`.
+    """
+    if isinstance(rng, np.random.RandomState):
+        kind, state = "RandomState", rng.get_state(legacy=False)
+    elif isinstance(rng, np.random.Generator):
+        kind, state = "Generator", rng.bit_generator.state
+    else:
+        raise TypeError(f"Cannot save attribute {name!r} of type {type(rng).__name__}.")
+    if state["bit_generator"] not in BIT_GENERATORS:
+        raise TypeError(f"Cannot save attribute {name!r}: its bit generator "
+                        f"{state['bit_generator']} is not one of {sorted(BIT_GENERATORS)}.")
+    return {"kind": "generator", "class": kind, "state": _plain(state)}
+
+
+def _like(value: Any, fresh: Any) -> Any:
+    """``value`` (JSON) as the generator state ``fresh`` lays it out, once it matches it.
+
+    Dictionaries must have the same keys, strings (the bit generator's name) be
+    equal, numbers be of the same type, and lists of integers have the length
+    of the arrays, which they become, in the arrays' dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` does not match ``fresh``.
+    OverflowError
+        If an integer is out of its array's dtype's range.
+    """
+    if isinstance(fresh, dict):
+        if not (isinstance(value, dict) and value.keys() == fresh.keys()):
+            raise ValueError(f"Its random generator's state has not the keys {sorted(fresh)}.")
+        return {key: _like(value[key], item) for key, item in fresh.items()}
+    if isinstance(fresh, np.ndarray):
+        if not (isinstance(value, list) and len(value) == fresh.size
+                and all(type(item) is int for item in value)):
+            raise ValueError(f"Its random generator's state has no list of {fresh.size} "
+                             "integers where its bit generator keeps one.")
+        return np.asarray(value, dtype=fresh.dtype)
+    if type(value) is not type(fresh) or (isinstance(fresh, str) and value != fresh):
+        raise ValueError(f"Its random generator's state holds {value!r:.40} where a "
+                         f"{type(fresh).__name__} belongs.")
+    return value
+
+
+def _generator(spec: dict[str, Any]) -> np.random.RandomState | np.random.Generator:
+    """The generator :func:`_generator_spec` described, its state checked against a fresh one.
+
+    Raises
+    ------
+    ValueError
+        If it is not a ``RandomState`` or ``Generator`` of one of
+        :data:`BIT_GENERATORS`, or its state is not laid out as theirs or is
+        out of range.
+    """
+    state = spec["state"]
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if spec["class"] not in ("RandomState", "Generator") or not (
+            isinstance(name, str) and name in BIT_GENERATORS):
+        raise ValueError("Its random generator is not a RandomState or Generator of "
+                         f"{sorted(BIT_GENERATORS)}.")
+    bit_generator = BIT_GENERATORS[name](0)
+    if spec["class"] == "RandomState":
+        rng = np.random.RandomState(bit_generator)
+        fresh = rng.get_state(legacy=False)
+    else:
+        rng = np.random.Generator(bit_generator)
+        fresh = bit_generator.state
+    try:
+        state = _like(state, fresh)
+        if name == "MT19937" and not 0 <= state["state"]["pos"] <= MT19937_KEY_LENGTH:
+            raise ValueError(f"Its random generator's position {state['state']['pos']} is "
+                             f"outside [0, {MT19937_KEY_LENGTH}].")
+        if spec["class"] == "RandomState":
+            rng.set_state(state)
+        else:
+            bit_generator.state = state
+    except OverflowError as exc:
+        raise ValueError(f"Its random generator's state is out of range ({exc}).") from exc
+    return rng
+
+
+# -- saving and moving ---------------------------------------------------------------------
 
 
 def _state(model: Any, portable: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -82,16 +314,18 @@ def _state(model: Any, portable: bool) -> tuple[dict[str, Any], dict[str, np.nda
     NotFittedError
         If ``model`` is not fitted.
     TypeError
-        If a fitted attribute has a type the format cannot hold.
+        If a fitted attribute is not one of :data:`ATTRIBUTES`, or has a type
+        its kind cannot hold.
     """
     model._check_fitted()
     params, arrays, dropped = {}, {}, []
-    for name, value in model.get_params().items():
+    all_params = model.get_params()
+    for name, value in all_params.items():
         if _is_array(value) or isinstance(value, np.ndarray):
             arrays[f"param_{name}"] = np.asarray(to_host(value))
         elif isinstance(value, np.generic):
             params[name] = value.item()
-        elif not portable or value is None or isinstance(value, str | bool | int | float):
+        elif not portable or _is_plain(value):
             params[name] = value
         else:
             dropped.append(name)
@@ -102,27 +336,28 @@ def _state(model: Any, portable: bool) -> tuple[dict[str, Any], dict[str, np.nda
             UserWarning, stacklevel=3)
     attributes = {}
     for name, value in vars(model).items():
-        if name in model.get_params():
+        if name in all_params:
+            continue
+        field = ATTRIBUTES.get(name)
+        if field is None:
+            raise TypeError(f"Cannot save attribute {name!r}: model files do not hold it.")
+        if field.kind == "record":
+            attributes[name] = _record_spec(value, name)
+            continue
+        if field.kind == "generator":
+            attributes[name] = _generator_spec(value, name)
             continue
         key = _key(name)
-        if _is_array(value):
-            arrays[key], kind = np.asarray(to_host(value)), "array"
-        elif isinstance(value, bool | Real):
-            arrays[key], kind = np.asarray(value), "scalar"
-        elif isinstance(value, tuple) and all(isinstance(v, Real) for v in value):
-            arrays[key], kind = np.asarray(value, dtype=np.float64), "tuple"
-        elif isinstance(value, tuple) and all(
-                isinstance(v, tuple) and all(isinstance(x, Real) for x in v) for v in value):
-            arrays[key], kind = np.asarray([float(x) for v in value for x in v]), "tuples"
+        if field.kind == "array":
+            arrays[key] = np.asarray(to_host(value))
+        elif field.kind == "scalar":
+            arrays[key] = np.asarray(value)
+        elif field.kind == "tuple":
+            arrays[key] = np.asarray(value, dtype=np.float64)
+        else:  # "tuples": a ragged tuple of tuples, flattened, with its lengths
+            arrays[key] = np.asarray([float(x) for v in value for x in v])
             arrays[f"{key}_lengths"] = np.asarray([len(v) for v in value], dtype=np.int64)
-        elif _is_record(value):
-            cls = type(value)
-            attributes[name] = {"kind": "record", "class": f"{cls.__module__}:{cls.__qualname__}",
-                                "fields": dataclasses.asdict(value)}
-            continue
-        else:
-            raise TypeError(f"Cannot save attribute {name!r} of type {type(value).__name__}.")
-        attributes[name] = {"kind": kind, "key": key}
+        attributes[name] = {"kind": field.kind, "key": key}
     array_params = sorted(key.removeprefix("param_") for key in arrays
                           if key.startswith("param_"))
     metadata = {"format": FORMAT, "version": VERSION, "estimator": type(model).__name__,
@@ -142,14 +377,14 @@ def _move(host: np.ndarray, xp: Namespace, device: Any) -> Array:
 
 
 def _build(metadata: dict[str, Any], arrays: dict[str, np.ndarray], like: Array | None) -> Any:
-    """A fitted estimator from :func:`_state`'s output, its arrays in ``like``'s library."""
-    import anykmeans
+    """A fitted estimator from :func:`_state`'s output, its arrays in ``like``'s library.
 
-    from ._estimator import CentresEstimator
-
-    cls = getattr(anykmeans, str(metadata.get("estimator")), None)
-    if not (isinstance(cls, type) and issubclass(cls, CentresEstimator)):
-        raise ValueError(f"Unknown estimator {metadata.get('estimator')!r} in the model file.")
+    Raises
+    ------
+    ValueError
+        If the estimator, a record or a generator is not one a model file may hold.
+    """
+    cls = _estimator_class(metadata["estimator"])
     if like is None:
         like = np.empty(0)
     xp = array_namespace(like)
@@ -161,22 +396,204 @@ def _build(metadata: dict[str, Any], arrays: dict[str, np.ndarray], like: Array 
     for name, spec in metadata["attributes"].items():
         kind = spec["kind"]
         if kind == "record":
-            setattr(model, name, _record(spec))
-            continue
-        key = spec["key"]
-        value = arrays[key]
-        if kind == "array":
-            value = _move(value, xp, device)
-        elif kind == "scalar":
-            value = value.item()
-        elif kind == "tuple":
-            value = tuple(value.tolist())
-        else:  # "tuples": a ragged tuple of tuples, flattened, with its lengths
-            ends = np.cumsum(arrays[f"{key}_lengths"])[:-1]
-            parts = np.split(value, ends) if arrays[f"{key}_lengths"].size else []
-            value = tuple(tuple(part.tolist()) for part in parts)
+            value = _record(spec)
+        elif kind == "generator":
+            value = _generator(spec)
+        else:
+            key = spec["key"]
+            value = arrays[key]
+            if kind == "array":
+                value = _move(value, xp, device)
+            elif kind == "scalar":
+                value = value.item()
+            elif kind == "tuple":
+                value = tuple(value.tolist())
+            else:  # "tuples": a ragged tuple of tuples, flattened, with its lengths
+                ends = np.cumsum(arrays[f"{key}_lengths"])[:-1]
+                parts = np.split(value, ends) if arrays[f"{key}_lengths"].size else []
+                value = tuple(tuple(part.tolist()) for part in parts)
         setattr(model, name, value)
     return model
+
+
+# -- reading a file that may have been written to harm ----------------------------------------
+
+
+def _read_entry(archive: zipfile.ZipFile, key: str, dtype: str, shape: tuple[int | None, ...],
+                max_bytes: int | None = None) -> np.ndarray:
+    """Entry ``key`` of ``archive``, read only once its header shows what the model needs.
+
+    Parameters
+    ----------
+    archive : zipfile.ZipFile
+    key : str
+        The entry's name, without ``.npy``.
+    dtype : {"f", "i", "U"}
+        float32 or float64; any integer dtype; text.
+    shape : tuple of int or None
+        The shape the entry must have, None where any length will do.
+    max_bytes : int, optional
+        The most bytes its data may take.
+
+    Returns
+    -------
+    numpy.ndarray
+        In native byte order; floats are finite, integers not negative.
+
+    Raises
+    ------
+    ValueError
+        If the entry is missing, encrypted, compressed otherwise than by deflate
+        or more than :data:`MAX_EXPANSION`-fold, not a ``.npy`` array of the
+        dtype and shape asked, declaring more data than its member holds (or
+        than ``max_bytes``), truncated, or holding values outside those ranges.
+    """
+    try:
+        info = archive.getinfo(f"{key}.npy")
+    except KeyError:
+        raise ValueError(f"It has no {key!r} entry.") from None
+    if (info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+            or info.flag_bits & 0x1 or info.file_size > MAX_EXPANSION * info.compress_size):
+        raise ValueError(f"Its {key!r} entry is encrypted, or compressed otherwise than by "
+                         f"deflate or more than {MAX_EXPANSION}-fold.")
+    with archive.open(info) as stream:
+        try:
+            read_header = _HEADER_READERS.get(np.lib.format.read_magic(stream))
+            if read_header is None:
+                raise ValueError("format 3.0 or later")
+            declared, fortran, found = read_header(stream)
+        except ValueError as exc:
+            raise ValueError(f"Its {key!r} entry is not a .npy array of format 1.0 or 2.0 "
+                             f"({exc}).") from exc
+        if found.kind not in _DTYPE_KINDS[dtype] or (dtype == "f" and found.itemsize not in (4, 8)):
+            raise ValueError(f"Its {key!r} entry holds {found} values, not {_DTYPE_NAMES[dtype]}.")
+        if len(declared) != len(shape) or any(
+                size < 0 or wanted not in (None, size)
+                for size, wanted in zip(declared, shape, strict=True)):
+            expected = str(shape).replace("None", "any")
+            raise ValueError(f"Its {key!r} entry has shape {declared}, not {expected}.")
+        nbytes = math.prod(declared) * found.itemsize
+        limit = min(info.file_size, max_bytes or info.file_size)
+        if nbytes > limit:
+            raise ValueError(f"Its {key!r} entry declares {nbytes} bytes of data, more than the "
+                             f"{limit} it may hold.")
+        array = np.empty(declared[::-1] if fortran else declared, dtype=found)
+        buffer = memoryview(array.reshape(-1).view(np.uint8))
+        done = 0
+        while done < nbytes:
+            read = stream.readinto(buffer[done:done + READ_BYTES])
+            if not read:
+                raise ValueError(f"Its {key!r} entry is truncated.")
+            done += read
+    if fortran:
+        array = array.T
+    if not found.isnative:
+        array = array.astype(found.newbyteorder("="))
+    if dtype == "f" and not np.isfinite(array).all():
+        raise ValueError(f"Its {key!r} entry holds NaN or infinite values.")
+    if dtype == "i" and array.size and array.min() < 0:
+        raise ValueError(f"Its {key!r} entry holds negative values.")
+    return array
+
+
+def _read_metadata(archive: zipfile.ZipFile) -> dict[str, Any]:
+    """The archive's metadata, once it is plain data of the layout :func:`_state` writes.
+
+    Raises
+    ------
+    ValueError
+        If it is missing or larger than :data:`MAX_METADATA_BYTES`, not JSON, of
+        another format or version, names another estimator, parameters the
+        estimator does not have or that are not plain values, array parameters
+        other than :data:`ARRAY_PARAMS`, attributes other than :data:`ATTRIBUTES`
+        or stored otherwise, or lacks one of :data:`REQUIRED`.
+    """
+    text = _read_entry(archive, "metadata", "U", (), MAX_METADATA_BYTES).item()
+    try:
+        metadata = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"Its metadata is not JSON text ({exc}).") from None
+    if not (isinstance(metadata, dict) and metadata.get("format") == FORMAT):
+        raise ValueError("It has no metadata written by an anykmeans model's save.")
+    if metadata.get("version") != VERSION:
+        raise ValueError(f"It has model format version {metadata.get('version')}; "
+                         f"this anykmeans reads version {VERSION}.")
+    if metadata.keys() != _METADATA_KEYS:
+        raise ValueError(f"Its metadata has the entries {sorted(metadata)}, "
+                         f"not {sorted(_METADATA_KEYS)}.")
+    cls = _estimator_class(metadata["estimator"])
+    names = cls._param_names()
+    params, array_params, attributes = (metadata[key] for key in
+                                        ("params", "array_params", "attributes"))
+    if not isinstance(params, dict):
+        raise ValueError("Its parameters are not a JSON object.")
+    bad = sorted(name for name, value in params.items() if name not in names
+                 or not _is_plain(value))
+    if bad:
+        raise ValueError(f"Its parameters {bad} are not {cls.__name__}'s or not plain values "
+                         "(None, booleans, numbers, strings).")
+    if not (isinstance(array_params, list) and all(
+            isinstance(name, str) and name in ARRAY_PARAMS and name in names
+            and name not in params for name in array_params)):
+        raise ValueError(f"Its array parameters {array_params!r:.100} are not among "
+                         f"{sorted(ARRAY_PARAMS)}.")
+    if not isinstance(attributes, dict):
+        raise ValueError("Its attributes are not a JSON object.")
+    for name, spec in attributes.items():
+        field = ATTRIBUTES.get(name)
+        if field is None:
+            raise ValueError(f"Its attribute {name!r:.100} is not one a model file may set.")
+        keys = _SPEC_KEYS.get(field.kind, {"kind", "key"})
+        if not (isinstance(spec, dict) and spec.keys() == keys and spec["kind"] == field.kind
+                and spec.get("key", _key(name)) == _key(name)):
+            raise ValueError(f"Its attribute {name!r} is not stored as a model file stores it "
+                             f"({field.kind}).")
+    missing = [name for name in REQUIRED if name not in attributes]
+    if missing:
+        raise ValueError(f"It lacks the attributes {missing}.")
+    return metadata
+
+
+def _read_arrays(archive: zipfile.ZipFile, metadata: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The entries ``metadata`` names (and no other), shaped as the fitted centres require.
+
+    The centres' header gives the number of clusters ``k`` and of features
+    ``d``; every other entry's shape follows from them but for lengths "n",
+    which only the member's stored size bounds.
+
+    Raises
+    ------
+    ValueError
+        As :func:`_read_entry`, and if the centres are empty, a label is not
+        below ``k``, ``n_features_in`` is not ``d``, ``_n_features_out`` not
+        ``k``, or a ragged tuple's lengths do not add up to its values.
+    """
+    centres = _read_entry(archive, "cluster_centers", "f", (None, None))
+    k, d = centres.shape
+    if not (k and d):
+        raise ValueError(f"Its 'cluster_centers' entry has shape {centres.shape}.")
+    sizes = {"k": k, "d": d, "n": None}
+    fields = {f"param_{name}": ARRAY_PARAMS[name] for name in metadata["array_params"]}
+    fields.update((spec["key"], ATTRIBUTES[name])
+                  for name, spec in metadata["attributes"].items() if "key" in spec)
+    arrays = {"cluster_centers": centres}
+    for key, field in fields.items():
+        if key not in arrays:
+            shape = tuple(sizes[size] for size in field.shape)
+            arrays[key] = _read_entry(archive, key, field.dtype, shape)
+        if field.kind == "tuples":
+            lengths = _read_entry(archive, f"{key}_lengths", "i", (None,))
+            if int(lengths.sum()) != arrays[key].size:
+                raise ValueError(f"Its '{key}_lengths' entry does not add up to the "
+                                 f"{arrays[key].size} values of {key!r}.")
+            arrays[f"{key}_lengths"] = lengths
+    if "labels" in arrays and arrays["labels"].size and arrays["labels"].max() >= k:
+        raise ValueError(f"Its 'labels' entry holds labels beyond its {k} clusters.")
+    for key, size in (("n_features_in", d), ("_n_features_out", k)):
+        if arrays[key] != size:
+            raise ValueError(f"Its {key!r} entry is {arrays[key]}, but its centres have "
+                             f"shape {centres.shape}.")
+    return arrays
 
 
 def save_model(model: Any, path: str | os.PathLike | Any) -> None:
@@ -192,6 +609,9 @@ def save_model(model: Any, path: str | os.PathLike | Any) -> None:
     ------
     NotFittedError
         If ``model`` is not fitted.
+    TypeError
+        If the model holds an attribute model files do not (see :data:`ATTRIBUTES`),
+        or a random generator of a bit generator not in :data:`BIT_GENERATORS`.
 
     Warns
     -----
@@ -204,7 +624,11 @@ def save_model(model: Any, path: str | os.PathLike | Any) -> None:
 
 
 def load_model(path: str | os.PathLike | Any, like: Array | None = None) -> Any:
-    """Read a model written by :func:`save_model`.
+    """Read a model written by :func:`save_model`; a file is only ever read as data.
+
+    Nothing the file names is imported or called; only the archive members
+    its metadata names are read, each after its header, and the memory taken
+    is at most about :data:`MAX_EXPANSION` times the file's size.
 
     Parameters
     ----------
@@ -220,33 +644,28 @@ def load_model(path: str | os.PathLike | Any, like: Array | None = None) -> Any:
     Raises
     ------
     ValueError
-        If the file is not an anykmeans model (or not an ``.npz`` archive).
+        If the file is not an anykmeans model file (not a readable ``.npz``
+        archive, of another format version, or not exactly what
+        :func:`save_model` writes: see :func:`_read_metadata`,
+        :func:`_read_arrays`); the message names ``path`` and the reason.
     """
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable .npz archive ({exc}).") from exc
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not a readable .npz archive (it holds a single array).")
-    with archive:
-        arrays = {name: archive[name] for name in archive.files}
-    try:
-        metadata = json.loads(str(arrays.pop("metadata")))
-        if metadata.get("format") != FORMAT:
-            raise ValueError
-    except (KeyError, ValueError) as exc:
-        raise ValueError(f"{path} is not an anykmeans model file (no metadata entry "
-                         "written by KMeans.save).") from exc
-    if metadata.get("version") != VERSION:
-        raise ValueError(f"{path} has model format version {metadata.get('version')}; "
-                         f"this anykmeans reads version {VERSION}.")
-    return _build(metadata, arrays, like)
+        with zipfile.ZipFile(path) as archive:
+            metadata = _read_metadata(archive)
+            arrays = _read_arrays(archive, metadata)
+        return _build(metadata, arrays, like)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        raise ValueError(f"{path} is not an anykmeans model file. It is not a readable .npz "
+                         f"archive ({exc}).") from exc
+    except ValueError as exc:
+        raise ValueError(f"{path} is not an anykmeans model file. {exc}") from exc
 
 
 def move_model(model: Any, like: Array | None) -> Any:
     """A copy of the fitted ``model`` whose arrays are in ``like``'s library and device.
 
-    The arrays pass through the host once; ``model`` itself is unchanged.
+    The arrays pass through the host once; ``model`` itself is unchanged (a
+    random generator it holds is copied).
     """
     metadata, arrays = _state(model, portable=False)
     return _build(metadata, arrays, like)
