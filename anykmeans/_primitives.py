@@ -273,11 +273,8 @@ def _assign_rows(library: Library, xp: Namespace, x: Array, x_sq_norms: Array | 
         x = x * w[:, None]
     if not update:
         return Assignment(labels, inertia, None, None, x_sq_norms)
-    n_clusters = centres.shape[0]
-    weight_sums = (library.segment_count(xp, labels, n_clusters, x.dtype) if w is None
-                   else library.segment_sum(xp, w, labels, n_clusters))
-    return Assignment(labels, inertia, library.segment_sum(xp, x, labels, n_clusters),
-                      weight_sums, x_sq_norms)
+    sums, weight_sums = library.cluster_sums(xp, x, w, labels, centres.shape[0])
+    return Assignment(labels, inertia, sums, weight_sums, x_sq_norms)
 
 
 def _non_negative(xp: Namespace, x: Array) -> Array:

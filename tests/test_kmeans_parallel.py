@@ -19,6 +19,7 @@ from anykmeans import _kmeans_parallel
 from anykmeans._kmeans import resolve_n_init
 from anykmeans._kmeans_parallel import kmeans_parallel_centres, uniform_hash
 from anykmeans._namespace import array_namespace, device_of, has_float64
+from anykmeans._primitives import Data
 from tests.conftest import host
 from tests.data import blobs, weights
 
@@ -109,7 +110,7 @@ def test_same_seeds_and_fit_on_every_backend(xp):
 
     def fit(X, w, ns):
         mean = ns.mean(X, axis=0)
-        seeds = kmeans_parallel_centres(ns, X, w, 10, np.random.RandomState(3), mean, 800,
+        seeds = kmeans_parallel_centres(Data(X, mean, w), 10, np.random.RandomState(3),
                                         oversampling_factor=1.5, n_rounds=3)
         return seeds + mean, anykmeans.KMeans(**params, random_state=3).fit(X, sample_weight=w)
 
@@ -139,7 +140,7 @@ def host_traffic(monkeypatch):
             return out
         return wrapper
 
-    for module in ("_kmeans_parallel", "_init", "_random", "_lloyd"):
+    for module in ("_kmeans_parallel", "_kmeans_plusplus", "_random", "_lloyd"):
         target = getattr(anykmeans, module)
         for name, key in (("uniform", "uniforms"), ("to_host", "to_host")):
             if hasattr(target, name):
@@ -148,12 +149,14 @@ def host_traffic(monkeypatch):
 
 
 def test_no_n_sized_array_crosses_between_host_and_device(host_traffic):
-    n = 20_000
+    n = 50_000
     X = blobs(n, 3, 8, seed=2)
     anykmeans.KMeans(8, init="k-means||", max_iter=1, random_state=0).fit(X)
     assert host_traffic["uniforms"] and host_traffic["to_host"]
     assert max(host_traffic["uniforms"]) < n / 100
-    assert max(host_traffic["to_host"]) < n / 100  # the picked rows: about 2 k per round
+    # The candidates and their weights, for the reduction on the host: about 2 k rows per
+    # round of d + 1 values, whatever n is.
+    assert max(host_traffic["to_host"]) < n / 100
 
 
 def test_zero_weight_rows_are_never_candidates():
@@ -162,8 +165,8 @@ def test_zero_weight_rows_are_never_candidates():
     w = np.ones(600)
     w[:20] = 0.0
     for seed in range(3):
-        centres = kmeans_parallel_centres(np, X, w, 6, np.random.RandomState(seed),
-                                          X.mean(axis=0), 600) + X.mean(axis=0)
+        centres = kmeans_parallel_centres(Data(X, X.mean(axis=0), w), 6,
+                                          np.random.RandomState(seed)) + X.mean(axis=0)
         assert np.abs(centres).max() < 100
 
 

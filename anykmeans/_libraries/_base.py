@@ -296,6 +296,38 @@ class Library:
         one_hot = xp.astype(segment_ids[:, None] == segments[None, :], values.dtype)
         return one_hot.T @ values
 
+    def cluster_sums(self, xp: Namespace, x: Array, w: Array | None, labels: Array,
+                     n_clusters: int) -> tuple[Array, Array]:
+        """Per-cluster sums of a chunk's rows ``x`` (already weighted) and of their weights.
+
+        Parameters
+        ----------
+        x : array of shape (n_rows, n_features)
+        w : array of shape (n_rows,) or None
+            The rows' weights; None for unit weights (the sums of weights are counts).
+        labels : integer array of shape (n_rows,)
+        n_clusters : int
+
+        Returns
+        -------
+        sums : array of shape (n_clusters, n_features)
+        weight_sums : array of shape (n_clusters,), ``x``'s dtype
+
+        Notes
+        -----
+        A library with segment sums of its own uses them on the CPU plan; otherwise,
+        and on every accelerator (where they add atomically), the one-hot block of the
+        reference :meth:`segment_sum` is built once for both sums.
+        """
+        if not self.accelerator and type(self).segment_sum is not Library.segment_sum:
+            weight_sums = (self.segment_count(xp, labels, n_clusters, x.dtype) if w is None
+                           else self.segment_sum(xp, w, labels, n_clusters))
+            return self.segment_sum(xp, x, labels, n_clusters), weight_sums
+        clusters = xp.arange(n_clusters, dtype=labels.dtype, device=array_api_compat.device(x))
+        one_hot = xp.astype(labels[:, None] == clusters[None, :], x.dtype)
+        weight_sums = xp.sum(one_hot, axis=0) if w is None else one_hot.T @ w
+        return one_hot.T @ x, weight_sums
+
     def segment_count(self, xp: Namespace, segment_ids: Array, n_segments: int,
                       dtype: Any) -> Array:
         """How many of ``segment_ids`` equal each segment, ``(n_segments,)`` in ``dtype``."""
