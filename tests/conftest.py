@@ -94,6 +94,8 @@ def _cases() -> list:
         for dtype in dtypes:
             case = Case(backend, dtype)
             marks = [] if backend.usable else [pytest.mark.skip(reason=backend.note)]
+            if backend.library == "jax":  # compiles every new shape: seconds per test
+                marks.append(pytest.mark.slow)
             params.append(pytest.param(case, id=case.id, marks=marks))
     return params
 

@@ -40,6 +40,7 @@ def results(tmp_path_factory):
     return json.loads((tmp / "r.json").read_text()), tmp / "r.png"
 
 
+@pytest.mark.slow
 def test_json_has_one_sane_row_per_implementation(results):
     data, _ = results
     rows = {row["implementation"]: row for row in data["rows"]}

@@ -63,6 +63,7 @@ def test_demo_on_numpy_finds_the_three_species():
     assert "50" in counts  # setosa is one cluster of its own
 
 
+@pytest.mark.slow
 def test_demo_on_every_backend_agrees_with_numpy():
     out = run("demo")
     assert out.returncode == 0, out.stdout + out.stderr
@@ -83,6 +84,7 @@ def test_demo_plot_writes_a_png(tmp_path):
     assert (tmp_path / "iris.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
+@pytest.mark.slow
 def test_backends_lists_libraries():
     out = run("backends")
     assert out.returncode == 0

@@ -66,6 +66,7 @@ def stored_bytes(client) -> list[int]:
     return list(client.run(held).values())
 
 
+@pytest.mark.slow
 def test_fit_on_a_local_cluster_equals_the_in_memory_fit(client):
     X = lazy_data()
     with distributed.get_task_stream(client) as tasks:

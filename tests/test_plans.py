@@ -13,6 +13,8 @@ per k-means++ step; at most one per k-means|| round.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -102,3 +104,20 @@ def test_reruns_on_the_accelerator_plan_are_bit_identical(count):
             for _ in range(2)]
     assert torch.equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
     assert torch.equal(fits[0].labels_, fits[1].labels_)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (or a CPU-only build)")
+def test_a_lloyd_iteration_on_cuda_synchronises_once():
+    # torch reports every synchronising CUDA call in its sync debug mode ("warn": a warning
+    # each); an iteration's one read of four numbers is the only one allowed.
+    X = torch.asarray(np.random.default_rng(0).standard_normal((100_000, 16), dtype=np.float32),
+                      device="cuda")
+    marks = []
+    with pytest.warns(UserWarning) as caught:
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            anykmeans.KMeans(32, init=X[:32].clone(), n_init=1, max_iter=4, tol=0.0).fit(
+                X, on_iteration=lambda *_: marks.append(len(caught)))
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    assert [b - a for a, b in itertools.pairwise(marks)] == [1, 1, 1]
