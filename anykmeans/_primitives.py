@@ -569,7 +569,16 @@ def _numpy_workers(X: Array) -> int:
 
 @functools.cache
 def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    """The process's pool of ``workers`` threads for :func:`map_chunks`.
+
+    Made once per process: a child of ``fork()`` inherits the parent's pool
+    without its threads, so the child forgets it and makes its own.
+    """
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anykmeans")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_thread_pool.cache_clear)
 
 
 def sq_distances_to_labels(xp: Namespace, X: Array, centres: Array, labels: Array,
