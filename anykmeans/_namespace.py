@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -159,6 +161,14 @@ def can_limit_blas() -> bool:
     return importlib.util.find_spec("threadpoolctl") is not None
 
 
+#: The calls inside :func:`single_threaded_blas`, in every thread, and the limiter that set
+#: BLAS to one thread when the first of them began (it holds the limits it found), or None
+#: while BLAS is as they found it.
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter = None
+
+
 @contextlib.contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Limit BLAS to one thread while our own threads (or Dask's) run chunks in parallel.
@@ -166,12 +176,53 @@ def single_threaded_blas() -> Iterator[None]:
     BLAS's idle threads spin on the cores that the other chunks need: with a
     thread per core already busy, one BLAS thread per chunk is faster, as
     scikit-learn's Lloyd loop also does. Without ``threadpoolctl`` nothing changes.
+
+    Calls may overlap, in any threads (concurrent fits): the first to begin
+    sets the limit, and the last to end restores the limits the first found.
     """
+    global _blas_users, _blas_limiter
     if not can_limit_blas():
         yield
         return
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with _blas_lock:
+        if _blas_limiter is None:
+            _blas_limiter = _blas_controller().limit(limits=1, user_api="blas")
+            _release_blas_control()
+        _blas_users += 1
+    try:
         yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _release_blas_control()
+                _blas_limiter = None
+
+
+def _release_blas_control() -> None:
+    """Let any thread set OpenBLAS's process-wide limit next, so that another can restore it.
+
+    From threadpoolctl 3.8, only the thread that set it may change it until it lets go.
+    """
+    import threadpoolctl
+
+    release = getattr(threadpoolctl.OpenBLASController, "clear_controlling_thread", None)
+    if release is not None:
+        release()
+
+
+def _forget_blas_users() -> None:
+    """In a child of ``fork()``: the parent's other threads, and any lock they held, are gone.
+
+    A limit they had set stays (with the limits it found) until the child's own last call ends.
+    """
+    global _blas_lock, _blas_users
+    _blas_lock, _blas_users = threading.Lock(), 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_blas_users)
 
 
 @functools.cache

@@ -1,19 +1,23 @@
-"""Processes and threads: fits in forked children.
+"""Processes and threads: fits in forked children, concurrent fits.
 
 1. A fit in a child made by ``fork()`` works after the parent has fitted: on
    NumPy, the parent's chunk thread pool is not inherited without its threads.
+2. Fits running concurrently in several threads leave BLAS's thread limit as
+   they found it, whatever order they start and end in.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans import _primitives
+from anykmeans import _namespace, _primitives
+from anykmeans._namespace import single_threaded_blas
 from tests.conftest import host
 from tests.data import blobs
 
@@ -77,3 +81,124 @@ def test_fit_in_a_forked_child_after_a_fit_in_the_parent(xp, monkeypatch):
     if numpy:
         assert _primitives._thread_pool.cache_info().currsize > 0, "the parent used no pool"
     np.testing.assert_array_equal(in_forked_child(fit_labels, X), expected)
+
+
+def blas_threads() -> list[int]:
+    """BLAS's thread limit, for every BLAS library loaded, as ``threadpoolctl`` reports it."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    return [info["num_threads"] for info in threadpoolctl.threadpool_info()
+            if info["user_api"] == "blas"]
+
+
+def skip_unless_blas_threads_can_be_seen() -> list[int]:
+    before = blas_threads()
+    if not before or all(n == 1 for n in before):
+        pytest.skip("no BLAS library with more than one thread: a limit of 1 cannot be seen")
+    return before
+
+
+class BlasUser(threading.Thread):
+    """A thread inside ``single_threaded_blas()`` from ``entered`` until ``leave`` is set.
+
+    The thread stays alive until ``finish`` is set, so that a thread which set
+    a limit is still running when another one restores it.
+    """
+
+    def __init__(self, finish: threading.Event):
+        super().__init__(daemon=True)
+        self.entered, self.leave, self.left = (threading.Event() for _ in range(3))
+        self.finish = finish
+
+    def run(self) -> None:
+        with single_threaded_blas():
+            self.entered.set()
+            self.leave.wait(TIMEOUT)
+        self.left.set()
+        self.finish.wait(TIMEOUT)
+
+
+def wait(event: threading.Event) -> None:
+    assert event.wait(TIMEOUT), f"a thread did not get there in {TIMEOUT} s"
+
+
+@pytest.mark.parametrize("first_out", ["first in", "last in"])
+def test_overlapping_single_threaded_blas_restores_the_limit_it_found(first_out):
+    """A enters, B enters, A or B exits first: BLAS is at 1 until both are out, then restored."""
+    before = skip_unless_blas_threads_can_be_seen()
+    finish = threading.Event()
+    a, b = BlasUser(finish), BlasUser(finish)
+    try:
+        a.start()
+        wait(a.entered)
+        assert blas_threads() == [1] * len(before)
+        b.start()
+        wait(b.entered)
+        out_first, out_last = (a, b) if first_out == "first in" else (b, a)
+        out_first.leave.set()
+        wait(out_first.left)
+        assert blas_threads() == [1] * len(before), "BLAS unlimited while a user is inside"
+        out_last.leave.set()
+        wait(out_last.left)
+        assert blas_threads() == before
+    finally:
+        for thread in (a, b):
+            thread.leave.set()
+        finish.set()
+        a.join(TIMEOUT)
+        b.join(TIMEOUT)
+    assert blas_threads() == before
+
+
+def _limit_blas_and_look() -> tuple[list[int], list[int]]:
+    """BLAS's thread limits inside ``single_threaded_blas()`` and after it."""
+    with single_threaded_blas():
+        inside = blas_threads()
+    return inside, blas_threads()
+
+
+@fork_only
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")  # JAX's
+def test_a_child_forked_while_blas_is_limited_restores_the_limits_found():
+    """Forked while another thread limits BLAS, and with the lock held: the child's own limit
+    ends with BLAS as the parent's thread found it."""
+    before = skip_unless_blas_threads_can_be_seen()
+    finish = threading.Event()
+    user = BlasUser(finish)
+    user.start()
+    try:
+        wait(user.entered)
+        with _namespace._blas_lock:  # held by the parent at the moment it forks
+            inside, after = in_forked_child(_limit_blas_and_look)
+    finally:
+        user.leave.set()
+        finish.set()
+        user.join(TIMEOUT)
+    assert inside == [1] * len(before)
+    assert after == before
+    assert blas_threads() == before
+
+
+def test_concurrent_fits_in_threads_leave_the_blas_limit_as_they_found_it(xp):
+    """Three threads fit at once, started together, staggered by 0, 1 and 2 shorter fits."""
+    before = blas_threads()
+    X = xp.asarray(blobs(1000, 4, 5, seed=7))
+    expected = fit_labels(X)
+    barrier = threading.Barrier(3, timeout=TIMEOUT)
+    results: list = []
+
+    def fits(shorter_fits: int) -> None:
+        barrier.wait()
+        for _ in range(shorter_fits):
+            fit_labels(X[:300, :])
+        results.append(fit_labels(X))
+
+    threads = [threading.Thread(target=fits, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert len(results) == 3, "a fit failed or did not finish"
+    for labels in results:
+        np.testing.assert_array_equal(labels, expected)
+    assert blas_threads() == before
