@@ -227,6 +227,18 @@ if hasattr(os, "register_at_fork"):
 
 @functools.cache
 def _blas_controller():
+    """threadpoolctl's view of the BLAS libraries loaded, imported and made on first use.
+
+    Importing threadpoolctl sets ``KMP_DUPLICATE_LIB_OK`` (so that several OpenMP runtimes
+    may load); anykmeans changes no environment variable, so it is put back as it was.
+    Making the controller reads ``/proc/self/maps`` on Linux, where threadpoolctl finds the
+    loaded libraries (docs/guarantees.md).
+    """
+    previous = os.environ.get("KMP_DUPLICATE_LIB_OK")
     from threadpoolctl import ThreadpoolController
 
+    if previous is None:
+        os.environ.pop("KMP_DUPLICATE_LIB_OK", None)
+    else:
+        os.environ["KMP_DUPLICATE_LIB_OK"] = previous
     return ThreadpoolController()

@@ -1,16 +1,23 @@
-"""Processes and threads: fits in forked children, concurrent fits.
+"""Processes and threads: fits in forked children, concurrent fits, the environment left alone.
 
 1. A fit in a child made by ``fork()`` works after the parent has fitted: on
    NumPy, the parent's chunk thread pool is not inherited without its threads.
 2. Fits running concurrently in several threads leave BLAS's thread limit as
    they found it, whatever order they start and end in.
+3. The first NumPy fit (which imports ``threadpoolctl``) leaves ``os.environ``
+   as it was.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -202,3 +209,31 @@ def test_concurrent_fits_in_threads_leave_the_blas_limit_as_they_found_it(xp):
     for labels in results:
         np.testing.assert_array_equal(labels, expected)
     assert blas_threads() == before
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Fits on NumPy in a fresh interpreter (where ``threadpoolctl`` is not yet imported), then
+#: reports the variable that importing ``threadpoolctl`` sets and whether it was imported.
+FIRST_FIT = """
+import json, os, sys
+import numpy as np
+import anykmeans
+assert "threadpoolctl" not in sys.modules
+anykmeans.KMeans(3, random_state=0).fit(np.random.default_rng(0).normal(size=(500, 2)))
+print(json.dumps([os.environ.get("KMP_DUPLICATE_LIB_OK"), "threadpoolctl" in sys.modules]))
+"""
+
+
+@pytest.mark.parametrize("previous", [None, "FALSE"], ids=["absent", "set"])
+def test_the_first_numpy_fit_leaves_the_environment_as_it_was(previous):
+    pytest.importorskip("threadpoolctl")
+    env = {k: v for k, v in os.environ.items() if k != "KMP_DUPLICATE_LIB_OK"}
+    if previous is not None:
+        env["KMP_DUPLICATE_LIB_OK"] = previous
+    run = subprocess.run([sys.executable, "-c", FIRST_FIT], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=TIMEOUT, check=True)
+    value, imported = json.loads(run.stdout.splitlines()[-1])
+    if not imported:
+        pytest.skip("this fit did not use threadpoolctl (a single core)")
+    assert value == previous
