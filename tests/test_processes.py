@@ -1,0 +1,239 @@
+"""Processes and threads: fits in forked children, concurrent fits, the environment left alone.
+
+1. A fit in a child made by ``fork()`` works after the parent has fitted: on
+   NumPy, the parent's chunk thread pool is not inherited without its threads.
+2. Fits running concurrently in several threads leave BLAS's thread limit as
+   they found it, whatever order they start and end in.
+3. The first NumPy fit (which imports ``threadpoolctl``) leaves ``os.environ``
+   as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import anykmeans
+from anykmeans._libraries import _numpy
+from anykmeans._libraries._numpy import single_threaded_blas
+from tests.conftest import host
+from tests.data import blobs
+
+#: Seconds a child process or a thread gets before the test calls it hung.
+TIMEOUT = 60
+
+
+def fit_labels(X) -> np.ndarray:
+    return host(anykmeans.KMeans(4, random_state=0, chunk_size=100).fit(X).labels_)
+
+
+def in_forked_child(function: Callable, *args):
+    """``function(*args)`` run in a child made by ``fork()``; fails if the child hangs."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_send, args=(sender, function, *args))
+    child.start()
+    try:
+        answered = receiver.poll(TIMEOUT)
+        if answered:
+            result = receiver.recv()
+            child.join(TIMEOUT)
+    finally:
+        if child.is_alive():
+            child.kill()
+            child.join()
+    assert answered, f"the forked child did not answer in {TIMEOUT} s"
+    assert child.exitcode == 0
+    return result
+
+
+def _send(connection, function: Callable, *args) -> None:
+    connection.send(function(*args))
+    connection.close()
+
+
+fork_only = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                               reason="no fork()")
+
+#: Libraries that cannot fit in a forked child, for reasons of their own.
+NOT_AFTER_FORK = {
+    "jax": "JAX is multithreaded and does not support fork()",
+    "dask": "Dask's threaded scheduler keeps a thread pool of its own, which a forked child "
+            "inherits without its threads",
+    "cupy": "CUDA cannot be used in a child forked after the parent used it",
+}
+
+
+@fork_only
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")  # JAX's
+def test_fit_in_a_forked_child_after_a_fit_in_the_parent(xp, monkeypatch):
+    """The parent fits (NumPy: on its chunk thread pool), then a forked child fits: same labels."""
+    if xp.backend.library in NOT_AFTER_FORK:
+        pytest.skip(NOT_AFTER_FORK[xp.backend.library])
+    X = xp.asarray(blobs(1000, 3, 4, seed=2))
+    numpy = xp.backend.library == "numpy"
+    if numpy and _numpy.workers_for(X) < 2:  # a single core, or no threadpoolctl
+        monkeypatch.setattr(_numpy, "workers_for", lambda X: 2)
+    expected = fit_labels(X)
+    if numpy:
+        assert _numpy._thread_pool.cache_info().currsize > 0, "the parent used no pool"
+    np.testing.assert_array_equal(in_forked_child(fit_labels, X), expected)
+
+
+def blas_threads() -> list[int]:
+    """BLAS's thread limit, for every BLAS library loaded, as ``threadpoolctl`` reports it."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    return [info["num_threads"] for info in threadpoolctl.threadpool_info()
+            if info["user_api"] == "blas"]
+
+
+def skip_unless_blas_threads_can_be_seen() -> list[int]:
+    before = blas_threads()
+    if not before or all(n == 1 for n in before):
+        pytest.skip("no BLAS library with more than one thread: a limit of 1 cannot be seen")
+    return before
+
+
+class BlasUser(threading.Thread):
+    """A thread inside ``single_threaded_blas()`` from ``entered`` until ``leave`` is set.
+
+    The thread stays alive until ``finish`` is set, so that a thread which set
+    a limit is still running when another one restores it.
+    """
+
+    def __init__(self, finish: threading.Event):
+        super().__init__(daemon=True)
+        self.entered, self.leave, self.left = (threading.Event() for _ in range(3))
+        self.finish = finish
+
+    def run(self) -> None:
+        with single_threaded_blas():
+            self.entered.set()
+            self.leave.wait(TIMEOUT)
+        self.left.set()
+        self.finish.wait(TIMEOUT)
+
+
+def wait(event: threading.Event) -> None:
+    assert event.wait(TIMEOUT), f"a thread did not get there in {TIMEOUT} s"
+
+
+@pytest.mark.parametrize("first_out", ["first in", "last in"])
+def test_overlapping_single_threaded_blas_restores_the_limit_it_found(first_out):
+    """A enters, B enters, A or B exits first: BLAS is at 1 until both are out, then restored."""
+    before = skip_unless_blas_threads_can_be_seen()
+    finish = threading.Event()
+    a, b = BlasUser(finish), BlasUser(finish)
+    try:
+        a.start()
+        wait(a.entered)
+        assert blas_threads() == [1] * len(before)
+        b.start()
+        wait(b.entered)
+        out_first, out_last = (a, b) if first_out == "first in" else (b, a)
+        out_first.leave.set()
+        wait(out_first.left)
+        assert blas_threads() == [1] * len(before), "BLAS unlimited while a user is inside"
+        out_last.leave.set()
+        wait(out_last.left)
+        assert blas_threads() == before
+    finally:
+        for thread in (a, b):
+            thread.leave.set()
+        finish.set()
+        a.join(TIMEOUT)
+        b.join(TIMEOUT)
+    assert blas_threads() == before
+
+
+def _limit_blas_and_look() -> tuple[list[int], list[int]]:
+    """BLAS's thread limits inside ``single_threaded_blas()`` and after it."""
+    with single_threaded_blas():
+        inside = blas_threads()
+    return inside, blas_threads()
+
+
+@fork_only
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")  # JAX's
+def test_a_child_forked_while_blas_is_limited_restores_the_limits_found():
+    """Forked while another thread limits BLAS, and with the lock held: the child's own limit
+    ends with BLAS as the parent's thread found it."""
+    before = skip_unless_blas_threads_can_be_seen()
+    finish = threading.Event()
+    user = BlasUser(finish)
+    user.start()
+    try:
+        wait(user.entered)
+        with _numpy._blas_lock:  # held by the parent at the moment it forks
+            inside, after = in_forked_child(_limit_blas_and_look)
+    finally:
+        user.leave.set()
+        finish.set()
+        user.join(TIMEOUT)
+    assert inside == [1] * len(before)
+    assert after == before
+    assert blas_threads() == before
+
+
+def test_concurrent_fits_in_threads_leave_the_blas_limit_as_they_found_it(xp):
+    """Three threads fit at once, started together, staggered by 0, 1 and 2 shorter fits."""
+    before = blas_threads()
+    X = xp.asarray(blobs(1000, 4, 5, seed=7))
+    expected = fit_labels(X)
+    barrier = threading.Barrier(3, timeout=TIMEOUT)
+    results: list = []
+
+    def fits(shorter_fits: int) -> None:
+        barrier.wait()
+        for _ in range(shorter_fits):
+            fit_labels(X[:300, :])
+        results.append(fit_labels(X))
+
+    threads = [threading.Thread(target=fits, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert len(results) == 3, "a fit failed or did not finish"
+    for labels in results:
+        np.testing.assert_array_equal(labels, expected)
+    assert blas_threads() == before
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Fits on NumPy in a fresh interpreter (where ``threadpoolctl`` is not yet imported), then
+#: reports the variable that importing ``threadpoolctl`` sets and whether it was imported.
+FIRST_FIT = """
+import json, os, sys
+import numpy as np
+import anykmeans
+assert "threadpoolctl" not in sys.modules
+anykmeans.KMeans(3, random_state=0).fit(np.random.default_rng(0).normal(size=(500, 2)))
+print(json.dumps([os.environ.get("KMP_DUPLICATE_LIB_OK"), "threadpoolctl" in sys.modules]))
+"""
+
+
+@pytest.mark.parametrize("previous", [None, "FALSE"], ids=["absent", "set"])
+def test_the_first_numpy_fit_leaves_the_environment_as_it_was(previous):
+    pytest.importorskip("threadpoolctl")
+    env = {k: v for k, v in os.environ.items() if k != "KMP_DUPLICATE_LIB_OK"}
+    if previous is not None:
+        env["KMP_DUPLICATE_LIB_OK"] = previous
+    run = subprocess.run([sys.executable, "-c", FIRST_FIT], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=TIMEOUT, check=True)
+    value, imported = json.loads(run.stdout.splitlines()[-1])
+    if not imported:
+        pytest.skip("this fit did not use threadpoolctl (a single core)")
+    assert value == previous
