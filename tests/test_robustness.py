@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 
 import anykmeans
+from anykmeans._namespace import array_namespace
+from anykmeans._primitives import nearest, tie_group_size
 from tests.conftest import host
 from tests.data import blobs
 
@@ -104,6 +106,31 @@ def test_values_near_the_float_limits(xp):
         assert np.all(np.isfinite(host(model.cluster_centers_))), f"scale {scale:g}"
         assert np.isfinite(model.inertia_), f"scale {scale:g}"
         assert np.all(np.isfinite(host(model.transform(Xs)))), f"scale {scale:g}"
+
+
+def test_nearest_labels_rows_with_nan_scores_in_range(xp):
+    """A row whose scores are NaN gets a label below ``n_clusters``, the others their nearest.
+
+    Validation keeps NaN out of the fit; ``nearest`` must not return the
+    label ``n_clusters`` (an index past the centres) when it gets one anyway.
+    130 centres take the grouped tie test (groups of 4, the last padded);
+    not on Dask arrays, which lack ``take_along_axis`` (a fit runs ``nearest``
+    on each block, an array of the library the blocks are in).
+    """
+    rng = np.random.default_rng(2)
+    rows = rng.standard_normal((6, 3))
+    rows[[1, 4]] = np.nan
+    for n_clusters in (3,) if xp.backend.library == "dask" else (3, 130):
+        assert (tie_group_size(n_clusters) > 1) == (n_clusters == 130)
+        centres = rng.standard_normal((n_clusters, 3))
+        x, c = xp.asarray(rows), xp.asarray(centres)
+        ns = array_namespace(x)
+        labels, _ = nearest(ns, x, ns.sum(x * x, axis=1), c, ns.sum(c * c, axis=1))
+        labels = host(labels)
+        assert np.all((labels >= 0) & (labels < n_clusters)), labels
+        finite = [0, 2, 3, 5]
+        expected = ((rows[finite, None] - centres[None]) ** 2).sum(2).argmin(1)
+        np.testing.assert_array_equal(labels[finite], expected)
 
 
 # -- degenerate data ------------------------------------------------------------------------
