@@ -21,7 +21,7 @@ import numpy as np
 from ._exceptions import not_fitted_error
 from ._kmeans import Init, fit_kmeans
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
-from ._namespace import Array, array_namespace, itemsize, to_host
+from ._namespace import Array, itemsize, to_host
 from ._persistence import move_model, save_model
 from ._primitives import assign, chunk_rows, distances, labelled_inertia
 from ._validation import check_algorithm, check_data, check_sample_weight
@@ -111,11 +111,15 @@ class CentresEstimator:
             )
 
     def _prepare(self, X: Array) -> tuple[Any, Array, Array, int]:
-        """Validate new data against the fitted model: ``(xp, X, centred centres, rows)``."""
+        """Validate new data against the fitted model: ``(xp, X, centred centres, rows)``.
+
+        ``X`` is converted to the model's dtype before its values are checked,
+        so that data beyond that dtype's range is refused rather than assigned
+        from infinite scores.
+        """
         self._check_fitted()
-        xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__)
-        array_namespace(X, self.cluster_centers_)
-        X = xp.astype(X, self.cluster_centers_.dtype, copy=False)
+        xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__,
+                           like=self.cluster_centers_)
         centres = self.cluster_centers_ - self._mean
         rows = chunk_rows(X.shape[0], X.shape[1], centres.shape[0],
                           itemsize(xp, X.dtype), self.chunk_size)

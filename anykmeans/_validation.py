@@ -55,12 +55,19 @@ def _check_same_device(X: Array, other: Array, name: str) -> None:
         )
 
 
-def _check_finite(xp: Namespace, x: Array, name: str) -> None:
+def _not_finite(name: str, dtype: Any, source: Any) -> ValueError:
+    """The error for NaN or infinity in ``name``, naming the conversion that may have made it."""
+    converted = "" if source == dtype else f" once converted from {source} to {dtype}"
+    return ValueError(f"Input {name} contains NaN or infinity{converted}.")
+
+
+def _check_finite(xp: Namespace, x: Array, name: str, source: Any) -> None:
+    """Reject NaN and infinity in ``x``, converted to its floating dtype from ``source``."""
     if xp.isdtype(x.dtype, "real floating") and not bool(xp.all(xp.isfinite(x))):
-        raise ValueError(f"Input {name} contains NaN or infinity.")
+        raise _not_finite(name, x.dtype, source)
 
 
-def _check_magnitude(xp: Namespace, X: Array, name: str) -> None:
+def _check_magnitude(xp: Namespace, X: Array, name: str, source: Any) -> None:
     """Reject non-finite data, and data whose squared distances would overflow its dtype.
 
     Rows, their mean and every centre (a mean of rows) lie within ``2 M`` of
@@ -70,11 +77,13 @@ def _check_magnitude(xp: Namespace, X: Array, name: str) -> None:
     that k-means never produces NaN or infinity from finite data: it refuses
     such data with a clear error instead. ``M`` comes from the largest and the
     smallest value, two reductions that make no temporary the size of ``X``
-    (NaN propagates through both).
+    (NaN propagates through both). ``X`` was converted to its floating dtype
+    from ``source``: values beyond the range of a narrower dtype became
+    infinity, and the message says so.
     """
     largest = float(xp.max(xp.stack([xp.max(X), -xp.min(X)])))
     if not math.isfinite(largest):
-        raise ValueError(f"Input {name} contains NaN or infinity.")
+        raise _not_finite(name, X.dtype, source)
     n_samples, n_features = X.shape
     bound = math.sqrt(float(xp.finfo(X.dtype).max) / (16.0 * n_samples * n_features))
     if largest > bound:
@@ -87,7 +96,7 @@ def _check_magnitude(xp: Namespace, X: Array, name: str) -> None:
 
 
 def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
-               estimator: str = "KMeans") -> tuple[Namespace, Array]:
+               estimator: str = "KMeans", like: Array | None = None) -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
 
     Parameters
@@ -100,18 +109,25 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         The number of features a fitted model expects; checked when given.
     estimator : str, default="KMeans"
         The fitted model's class name, for the message when ``n_features`` differs.
+    like : array, optional
+        An array of a fitted model: ``X`` must come from its library and is
+        converted to its dtype, the one the model computes in. Otherwise
+        ``X`` keeps a real floating dtype; integers and booleans take the
+        namespace's default floating dtype (see
+        :func:`anykmeans._namespace.float_dtype`).
 
     Raises
     ------
     ValueError
         If ``X`` is not 2-D, is empty, holds NaN or infinity or values so large
-        that squared distances would overflow its dtype, is complex, or has the
+        that squared distances would overflow the dtype it is computed in
+        (checked after the conversion to that dtype), is complex, or has the
         wrong number of features.
     TypeError
-        If ``X`` is sparse or not numeric.
+        If ``X`` is sparse, not numeric, or from another library than ``like``.
     """
     X = as_array(X, name)
-    xp = array_namespace(X)
+    xp = array_namespace(X, like)
     if X.ndim != 2:
         raise ValueError(
             f"Expected a 2-D array for {name}, got {X.ndim}-D with shape {tuple(X.shape)}. "
@@ -137,10 +153,13 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
             f"X has {shape[1]} features, but {estimator} is expecting {n_features} features "
             "as input."
         )
-    dtype = float_dtype(xp, X.dtype, device_of(X))
-    if X.dtype != dtype:
+    source = X.dtype
+    dtype = float_dtype(xp, source, device_of(X))  # refuses complex and non-numeric dtypes
+    if like is not None:
+        dtype = like.dtype
+    if source != dtype:
         X = xp.astype(X, dtype)
-    _check_magnitude(xp, X, name)
+    _check_magnitude(xp, X, name, source)
     return xp, X
 
 
@@ -172,8 +191,9 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
             f"sample_weight must have shape ({n_samples},) to match X, "
             f"got shape {tuple(sample_weight.shape)}."
         )
+    source = sample_weight.dtype
     sample_weight = xp.astype(sample_weight, X.dtype)
-    _check_finite(xp, sample_weight, "sample_weight")
+    _check_finite(xp, sample_weight, "sample_weight", source)
     if bool(xp.any(sample_weight < 0)):
         raise ValueError("sample_weight must be non-negative; found negative values.")
     if not bool(xp.any(sample_weight > 0)):
@@ -268,8 +288,9 @@ def check_centres(centres: Any, xp: Namespace, X: Array, n_clusters: int,
             f"The shape of the initial centers ({name}) {tuple(centres.shape)} does not match "
             f"(n_clusters, n_features) = {expected}."
         )
+    source = centres.dtype
     centres = xp.astype(centres, X.dtype, copy=True)
-    _check_finite(xp, centres, name)
+    _check_finite(xp, centres, name, source)
     return centres
 
 
