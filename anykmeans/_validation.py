@@ -67,25 +67,41 @@ def _check_finite(xp: Namespace, x: Array, name: str, source: Any) -> None:
         raise _not_finite(name, x.dtype, source)
 
 
+def _largest_magnitude(xp: Namespace, X: Array) -> float:
+    """``max |X|`` as a Python float (NaN if ``X`` holds NaN).
+
+    From the largest and the smallest value: two reductions that make no
+    temporary the size of ``X`` (NaN propagates through both).
+    """
+    return float(xp.max(xp.stack([xp.max(X), -xp.min(X)])))
+
+
+def _safe_magnitude(xp: Namespace, dtype: Any, total_weight: float, n_features: int) -> float:
+    """The largest ``max |X|`` whose weighted squared distances cannot overflow ``dtype``.
+
+    Rows, their mean and every centre (a weighted mean of rows) lie within
+    ``2 M`` of each other per feature, ``M`` the largest ``|X|``: a squared
+    distance is at most ``4 d M^2`` and a weighted sum of them (the inertia,
+    the seeding's potential) ``total_weight`` times that. Requiring ``16
+    total_weight d M^2`` to be finite leaves room for the score arithmetic
+    (``|c|^2 - 2 c.x``), so that k-means never produces NaN or infinity from
+    finite data.
+    """
+    return math.sqrt(float(xp.finfo(dtype).max) / (16.0 * total_weight * n_features))
+
+
 def _check_magnitude(xp: Namespace, X: Array, name: str, source: Any) -> None:
     """Reject non-finite data, and data whose squared distances would overflow its dtype.
 
-    Rows, their mean and every centre (a mean of rows) lie within ``2 M`` of
-    each other per feature, ``M`` the largest ``|X|``: a squared distance is at
-    most ``4 d M^2`` and the inertia ``n`` times that. Requiring ``16 n d M^2``
-    to be finite leaves room for the score arithmetic (``|c|^2 - 2 c.x``), so
-    that k-means never produces NaN or infinity from finite data: it refuses
-    such data with a clear error instead. ``M`` comes from the largest and the
-    smallest value, two reductions that make no temporary the size of ``X``
-    (NaN propagates through both). ``X`` was converted to its floating dtype
-    from ``source``: values beyond the range of a narrower dtype became
-    infinity, and the message says so.
+    ``X`` was converted to its floating dtype from ``source``: values beyond
+    the range of a narrower dtype became infinity, and the message says so.
+    The bound is :func:`_safe_magnitude` with unit weights (``n_samples``).
     """
-    largest = float(xp.max(xp.stack([xp.max(X), -xp.min(X)])))
+    largest = _largest_magnitude(xp, X)
     if not math.isfinite(largest):
         raise _not_finite(name, X.dtype, source)
     n_samples, n_features = X.shape
-    bound = math.sqrt(float(xp.finfo(X.dtype).max) / (16.0 * n_samples * n_features))
+    bound = _safe_magnitude(xp, X.dtype, n_samples, n_features)
     if largest > bound:
         raise ValueError(
             f"{name} has values of magnitude up to {largest:.3g}: squared distances between "
@@ -166,26 +182,39 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
 def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
     """Return sample weights as a 1-D array of ``X``'s dtype on ``X``'s device.
 
-    ``None`` means unit weights; a number means that weight for every sample.
+    ``None`` means unit weights; a number (Python's or NumPy's) or a 0-d array
+    means that weight for every sample, checked as an array of it is.
+
+    The weights are used as given, not normalised: ``inertia_`` and ``score``
+    are in their units. Weights that could make a weighted sum overflow are
+    refused: the sum of the weights times the bound on squared distances
+    (:func:`_safe_magnitude`, with the weights' sum for the number of rows)
+    must be finite. So are positive weights below the smallest normal number
+    of ``X``'s dtype (subnormal ones, e.g. 1e-320 in float64), whose
+    reciprocals overflow: scaling every weight by one positive factor changes
+    neither the labels nor the centres, only the inertia's units.
 
     Raises
     ------
     ValueError
-        If the weights have the wrong shape, are negative, not finite, or all zero.
+        If the weights have the wrong shape, are negative, not finite, all zero,
+        subnormal, or sum to so much that the weighted inertia could overflow.
     TypeError
         If they come from another array library than ``X``.
     """
-    n_samples = X.shape[0]
+    n_samples, n_features = X.shape
     device = device_of(X)
     if sample_weight is None:
         return xp.ones(n_samples, dtype=X.dtype, device=device)
     if isinstance(sample_weight, numbers.Real):
-        return xp.full(n_samples, float(sample_weight), dtype=X.dtype, device=device)
+        sample_weight = xp.asarray(float(sample_weight), device=device)
     sample_weight = as_array(sample_weight, "sample_weight")
     array_namespace(X, sample_weight)
     _check_same_device(X, sample_weight, "sample_weight")
     if xp.isdtype(sample_weight.dtype, "complex floating"):
         raise ValueError("sample_weight must be real-valued, got complex values.")
+    if sample_weight.ndim == 0:
+        sample_weight = xp.broadcast_to(sample_weight, (n_samples,))
     if sample_weight.ndim != 1 or sample_weight.shape[0] != n_samples:
         raise ValueError(
             f"sample_weight must have shape ({n_samples},) to match X, "
@@ -198,6 +227,25 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
         raise ValueError("sample_weight must be non-negative; found negative values.")
     if not bool(xp.any(sample_weight > 0)):
         raise ValueError("sample_weight must have at least one positive value; all are zero.")
+    smallest_normal = float(xp.finfo(X.dtype).smallest_normal)
+    if bool(xp.any((sample_weight > 0) & (sample_weight < smallest_normal))):
+        raise ValueError(
+            f"sample_weight has positive values below {smallest_normal:.3g}, the smallest "
+            f"normal {X.dtype}: their reciprocals overflow. Rescale sample_weight (e.g. "
+            "divide it by its largest value) or set such weights to zero."
+        )
+    total = float(xp.sum(sample_weight))
+    # check_data bounded X for n_samples unit weights: only a larger total needs X again.
+    if total > n_samples:
+        bound = _safe_magnitude(xp, X.dtype, total, n_features)
+        largest = _largest_magnitude(xp, X)
+        if largest > bound:
+            raise ValueError(
+                f"sample_weight sums to {total:.3g}: with X of magnitude up to {largest:.3g}, "
+                f"weighted sums of squared distances could overflow {X.dtype} (largest safe "
+                f"magnitude {bound:.3g} for these weights). Rescale sample_weight (e.g. divide "
+                "it by its largest value) or X."
+            )
     return sample_weight
 
 

@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 
 import anykmeans
+from anykmeans._namespace import array_namespace
+from tests.conftest import host
 from tests.data import blobs
 
 X = blobs(40, 3, 3)
+INIT = X[[0, 1, 2]]
 
 
 # -- data beyond the model's dtype ----------------------------------------------------------
@@ -38,3 +41,87 @@ def test_data_beyond_the_models_dtype_is_refused(xp, value, match):
     stream = anykmeans.MiniBatchKMeans(3, random_state=0).partial_fit(X32)
     with pytest.raises(ValueError, match=match):
         stream.partial_fit(queries)
+
+
+# -- sample weights -------------------------------------------------------------------------
+
+BAD_SCALAR_WEIGHTS = [(-1.0, "non-negative"), (0.0, "all are zero"),
+                      (float("nan"), "sample_weight contains NaN"),
+                      (float("inf"), "sample_weight contains NaN or infinity")]
+
+
+@pytest.mark.parametrize("weight, match", BAD_SCALAR_WEIGHTS)
+def test_scalar_sample_weight_is_checked_like_an_array(xp, weight, match):
+    """Before, -1.0 gave a negative inertia, 0.0 an inertia of zero, NaN a broadcast error."""
+    data = xp.asarray(X)
+    model = anykmeans.KMeans(3, random_state=0).fit(data)
+    calls = [lambda: anykmeans.KMeans(3, random_state=0).fit(data, sample_weight=weight),
+             lambda: anykmeans.kmeans_plusplus(data, 3, sample_weight=weight, random_state=0),
+             lambda: model.score(data, sample_weight=weight)]
+    for call in calls:
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
+@pytest.mark.parametrize("weight", [2.0, 3, np.float32(2.0), np.array(2.0)])
+def test_scalar_sample_weight_weighs_every_sample(weight):
+    """A Python or NumPy number, or a 0-d array: the labels of unit weights, inertia times it."""
+    unit = anykmeans.KMeans(3, init=INIT).fit(X)
+    weighted = anykmeans.KMeans(3, init=INIT).fit(X, sample_weight=weight)
+    np.testing.assert_array_equal(weighted.labels_, unit.labels_)
+    assert weighted.inertia_ == pytest.approx(float(weight) * unit.inertia_, rel=1e-12)
+    assert unit.score(X, sample_weight=weight) == pytest.approx(-float(weight) * unit.inertia_)
+
+
+def extreme_weights(dtype: str) -> dict[str, float]:
+    """Weights near the limits of ``dtype``: ``huge`` and ``subnormal`` are refused.
+
+    ``huge`` times 40 rows overflows; ``large`` times 40 rows times the data's
+    squared distances (about 1e3) stays far from overflow; ``small`` is normal
+    and its products with the data's values and squared distances stay normal.
+    """
+    info = np.finfo(dtype)
+    if dtype == "float64":
+        return dict(huge=float(info.max) / 2, subnormal=float(info.smallest_normal) / 4,
+                    large=1e290, small=1e-290)
+    return dict(huge=float(info.max) / 2, subnormal=float(info.smallest_normal) / 4,
+                large=1e30, small=1e-30)
+
+
+def test_weights_that_overflow_or_are_subnormal_are_refused(xp):
+    """Before, 1e306 gave an infinite inertia and another partition; 1e-320 a broadcast error.
+
+    JAX (XLA on the CPU) flushes subnormal numbers to zero in every
+    operation: there a subnormal weight is a weight of zero.
+    """
+    data, n = xp.asarray(X), X.shape[0]
+    weights = extreme_weights(xp.dtype)
+    with pytest.raises(ValueError, match=r"sample_weight sums to .* could overflow"):
+        anykmeans.KMeans(3, init=xp.asarray(INIT)).fit(
+            data, sample_weight=xp.asarray(np.full(n, weights["huge"])))
+    subnormal = np.ones(n)
+    subnormal[5] = weights["subnormal"]
+    subnormal = xp.asarray(subnormal)
+    ns = array_namespace(subnormal)
+    if bool(subnormal[5] > 0):
+        with pytest.raises(ValueError, match=r"below .* the smallest normal"):
+            anykmeans.KMeans(3, init=xp.asarray(INIT)).fit(data, sample_weight=subnormal)
+    else:
+        flushed = anykmeans.KMeans(3, init=xp.asarray(INIT)).fit(data, sample_weight=subnormal)
+        zero = anykmeans.KMeans(3, init=xp.asarray(INIT)).fit(
+            data, sample_weight=ns.where(subnormal > 0, subnormal, 0.0))
+        np.testing.assert_array_equal(host(flushed.cluster_centers_),
+                                      host(zero.cluster_centers_))
+
+
+def test_large_and_small_weights_give_the_unit_weights_partition(xp):
+    data, n = xp.asarray(X), X.shape[0]
+    unit = anykmeans.KMeans(3, init=xp.asarray(INIT)).fit(data)
+    for name in ("large", "small"):
+        weight = extreme_weights(xp.dtype)[name]
+        model = anykmeans.KMeans(3, init=xp.asarray(INIT)).fit(
+            data, sample_weight=xp.asarray(np.full(n, weight)))
+        np.testing.assert_array_equal(host(model.labels_), host(unit.labels_), err_msg=name)
+        np.testing.assert_allclose(host(model.cluster_centers_), host(unit.cluster_centers_),
+                                   rtol=xp.rtol, atol=xp.rtol, err_msg=name)
+        assert model.inertia_ == pytest.approx(weight * unit.inertia_, rel=100 * xp.rtol), name
