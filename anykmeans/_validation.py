@@ -2,7 +2,8 @@
 
 Checks never modify their inputs. Arrays that do not belong to an Array API
 library (lists, pandas frames, NumPy object arrays) are converted to NumPy
-here, at the boundary; Array API arrays are kept in their library and on
+here, at the boundary, and NumPy's subclasses (``np.matrix``, ``np.memmap``)
+are viewed as plain arrays; Array API arrays are kept in their library and on
 their device, converted at most to a floating dtype.
 """
 
@@ -24,10 +25,12 @@ ALGORITHMS = ("lloyd", "elkan")
 def as_array(X: Any, name: str = "X") -> Array:
     """Return ``X`` as an Array API array, converting other array-likes to NumPy.
 
+    NumPy subclasses become plain ``ndarray`` views (no copy).
+
     Raises
     ------
     TypeError
-        For sparse matrices, strings and other non-numeric content.
+        For sparse matrices, masked arrays, strings and other non-numeric content.
     """
     module = type(X).__module__
     if module.startswith("scipy.sparse") or hasattr(X, "tocsr"):
@@ -35,7 +38,12 @@ def as_array(X: Any, name: str = "X") -> Array:
             f"Sparse input is not supported for {name}; pass a dense array "
             "(for example X.toarray())."
         )
-    if not array_api_compat.is_array_api_obj(X):
+    if isinstance(X, np.ma.MaskedArray):
+        raise TypeError(
+            f"Masked arrays are not supported for {name}; fill the masked values "
+            "(for example X.filled(value)) or drop the rows that hold them."
+        )
+    if not array_api_compat.is_array_api_obj(X) or isinstance(X, np.ndarray):
         X = np.asarray(X)
     if isinstance(X, np.ndarray) and X.dtype.kind in "OUSV":
         if X.dtype.kind != "O":
@@ -140,7 +148,8 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         (checked after the conversion to that dtype), is complex, or has the
         wrong number of features.
     TypeError
-        If ``X`` is sparse, not numeric, or from another library than ``like``.
+        If ``X`` is sparse, masked, not numeric, or from another library than
+        ``like``.
     """
     X = as_array(X, name)
     xp = array_namespace(X, like)
@@ -200,7 +209,7 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
         If the weights have the wrong shape, are negative, not finite, all zero,
         subnormal, or sum to so much that the weighted inertia could overflow.
     TypeError
-        If they come from another array library than ``X``.
+        If they come from another array library than ``X``, or are masked or sparse.
     """
     n_samples, n_features = X.shape
     device = device_of(X)

@@ -125,3 +125,54 @@ def test_large_and_small_weights_give_the_unit_weights_partition(xp):
         np.testing.assert_allclose(host(model.cluster_centers_), host(unit.cluster_centers_),
                                    rtol=xp.rtol, atol=xp.rtol, err_msg=name)
         assert model.inertia_ == pytest.approx(weight * unit.inertia_, rel=100 * xp.rtol), name
+
+
+# -- NumPy subclasses and masked arrays -----------------------------------------------------
+
+class Tagged(np.ndarray):
+    """An ndarray subclass that misbehaves as subclasses may: its products are elementwise."""
+
+    def __matmul__(self, other):
+        return np.multiply(self, other)
+
+
+def subclasses(tmp_path) -> dict:
+    memmap = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=X.dtype,
+                                       shape=X.shape)
+    memmap[...] = X
+    return {"matrix": np.asmatrix(X), "memmap": memmap, "subclass": X.view(Tagged)}
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize("kind", ["matrix", "memmap", "subclass"])
+def test_ndarray_subclasses_are_fitted_as_plain_arrays(tmp_path, kind):
+    """Results are plain ndarrays equal to those of the same data as an ndarray."""
+    data = subclasses(tmp_path)[kind]
+    before = np.array(data)
+    weights = np.linspace(0.5, 2.0, X.shape[0])
+    expected = anykmeans.KMeans(3, random_state=0).fit(X, sample_weight=weights)
+    model = anykmeans.KMeans(3, random_state=0).fit(data, sample_weight=weights)
+    for name in ("cluster_centers_", "labels_"):
+        assert type(getattr(model, name)) is np.ndarray, name
+        np.testing.assert_array_equal(getattr(model, name), getattr(expected, name))
+    assert model.inertia_ == expected.inertia_
+    for out, reference in [(model.predict(data), expected.labels_),
+                           (model.transform(data), expected.transform(X))]:
+        assert type(out) is np.ndarray
+        np.testing.assert_array_equal(out, reference)
+    np.testing.assert_array_equal(np.asarray(data), before)
+
+
+def test_masked_arrays_are_refused():
+    """Before, a broadcasting error from deep inside the fit."""
+    masked = np.ma.masked_array(X, mask=X > 5)
+    message = "Masked arrays are not supported for {}; fill the masked values"
+    with pytest.raises(TypeError, match=message.format("X")):
+        anykmeans.KMeans(3).fit(masked)
+    model = anykmeans.KMeans(3, random_state=0).fit(X)
+    with pytest.raises(TypeError, match=message.format("X")):
+        model.predict(masked)
+    with pytest.raises(TypeError, match=message.format("sample_weight")):
+        model.score(X, sample_weight=np.ma.masked_array(np.ones(40), mask=X[:, 0] > 5))
+    with pytest.raises(TypeError, match=message.format("init")):
+        anykmeans.KMeans(3, init=masked[:3]).fit(X)
