@@ -4,7 +4,9 @@ Checks never modify their inputs. Arrays that do not belong to an Array API
 library (lists, pandas frames, NumPy object arrays) are converted to NumPy
 here, at the boundary, and NumPy's subclasses (``np.matrix``, ``np.memmap``)
 are viewed as plain arrays; Array API arrays are kept in their library and on
-their device, converted at most to a floating dtype.
+their device, converted at most to a floating dtype. PyTorch tensors are
+detached from autograd: k-means is not differentiable, and a graph kept
+through a fit would hold every intermediate array.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ ALGORITHMS = ("lloyd", "elkan")
 def as_array(X: Any, name: str = "X") -> Array:
     """Return ``X`` as an Array API array, converting other array-likes to NumPy.
 
-    NumPy subclasses become plain ``ndarray`` views (no copy).
+    NumPy subclasses become plain ``ndarray`` views (no copy); PyTorch tensors
+    are detached from autograd (a view, no copy).
 
     Raises
     ------
     TypeError
-        For sparse matrices, masked arrays, strings and other non-numeric content.
+        For sparse matrices, masked arrays, strings and other non-numeric
+        content, and PyTorch tensors on the ``meta`` device (they hold no data).
     """
     module = type(X).__module__
     if module.startswith("scipy.sparse") or hasattr(X, "tocsr"):
@@ -43,7 +47,14 @@ def as_array(X: Any, name: str = "X") -> Array:
             f"Masked arrays are not supported for {name}; fill the masked values "
             "(for example X.filled(value)) or drop the rows that hold them."
         )
-    if not array_api_compat.is_array_api_obj(X) or isinstance(X, np.ndarray):
+    if array_api_compat.is_torch_array(X):
+        if X.device.type == "meta":
+            raise TypeError(
+                f"{name} is on PyTorch's meta device, which holds no data; "
+                "pass a tensor on a real device."
+            )
+        X = X.detach()
+    elif not array_api_compat.is_array_api_obj(X) or isinstance(X, np.ndarray):
         X = np.asarray(X)
     if isinstance(X, np.ndarray) and X.dtype.kind in "OUSV":
         if X.dtype.kind != "O":
@@ -148,8 +159,8 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         (checked after the conversion to that dtype), is complex, or has the
         wrong number of features.
     TypeError
-        If ``X`` is sparse, masked, not numeric, or from another library than
-        ``like``.
+        If ``X`` is sparse, masked, on PyTorch's meta device, not numeric, or
+        from another library than ``like``.
     """
     X = as_array(X, name)
     xp = array_namespace(X, like)

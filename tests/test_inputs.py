@@ -6,6 +6,8 @@ nothing else) or a clear error.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -176,3 +178,50 @@ def test_masked_arrays_are_refused():
         model.score(X, sample_weight=np.ma.masked_array(np.ones(40), mask=X[:, 0] > 5))
     with pytest.raises(TypeError, match=message.format("init")):
         anykmeans.KMeans(3, init=masked[:3]).fit(X)
+
+
+# -- PyTorch: autograd and the meta device --------------------------------------------------
+
+def test_tensors_that_require_grad_are_fitted_detached():
+    """No result keeps an autograd graph, and PyTorch warns of nothing.
+
+    Before, the centres carried a ``grad_fn`` and the graph held every
+    intermediate array of the fit (867 MiB where the fit needs 20).
+    """
+    torch = pytest.importorskip("torch")
+    data = torch.asarray(X).requires_grad_(True)
+    weights = torch.ones(X.shape[0], dtype=data.dtype, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = anykmeans.KMeans(3, random_state=0).fit(data, sample_weight=weights)
+        seeded = anykmeans.KMeans(3, init=data[:3] * 1.0).fit(data)
+        stream = anykmeans.MiniBatchKMeans(3, random_state=0).partial_fit(data)
+        results = {
+            "cluster_centers_": model.cluster_centers_, "labels_": model.labels_,
+            "seeded centres": seeded.cluster_centers_, "predict": model.predict(data),
+            "transform": model.transform(data), "fit_transform":
+                anykmeans.KMeans(3, random_state=0).fit_transform(data),
+            "kmeans_plusplus": anykmeans.kmeans_plusplus(data, 3, random_state=0)[0],
+            "kmeans": anykmeans.kmeans(data, 3, random_state=0).centers,
+            "partial_fit": stream.partial_fit(data).cluster_centers_,
+        }
+        score = model.score(data, sample_weight=weights)
+    for name, result in results.items():
+        assert not result.requires_grad and result.grad_fn is None, name
+    assert isinstance(score, float) and isinstance(model.inertia_, float)
+    assert data.grad is None and weights.grad is None
+    expected = anykmeans.KMeans(3, random_state=0).fit(X, sample_weight=np.ones(X.shape[0]))
+    np.testing.assert_array_equal(host(model.labels_), expected.labels_)
+
+
+def test_meta_tensors_are_refused():
+    """Before, a RuntimeError from ``.item()``."""
+    torch = pytest.importorskip("torch")
+    meta = torch.empty(X.shape, dtype=torch.float64, device="meta")
+    with pytest.raises(TypeError, match="X is on PyTorch's meta device"):
+        anykmeans.KMeans(3).fit(meta)
+    with pytest.raises(TypeError, match="meta device"):
+        anykmeans.kmeans_plusplus(meta, 3)
+    model = anykmeans.KMeans(3, random_state=0).fit(torch.asarray(X))
+    with pytest.raises(TypeError, match="meta device"):
+        model.predict(meta)
