@@ -151,6 +151,13 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         namespace's default floating dtype (see
         :func:`anykmeans._namespace.float_dtype`).
 
+    Returns
+    -------
+    xp : the namespace of ``X``
+    X : array of shape (n_samples, n_features), floating. A Dask array has
+        no empty block of rows (Dask's reductions fail on them): its row
+        chunks are the non-empty ones of the input.
+
     Raises
     ------
     ValueError
@@ -189,6 +196,8 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
             f"X has {shape[1]} features, but {estimator} is expecting {n_features} features "
             "as input."
         )
+    if array_api_compat.is_dask_array(X) and 0 in X.chunks[0]:
+        X = X.rechunk((tuple(rows for rows in X.chunks[0] if rows), X.chunks[1]))
     source = X.dtype
     dtype = float_dtype(xp, source, device_of(X))  # refuses complex and non-numeric dtypes
     if like is not None:
@@ -203,7 +212,8 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
     """Return sample weights as a 1-D array of ``X``'s dtype on ``X``'s device.
 
     ``None`` means unit weights; a number (Python's or NumPy's) or a 0-d array
-    means that weight for every sample, checked as an array of it is.
+    means that weight for every sample, checked as an array of it is. A Dask
+    array takes the row chunks of ``X`` (which has no empty ones).
 
     The weights are used as given, not normalised: ``inertia_`` and ``score``
     are in their units. Weights that could make a weighted sum overflow are
@@ -240,6 +250,8 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
             f"sample_weight must have shape ({n_samples},) to match X, "
             f"got shape {tuple(sample_weight.shape)}."
         )
+    if array_api_compat.is_dask_array(sample_weight):
+        sample_weight = sample_weight.rechunk((X.chunks[0],))
     source = sample_weight.dtype
     sample_weight = xp.astype(sample_weight, X.dtype)
     _check_finite(xp, sample_weight, "sample_weight", source)

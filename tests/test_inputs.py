@@ -225,3 +225,39 @@ def test_meta_tensors_are_refused():
     model = anykmeans.KMeans(3, random_state=0).fit(torch.asarray(X))
     with pytest.raises(TypeError, match="meta device"):
         model.predict(meta)
+
+
+# -- Dask: empty blocks ---------------------------------------------------------------------
+
+def empty_block_arrays(da) -> dict:
+    """X (and weights) as Dask arrays with an empty block of rows, made two ways."""
+    given = da.from_array(X, chunks=((20, 0, 20), (3,)))
+    filtered = da.from_array(X, chunks=(10, 3))
+    keep = da.from_array(np.arange(X.shape[0]) // 10 != 1, chunks=10)
+    filtered = filtered[keep]  # the second block loses every row
+    filtered.compute_chunk_sizes()
+    return {"given": given, "filtered": filtered}
+
+
+@pytest.mark.parametrize("made", ["given", "filtered"])
+def test_dask_empty_blocks_are_dropped(made):
+    """The fit, with weights in blocks of their own, equals the fit of the same rows in NumPy.
+
+    Before, Dask's reductions failed on the empty block.
+    """
+    da = pytest.importorskip("dask.array")
+    data = empty_block_arrays(da)[made]
+    assert 0 in data.chunks[0]
+    rows = data.compute()
+    weights = np.linspace(0.5, 2.0, rows.shape[0])
+    dask_weights = da.from_array(weights, chunks=((5, 0, rows.shape[0] - 5),))
+    ours = anykmeans.KMeans(3, random_state=0).fit(data, sample_weight=dask_weights)
+    expected = anykmeans.KMeans(3, random_state=0).fit(rows, sample_weight=weights)
+    np.testing.assert_array_equal(ours.labels_.compute(), expected.labels_)
+    np.testing.assert_allclose(ours.cluster_centers_.compute(), expected.cluster_centers_,
+                               rtol=1e-12)
+    assert ours.inertia_ == pytest.approx(expected.inertia_, rel=1e-12)
+    np.testing.assert_array_equal(ours.predict(data).compute(), expected.labels_)
+    np.testing.assert_allclose(ours.transform(data).compute(), expected.transform(rows),
+                               rtol=1e-12)
+    assert ours.score(data) == pytest.approx(expected.score(rows), rel=1e-12)
