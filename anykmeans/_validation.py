@@ -147,9 +147,9 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     like : array, optional
         An array of a fitted model: ``X`` must come from its library and is
         converted to its dtype, the one the model computes in. Otherwise
-        ``X`` keeps a real floating dtype; integers and booleans take the
-        namespace's default floating dtype (see
-        :func:`anykmeans._namespace.float_dtype`).
+        ``X`` keeps a real floating dtype of at least 32 bits; integers,
+        booleans and half precision take the namespace's default floating
+        dtype (see :func:`anykmeans._namespace.float_dtype`).
 
     Returns
     -------

@@ -1,7 +1,9 @@
 """Inputs at the boundary: what is converted, what is refused, and that either is said clearly.
 
-Expectations are the same fit on plain data (the conversion must change
-nothing else) or a clear error.
+Data beyond a fitted model's dtype, scalar and extreme sample weights, half
+precision, NumPy's subclasses and masked arrays, PyTorch's autograd and meta
+tensors, Dask arrays with empty blocks. Expectations are the same fit on
+plain data (the conversion must change nothing else) or a clear error.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans._namespace import array_namespace
+from anykmeans._namespace import array_namespace, device_of
 from tests.conftest import host
 from tests.data import blobs
 
@@ -127,6 +129,54 @@ def test_large_and_small_weights_give_the_unit_weights_partition(xp):
         np.testing.assert_allclose(host(model.cluster_centers_), host(unit.cluster_centers_),
                                    rtol=xp.rtol, atol=xp.rtol, err_msg=name)
         assert model.inertia_ == pytest.approx(weight * unit.inertia_, rel=100 * xp.rtol), name
+
+
+# -- half precision -------------------------------------------------------------------------
+
+def test_numpy_float16_is_computed_in_float64():
+    """float16 data gives the float64 fit of its values, and float64 centres.
+
+    Before, it was computed in float16: squared distances rounded to 11 bits put
+    points in clusters whose centre is not the nearest, and values above about
+    1 were refused as overflowing.
+    """
+    data = blobs(2000, 2, 6, seed=5)
+    data16 = (data / np.abs(data).max()).astype(np.float16)
+    half = anykmeans.KMeans(6, random_state=0).fit(data16)
+    full = anykmeans.KMeans(6, random_state=0).fit(data16.astype(np.float64))
+    assert half.cluster_centers_.dtype == np.float64
+    np.testing.assert_array_equal(half.labels_, full.labels_)
+    np.testing.assert_array_equal(half.cluster_centers_, full.cluster_centers_)
+    np.testing.assert_array_equal(half.predict(data16), full.labels_)
+    # Magnitudes that overflowed float16's squared distances are fine in float64.
+    model = anykmeans.KMeans(6, random_state=0).fit(data.astype(np.float16))
+    assert np.isfinite(model.inertia_)
+
+
+def test_half_precision_is_computed_in_the_default_float_dtype(xp):
+    """float16 on every library that has it: the fit of its values in the default dtype."""
+    data = xp.asarray(blobs(200, 2, 3, seed=6))
+    ns = array_namespace(data)
+    if not hasattr(ns, "float16"):
+        pytest.skip(f"{xp.backend.name} has no float16")
+    default = ns.__array_namespace_info__().default_dtypes(device=device_of(data))
+    data16 = ns.astype(data, ns.float16)
+    half = anykmeans.KMeans(3, random_state=0).fit(data16)
+    full = anykmeans.KMeans(3, random_state=0).fit(ns.astype(data16, default["real floating"]))
+    assert half.cluster_centers_.dtype == default["real floating"]
+    np.testing.assert_array_equal(host(half.labels_), host(full.labels_))
+    np.testing.assert_array_equal(host(half.cluster_centers_), host(full.cluster_centers_))
+
+
+def test_torch_bfloat16_fits():
+    """Before, bfloat16 tensors crashed in ``to_host`` (NumPy has no bfloat16)."""
+    torch = pytest.importorskip("torch")
+    data = torch.asarray(blobs(200, 2, 3, seed=6)).to(torch.bfloat16)
+    half = anykmeans.KMeans(3, random_state=0).fit(data)
+    full = anykmeans.KMeans(3, random_state=0).fit(data.to(torch.get_default_dtype()))
+    assert half.cluster_centers_.dtype == torch.get_default_dtype()
+    assert torch.equal(half.labels_, full.labels_)
+    assert torch.equal(half.cluster_centers_, full.cluster_centers_)
 
 
 # -- NumPy subclasses and masked arrays -----------------------------------------------------
