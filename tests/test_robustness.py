@@ -197,6 +197,32 @@ def check_degenerate(asarray, X: np.ndarray, n_clusters: int, expected_warnings)
                             f"n_clusters ({n_clusters}). Possibly due to duplicate points in X."]
 
 
+def test_fewer_distinct_points_than_clusters_as_scikit_learn():
+    """Parity, not consistency: with fewer distinct points than clusters, scikit-learn's answer.
+
+    Lloyd's loop stops when the labels repeat; the update that preceded the
+    stop gave the clusters left empty a copy of another centre, so
+    ``labels_`` name centres that are no longer the nearest, and ``predict``
+    on the training data differs from ``labels_``. scikit-learn 1.9's model
+    contradicts itself the same way, and anykmeans returns the same labels,
+    centres and inertia (docs/guarantees.md).
+    """
+    from sklearn.cluster import KMeans
+
+    X = np.array([[-7.6], [-10.4], [-10.4], [7.7], [-7.6], [7.7], [7.7], [7.7], [-10.4],
+                  [-10.4], [-10.4], [-7.6]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", anykmeans.ConvergenceWarning)
+        ours = anykmeans.KMeans(6, random_state=0).fit(X)
+        theirs = KMeans(6, random_state=0).fit(X)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, rtol=1e-12)
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-12)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    assert not np.array_equal(ours.predict(X), ours.labels_)
+
+
 # -- exact ties -----------------------------------------------------------------------------
 
 #: Corners of a square (the clusters) and, with weight zero, points equidistant
