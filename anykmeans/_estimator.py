@@ -21,10 +21,10 @@ import numpy as np
 from ._exceptions import not_fitted_error
 from ._kmeans import Init, fit_kmeans
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
-from ._namespace import Array, array_namespace, to_host
+from ._namespace import Array, to_host
 from ._persistence import move_model, save_model
 from ._primitives import Data, assign, distances, labelled_inertia
-from ._validation import check_algorithm, check_data, check_sample_weight
+from ._validation import check_algorithm, check_data, check_positive_int, check_sample_weight
 
 
 def labels_and_inertia(data: Data, centres: Array) -> tuple[Array, float]:
@@ -111,16 +111,24 @@ class CentresEstimator:
     def _prepare(self, X: Array, sample_weight: Any = None) -> tuple[Data, Array]:
         """New data validated against the fitted model, and the centres in its frame.
 
-        ``sample_weight`` is validated too; None stays None (unit weights).
+        ``X`` is converted to the model's dtype before its values are checked,
+        so that data beyond that dtype's range is refused rather than assigned
+        from infinite scores. ``sample_weight`` is validated too; None stays
+        None (unit weights). The model's ``chunk_size`` is checked here, as a
+        loaded or re-parametrised model may carry any value.
         """
         self._check_fitted()
-        xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__)
-        array_namespace(X, self.cluster_centers_)
-        X = xp.astype(X, self.cluster_centers_.dtype, copy=False)
+        xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__,
+                           like=self.cluster_centers_)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, xp, X)
-        data = Data(X, self._mean, sample_weight, self.chunk_size)
+        data = Data(X, self._mean, sample_weight, self._chunk_size())
         return data, self.cluster_centers_ - self._mean
+
+    def _chunk_size(self) -> int | None:
+        """The ``chunk_size`` parameter, checked: None or a positive integer."""
+        return (None if self.chunk_size is None
+                else check_positive_int(self.chunk_size, "chunk_size"))
 
     def predict(self, X: Array) -> Array:
         """The index of the nearest centre of every sample of ``X``."""

@@ -608,7 +608,3 @@ class MiniBatchKMeans(CentresEstimator):
                 Data(X, offset, weights, chunk_size), step.centres)
         vars(self).update(fitted)
         return self
-
-    def _chunk_size(self) -> int | None:
-        return (None if self.chunk_size is None
-                else check_positive_int(self.chunk_size, "chunk_size"))

@@ -67,7 +67,9 @@ def index_dtype(xp: Namespace, device: Any) -> Any:
 def float_dtype(xp: Namespace, dtype: Any, device: Any) -> Any:
     """The floating dtype k-means computes in for input of ``dtype``.
 
-    Real floating dtypes are kept; booleans and integers become the
+    Real floating dtypes of 32 bits or more are kept; booleans, integers and
+    narrower floating dtypes (float16, PyTorch's bfloat16: too coarse to rank
+    squared distances, and overflowing from magnitudes near 10) become the
     namespace's default real floating dtype on ``device``.
 
     Raises
@@ -77,11 +79,11 @@ def float_dtype(xp: Namespace, dtype: Any, device: Any) -> Any:
     TypeError
         For dtypes that are not numeric.
     """
-    if xp.isdtype(dtype, "real floating"):
+    if xp.isdtype(dtype, "real floating") and xp.finfo(dtype).bits >= 32:
         return dtype
     if xp.isdtype(dtype, "complex floating"):
         raise ValueError("Complex data not supported; pass real-valued arrays.")
-    if xp.isdtype(dtype, ("integral", "bool")):
+    if xp.isdtype(dtype, ("integral", "bool", "real floating")):
         info = xp.__array_namespace_info__()
         return info.default_dtypes(device=device)["real floating"]
     raise TypeError(f"Expected numeric data, got dtype {dtype}.")

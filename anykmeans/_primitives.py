@@ -130,6 +130,8 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     Returns
     -------
     labels : array of shape (n_rows,), the namespace's default index dtype
+        Always in ``[0, n_clusters)``: a row whose scores are all NaN (no
+        centre compares as nearest) gets the last index.
     best : array of shape (n_rows,), the smallest score, so that
         ``x_sq_norms + best`` is the squared distance to the nearest centre.
 
@@ -166,10 +168,11 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     index = index_dtype(xp, device_of(x))
     group = xp.astype(_first_true(xp, group_best <= threshold), index)
     if group_size == 1:
-        return group, best
+        return xp.minimum(group, n_clusters - 1), best
+    group = xp.minimum(group, n_groups - 1)
     members = xp.take_along_axis(block, xp.reshape(group, (1, 1, n_rows)), axis=0)[0, ...]
     member = xp.astype(_first_true(xp, members <= threshold), index)
-    return group * group_size + member, best
+    return xp.minimum(group * group_size + member, n_clusters - 1), best
 
 
 def tie_group_size(n_clusters: int) -> int:

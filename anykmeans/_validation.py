@@ -2,8 +2,11 @@
 
 Checks never modify their inputs. Arrays that do not belong to an Array API
 library (lists, pandas frames, NumPy object arrays) are converted to NumPy
-here, at the boundary; Array API arrays are kept in their library and on
-their device, converted at most to a floating dtype.
+here, at the boundary, and NumPy's subclasses (``np.matrix``, ``np.memmap``)
+are viewed as plain arrays; Array API arrays are kept in their library and on
+their device, converted at most to a floating dtype. PyTorch tensors are
+detached from autograd: k-means is not differentiable, and a graph kept
+through a fit would hold every intermediate array.
 """
 
 from __future__ import annotations
@@ -24,10 +27,14 @@ ALGORITHMS = ("lloyd", "elkan")
 def as_array(X: Any, name: str = "X") -> Array:
     """Return ``X`` as an Array API array, converting other array-likes to NumPy.
 
+    NumPy subclasses become plain ``ndarray`` views (no copy); PyTorch tensors
+    are detached from autograd (a view, no copy).
+
     Raises
     ------
     TypeError
-        For sparse matrices, strings and other non-numeric content.
+        For sparse matrices, masked arrays, strings and other non-numeric
+        content, and PyTorch tensors on the ``meta`` device (they hold no data).
     """
     module = type(X).__module__
     if module.startswith("scipy.sparse") or hasattr(X, "tocsr"):
@@ -35,7 +42,19 @@ def as_array(X: Any, name: str = "X") -> Array:
             f"Sparse input is not supported for {name}; pass a dense array "
             "(for example X.toarray())."
         )
-    if not array_api_compat.is_array_api_obj(X):
+    if isinstance(X, np.ma.MaskedArray):
+        raise TypeError(
+            f"Masked arrays are not supported for {name}; fill the masked values "
+            "(for example X.filled(value)) or drop the rows that hold them."
+        )
+    if array_api_compat.is_torch_array(X):
+        if X.device.type == "meta":
+            raise TypeError(
+                f"{name} is on PyTorch's meta device, which holds no data; "
+                "pass a tensor on a real device."
+            )
+        X = X.detach()
+    elif not array_api_compat.is_array_api_obj(X) or isinstance(X, np.ndarray):
         X = np.asarray(X)
     if isinstance(X, np.ndarray) and X.dtype.kind in "OUSV":
         if X.dtype.kind != "O":
@@ -55,28 +74,53 @@ def _check_same_device(X: Array, other: Array, name: str) -> None:
         )
 
 
-def _check_finite(xp: Namespace, x: Array, name: str) -> None:
+def _not_finite(name: str, dtype: Any, source: Any) -> ValueError:
+    """The error for NaN or infinity in ``name``, naming the conversion that may have made it."""
+    converted = "" if source == dtype else f" once converted from {source} to {dtype}"
+    return ValueError(f"Input {name} contains NaN or infinity{converted}.")
+
+
+def _check_finite(xp: Namespace, x: Array, name: str, source: Any) -> None:
+    """Reject NaN and infinity in ``x``, converted to its floating dtype from ``source``."""
     if xp.isdtype(x.dtype, "real floating") and not bool(xp.all(xp.isfinite(x))):
-        raise ValueError(f"Input {name} contains NaN or infinity.")
+        raise _not_finite(name, x.dtype, source)
 
 
-def _check_magnitude(xp: Namespace, X: Array, name: str) -> None:
+def _largest_magnitude(xp: Namespace, X: Array) -> float:
+    """``max |X|`` as a Python float (NaN if ``X`` holds NaN).
+
+    From the largest and the smallest value: two reductions that make no
+    temporary the size of ``X`` (NaN propagates through both).
+    """
+    return float(xp.max(xp.stack([xp.max(X), -xp.min(X)])))
+
+
+def _safe_magnitude(xp: Namespace, dtype: Any, total_weight: float, n_features: int) -> float:
+    """The largest ``max |X|`` whose weighted squared distances cannot overflow ``dtype``.
+
+    Rows, their mean and every centre (a weighted mean of rows) lie within
+    ``2 M`` of each other per feature, ``M`` the largest ``|X|``: a squared
+    distance is at most ``4 d M^2`` and a weighted sum of them (the inertia,
+    the seeding's potential) ``total_weight`` times that. Requiring ``16
+    total_weight d M^2`` to be finite leaves room for the score arithmetic
+    (``|c|^2 - 2 c.x``), so that k-means never produces NaN or infinity from
+    finite data.
+    """
+    return math.sqrt(float(xp.finfo(dtype).max) / (16.0 * total_weight * n_features))
+
+
+def _check_magnitude(xp: Namespace, X: Array, name: str, source: Any) -> None:
     """Reject non-finite data, and data whose squared distances would overflow its dtype.
 
-    Rows, their mean and every centre (a mean of rows) lie within ``2 M`` of
-    each other per feature, ``M`` the largest ``|X|``: a squared distance is at
-    most ``4 d M^2`` and the inertia ``n`` times that. Requiring ``16 n d M^2``
-    to be finite leaves room for the score arithmetic (``|c|^2 - 2 c.x``), so
-    that k-means never produces NaN or infinity from finite data: it refuses
-    such data with a clear error instead. ``M`` comes from the largest and the
-    smallest value, two reductions that make no temporary the size of ``X``
-    (NaN propagates through both).
+    ``X`` was converted to its floating dtype from ``source``: values beyond
+    the range of a narrower dtype became infinity, and the message says so.
+    The bound is :func:`_safe_magnitude` with unit weights (``n_samples``).
     """
-    largest = float(xp.max(xp.stack([xp.max(X), -xp.min(X)])))
+    largest = _largest_magnitude(xp, X)
     if not math.isfinite(largest):
-        raise ValueError(f"Input {name} contains NaN or infinity.")
+        raise _not_finite(name, X.dtype, source)
     n_samples, n_features = X.shape
-    bound = math.sqrt(float(xp.finfo(X.dtype).max) / (16.0 * n_samples * n_features))
+    bound = _safe_magnitude(xp, X.dtype, n_samples, n_features)
     if largest > bound:
         raise ValueError(
             f"{name} has values of magnitude up to {largest:.3g}: squared distances between "
@@ -87,7 +131,7 @@ def _check_magnitude(xp: Namespace, X: Array, name: str) -> None:
 
 
 def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
-               estimator: str = "KMeans") -> tuple[Namespace, Array]:
+               estimator: str = "KMeans", like: Array | None = None) -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
 
     Parameters
@@ -100,18 +144,33 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         The number of features a fitted model expects; checked when given.
     estimator : str, default="KMeans"
         The fitted model's class name, for the message when ``n_features`` differs.
+    like : array, optional
+        An array of a fitted model: ``X`` must come from its library and is
+        converted to its dtype, the one the model computes in. Otherwise
+        ``X`` keeps a real floating dtype of at least 32 bits; integers,
+        booleans and half precision take the namespace's default floating
+        dtype (see :func:`anykmeans._namespace.float_dtype`).
+
+    Returns
+    -------
+    xp : the namespace of ``X``
+    X : array of shape (n_samples, n_features), floating. A Dask array has
+        no empty block of rows (Dask's reductions fail on them): its row
+        chunks are the non-empty ones of the input.
 
     Raises
     ------
     ValueError
         If ``X`` is not 2-D, is empty, holds NaN or infinity or values so large
-        that squared distances would overflow its dtype, is complex, or has the
+        that squared distances would overflow the dtype it is computed in
+        (checked after the conversion to that dtype), is complex, or has the
         wrong number of features.
     TypeError
-        If ``X`` is sparse or not numeric.
+        If ``X`` is sparse, masked, on PyTorch's meta device, not numeric, or
+        from another library than ``like``.
     """
     X = as_array(X, name)
-    xp = array_namespace(X)
+    xp = array_namespace(X, like)
     if X.ndim != 2:
         raise ValueError(
             f"Expected a 2-D array for {name}, got {X.ndim}-D with shape {tuple(X.shape)}. "
@@ -137,47 +196,88 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
             f"X has {shape[1]} features, but {estimator} is expecting {n_features} features "
             "as input."
         )
-    dtype = float_dtype(xp, X.dtype, device_of(X))
-    if X.dtype != dtype:
+    if array_api_compat.is_dask_array(X) and 0 in X.chunks[0]:
+        X = X.rechunk((tuple(rows for rows in X.chunks[0] if rows), X.chunks[1]))
+    source = X.dtype
+    dtype = float_dtype(xp, source, device_of(X))  # refuses complex and non-numeric dtypes
+    if like is not None:
+        dtype = like.dtype
+    if source != dtype:
         X = xp.astype(X, dtype)
-    _check_magnitude(xp, X, name)
+    _check_magnitude(xp, X, name, source)
     return xp, X
 
 
 def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
     """Return sample weights as a 1-D array of ``X``'s dtype on ``X``'s device.
 
-    ``None`` means unit weights; a number means that weight for every sample.
+    ``None`` means unit weights; a number (Python's or NumPy's) or a 0-d array
+    means that weight for every sample, checked as an array of it is. A Dask
+    array takes the row chunks of ``X`` (which has no empty ones).
+
+    The weights are used as given, not normalised: ``inertia_`` and ``score``
+    are in their units. Weights that could make a weighted sum overflow are
+    refused: the sum of the weights times the bound on squared distances
+    (:func:`_safe_magnitude`, with the weights' sum for the number of rows)
+    must be finite. So are positive weights below the smallest normal number
+    of ``X``'s dtype (subnormal ones, e.g. 1e-320 in float64), whose
+    reciprocals overflow: scaling every weight by one positive factor changes
+    neither the labels nor the centres, only the inertia's units.
 
     Raises
     ------
     ValueError
-        If the weights have the wrong shape, are negative, not finite, or all zero.
+        If the weights have the wrong shape, are negative, not finite, all zero,
+        subnormal, or sum to so much that the weighted inertia could overflow.
     TypeError
-        If they come from another array library than ``X``.
+        If they come from another array library than ``X``, or are masked or sparse.
     """
-    n_samples = X.shape[0]
+    n_samples, n_features = X.shape
     device = device_of(X)
     if sample_weight is None:
         return xp.ones(n_samples, dtype=X.dtype, device=device)
     if isinstance(sample_weight, numbers.Real):
-        return xp.full(n_samples, float(sample_weight), dtype=X.dtype, device=device)
+        sample_weight = xp.asarray(float(sample_weight), device=device)
     sample_weight = as_array(sample_weight, "sample_weight")
     array_namespace(X, sample_weight)
     _check_same_device(X, sample_weight, "sample_weight")
     if xp.isdtype(sample_weight.dtype, "complex floating"):
         raise ValueError("sample_weight must be real-valued, got complex values.")
+    if sample_weight.ndim == 0:
+        sample_weight = xp.broadcast_to(sample_weight, (n_samples,))
     if sample_weight.ndim != 1 or sample_weight.shape[0] != n_samples:
         raise ValueError(
             f"sample_weight must have shape ({n_samples},) to match X, "
             f"got shape {tuple(sample_weight.shape)}."
         )
+    if array_api_compat.is_dask_array(sample_weight):
+        sample_weight = sample_weight.rechunk((X.chunks[0],))
+    source = sample_weight.dtype
     sample_weight = xp.astype(sample_weight, X.dtype)
-    _check_finite(xp, sample_weight, "sample_weight")
+    _check_finite(xp, sample_weight, "sample_weight", source)
     if bool(xp.any(sample_weight < 0)):
         raise ValueError("sample_weight must be non-negative; found negative values.")
     if not bool(xp.any(sample_weight > 0)):
         raise ValueError("sample_weight must have at least one positive value; all are zero.")
+    smallest_normal = float(xp.finfo(X.dtype).smallest_normal)
+    if bool(xp.any((sample_weight > 0) & (sample_weight < smallest_normal))):
+        raise ValueError(
+            f"sample_weight has positive values below {smallest_normal:.3g}, the smallest "
+            f"normal {X.dtype}: their reciprocals overflow. Rescale sample_weight (e.g. "
+            "divide it by its largest value) or set such weights to zero."
+        )
+    total = float(xp.sum(sample_weight))
+    # check_data bounded X for n_samples unit weights: only a larger total needs X again.
+    if total > n_samples:
+        bound = _safe_magnitude(xp, X.dtype, total, n_features)
+        largest = _largest_magnitude(xp, X)
+        if largest > bound:
+            raise ValueError(
+                f"sample_weight sums to {total:.3g}: with X of magnitude up to {largest:.3g}, "
+                f"weighted sums of squared distances could overflow {X.dtype} (largest safe "
+                f"magnitude {bound:.3g} for these weights). Rescale sample_weight (e.g. divide "
+                "it by its largest value) or X."
+            )
     return sample_weight
 
 
@@ -268,8 +368,9 @@ def check_centres(centres: Any, xp: Namespace, X: Array, n_clusters: int,
             f"The shape of the initial centers ({name}) {tuple(centres.shape)} does not match "
             f"(n_clusters, n_features) = {expected}."
         )
+    source = centres.dtype
     centres = xp.astype(centres, X.dtype, copy=True)
-    _check_finite(xp, centres, name)
+    _check_finite(xp, centres, name, source)
     return centres
 
 

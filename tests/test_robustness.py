@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 
 import anykmeans
+from anykmeans._namespace import array_namespace
+from anykmeans._primitives import nearest, tie_group_size
 from tests.conftest import host
 from tests.data import blobs
 
@@ -106,6 +108,31 @@ def test_values_near_the_float_limits(xp):
         assert np.all(np.isfinite(host(model.transform(Xs)))), f"scale {scale:g}"
 
 
+def test_nearest_labels_rows_with_nan_scores_in_range(xp):
+    """A row whose scores are NaN gets a label below ``n_clusters``, the others their nearest.
+
+    Validation keeps NaN out of the fit; ``nearest`` must not return the
+    label ``n_clusters`` (an index past the centres) when it gets one anyway.
+    130 centres take the grouped tie test (groups of 4, the last padded);
+    not on Dask arrays, which lack ``take_along_axis`` (a fit runs ``nearest``
+    on each block, an array of the library the blocks are in).
+    """
+    rng = np.random.default_rng(2)
+    rows = rng.standard_normal((6, 3))
+    rows[[1, 4]] = np.nan
+    for n_clusters in (3,) if xp.backend.library == "dask" else (3, 130):
+        assert (tie_group_size(n_clusters) > 1) == (n_clusters == 130)
+        centres = rng.standard_normal((n_clusters, 3))
+        x, c = xp.asarray(rows), xp.asarray(centres)
+        ns = array_namespace(x)
+        labels, _ = nearest(ns, x, ns.sum(x * x, axis=1), c, ns.sum(c * c, axis=1))
+        labels = host(labels)
+        assert np.all((labels >= 0) & (labels < n_clusters)), labels
+        finite = [0, 2, 3, 5]
+        expected = ((rows[finite, None] - centres[None]) ** 2).sum(2).argmin(1)
+        np.testing.assert_array_equal(labels[finite], expected)
+
+
 # -- degenerate data ------------------------------------------------------------------------
 
 FOUR_POINTS = np.array([[0.0, 1.0], [3.0, 1.0], [0.0, 5.0], [2.0, 2.0]])
@@ -168,6 +195,32 @@ def check_degenerate(asarray, X: np.ndarray, n_clusters: int, expected_warnings)
         assert model.inertia_ == pytest.approx(0.0, abs=1e-9)
         assert messages == [f"Number of distinct clusters ({n_distinct}) found smaller than "
                             f"n_clusters ({n_clusters}). Possibly due to duplicate points in X."]
+
+
+def test_fewer_distinct_points_than_clusters_as_scikit_learn():
+    """Parity, not consistency: with fewer distinct points than clusters, scikit-learn's answer.
+
+    Lloyd's loop stops when the labels repeat; the update that preceded the
+    stop gave the clusters left empty a copy of another centre, so
+    ``labels_`` name centres that are no longer the nearest, and ``predict``
+    on the training data differs from ``labels_``. scikit-learn 1.9's model
+    contradicts itself the same way, and anykmeans returns the same labels,
+    centres and inertia (docs/guarantees.md).
+    """
+    from sklearn.cluster import KMeans
+
+    X = np.array([[-7.6], [-10.4], [-10.4], [7.7], [-7.6], [7.7], [7.7], [7.7], [-10.4],
+                  [-10.4], [-10.4], [-7.6]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", anykmeans.ConvergenceWarning)
+        ours = anykmeans.KMeans(6, random_state=0).fit(X)
+        theirs = KMeans(6, random_state=0).fit(X)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, rtol=1e-12)
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-12)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    assert not np.array_equal(ours.predict(X), ours.labels_)
 
 
 # -- exact ties -----------------------------------------------------------------------------

@@ -72,6 +72,11 @@ def test_init_of_the_wrong_shape_or_values():
     (-np.ones(40), "non-negative"),
     (np.zeros(40), "all are zero"),
     (np.full(40, np.nan), "sample_weight contains NaN"),
+    # Numbers and 0-d arrays weigh every sample: the same checks.
+    (-1.0, "non-negative"), (np.float64(-1.0), "non-negative"), (np.int64(-2), "non-negative"),
+    (np.array(-1.0), "non-negative"), (0.0, "all are zero"), (np.float32(0.0), "all are zero"),
+    (np.array(0), "all are zero"), (float("nan"), "sample_weight contains NaN"),
+    (np.array(np.inf), "sample_weight contains NaN or infinity"),
 ])
 def test_bad_sample_weight(weights, match):
     with pytest.raises(ValueError, match=match):
