@@ -1,12 +1,12 @@
 """Every input check of anykmeans and its error message.
 
 Checks never modify their inputs. Arrays that do not belong to an Array API
-library (lists, pandas frames, NumPy object arrays) are converted to NumPy
-here, at the boundary, and NumPy's subclasses (``np.matrix``, ``np.memmap``)
-are viewed as plain arrays; Array API arrays are kept in their library and on
-their device, converted at most to a floating dtype. PyTorch tensors are
-detached from autograd: k-means is not differentiable, and a graph kept
-through a fit would hold every intermediate array.
+library (lists, pandas frames) are converted to NumPy here, at the boundary,
+and each library's module prepares its own arrays (NumPy's subclasses viewed
+as plain arrays, PyTorch tensors detached from autograd: k-means is not
+differentiable, and a graph kept through a fit would hold every intermediate
+array); Array API arrays are kept in their library and on their device,
+converted at most to a floating dtype.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from ._libraries import library_of
 from ._namespace import Array, Namespace, array_namespace, device_of, float_dtype
 
 INIT_METHODS = ("k-means++", "k-means||", "random")
@@ -27,14 +28,17 @@ ALGORITHMS = ("lloyd", "elkan")
 def as_array(X: Any, name: str = "X") -> Array:
     """Return ``X`` as an Array API array, converting other array-likes to NumPy.
 
-    NumPy subclasses become plain ``ndarray`` views (no copy); PyTorch tensors
-    are detached from autograd (a view, no copy).
+    What its library needs at the boundary is its module's
+    (:meth:`anykmeans._libraries.Library.prepare`): NumPy subclasses become
+    plain ``ndarray`` views and object arrays numbers, PyTorch tensors are
+    detached from autograd, Dask arrays lose their empty blocks of rows.
 
     Raises
     ------
     TypeError
-        For sparse matrices, masked arrays, strings and other non-numeric
-        content, and PyTorch tensors on the ``meta`` device (they hold no data).
+        For sparse matrices, and what the library refuses: masked arrays,
+        strings and other non-numeric content, PyTorch tensors on the ``meta``
+        device (they hold no data).
     """
     module = type(X).__module__
     if module.startswith("scipy.sparse") or hasattr(X, "tocsr"):
@@ -42,28 +46,9 @@ def as_array(X: Any, name: str = "X") -> Array:
             f"Sparse input is not supported for {name}; pass a dense array "
             "(for example X.toarray())."
         )
-    if isinstance(X, np.ma.MaskedArray):
-        raise TypeError(
-            f"Masked arrays are not supported for {name}; fill the masked values "
-            "(for example X.filled(value)) or drop the rows that hold them."
-        )
-    if array_api_compat.is_torch_array(X):
-        if X.device.type == "meta":
-            raise TypeError(
-                f"{name} is on PyTorch's meta device, which holds no data; "
-                "pass a tensor on a real device."
-            )
-        X = X.detach()
-    elif not array_api_compat.is_array_api_obj(X) or isinstance(X, np.ndarray):
+    if not array_api_compat.is_array_api_obj(X):
         X = np.asarray(X)
-    if isinstance(X, np.ndarray) and X.dtype.kind in "OUSV":
-        if X.dtype.kind != "O":
-            raise TypeError(f"{name} must be numeric, got dtype {X.dtype}.")
-        try:
-            X = X.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be numeric; converting it failed: {exc}") from exc
-    return X
+    return library_of(X).prepare(X, name)
 
 
 def _check_same_device(X: Array, other: Array, name: str) -> None:
@@ -196,8 +181,6 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
             f"X has {shape[1]} features, but {estimator} is expecting {n_features} features "
             "as input."
         )
-    if array_api_compat.is_dask_array(X) and 0 in X.chunks[0]:
-        X = X.rechunk((tuple(rows for rows in X.chunks[0] if rows), X.chunks[1]))
     source = X.dtype
     dtype = float_dtype(xp, source, device_of(X))  # refuses complex and non-numeric dtypes
     if like is not None:
@@ -250,8 +233,7 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
             f"sample_weight must have shape ({n_samples},) to match X, "
             f"got shape {tuple(sample_weight.shape)}."
         )
-    if array_api_compat.is_dask_array(sample_weight):
-        sample_weight = sample_weight.rechunk((X.chunks[0],))
+    sample_weight = library_of(X).rows_like(sample_weight, X)
     source = sample_weight.dtype
     sample_weight = xp.astype(sample_weight, X.dtype)
     _check_finite(xp, sample_weight, "sample_weight", source)

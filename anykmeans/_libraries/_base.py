@@ -192,16 +192,20 @@ class Library:
 
     # -- the boundary ------------------------------------------------------------------------
 
-    def prepare(self, x: Array) -> Array:
-        """``x`` as anykmeans computes on it: the same data, never a view the caller can see
-        change (e.g. detached from an autograd graph).
+    def prepare(self, x: Array, name: str) -> Array:
+        """``x`` as anykmeans computes on it, at the boundary: the same values, in an array
+        the rest of the package can use (e.g. detached from an autograd graph).
 
         Raises
         ------
-        ValueError
-            If ``x`` lives where no computation can run.
+        TypeError
+            If ``x`` cannot be computed on (the message names it ``name``).
         """
         return x
+
+    def rows_like(self, v: Array, X: Array) -> Array:
+        """The per-row array ``v`` laid out as the rows of ``X`` (e.g. in the same blocks)."""
+        return v
 
     def to_host(self, x: Array) -> np.ndarray:
         """``x`` copied to a NumPy array in host memory."""

@@ -39,6 +39,15 @@ class Dask(Library):
 
         return [Backend("dask", "cpu", True, module.__version__, convert)]
 
+    def prepare(self, x: Array, name: str) -> Array:
+        """Without empty blocks of rows (Dask's reductions fail on them)."""
+        if x.ndim and 0 in x.chunks[0]:
+            x = x.rechunk((tuple(rows for rows in x.chunks[0] if rows), *x.chunks[1:]))
+        return x
+
+    def rows_like(self, v: Array, X: Array) -> Array:
+        return v.rechunk((X.chunks[0],))
+
     def to_host(self, x: Array) -> np.ndarray:
         with single_threaded_blas():
             return np.asarray(x.compute())

@@ -47,6 +47,25 @@ class NumPy(Library):
     def backends(self, module: Any) -> list[Backend]:
         return [Backend("numpy", "cpu", True, np.__version__, lambda x: x)]
 
+    def prepare(self, x: Array, name: str) -> Array:
+        """A plain ``ndarray`` (subclasses such as ``np.matrix`` and ``np.memmap`` viewed as
+        one, no copy); object arrays converted to float64; masked arrays and strings refused.
+        """
+        if isinstance(x, np.ma.MaskedArray):
+            raise TypeError(
+                f"Masked arrays are not supported for {name}; fill the masked values "
+                "(for example X.filled(value)) or drop the rows that hold them."
+            )
+        x = np.asarray(x)
+        if x.dtype.kind in "USV":
+            raise TypeError(f"{name} must be numeric, got dtype {x.dtype}.")
+        if x.dtype.kind == "O":
+            try:
+                return x.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"{name} must be numeric; converting it failed: {exc}") from exc
+        return x
+
     # -- running a pass ----------------------------------------------------------------------
 
     def map_chunks(self, X: Array, function: Callable[[slice], T],

@@ -40,7 +40,11 @@ class Torch(Library):
             found.append(unusable("torch", "cuda", "no CUDA device (or a CPU-only build)"))
         return found
 
-    def prepare(self, x: Array) -> Array:
+    def prepare(self, x: Array, name: str) -> Array:
+        """Detached from autograd (a view, no copy); tensors on the meta device are refused."""
+        if x.device.type == "meta":
+            raise TypeError(f"{name} is on PyTorch's meta device, which holds no data; "
+                            "pass a tensor on a real device.")
         return x.detach()
 
     def to_host(self, x: Array):
