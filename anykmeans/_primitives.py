@@ -168,11 +168,13 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     index = index_dtype(xp, device_of(x))
     group = xp.astype(_first_true(xp, group_best <= threshold), index)
     if group_size == 1:
-        return xp.minimum(group, n_clusters - 1), best
-    group = xp.minimum(group, n_groups - 1)
+        return group, best
     members = xp.take_along_axis(block, xp.reshape(group, (1, 1, n_rows)), axis=0)[0, ...]
-    member = xp.astype(_first_true(xp, members <= threshold), index)
-    return xp.minimum(group * group_size + member, n_clusters - 1), best
+    labels = group * group_size + xp.astype(_first_true(xp, members <= threshold), index)
+    if padding:  # a row without a nearest centre falls in the padding: the last centre
+        labels = xp.minimum(labels, xp.full((), n_clusters - 1, dtype=index,
+                                            device=device_of(x)))
+    return labels, best
 
 
 def tie_group_size(n_clusters: int) -> int:
@@ -190,18 +192,20 @@ def tie_group_size(n_clusters: int) -> int:
 
 
 def _first_true(xp: Namespace, mask: Array) -> Array:
-    """Index of the first True in every column of a 2-D boolean ``mask`` (every column has one).
+    """Index of the first True in every column of a 2-D boolean ``mask``; the last index
+    for a column without one.
 
-    ``m - max_j(mask_j * (m - j))``, in the narrowest integer type that holds
-    ``m``: it vectorises like a reduction along whole rows, which an argmax
-    down the columns does not.
+    ``(m - 1) - max_j(mask_j * (m - 1 - j))``, in the narrowest integer type
+    that holds ``m``: it vectorises like a reduction along whole rows, which
+    an argmax down the columns does not. A column with no True (a row whose
+    scores are all NaN) gets ``m - 1``, so that indices stay in range.
     """
     m = mask.shape[0]
     dtype = xp.int8 if m < 2**7 else xp.int16 if m < 2**15 else xp.int32
-    countdown = xp.arange(m, 0, -1, dtype=dtype, device=device_of(mask))
+    countdown = xp.arange(m - 1, -1, -1, dtype=dtype, device=device_of(mask))
     marked = xp.astype(mask, dtype)
     marked *= countdown[:, None]
-    return m - xp.max(marked, axis=0)
+    return (m - 1) - xp.max(marked, axis=0)
 
 
 def assign(data: Data, centres: Array, *, update: bool = False, exact_inertia: bool = False,
