@@ -237,3 +237,26 @@ def test_the_first_numpy_fit_leaves_the_environment_as_it_was(previous):
     if not imported:
         pytest.skip("this fit did not use threadpoolctl (a single core)")
     assert value == previous
+
+
+def test_numpy_chunk_threads_follow_the_callers_thread_limits(monkeypatch):
+    """``threadpool_limits(1)`` and ``OMP_NUM_THREADS=1`` keep our chunks on one thread too."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    X = blobs(3000, 4, 5, seed=1)
+    if _numpy.workers_for(X) < 2:
+        pytest.skip("a single core: NumPy chunks run serially anyway")
+
+    def no_pool(workers):
+        raise AssertionError(f"a pool of {workers} threads was asked for")
+
+    monkeypatch.setattr(_numpy, "_thread_pool", no_pool)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        limited = anykmeans.KMeans(5, random_state=0, chunk_size=100).fit(X)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(
+        limited.labels_, anykmeans.KMeans(5, random_state=0, chunk_size=100).fit(X).labels_)
+    code = ("import numpy as np\nfrom anykmeans._libraries._numpy import workers_for\n"
+            "print(workers_for(np.zeros((10, 2))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120, check=True)
+    assert out.stdout.strip() == "1"

@@ -158,14 +158,20 @@ class NumPy(Library):
 
 
 def workers_for(X: Array) -> int:
-    """Threads for the chunks of a pass over ``X``: the usable cores, or 1 (see
-    :meth:`NumPy.map_chunks`)."""
-    if X.shape[0] == 0:
+    """Threads for the chunks of a pass over ``X`` (see :meth:`NumPy.map_chunks`).
+
+    The usable cores, but no more than BLAS may use now: a caller's
+    ``threadpoolctl.threadpool_limits(n)``, or ``OMP_NUM_THREADS`` /
+    ``OPENBLAS_NUM_THREADS`` read by BLAS when it loaded, limit our threads as
+    they limit BLAS's (as scikit-learn honours them). Inside a Dask task, whose
+    BLAS runs one thread, a block's chunks run one after another.
+    """
+    if X.shape[0] == 0 or not can_limit_blas():
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if not cores or cores < 2 or not can_limit_blas():
-        return 1
-    return cores
+    blas = [library.num_threads
+            for library in _blas_controller().select(user_api="blas").lib_controllers]
+    return max(1, min(cores or 1, *blas))
 
 
 @functools.cache
