@@ -64,10 +64,11 @@ def principal_axes(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _component_label(ordinal: str, axis: np.ndarray, names: Sequence[str]) -> str:
-    """An axis label naming the features that weigh most in a principal ``axis``."""
+    """An axis label naming, on its second line, the features that weigh most in a principal
+    ``axis`` and their weights."""
     top = np.argsort(-np.abs(axis), kind="stable")[:2]
     terms = ", ".join(f"{axis[j]:+.2f} {names[j]}" for j in top)
-    return f"{ordinal} principal component: {terms}" + (", ..." if len(axis) > 2 else "")
+    return f"{ordinal} principal component\n({terms}{', ...' if len(axis) > 2 else ''})"
 
 
 def plot_clusters(X: Array, labels: Array, centers: Array | None = None, *,
