@@ -540,9 +540,10 @@ def predict(args: argparse.Namespace) -> int:
     if not Path(args.model).is_file():
         raise CommandError(f"no such file: {args.model}")
     data, _ = read_data(args.data)
+    as_csv = Path(args.output or "").suffix.lower() == ".csv"
     if args.output:
-        suffix = ".csv" if args.output.lower().endswith(".csv") else ".npy"
-        args.output = _output_path(args.output, suffix, [args.model, args.data])
+        args.output = _output_path(args.output, Path(args.output).suffix if as_csv else ".npy",
+                                   [args.model, args.data])
     backend = _backend(args.backend)
     try:
         model = load_model(args.model, like=backend.asarray(data[:1]))
@@ -559,7 +560,7 @@ def predict(args: argparse.Namespace) -> int:
     labels = np.asarray(to_host(model.predict(backend.asarray(data))))
     if not args.output:
         sys.stdout.write("".join(f"{label}\n" for label in labels.tolist()))
-    elif args.output.endswith(".csv"):
+    elif as_csv:
         np.savetxt(args.output, labels, fmt="%d")
     else:
         np.save(args.output, labels)

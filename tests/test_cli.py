@@ -364,13 +364,14 @@ def test_predict_writes_csv_when_asked_for_csv(data, tmp_path):
     assert run("fit", folder / "X.npy", "-k", 4, "-o", tmp_path / "m.npz").returncode == 0
     with np.load(tmp_path / "m.npz", allow_pickle=False) as model:
         fitted = model["labels"]
-    for name in ("labels.csv", "labels.npy"):
+    for name in ("labels.csv", "upper.CSV", "labels.npy"):
         out = run("predict", tmp_path / "m.npz", folder / "X.npy", "-o", tmp_path / name)
         assert out.returncode == 0 and out.stdout == "", out.stderr
-    assert (tmp_path / "labels.csv").read_text() == "".join(f"{j}\n" for j in fitted)
+    for name in ("labels.csv", "upper.CSV"):
+        assert (tmp_path / name).read_text() == "".join(f"{j}\n" for j in fitted)
     np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), fitted)
     assert sorted(path.name for path in tmp_path.iterdir()) == [
-        "labels.csv", "labels.npy", "m.npz"]
+        "labels.csv", "labels.npy", "m.npz", "upper.CSV"]
 
 
 @pytest.mark.parametrize("command", [["predict", "m.npz", "X.npy"], ["fit", "X.npy", "-k", "2"]])
