@@ -3,7 +3,9 @@
 Commands: ``demo``, ``fit``, ``predict``, ``backends`` and ``bench`` (the
 benchmark suite of a source checkout). Every expected failure (a missing or
 unreadable file, bad parameters, a backend that is not installed) is reported
-as one line on stderr with exit status 2, never a traceback.
+as one line on stderr with exit status 2, never a traceback; output to a reader
+that has gone (``| head``) ends quietly, with the status of a process killed by
+SIGPIPE.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import argparse
 import csv
 import importlib
 import importlib.util
+import io
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -24,16 +28,22 @@ from typing import IO, Any, NoReturn
 
 import numpy as np
 
+from . import __version__
 from ._backends import LIBRARIES, Backend, backends
 from ._datasets import load_iris
 from ._estimator import KMeans
 from ._kmeans import resolve_n_init
 from ._libraries import library_named
 from ._namespace import to_host
-from ._persistence import load_model
+from ._persistence import _read_entry, load_model
 
 #: Exit status of every reported error (argparse's for usage errors).
 ERROR = 2
+#: Exit status when stdout's reader has gone (``| head``): a process killed by SIGPIPE's.
+PIPE_CLOSED = 128 + 13
+
+#: Shell-safe spellings of ``--init`` values (``|`` is a shell operator), by the value.
+INIT_SPELLINGS = {"kmeans-parallel": "k-means||"}
 
 try:
     from lzma import LZMAError
@@ -72,51 +82,123 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+#: Erases from the cursor to the end of the line (the ANSI "erase in line" sequence).
+CLEAR_LINE = "\x1b[K"
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as ``45s``, ``2m05s`` or ``1h02m``."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
+
+
+def _terminal_width(stream: IO[str]) -> int:
+    """The columns of the terminal ``stream`` draws on, asked afresh (the window may have been
+    resized): its own terminal's, else :func:`shutil.get_terminal_size`'s answer."""
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):  # no file descriptor, or not a terminal
+        columns = 0
+    return columns or shutil.get_terminal_size().columns
+
+
 class ProgressLine:
-    """A progress bar on one self-rewriting terminal line: restarts, iterations, inertia.
+    """A progress bar on one self-rewriting terminal line: share done, time left, restart,
+    iteration, inertia.
 
     Call it as the ``on_iteration(restart, iteration, inertia)`` hook of
     :meth:`KMeans.fit`; it redraws at most every ``interval`` seconds (and at
-    every new restart), and :meth:`close` erases the line.
+    every new restart), each time to the terminal's current width (see
+    :meth:`render`) and clearing the rest of the line, so that no drawing
+    wraps or leaves characters behind; :meth:`close` erases the line.
 
     Parameters
     ----------
     stream : text stream
         Where to draw, normally ``sys.stderr`` when it is a terminal.
     n_restarts, max_iter : int
-        The totals shown (and the bar's scale: one slot per restart).
+        The restarts to run, and the iterations each may take at most.
+    interval : float
+        The least time between two redraws of one restart, in seconds.
     """
-
-    WIDTH = 20
 
     def __init__(self, stream: IO[str], n_restarts: int, max_iter: int,
                  interval: float = 0.1) -> None:
         self.stream, self.n_restarts, self.max_iter = stream, n_restarts, max_iter
         self.interval = interval
+        self._start = time.monotonic()
         self._last_draw = -float("inf")
-        self._last_restart = -1
-        self._drawn = 0
+        self._restart, self._iterations = -1, 0  # the current restart, its iterations so far
+        self._finished: list[int] = []  # the iterations of every finished restart
+        self._drawn = False
 
     def __call__(self, restart: int, iteration: int, inertia: float) -> None:
         now = time.monotonic()
-        if restart == self._last_restart and now - self._last_draw < self.interval:
+        new_restart = restart != self._restart
+        if new_restart and self._restart >= 0:
+            self._finished.append(self._iterations)
+        self._restart, self._iterations = restart, iteration + 1
+        if not new_restart and now - self._last_draw < self.interval:
             return
-        self._last_draw, self._last_restart = now, restart
-        done = (restart + (iteration + 1) / self.max_iter) / self.n_restarts
-        filled = int(self.WIDTH * done)
-        text = (f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] restart {restart + 1}/"
-                f"{self.n_restarts}  iteration {iteration + 1}/{self.max_iter}  "
-                f"inertia {inertia:.6g}")
-        self.stream.write("\r" + text.ljust(self._drawn))
+        self._last_draw = now
+        line = self.render(inertia, now - self._start, _terminal_width(self.stream))
+        self.stream.write("\r" + line + CLEAR_LINE)
         self.stream.flush()
-        self._drawn = len(text)
+        self._drawn = True
+
+    def render(self, inertia: float, elapsed: float, width: int) -> str:
+        """The line to draw: shorter than ``width``, whole fields only, the most useful first.
+
+        A bar and the share of the work done, the time left, the restart, the
+        iteration and the inertia, in that order, as many as fit in
+        ``width - 1`` columns (the last column is left free: writing there wraps
+        some terminals). The work left is estimated in iterations: ``max_iter``
+        for each restart to come until one has finished (the time left is then
+        an upper bound, shown ``eta <``), the finished restarts' mean
+        afterwards; the time per iteration is ``elapsed`` over those done.
+
+        Parameters
+        ----------
+        inertia : float
+            The current restart's latest inertia.
+        elapsed : float
+            Seconds since the fit started.
+        width : int
+            The terminal's columns.
+
+        Returns
+        -------
+        str
+            Without control characters.
+        """
+        done = sum(self._finished) + self._iterations
+        per_restart = (sum(self._finished) / len(self._finished) if self._finished
+                       else self.max_iter)
+        left = (max(per_restart - self._iterations, 0)
+                + per_restart * (self.n_restarts - self._restart - 1))
+        share = done / (done + left)
+        eta = elapsed / done * left if done else 0.0
+        slots = min(30, max(10, width // 4))
+        filled = int(slots * share)
+        line = f"[{'#' * filled}{'.' * (slots - filled)}]"
+        for field in (f"{share:3.0%}", f"eta {'' if self._finished else '<'}{_duration(eta)}",
+                      f"restart {self._restart + 1}/{self.n_restarts}",
+                      f"iteration {self._iterations}/{self.max_iter}", f"inertia {inertia:.6g}"):
+            if len(line) + 2 + len(field) >= width:
+                break
+            line += "  " + field
+        return line[:width - 1]
 
     def close(self) -> None:
         """Erase the line (if anything was drawn)."""
         if self._drawn:
-            self.stream.write("\r" + " " * self._drawn + "\r")
+            self.stream.write("\r" + CLEAR_LINE)
             self.stream.flush()
-            self._drawn = 0
+            self._drawn = False
 
 
 # -- inputs -----------------------------------------------------------------------------------
@@ -130,17 +212,40 @@ def _is_number(text: str) -> bool:
     return True
 
 
+#: Separators that a file of numbers is sometimes written with instead of commas, by name.
+OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", " ": "spaces"}
+
+
+def _other_separator(field: str) -> str | None:
+    """The name of the separator of :data:`OTHER_SEPARATORS` that splits ``field`` into
+    several numbers (``'1;2'``, or ``'5;2'`` of ``'1,5;2,3'`` with decimal commas), if one does."""
+    for separator, name in OTHER_SEPARATORS.items():
+        parts = field.split() if separator == " " else field.split(separator)
+        if len(parts) > 1 and all(_is_number(part) for part in parts):
+            return name
+    return None
+
+
 def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
     """Comma-separated numbers, one sample a line, in UTF-8 (with or without a byte-order mark),
-    and the header: the first line's fields if they are not all numbers, else None."""
+    each possibly in double quotes, and the header: the first line's fields if they are not all
+    numbers (nor numbers joined by another separator), else None.
+
+    Raises
+    ------
+    CommandError
+        Naming the first line that holds a field that is not a number (and the
+        separator it seems to use instead of commas) or a wrong number of fields.
+    """
     with path.open(newline="", encoding="utf-8-sig") as f:
         first = next(csv.reader(f), [])
-    header = first if first and not all(_is_number(field) for field in first) else None
+    header = first if first and not all(_is_number(field) for field in first) and not any(
+        _other_separator(field) for field in first) else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
-            data = np.loadtxt(path, delimiter=",", skiprows=int(header is not None), ndmin=2,
-                              encoding="utf-8-sig")
+            data = np.loadtxt(path, delimiter=",", quotechar='"', ndmin=2,
+                              skiprows=int(header is not None), encoding="utf-8-sig")
     except ValueError:
         with path.open(newline="", encoding="utf-8-sig") as f:
             for line, row in enumerate(csv.reader(f), start=1):
@@ -148,8 +253,11 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
                     continue
                 bad = [field for field in row if not _is_number(field)]
                 if bad:
+                    separator = _other_separator(bad[0])
+                    hint = (f" (separated by {separator}? anykmeans reads numbers separated "
+                            "by commas, with a decimal point)") if separator else ""
                     raise CommandError(
-                        f"{path}, line {line}: {bad[0]!r} is not a number") from None
+                        f"{path}, line {line}: {bad[0]!r} is not a number{hint}") from None
                 if len(row) != len(first):
                     raise CommandError(f"{path}, line {line}: {len(row)} columns, "
                                        f"expected {len(first)}") from None
@@ -251,10 +359,88 @@ def _backend(name: str) -> Backend:
     return backend
 
 
-def _save_plot(path: str, X: Any, model: KMeans) -> None:
+def _check_plotting() -> None:
+    """Raise ImportError (one line) now, before the work to draw, if matplotlib is missing."""
+    from .plot import _matplotlib
+
+    _matplotlib()
+
+
+def _save_plot(path: str, X: Any, model: KMeans, feature_names: Sequence[str],
+               standardized: bool = False) -> None:
+    """Save :func:`anykmeans.plot.plot_fit`'s figure, saying whether ``X`` holds z-scores."""
     from .plot import plot_fit
 
-    plot_fit(X, model).savefig(path, dpi=100)
+    figure = plot_fit(X, model, feature_names)
+    if standardized:
+        clusters = figure.axes[0]
+        clusters.set_title(f"{clusters.get_title()} (features standardized)")
+    figure.savefig(path, dpi=100)
+
+
+# -- standardisation ---------------------------------------------------------------------------
+
+#: The model-file entries where ``fit --standardize`` keeps every feature's mean and scale, for
+#: ``predict``. ``anykmeans.load`` reads only the entries the model's metadata names, so it loads
+#: such a file as the model of the standardised data.
+SCALING_ENTRIES = ("standardize_mean", "standardize_scale")
+
+#: How many times wider than another one feature's spread may be before ``fit`` hints at
+#: ``--standardize``.
+SCALE_RATIO_HINT = 100
+
+
+def _feature_names(header: Sequence[str] | None, n_features: int) -> list[str]:
+    return list(header) if header else [f"feature {j}" for j in range(n_features)]
+
+
+def _scale_hint(std: np.ndarray, names: Sequence[str]) -> str | None:
+    """A hint at ``--standardize`` if the widest feature's standard deviation ``std`` is more
+    than :data:`SCALE_RATIO_HINT` times the narrowest's (constant features aside), else None."""
+    varying = np.flatnonzero(std > 0)
+    if varying.size < 2:
+        return None
+    widest, narrowest = varying[np.argmax(std[varying])], varying[np.argmin(std[varying])]
+    ratio = std[widest] / std[narrowest]
+    if ratio <= SCALE_RATIO_HINT:
+        return None
+    return (f"the features' scales differ {ratio:,.0f}-fold (standard deviation of "
+            f"{names[widest]} {std[widest]:.3g}, of {names[narrowest]} {std[narrowest]:.3g}), "
+            "and the widest dominate the distances; --standardize clusters z-scores")
+
+
+def _save_scaling(path: str, mean: np.ndarray, scale: np.ndarray) -> None:
+    """Add the :data:`SCALING_ENTRIES` to the model file ``path``."""
+    with zipfile.ZipFile(path, "a") as archive:
+        for key, values in zip(SCALING_ENTRIES, (mean, scale), strict=True):
+            entry = io.BytesIO()
+            np.lib.format.write_array(entry, values, allow_pickle=False)
+            archive.writestr(f"{key}.npy", entry.getvalue())
+
+
+def _read_scaling(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The mean and scale of every feature kept in the model file ``path`` by
+    ``fit --standardize``; None if it keeps none.
+
+    Raises
+    ------
+    ValueError
+        If one entry is missing, or either is not ``n_features`` finite floats, or a
+        scale is not positive (read as :func:`anykmeans.load` reads entries: the
+        header first).
+    """
+    with zipfile.ZipFile(path) as archive:
+        if not any(f"{key}.npy" in archive.namelist() for key in SCALING_ENTRIES):
+            return None
+        try:
+            mean, scale = (_read_entry(archive, key, "f", (n_features,))
+                           for key in SCALING_ENTRIES)
+        except ValueError as exc:
+            raise ValueError(f"{path} is not an anykmeans model file. {exc}") from exc
+    if not (scale > 0).all():
+        raise ValueError(f"{path} is not an anykmeans model file. Its {SCALING_ENTRIES[1]!r} "
+                         "entry holds scales that are not positive.")
+    return mean, scale
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -262,7 +448,9 @@ def _save_plot(path: str, X: Any, model: KMeans) -> None:
 
 def demo(args: argparse.Namespace) -> int:
     """Cluster the embedded iris data on every usable backend and compare with NumPy."""
-    X, species, _ = load_iris()
+    if args.plot:
+        _check_plotting()
+    X, species, feature_names = load_iris()
     rows, reference = [], KMeans(n_clusters=3, random_state=args.seed).fit(X)
     for backend in _select(args.backend):
         library_named(backend.library).enable_float64()
@@ -285,25 +473,35 @@ def demo(args: argparse.Namespace) -> int:
               for c in range(3)]
     print(_table(["cluster", *names], [[c, *row] for c, row in enumerate(counts)]))
     if args.plot:
-        _save_plot(args.plot, X, reference)
+        _save_plot(args.plot, X, reference, feature_names)
         print(f"\nwrote {args.plot}")
     return 0 if all(row[-1] == "yes" for row in rows) else 1
 
 
 def fit(args: argparse.Namespace) -> int:
     """Cluster a data file; print a summary, optionally save the model and a plot."""
+    if args.plot:
+        _check_plotting()
     data, header = read_data(args.data)
+    file_dtype = data.dtype
     if args.output:
         args.output = _output_path(args.output, ".npz", [args.data])
+    names = _feature_names(header, data.shape[1])
+    mean, std = data.mean(axis=0, dtype=np.float64), data.std(axis=0, dtype=np.float64)
+    if args.standardize:
+        scale = np.where(std > 0, std, 1.0)  # a constant feature is centred only
+        data = (data - mean) / scale
+    elif not args.quiet and (hint := _scale_hint(std, names)):
+        print(f"anykmeans: hint: {hint}", file=sys.stderr)
     if args.dtype:
         data = data.astype(args.dtype)
     backend = _backend(args.backend)
     X = backend.asarray(data)
-    model = KMeans(args.k, init=args.init, n_init=args.n_init, max_iter=args.max_iter,
-                   tol=args.tol, random_state=args.seed)
+    model = KMeans(args.k, init=INIT_SPELLINGS.get(args.init, args.init), n_init=args.n_init,
+                   max_iter=args.max_iter, tol=args.tol, random_state=args.seed)
     progress = None
     if not args.quiet and sys.stderr.isatty():
-        n_restarts = resolve_n_init(args.n_init, args.init)
+        n_restarts = resolve_n_init(args.n_init, model.init)
         progress = ProgressLine(sys.stderr, n_restarts, args.max_iter)
     try:
         model.fit(X, on_iteration=progress)
@@ -312,14 +510,21 @@ def fit(args: argparse.Namespace) -> int:
             progress.close()
     if args.output:
         model.save(args.output)
+        if args.standardize:
+            _save_scaling(args.output, mean, scale)
     if args.plot:
-        _save_plot(args.plot, X, model)
+        _save_plot(args.plot, X, model, names, args.standardize)
     if not args.quiet:
         sizes = np.bincount(to_host(model.labels_), minlength=args.k)
+        used = str(model.cluster_centers_.dtype).split(".")[-1]
         print(f"{args.data}: {X.shape[0]} samples, {X.shape[1]} features; k={args.k} on "
-              f"{backend.name} ({str(X.dtype).split('.')[-1]})")
+              f"{backend.name}, in {used}"
+              + ("" if used == file_dtype.name else f" (the file holds {file_dtype})"))
         if header is not None:
             print("first line taken as a header:", ", ".join(header))
+        if args.standardize:
+            print("features standardized: each centred and divided by its standard deviation"
+                  + (" (kept in the model file for predict)" if args.output else ""))
         print(f"inertia {model.inertia_:.8g} after {model.n_iter_} iterations "
               f"({len(model.inertia_histories_)} restart(s), the best kept)")
         print("cluster sizes:", " ".join(map(str, sizes)))
@@ -330,26 +535,35 @@ def fit(args: argparse.Namespace) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
-    """Assign the samples of a data file to the centres of a saved model."""
+    """Assign the samples of a data file to the centres of a saved model (standardised as the
+    model's were, if ``fit --standardize`` saved it); print or save the labels."""
     if not Path(args.model).is_file():
         raise CommandError(f"no such file: {args.model}")
     data, _ = read_data(args.data)
+    as_csv = Path(args.output or "").suffix.lower() == ".csv"
     if args.output:
-        args.output = _output_path(args.output, ".npy", [args.model, args.data])
-    X = _backend(args.backend).asarray(data)
+        args.output = _output_path(args.output, Path(args.output).suffix if as_csv else ".npy",
+                                   [args.model, args.data])
+    backend = _backend(args.backend)
     try:
-        model = load_model(args.model, like=X)
+        model = load_model(args.model, like=backend.asarray(data[:1]))
+        scaling = _read_scaling(args.model, model.n_features_in_)
     except ValueError:
-        raise  # load_model's own report of a file that is not a model
+        raise  # the report of a file that is not a model
     except (*READ_ERRORS, TypeError, LookupError, AttributeError) as exc:
         # what a damaged or hostile file can still raise from deeper down
         raise CommandError(f"{args.model} is not a readable anykmeans model file "
                            f"({_one_line(exc)})") from exc
-    labels = np.asarray(to_host(model.predict(X)))
-    if args.output:
-        np.save(args.output, labels)
-    else:
+    if scaling is not None and data.shape[1] == model.n_features_in_:  # else predict says so
+        mean, scale = scaling
+        data = (data - mean) / scale
+    labels = np.asarray(to_host(model.predict(backend.asarray(data))))
+    if not args.output:
         sys.stdout.write("".join(f"{label}\n" for label in labels.tolist()))
+    elif as_csv:
+        np.savetxt(args.output, labels, fmt="%d")
+    else:
+        np.save(args.output, labels)
     return 0
 
 
@@ -369,7 +583,7 @@ def bench(argv: Sequence[str]) -> int:
             "the benchmark suite is not installed: it lives in the source repository's "
             "benchmarks/ folder; run this from a clone installed with pip install -e . "
             f"({_one_line(exc)})") from exc
-    return int(suite.main(list(argv)) or 0)
+    return int(suite.main(list(argv), prog="anykmeans bench") or 0)
 
 
 def _import_benchmarks() -> Any:
@@ -404,6 +618,7 @@ def _n_init(text: str) -> int | str:
 def build_parser() -> argparse.ArgumentParser:
     """The ``anykmeans`` argument parser."""
     parser = ArgumentParser(prog="anykmeans", description="k-means on any Array API library.")
+    parser.add_argument("--version", action="version", version=f"anykmeans {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     backend_help = ("numpy, torch, jax, dask, cupy or array_api_strict, or library:device "
                     "(see 'anykmeans backends')")
@@ -425,8 +640,10 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="K", help="number of clusters")
     p.add_argument("--backend", default="numpy", metavar="B",
                    help=f"{backend_help} (default numpy)")
-    p.add_argument("--init", choices=["k-means++", "k-means||", "random"], default="k-means++",
-                   help="seeding (default k-means++)")
+    p.add_argument("--init", choices=["k-means++", *INIT_SPELLINGS, "k-means||", "random"],
+                   default="k-means++",
+                   help="seeding (default k-means++); kmeans-parallel is k-means|| "
+                        "(which a shell needs quoted: 'k-means||')")
     p.add_argument("--n-init", type=_n_init, default="auto", metavar="N",
                    help="restarts, the best kept (default auto: 1 for k-means++, 10 for random)")
     p.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
@@ -435,8 +652,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tol", type=float, default=1e-4, metavar="T",
                    help="tolerance on the centre shift, relative to the data's variance "
                         "(default 1e-4)")
+    p.add_argument("--standardize", action="store_true",
+                   help="cluster z-scores: centre every feature and divide it by its standard "
+                        "deviation (kept in the -o model file; predict applies them)")
     p.add_argument("--dtype", choices=["float32", "float64"],
-                   help="compute in this dtype (default: the file's floats, else float64)")
+                   help="compute in this dtype (default: the file's floats, else the "
+                        "backend's default float; the summary says which)")
     p.add_argument("-o", "--output", metavar="OUT.npz", help="save the fitted model")
     p.add_argument("--plot", metavar="FILE.png", help="save a picture of the clusters and "
                    "of the convergence (needs matplotlib)")
@@ -449,8 +670,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         "MODEL.npz (written by 'anykmeans fit -o').")
     p.add_argument("model", metavar="MODEL.npz")
     p.add_argument("data", metavar="DATA")
-    p.add_argument("-o", "--output", metavar="LABELS.npy",
-                   help="save the labels (default: print one per line)")
+    p.add_argument("-o", "--output", metavar="LABELS.npy|LABELS.csv",
+                   help="save the labels: one per line in a .csv file, else a .npy file "
+                        "(default: print them one per line)")
     p.add_argument("--backend", default="numpy", metavar="B",
                    help=f"{backend_help} (default numpy)")
     p.set_defaults(run=predict)
@@ -490,7 +712,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            return run()
+            status = run()
+            sys.stdout.flush()  # a reader gone early is found here, not at the interpreter's exit
+            return status
+    except BrokenPipeError:
+        # stdout's reader has gone (``| head``): stop quietly, as command-line tools do; stdout
+        # goes to the null device, for the interpreter's last flush at exit
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+        return PIPE_CLOSED
     except (CommandError, ValueError, TypeError, OSError, ImportError) as exc:
         print(f"anykmeans: error: {_one_line(exc)}", file=sys.stderr)
         return ERROR

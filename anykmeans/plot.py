@@ -4,9 +4,9 @@ Needs matplotlib (``pip install anykmeans[plot]``), imported only when a
 function here is called. Data from any supported library is brought to the
 host (these are pictures: every point is drawn anyway).
 
-- :func:`plot_clusters`: a scatter of the data coloured by cluster, centres
-  marked; data with more than two features is shown on its first two
-  principal components.
+- :func:`plot_clusters`: a scatter of the data coloured by cluster, with a
+  colour key and the centres marked; data with more than two features is shown
+  on its first two principal components, drawn to the same scale.
 - :func:`plot_convergence`: inertia per Lloyd iteration, one line per restart.
 - :func:`plot_fit`: both, side by side, as a figure ready to save.
 """
@@ -63,20 +63,34 @@ def principal_axes(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, axes * np.where(signs == 0, 1.0, signs)
 
 
+def _component_label(ordinal: str, axis: np.ndarray, names: Sequence[str]) -> str:
+    """An axis label naming, on its second line, the features that weigh most in a principal
+    ``axis`` and their weights."""
+    top = np.argsort(-np.abs(axis), kind="stable")[:2]
+    terms = ", ".join(f"{axis[j]:+.2f} {names[j]}" for j in top)
+    return f"{ordinal} principal component\n({terms}{', ...' if len(axis) > 2 else ''})"
+
+
 def plot_clusters(X: Array, labels: Array, centers: Array | None = None, *,
-                  ax: Any = None, title: str | None = None) -> Any:
-    """Scatter the samples coloured by cluster, with the centres marked.
+                  feature_names: Sequence[str] | None = None, ax: Any = None,
+                  title: str | None = None) -> Any:
+    """Scatter the samples coloured by cluster, with a colour key and the centres marked.
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
         The data, from any supported library. With more than two features it
         is drawn on its first two principal components (:func:`principal_axes`),
-        the centres projected the same way; with one, against zero.
+        the centres projected the same way, with equal scales on both axes (so
+        that distances look as they are), each axis labelled with the two
+        features that weigh most in it; with one feature, against zero.
     labels : integer array of shape (n_samples,)
         Cluster of every sample, e.g. ``model.labels_`` or ``model.predict(X)``.
     centers : array of shape (n_clusters, n_features), optional
         e.g. ``model.cluster_centers_``; drawn as black crosses.
+    feature_names : sequence of str, optional
+        The name of every feature (a CSV file's header); "feature 0", "feature 1",
+        ... by default.
     ax : matplotlib Axes, optional
         Where to draw; a new figure's axes by default.
     title : str, optional
@@ -84,34 +98,52 @@ def plot_clusters(X: Array, labels: Array, centers: Array | None = None, *,
     Returns
     -------
     matplotlib Axes
+        Its legend is the colour key: one entry per cluster when the palette
+        has a colour for each (at most 20 clusters; beyond, colours repeat and
+        are not listed), and the centres.
+
+    Raises
+    ------
+    ValueError
+        If ``feature_names`` does not name every feature of ``X``.
     """
-    ax = _new_axes(ax)
     X = np.asarray(to_host(X), dtype=np.float64)
     labels = np.asarray(to_host(labels))
     points = None if centers is None else np.asarray(to_host(centers), dtype=np.float64)
+    names = [f"feature {j}" for j in range(X.shape[1])] if feature_names is None else [
+        str(name) for name in feature_names]
+    if len(names) != X.shape[1]:
+        raise ValueError(f"feature_names has {len(names)} names for {X.shape[1]} features.")
+    ax = _new_axes(ax)
     if X.shape[1] > 2:
         mean, axes = principal_axes(X)
         X = (X - mean) @ axes
         points = None if points is None else (points - mean) @ axes
-        ax.set_xlabel("first principal component")
-        ax.set_ylabel("second principal component")
+        ax.set_xlabel(_component_label("first", axes[:, 0], names))
+        ax.set_ylabel(_component_label("second", axes[:, 1], names))
+        ax.set_aspect("equal", adjustable="datalim")
     elif X.shape[1] == 2:
-        ax.set_xlabel("feature 0")
-        ax.set_ylabel("feature 1")
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
     else:
         X = np.column_stack([X[:, 0], np.zeros(len(X))])
         points = None if points is None else np.column_stack([points[:, 0],
                                                               np.zeros(len(points))])
-        ax.set_xlabel("feature 0")
-    palette = _matplotlib().colormaps["tab10" if labels.max(initial=0) < 10 else "tab20"]
+        ax.set_xlabel(names[0])
+    n_clusters = int(labels.max(initial=-1)) + 1
+    palette = _matplotlib().colormaps["tab10" if n_clusters <= 10 else "tab20"]
     ax.scatter(X[:, 0], X[:, 1], color=palette(labels % palette.N),
                s=max(1.0, min(20.0, 4e4 / max(len(X), 1))), alpha=0.8, linewidths=0)
+    from matplotlib.lines import Line2D
+
+    key = [Line2D([], [], linestyle="", marker="o", color=palette(j), label=f"cluster {j}")
+           for j in range(n_clusters)] if n_clusters <= palette.N else []
     if points is not None:
-        ax.scatter(points[:, 0], points[:, 1], marker="x", c="black", s=80, linewidths=2,
-                   label="centres")
-        ax.legend(loc="best")
-    ax.set_title(title if title is not None else f"{len(X)} samples, "
-                 f"{int(labels.max(initial=-1)) + 1} clusters")
+        key.append(ax.scatter(points[:, 0], points[:, 1], marker="x", c="black", s=80,
+                              linewidths=2, label="centres"))
+    if key:
+        ax.legend(handles=key, loc="best", fontsize="small", ncols=1 if len(key) <= 11 else 2)
+    ax.set_title(title if title is not None else f"{len(X)} samples, {n_clusters} clusters")
     return ax
 
 
@@ -155,7 +187,7 @@ def plot_convergence(histories: Sequence[Sequence[float]], *, best: int | None =
     return ax
 
 
-def plot_fit(X: Array, model: Any) -> Any:
+def plot_fit(X: Array, model: Any, feature_names: Sequence[str] | None = None) -> Any:
     """A figure with a fitted model's clusters of ``X`` and its convergence.
 
     Parameters
@@ -163,6 +195,8 @@ def plot_fit(X: Array, model: Any) -> Any:
     X : array of shape (n_samples, n_features)
         The data to draw, assigned by ``model.predict``.
     model : a fitted KMeans
+    feature_names : sequence of str, optional
+        The name of every feature, as :func:`plot_clusters` takes them.
 
     Returns
     -------
@@ -174,7 +208,8 @@ def plot_fit(X: Array, model: Any) -> Any:
 
     figure = Figure(figsize=(10, 4.2), layout="constrained")
     clusters, convergence = figure.subplots(1, 2)
-    plot_clusters(X, model.predict(X), model.cluster_centers_, ax=clusters)
+    plot_clusters(X, model.predict(X), model.cluster_centers_, feature_names=feature_names,
+                  ax=clusters)
     histories = model.inertia_histories_
     plot_convergence(histories, best=list(histories).index(model.inertia_history_),
                      ax=convergence)

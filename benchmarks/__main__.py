@@ -37,9 +37,10 @@ def _positive(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line's parser."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+def build_parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
+    """The command line's parser, its usage and examples spelled with ``prog``."""
+    parser = argparse.ArgumentParser(prog=prog,
+                                     description=__doc__.replace("python -m benchmarks", prog),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     names = [p.name for p in STANDARD]
     parser.add_argument("--problems", nargs="*", default=names,
@@ -79,15 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the suite with the command-line arguments ``argv`` (``sys.argv[1:]`` if None).
+def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> int:
+    """Run the suite with the command-line arguments ``argv`` (``sys.argv[1:]`` if None),
+    ``prog`` naming the command in its help and messages (``anykmeans bench`` runs it too).
 
     Returns
     -------
     int
         The exit status: 0 (usage errors exit with argparse's status 2).
     """
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if args.chart and importlib.util.find_spec("matplotlib") is None:
         parser.error("--chart needs matplotlib (pip install matplotlib)")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import fcntl
 import importlib.util
 import io
 import json
 import os
 import pty
+import re
 import shutil
+import struct
 import subprocess
 import sys
+import termios
 import zipfile
 from contextlib import redirect_stdout
 
@@ -25,9 +30,17 @@ needs_matplotlib = pytest.mark.skipif(not HAS_MATPLOTLIB, reason="matplotlib not
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def run(*args, cwd=None):
+def run(*args, cwd=None, env=None):
     return subprocess.run([sys.executable, "-m", "anykmeans", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, cwd=cwd)
+                          capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+
+
+def without_matplotlib(tmp_path):
+    """An environment in which ``import matplotlib`` fails, as where it is not installed."""
+    (tmp_path / "matplotlib").mkdir()
+    (tmp_path / "matplotlib" / "__init__.py").write_text("raise ImportError('not installed')\n")
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
 
 
 def assert_one_line_error(out, *needles):
@@ -89,6 +102,11 @@ def test_backends_lists_libraries():
     out = run("backends")
     assert out.returncode == 0
     assert "numpy" in out.stdout and "usable" in out.stdout
+
+
+def test_version():
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout == f"anykmeans {anykmeans.__version__}\n"
 
 
 def test_console_script_runs_every_command():
@@ -212,6 +230,119 @@ def test_fit_plot_writes_a_png(data, tmp_path):
     assert (tmp_path / "f.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
+@needs_matplotlib
+def test_fit_plot_uses_the_header_names(data, tmp_path, monkeypatch):
+    import anykmeans.plot
+
+    figures = []
+
+    def spy(*args, plot_fit=anykmeans.plot.plot_fit):
+        figures.append(plot_fit(*args))
+        return figures[-1]
+
+    monkeypatch.setattr(anykmeans.plot, "plot_fit", spy)
+    folder, _ = data
+    assert cli.main(["fit", str(folder / "header.csv"), "-k", "4", "-q",
+                     "--plot", str(tmp_path / "f.png")]) == 0
+    clusters = figures[0].axes[0]
+    labels = clusters.get_xlabel() + clusters.get_ylabel()
+    assert "feature" not in labels and re.search(r"[+-]0\.\d\d [abc]\b", labels)
+
+
+@pytest.mark.parametrize("command", [["fit", "X.npy", "-k", "4", "-o", "m.npz"], ["demo"]])
+def test_plot_without_matplotlib_is_refused_before_the_work(data, tmp_path, command):
+    folder, _ = data
+    out = run(*command, "--plot", "f.png", cwd=folder, env=without_matplotlib(tmp_path))
+    assert_one_line_error(out, "needs matplotlib")
+    assert not (folder / "m.npz").exists()  # refused before the fit, not after
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_fit_says_which_dtype_it_computed_in(tmp_path, backend):
+    if not any(b.usable for b in anykmeans.backends((backend,))):
+        pytest.skip(f"{backend} is not usable here")
+    np.save(tmp_path / "counts.npy", np.rint(blobs(60, 2, 3, seed=0) * 10).astype(np.int64))
+    out = run("fit", tmp_path / "counts.npy", "-k", 3, "--backend", backend,
+              "-o", tmp_path / "m.npz")
+    assert out.returncode == 0, out.stderr
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as model:
+        used = model["cluster_centers"].dtype
+    assert f"k=3 on {backend}, in {used} (the file holds int64)\n" in out.stdout
+
+
+def test_init_has_a_shell_safe_spelling_of_k_means_parallel(data, tmp_path):
+    folder, _ = data
+    anykmeans_command = f"'{sys.executable}' -m anykmeans fit X.npy -k 4 -q"
+    for init in ("kmeans-parallel", "'k-means||'"):  # as typed in a shell
+        out = subprocess.run(["sh", "-c", f"{anykmeans_command} --init {init} -o '{tmp_path}/m'"],
+                             capture_output=True, text=True, timeout=300, cwd=folder)
+        assert out.returncode == 0, out.stderr
+        with np.load(tmp_path / "m.npz", allow_pickle=False) as model:
+            assert json.loads(str(model["metadata"]))["params"]["init"] == "k-means||"
+
+
+@pytest.fixture(scope="module")
+def scales(tmp_path_factory):
+    """Two groups 10 apart in 'signal' (standard deviation 1), and a 'noise' feature 1000 times
+    wider that hides them from k-means on the raw values."""
+    folder = tmp_path_factory.mktemp("scales")
+    rng = np.random.default_rng(0)
+    groups = np.repeat([0, 1], 100)
+    X = np.column_stack([10.0 * groups + rng.normal(size=200), rng.normal(0, 1000, 200)])
+    np.savetxt(folder / "X.csv", X, delimiter=",", fmt="%.17g", header="signal,noise",
+               comments="")
+    np.savetxt(folder / "new.csv", [[10.0, -2000.0], [0.0, 2000.0]], delimiter=",")
+    return folder, X, groups
+
+
+def same_partition(labels, groups):
+    return len(set(zip(labels.tolist(), groups.tolist(), strict=True))) == len(set(groups))
+
+
+def test_standardize_clusters_z_scores_and_predict_applies_the_same_scaling(scales):
+    folder, X, groups = scales
+    out = run("fit", "X.csv", "-k", 2, "-o", "raw.npz", cwd=folder)
+    with np.load(folder / "raw.npz", allow_pickle=False) as model:
+        assert not same_partition(model["labels"], groups)  # the noise decides, not the signal
+    out = run("fit", "X.csv", "-k", 2, "--standardize", "-o", "z.npz", cwd=folder)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert "features standardized" in out.stdout
+    with np.load(folder / "z.npz", allow_pickle=False) as model:
+        fitted = model["labels"]
+        np.testing.assert_allclose(model["standardize_mean"], X.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(model["standardize_scale"], X.std(axis=0), rtol=1e-12)
+    assert same_partition(fitted, groups)
+    out = run("predict", "z.npz", "X.csv", cwd=folder)
+    assert out.returncode == 0, out.stderr
+    np.testing.assert_array_equal(np.asarray(out.stdout.split(), dtype=int), fitted)
+    out = run("predict", "z.npz", "new.csv", cwd=folder)  # by signal, whatever the noise
+    assert out.stdout.split() == [str(fitted[groups == 1][0]), str(fitted[groups == 0][0])]
+    loaded = anykmeans.load(folder / "z.npz")  # still a model file, of the standardised data
+    np.testing.assert_array_equal(loaded.labels_, fitted)
+
+
+def test_scales_orders_of_magnitude_apart_get_a_hint(scales):
+    folder, _, _ = scales
+    out = run("fit", "X.csv", "-k", 2, cwd=folder)
+    assert out.returncode == 0
+    assert out.stderr.startswith("anykmeans: hint: the features' scales differ ")
+    assert "of noise 1" in out.stderr and "of signal 5" in out.stderr  # by the header's names
+    assert "--standardize" in out.stderr and out.stderr.count("\n") == 1
+    for flag in ("--standardize", "--quiet"):
+        assert run("fit", "X.csv", "-k", 2, flag, cwd=folder).stderr == ""
+
+
+def test_fit_reads_quoted_numbers(data, tmp_path):
+    folder, X = data
+    with open(tmp_path / "quoted.csv", "w", newline="") as f:
+        csv.writer(f, quoting=csv.QUOTE_ALL).writerows([["a", "b", "c"], *X.tolist()])
+    for name in (folder / "header.csv", tmp_path / "quoted.csv"):
+        assert run("fit", name, "-k", 4, "-o", tmp_path / f"{name.stem}.npz").returncode == 0
+    with (np.load(tmp_path / "quoted.npz", allow_pickle=False) as quoted,
+          np.load(tmp_path / "header.npz", allow_pickle=False) as plain):
+        np.testing.assert_array_equal(quoted["labels"], plain["labels"])
+
+
 # -- predict ------------------------------------------------------------------------------------
 
 
@@ -228,6 +359,38 @@ def test_predict_on_the_training_data_gives_the_fitted_labels(data, tmp_path):
     np.testing.assert_array_equal(np.asarray(out.stdout.split(), dtype=int), fitted)
 
 
+def test_predict_writes_csv_when_asked_for_csv(data, tmp_path):
+    folder, _ = data
+    assert run("fit", folder / "X.npy", "-k", 4, "-o", tmp_path / "m.npz").returncode == 0
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as model:
+        fitted = model["labels"]
+    for name in ("labels.csv", "upper.CSV", "labels.npy"):
+        out = run("predict", tmp_path / "m.npz", folder / "X.npy", "-o", tmp_path / name)
+        assert out.returncode == 0 and out.stdout == "", out.stderr
+    for name in ("labels.csv", "upper.CSV"):
+        assert (tmp_path / name).read_text() == "".join(f"{j}\n" for j in fitted)
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), fitted)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "labels.csv", "labels.npy", "m.npz", "upper.CSV"]
+
+
+@pytest.mark.parametrize("command", [["predict", "m.npz", "X.npy"], ["fit", "X.npy", "-k", "2"]])
+def test_output_to_a_reader_that_has_gone_ends_quietly(tmp_path, command):
+    """``anykmeans predict m.npz X.npy | head -1`` once head has its line: no traceback, no
+    "Broken pipe"; the exit status of a process killed by SIGPIPE."""
+    X = blobs(1000, 2, 2, seed=0)
+    np.save(tmp_path / "X.npy", X)
+    anykmeans.KMeans(2, random_state=0).fit(X).save(tmp_path / "m.npz")
+    reader, writer = os.pipe()
+    os.close(reader)  # gone before the first line: the first write fails
+    try:
+        out = subprocess.run([sys.executable, "-m", "anykmeans", *command], cwd=tmp_path,
+                             stdout=writer, stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(writer)
+    assert out.stderr == "" and out.returncode == cli.PIPE_CLOSED
+
+
 # -- errors -------------------------------------------------------------------------------------
 
 
@@ -236,6 +399,9 @@ def bad_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad")
     (folder / "words.csv").write_text("a,b\n1,2\n3,x\n")
     (folder / "ragged.csv").write_text("1,2\n3,4\n5\n")
+    (folder / "semicolons.csv").write_text("1;2\n3;4\n")
+    (folder / "semicolons_header.csv").write_text("a;b\n1;2\n3;4\n")
+    (folder / "decimal_commas.csv").write_text("1,5;2,25\n3,5;4,75\n")
     (folder / "empty.csv").write_text("")
     (folder / "data.txt").write_text("1,2\n")
     (folder / "garbage.npy").write_bytes(b"not an npy file")
@@ -249,6 +415,10 @@ def bad_files(tmp_path_factory):
     (["fit", "missing.csv", "-k", "2"], "no such file: missing.csv"),
     (["fit", "words.csv", "-k", "2"], "line 3: 'x' is not a number"),
     (["fit", "ragged.csv", "-k", "2"], "line 3: 1 columns, expected 2"),
+    (["fit", "semicolons.csv", "-k", "2"],
+     "line 1: '1;2' is not a number (separated by semicolons?"),
+    (["fit", "semicolons_header.csv", "-k", "2"], "line 2: '1;2' is not a number (separated by "),
+    (["fit", "decimal_commas.csv", "-k", "2"], "line 1: '5;2' is not a number (separated by "),
     (["fit", "empty.csv", "-k", "2"], "holds no data"),
     (["fit", "data.txt", "-k", "2"], "expected a .npy, .npz or .csv file"),
     (["fit", "garbage.npy", "-k", "2"], "cannot read garbage.npy"),
@@ -353,6 +523,14 @@ def damaged_files(tmp_path_factory):
     save_crafted_model(folder / "model_huge_metadata.npz", model, drop=("metadata",))
     with zipfile.ZipFile(folder / "model_huge_metadata.npz", "a") as archive:
         archive.write(folder / "huge_shape.npy", "metadata.npy")
+    for name, scale in [("model_scale_zero.npz", [1.0, 0.0]),
+                        ("model_scale_nan.npz", [1.0, np.nan]),
+                        ("model_scale_too_long.npz", [1.0, 1.0, 1.0]),
+                        ("model_scale_without_mean.npz", [1.0, 1.0])]:
+        save_crafted_model(folder / name, model)
+        cli._save_scaling(folder / name, np.zeros(2), np.asarray(scale))
+    save_crafted_model(folder / "model_scale_without_mean.npz",
+                       folder / "model_scale_without_mean.npz", drop=("standardize_mean",))
     archive = model.read_bytes()
     (folder / "model_truncated.npz").write_bytes(archive[:len(archive) // 2])
     (folder / "model_not_a_zip.npz").write_bytes(b"PK\x03\x04" + b"not a zip archive" * 4)
@@ -366,7 +544,8 @@ def damaged_files(tmp_path_factory):
     "model_metadata_a_list.npz", "model_attributes_a_list.npz",
     "model_attribute_without_kind.npz", "model_metadata_deeply_nested.npz",
     "model_without_centres.npz", "model_huge_metadata.npz", "model_truncated.npz",
-    "model_not_a_zip.npz",
+    "model_not_a_zip.npz", "model_scale_zero.npz", "model_scale_nan.npz",
+    "model_scale_too_long.npz", "model_scale_without_mean.npz",
 ])
 def test_damaged_files_are_one_line_errors(damaged_files, name):
     if name.startswith("model_"):  # reported by anykmeans.load or, failing that, the CLI
@@ -403,6 +582,12 @@ def test_bench_forwards_to_the_benchmark_suite():
     assert "benchmarks" in out.stdout
 
 
+def test_bench_help_names_the_command_it_was_given_as():
+    out = run("bench", "--help")
+    assert out.stdout.startswith("usage: anykmeans bench ")
+    assert "python -m benchmarks" not in out.stdout
+
+
 def test_bench_without_the_suite_is_one_line(monkeypatch, capsys):
     def missing():
         raise ModuleNotFoundError("No module named 'benchmarks'", name="benchmarks")
@@ -416,9 +601,12 @@ def test_bench_without_the_suite_is_one_line(monkeypatch, capsys):
 # -- progress -----------------------------------------------------------------------------------
 
 
-def run_on_a_terminal(*args):
-    """Run the command line with stderr on a pseudo-terminal; return (stdout, terminal text)."""
+def run_on_a_terminal(*args, columns=None):
+    """Run the command line with stderr on a pseudo-terminal (``columns`` wide, if given);
+    return (stdout, terminal text)."""
     leader, follower = pty.openpty()
+    if columns is not None:
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     process = subprocess.Popen([sys.executable, "-m", "anykmeans", *map(str, args)],
                                stdout=subprocess.PIPE, stderr=follower)
     os.close(follower)
@@ -442,14 +630,25 @@ def test_progress_bar_on_a_terminal_only(data):
     args = ("fit", folder / "X.npy", "-k", 4, "--init", "random", "--n-init", 3)
     stdout, terminal = run_on_a_terminal(*args)
     assert "restart 1/3" in terminal and "iteration 1/300" in terminal and "inertia" in stdout
-    assert terminal.endswith("\r")  # the bar erased itself
+    assert terminal.endswith("\r" + cli.CLEAR_LINE)  # the bar erased itself
     stdout, terminal = run_on_a_terminal(*args, "--quiet")
     assert stdout == "" and terminal == ""
     out = run(*args)  # not a terminal: no bar
     assert out.returncode == 0 and out.stderr == ""
 
 
-def test_progress_line_redraws_each_restart_and_throttles_iterations():
+def test_progress_bar_fits_a_narrow_terminal(data):
+    folder, _ = data
+    _, terminal = run_on_a_terminal("fit", folder / "X.npy", "-k", 4, "--init", "random",
+                                    "--n-init", 3, columns=50)
+    frames = terminal.split("\r")[1:]
+    assert len(frames) >= 4 and frames[-1] == cli.CLEAR_LINE  # one per restart, then erased
+    for frame in frames:  # each shorter than the line, clearing what an older one left
+        assert frame.endswith(cli.CLEAR_LINE) and len(frame) - len(cli.CLEAR_LINE) < 50
+
+
+def test_progress_line_redraws_each_restart_and_throttles_iterations(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")  # the width asked of a stream that is not a terminal
     stream = io.StringIO()
     progress = cli.ProgressLine(stream, n_restarts=2, max_iter=10, interval=3600)
     for restart in range(2):
@@ -457,10 +656,37 @@ def test_progress_line_redraws_each_restart_and_throttles_iterations():
             progress(restart, iteration, 100.0 - iteration)
     progress.close()
     frames = stream.getvalue().split("\r")
-    assert [f.strip() for f in frames if f.strip()] == [
-        "[#" + "." * 19 + "] restart 1/2  iteration 1/10  inertia 100",  # 1/20 of the way
-        "[" + "#" * 11 + "." * 9 + "] restart 2/2  iteration 1/10  inertia 100",  # 11/20
-    ]
+    assert len(frames) == 4 and frames[0] == "" and frames[3] == cli.CLEAR_LINE
+    assert re.fullmatch(r"\[#\.{29}\]   5%  eta <\d+s  restart 1/2  iteration 1/10  "
+                        r"inertia 100\x1b\[K", frames[1])  # 1 of at most 20 iterations
+    assert re.fullmatch(r"\[#{18}\.{12}\]  60%  eta \d+s  restart 2/2  iteration 1/10  "
+                        r"inertia 100\x1b\[K", frames[2])  # 6 of 5 + 5 (the first took 5)
+
+
+def progress_after(*restarts):
+    """A ProgressLine of 3 restarts, fed ``restarts[i]`` iterations of restart ``i``."""
+    progress = cli.ProgressLine(io.StringIO(), n_restarts=3, max_iter=300)
+    for restart, iterations in enumerate(restarts):
+        for iteration in range(iterations):
+            progress(restart, iteration, 5.0)
+    return progress
+
+
+def test_progress_line_fits_the_width_with_whole_fields_most_useful_first():
+    progress = progress_after(40, 10)  # 50 iterations done, 30 + 40 expected: 42%
+    assert progress.render(5.0, elapsed=10.0, width=120) == (
+        "[############..................]  42%  eta 14s  restart 2/3  iteration 10/300  "
+        "inertia 5")
+    assert progress.render(5.0, elapsed=10.0, width=50) == (
+        "[#####.......]  42%  eta 14s  restart 2/3")
+    for width in range(1, 130):
+        assert len(progress.render(5.0, elapsed=10.0, width=width)) < max(width, 2)
+
+
+def test_progress_eta_is_an_upper_bound_until_a_restart_has_finished():
+    progress = progress_after(10)  # 10 iterations of at most 900
+    assert progress.render(7.5, elapsed=2.0, width=50) == (
+        "[............]   1%  eta <2m58s  restart 1/3")
 
 
 def test_on_iteration_sees_every_iteration_of_every_restart():

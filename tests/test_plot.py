@@ -85,3 +85,51 @@ def test_plot_fit_saves_a_png(tmp_path):
 def test_convergence_axis_is_logarithmic_only_for_a_wide_range():
     assert plot_convergence([(1000.0, 50.0, 40.0)]).get_yscale() == "log"
     assert plot_convergence([(100.0, 90.0, 85.0)]).get_yscale() == "linear"
+
+
+NAMES = ["alcohol", "malic acid", "ash", "magnesium", "proline"]
+
+
+def test_principal_component_axes_are_equal_scaled_and_name_the_features():
+    model = anykmeans.KMeans(4, random_state=0).fit(X)
+    ax = plot_clusters(X, model.labels_, model.cluster_centers_, feature_names=NAMES)
+    assert ax.get_aspect() == 1.0  # a distance looks the same along both components
+    _, axes = principal_axes(X)
+    for label, axis in zip((ax.get_xlabel(), ax.get_ylabel()), axes.T, strict=True):
+        heaviest = NAMES[int(np.argmax(np.abs(axis)))]
+        assert f"{axis.max():+.2f} {heaviest}" in label and "feature" not in label
+
+
+def test_two_named_features_label_the_axes():
+    ax = plot_clusters(X[:, :2], np.zeros(len(X), dtype=int), feature_names=NAMES[:2])
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("alcohol", "malic acid")
+    assert ax.get_aspect() == "auto"  # features in their own units are not forced to one scale
+
+
+def test_feature_names_must_name_every_feature():
+    with pytest.raises(ValueError, match="4 names for 5 features"):
+        plot_clusters(X, np.zeros(len(X), dtype=int), feature_names=NAMES[:4])
+
+
+def test_the_legend_is_a_colour_key_of_the_clusters():
+    model = anykmeans.KMeans(4, random_state=0).fit(X)
+    ax = plot_clusters(X, model.labels_, model.cluster_centers_)
+    legend = ax.get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "cluster 0", "cluster 1", "cluster 2", "cluster 3", "centres"]
+    points = ax.collections[0].get_facecolors()
+    for j, handle in enumerate(legend.legend_handles[:4]):
+        colour = matplotlib.colors.to_rgba(handle.get_color())
+        np.testing.assert_allclose(points[model.labels_ == j][0][:3], colour[:3])
+
+
+def test_no_colour_key_where_colours_repeat():
+    labels = np.arange(len(X)) % 25  # more clusters than the palette has colours
+    ax = plot_clusters(X, labels, X[:25])
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["centres"]
+
+
+def test_plot_fit_passes_the_feature_names_on():
+    model = anykmeans.KMeans(4, random_state=0).fit(X[:, :2])
+    clusters, _ = plot_fit(X[:, :2], model, feature_names=NAMES[:2]).axes
+    assert (clusters.get_xlabel(), clusters.get_ylabel()) == ("alcohol", "malic acid")
