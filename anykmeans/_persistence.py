@@ -51,7 +51,7 @@ from ._namespace import (
     to_host,
 )
 
-__all__ = ["load_model", "move_model", "save_model"]
+__all__ = ["load_model", "move_model", "read_entry", "save_model"]
 
 FORMAT = "anykmeans.model"
 VERSION = 1
@@ -419,7 +419,7 @@ def _build(metadata: dict[str, Any], arrays: dict[str, np.ndarray], like: Array 
 # -- reading a file that may have been written to harm ----------------------------------------
 
 
-def _read_entry(archive: zipfile.ZipFile, key: str, dtype: str, shape: tuple[int | None, ...],
+def read_entry(archive: zipfile.ZipFile, key: str, dtype: str, shape: tuple[int | None, ...],
                 max_bytes: int | None = None) -> np.ndarray:
     """Entry ``key`` of ``archive``, read only once its header shows what the model needs.
 
@@ -508,7 +508,7 @@ def _read_metadata(archive: zipfile.ZipFile) -> dict[str, Any]:
         other than :data:`ARRAY_PARAMS`, attributes other than :data:`ATTRIBUTES`
         or stored otherwise, or lacks one of :data:`REQUIRED`.
     """
-    text = _read_entry(archive, "metadata", "U", (), MAX_METADATA_BYTES).item()
+    text = read_entry(archive, "metadata", "U", (), MAX_METADATA_BYTES).item()
     try:
         metadata = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -564,11 +564,11 @@ def _read_arrays(archive: zipfile.ZipFile, metadata: dict[str, Any]) -> dict[str
     Raises
     ------
     ValueError
-        As :func:`_read_entry`, and if the centres are empty, a label is not
+        As :func:`read_entry`, and if the centres are empty, a label is not
         below ``k``, ``n_features_in`` is not ``d``, ``_n_features_out`` not
         ``k``, or a ragged tuple's lengths do not add up to its values.
     """
-    centres = _read_entry(archive, "cluster_centers", "f", (None, None))
+    centres = read_entry(archive, "cluster_centers", "f", (None, None))
     k, d = centres.shape
     if not (k and d):
         raise ValueError(f"Its 'cluster_centers' entry has shape {centres.shape}.")
@@ -580,9 +580,9 @@ def _read_arrays(archive: zipfile.ZipFile, metadata: dict[str, Any]) -> dict[str
     for key, field in fields.items():
         if key not in arrays:
             shape = tuple(sizes[size] for size in field.shape)
-            arrays[key] = _read_entry(archive, key, field.dtype, shape)
+            arrays[key] = read_entry(archive, key, field.dtype, shape)
         if field.kind == "tuples":
-            lengths = _read_entry(archive, f"{key}_lengths", "i", (None,))
+            lengths = read_entry(archive, f"{key}_lengths", "i", (None,))
             if int(lengths.sum()) != arrays[key].size:
                 raise ValueError(f"Its '{key}_lengths' entry does not add up to the "
                                  f"{arrays[key].size} values of {key!r}.")

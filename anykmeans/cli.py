@@ -35,7 +35,7 @@ from ._estimator import KMeans
 from ._kmeans import resolve_n_init
 from ._libraries import library_named
 from ._namespace import to_host
-from ._persistence import _read_entry, load_model
+from ._persistence import load_model, read_entry
 
 #: Exit status of every reported error (argparse's for usage errors).
 ERROR = 2
@@ -433,7 +433,7 @@ def _read_scaling(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray] |
         if not any(f"{key}.npy" in archive.namelist() for key in SCALING_ENTRIES):
             return None
         try:
-            mean, scale = (_read_entry(archive, key, "f", (n_features,))
+            mean, scale = (read_entry(archive, key, "f", (n_features,))
                            for key in SCALING_ENTRIES)
         except ValueError as exc:
             raise ValueError(f"{path} is not an anykmeans model file. {exc}") from exc
