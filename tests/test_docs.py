@@ -1,5 +1,5 @@
-"""The documentation builds without warnings, its examples and the README's run and are
-paste-safe, and the tests it cites exist."""
+"""The documentation builds without warnings (its API reference from the docstrings), its examples
+and the README's run and are paste-safe, and the tests it cites exist."""
 
 from __future__ import annotations
 
@@ -70,16 +70,44 @@ def test_python_examples_run(page, tmp_path, monkeypatch):
                     "which are not installed; the others ran")
 
 
-def test_mkdocs_builds_strictly(tmp_path):
-    if importlib.util.find_spec("mkdocs") is None:
-        pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """``mkdocs build --strict`` of the documentation: the run and the site it wrote."""
+    if any(importlib.util.find_spec(name) is None for name in ("mkdocs", "mkdocstrings")):
+        pytest.skip("mkdocs or mkdocstrings is not installed (pip install -e '.[docs]')")
+    path = tmp_path_factory.mktemp("site")
     out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
-                          str(ROOT / "mkdocs.yml"), "--site-dir", str(tmp_path / "site")],
+                          str(ROOT / "mkdocs.yml"), "--site-dir", str(path)],
                          capture_output=True, text=True, timeout=300)
+    return out, path
+
+
+def test_mkdocs_builds_strictly(site):
+    out, path = site
     assert out.returncode == 0, out.stderr
     assert "WARNING" not in out.stderr, out.stderr
-    assert (tmp_path / "site" / "theory" / "index.html").is_file()
-    assert (tmp_path / "site" / "images" / "clusters.png").is_file()
+    assert (path / "theory" / "index.html").is_file()
+    assert (path / "images" / "clusters.png").is_file()
+
+
+def test_api_reference_is_generated_from_the_docstrings(site):
+    out, path = site
+    assert out.returncode == 0, out.stderr
+    page = (path / "api-reference" / "index.html").read_text()
+    assert ":::" not in page  # every directive was rendered
+    for name in ("KMeans", "KMeans.fit", "KMeans.predict", "MiniBatchKMeans.partial_fit",
+                 "kmeans", "kmeans_plusplus", "KMeansResult", "load", "backends", "Backend",
+                 "ConvergenceWarning", "NotFittedError", "plot.plot_clusters", "plot.plot_fit"):
+        assert f'id="anykmeans.{name}"' in page, name
+    # KMeans's parameters, in its own section, as its docstring states them
+    kmeans = page[page.index('id="anykmeans.KMeans"'):page.index('id="anykmeans.KMeans.fit"')]
+    for parameter in ("n_clusters", "init", "n_init", "max_iter", "tol", "random_state",
+                      "chunk_size", "oversampling_factor", "init_max_iter"):
+        assert f"<code>{parameter}</code>" in kmeans, parameter
+    assert "The number of clusters and centres." in kmeans
+    # types as the docstring writes them, Sphinx roles as code (docs/griffe_numpydoc.py)
+    assert "}, array or callable</code>" in kmeans and "<code>(None, " not in kmeans
+    assert ":func:" not in page and ":class:" not in page
 
 
 def test_tests_cited_in_the_docs_exist():
