@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-PAGES = sorted(DOCS.glob("*.md"))
+PAGES = sorted(DOCS.rglob("*.md"))
 #: Pages whose examples run: the documentation and the README.
 EXAMPLES = [*PAGES, ROOT / "README.md"]
 #: Libraries an example may need that a minimal install lacks.
@@ -40,8 +40,8 @@ def leading_imports_end(block: str) -> int:
 
 def test_every_page_is_found_and_some_have_examples():
     names = {page.name for page in PAGES}
-    assert {"index.md", "arrays.md", "api.md", "cli.md", "scaling.md", "theory.md",
-            "benchmarks.md"} <= names
+    assert {"index.md", "arrays.md", "which-backend.md", "api.md", "api-reference.md", "cli.md",
+            "scaling.md", "theory.md", "benchmarks.md", "benchmark-history.md"} <= names
     assert sum(len(python_blocks(page)) for page in PAGES) >= 15
 
 
@@ -88,6 +88,7 @@ def test_mkdocs_builds_strictly(site):
     assert "WARNING" not in out.stderr, out.stderr
     assert (path / "theory" / "index.html").is_file()
     assert (path / "images" / "clusters.png").is_file()
+    assert (path / "notes" / "benchmark-history" / "index.html").is_file()
 
 
 def test_api_reference_is_generated_from_the_docstrings(site):
