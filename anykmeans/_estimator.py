@@ -147,8 +147,9 @@ class CentresEstimator:
     def save(self, path: Any) -> None:
         """Write the fitted model to ``path`` as an ``.npz`` archive, without pickle.
 
-        Read it back with :func:`anykmeans.load`. See
-        :func:`anykmeans._persistence.save_model` for the format.
+        Read it back with :func:`anykmeans.load`. The archive holds one array
+        per fitted attribute and JSON metadata (the class, its parameters, the
+        random generator's state): data only, no pickle (docs/guarantees.md).
         """
         save_model(self, path)
 

@@ -624,11 +624,11 @@ def save_model(model: Any, path: str | os.PathLike | Any) -> None:
 
 
 def load_model(path: str | os.PathLike | Any, like: Array | None = None) -> Any:
-    """Read a model written by :func:`save_model`; a file is only ever read as data.
+    """Read a model written by ``model.save(path)``; a file is only ever read as data.
 
     Nothing the file names is imported or called; only the archive members
     its metadata names are read, each after its header, and the memory taken
-    is at most about :data:`MAX_EXPANSION` times the file's size.
+    is at most about 100 times the file's size (a member may expand no more).
 
     Parameters
     ----------
@@ -645,9 +645,9 @@ def load_model(path: str | os.PathLike | Any, like: Array | None = None) -> Any:
     ------
     ValueError
         If the file is not an anykmeans model file (not a readable ``.npz``
-        archive, of another format version, or not exactly what
-        :func:`save_model` writes: see :func:`_read_metadata`,
-        :func:`_read_arrays`); the message names ``path`` and the reason.
+        archive, of another format version, or not exactly what ``save``
+        writes: estimators, parameters, attributes, dtypes and shapes outside
+        the format's allow-lists); the message names ``path`` and the reason.
     """
     try:
         with zipfile.ZipFile(path) as archive:
