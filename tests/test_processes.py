@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans._libraries import _numpy
+from anykmeans._libraries import _numpy, _threads
 from anykmeans._libraries._numpy import single_threaded_blas
 from tests.conftest import host
 from tests.data import blobs
@@ -86,7 +86,7 @@ def test_fit_in_a_forked_child_after_a_fit_in_the_parent(xp, monkeypatch):
         monkeypatch.setattr(_numpy, "workers_for", lambda X: 2)
     expected = fit_labels(X)
     if numpy:
-        assert _numpy._thread_pool.cache_info().currsize > 0, "the parent used no pool"
+        assert _threads._thread_pool.cache_info().currsize > 0, "the parent used no pool"
     np.testing.assert_array_equal(in_forked_child(fit_labels, X), expected)
 
 
@@ -175,7 +175,7 @@ def test_a_child_forked_while_blas_is_limited_restores_the_limits_found():
     user.start()
     try:
         wait(user.entered)
-        with _numpy._blas_lock:  # held by the parent at the moment it forks
+        with _numpy._blas_limit.lock:  # held by the parent at the moment it forks
             inside, after = in_forked_child(_limit_blas_and_look)
     finally:
         user.leave.set()
@@ -249,7 +249,7 @@ def test_numpy_chunk_threads_follow_the_callers_thread_limits(monkeypatch):
     def no_pool(workers):
         raise AssertionError(f"a pool of {workers} threads was asked for")
 
-    monkeypatch.setattr(_numpy, "_thread_pool", no_pool)
+    monkeypatch.setattr(_threads, "_thread_pool", no_pool)
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         limited = anykmeans.KMeans(5, random_state=0, chunk_size=100).fit(X)
     monkeypatch.undo()

@@ -13,16 +13,14 @@ import contextlib
 import functools
 import importlib.util
 import os
-import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import array_api_compat
 import numpy as np
 
 from ._base import Array, Backend, Library, Namespace
+from ._threads import SharedLimit, run_on_pool, usable_cores
 
 T = TypeVar("T")
 
@@ -73,26 +71,14 @@ class NumPy(Library):
         """``function(chunk)`` for every chunk, on the thread pool (see the module's docstring).
 
         Without ``threadpoolctl``, on one core, or on the accelerator plan, the
-        chunks run one after another. At most two chunks per thread are in
-        flight, so memory stays bounded by the chunk size; results are yielded
-        in chunk order, so that sums over them do not depend on the threads.
+        chunks run one after another.
         """
         workers = 1 if self.accelerator else workers_for(X)
         if workers == 1:
             yield from map(function, chunks)
             return
-        pending: deque = deque()
         with single_threaded_blas():
-            try:
-                for chunk in chunks:
-                    pending.append(_thread_pool(workers).submit(function, chunk))
-                    if len(pending) > 2 * workers:
-                        yield pending.popleft().result()
-                while pending:
-                    yield pending.popleft().result()
-            finally:
-                for future in pending:
-                    future.cancel()
+            yield from run_on_pool(function, chunks, workers)
 
     # -- primitives --------------------------------------------------------------------------
 
@@ -168,24 +154,9 @@ def workers_for(X: Array) -> int:
     """
     if X.shape[0] == 0 or not can_limit_blas():
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     blas = [library.num_threads
             for library in _blas_controller().select(user_api="blas").lib_controllers]
-    return max(1, min(cores or 1, *blas))
-
-
-@functools.cache
-def _thread_pool(workers: int) -> ThreadPoolExecutor:
-    """The process's pool of ``workers`` threads for :meth:`NumPy.map_chunks`.
-
-    Made once per process: a child of ``fork()`` inherits the parent's pool
-    without its threads, so the child forgets it and makes its own.
-    """
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anykmeans")
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_thread_pool.cache_clear)
+    return max(1, min(usable_cores(), *blas))
 
 
 @functools.cache
@@ -194,43 +165,21 @@ def can_limit_blas() -> bool:
     return importlib.util.find_spec("threadpoolctl") is not None
 
 
-#: The calls inside :func:`single_threaded_blas`, in every thread, and the limiter that set
-#: BLAS to one thread when the first of them began (it holds the limits it found), or None
-#: while BLAS is as they found it.
-_blas_lock = threading.Lock()
-_blas_users = 0
-_blas_limiter = None
-
-
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Limit BLAS to one thread while our own threads (or Dask's) run chunks in parallel.
+def _blas_at_one_thread():
+    """Set BLAS to one thread; return what puts back the limits found.
 
     BLAS's idle threads spin on the cores that the other chunks need: with a
     thread per core already busy, one BLAS thread per chunk is faster, as
-    scikit-learn's Lloyd loop also does. Without ``threadpoolctl`` nothing changes.
-
-    Calls may overlap, in any threads (concurrent fits): the first to begin
-    sets the limit, and the last to end restores the limits the first found.
+    scikit-learn's Lloyd loop also does.
     """
-    global _blas_users, _blas_limiter
-    if not can_limit_blas():
-        yield
-        return
-    with _blas_lock:
-        if _blas_limiter is None:
-            _blas_limiter = _blas_controller().limit(limits=1, user_api="blas")
-            _release_blas_control()
-        _blas_users += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0:
-                _blas_limiter.restore_original_limits()
-                _release_blas_control()
-                _blas_limiter = None
+    limiter = _blas_controller().limit(limits=1, user_api="blas")
+    _release_blas_control()
+
+    def restore() -> None:
+        limiter.restore_original_limits()
+        _release_blas_control()
+
+    return restore
 
 
 def _release_blas_control() -> None:
@@ -245,17 +194,22 @@ def _release_blas_control() -> None:
         release()
 
 
-def _forget_blas_users() -> None:
-    """In a child of ``fork()``: the parent's other threads, and any lock they held, are gone.
+_blas_limit = SharedLimit(_blas_at_one_thread)
 
-    A limit they had set stays (with the limits it found) until the child's own last call ends.
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Limit BLAS to one thread while our own threads (or Dask's) run chunks in parallel.
+
+    Calls may overlap, in any threads (concurrent fits): the first to begin
+    sets the limit, and the last to end restores the limits the first found.
+    Without ``threadpoolctl`` nothing changes.
     """
-    global _blas_lock, _blas_users
-    _blas_lock, _blas_users = threading.Lock(), 0
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_blas_users)
+    if not can_limit_blas():
+        yield
+        return
+    with _blas_limit():
+        yield
 
 
 @functools.cache
