@@ -260,3 +260,35 @@ def test_numpy_chunk_threads_follow_the_callers_thread_limits(monkeypatch):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120, check=True)
     assert out.stdout.strip() == "1"
+
+
+def test_torch_cpu_chunks_on_the_pool_give_the_one_thread_answer_bit_for_bit(monkeypatch):
+    """The CPU plan runs torch chunks on the pool, one torch thread each; the caller's own
+    thread count is left alone, and the answer is the serial one-thread answer exactly."""
+    torch = pytest.importorskip("torch")
+    from anykmeans._libraries._threads import usable_cores
+
+    if min(usable_cores(), torch.get_num_threads()) < 2:
+        pytest.skip("one core or one torch thread: torch chunks run serially anyway")
+    X = torch.asarray(blobs(5000, 6, 9, seed=3).astype(np.float32))
+    w = torch.asarray(np.random.default_rng(3).uniform(0.5, 2.0, 5000).astype(np.float32))
+    threads = torch.get_num_threads()
+    used = set()
+    real = _threads.run_on_pool
+
+    def recording(function, chunks, workers):
+        used.add(workers)
+        return real(function, chunks, workers)
+
+    monkeypatch.setattr("anykmeans._libraries._torch.run_on_pool", recording)
+    pooled = anykmeans.KMeans(9, random_state=0, chunk_size=97).fit(X, sample_weight=w)
+    assert used == {min(usable_cores(), threads)}
+    assert torch.get_num_threads() == threads
+    torch.set_num_threads(1)
+    try:
+        serial = anykmeans.KMeans(9, random_state=0, chunk_size=97).fit(X, sample_weight=w)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(pooled.labels_, serial.labels_)
+    assert torch.equal(pooled.cluster_centers_, serial.cluster_centers_)
+    assert pooled.inertia_ == serial.inertia_

@@ -10,11 +10,15 @@ one-hot product, which gives the same bits on every rerun.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import array_api_compat
 
 from ._base import Array, Backend, Library, Namespace, unusable
+from ._threads import run_on_pool, usable_cores
+
+T = TypeVar("T")
 
 
 class Torch(Library):
@@ -59,6 +63,31 @@ class Torch(Library):
         free, _ = torch.cuda.mem_get_info(device)
         return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
 
+    def map_chunks(self, X: Array, function: Callable[[slice], T],
+                   chunks: Iterable[slice]) -> Iterator[T]:
+        """On the CPU plan, the chunks on one pool thread per core, torch at one thread in each.
+
+        torch's own threads split every operation of a chunk across the cores
+        and wait for each other at its end; when anything else runs on those
+        cores they wait far longer than the operation takes (fits 7 to 40 times
+        slower under load: docs/which-backend.md). A chunk per core, each on
+        one torch thread, keeps the cores busy without that. torch's thread
+        count is per thread: only the pool's threads are set to one, and no
+        more of them run than the caller's ``torch.get_num_threads()``.
+        """
+        import torch
+
+        workers = 1 if self.accelerator else min(usable_cores(), torch.get_num_threads())
+        if workers == 1 or X.shape[0] == 0:
+            yield from map(function, chunks)
+            return
+
+        def on_one_thread(chunk: slice) -> T:
+            torch.set_num_threads(1)
+            return function(chunk)
+
+        yield from run_on_pool(on_one_thread, chunks, workers)
+
     def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
                     n_segments: int) -> Array:
         if self.accelerator:
@@ -66,3 +95,4 @@ class Torch(Library):
         out = values.new_zeros((n_segments, *values.shape[1:]))
         index = segment_ids.reshape(-1, *(1,) * (values.ndim - 1)).expand(values.shape)
         return out.scatter_add_(0, index, values)
+
