@@ -152,12 +152,23 @@ class CentresEstimator:
         """
         save_model(self, path)
 
-    def to(self, like: Array | None) -> CentresEstimator:
-        """A fitted copy whose arrays are in the library and on the device of ``like``.
+    def to(self, like: Any) -> CentresEstimator:
+        """A fitted copy whose arrays are in the library and on the device ``like`` names.
 
-        ``like`` is any array of the target library and device (``None``:
-        NumPy); e.g. ``model.to(numpy_array)`` brings a model fitted on a GPU
-        to the CPU. This model is unchanged.
+        ``like`` is any array of the target library and device; a library's
+        module (``numpy``, ``torch``, ``jax``, ...: its default device); a device
+        object (``torch.device("cuda")``, a JAX device, ...); a device name, read
+        in the model's library (``"cuda:1"``; ``"cpu"``: the library's CPU device,
+        NumPy for a NumPy model); or None (NumPy). E.g. ``model.to("cpu")``
+        brings a PyTorch model fitted on a GPU to the CPU, ``model.to(numpy)``
+        to NumPy. This model is unchanged.
+
+        Raises
+        ------
+        TypeError
+            If ``like`` is none of these.
+        ValueError
+            If the library has no such device here.
         """
         return move_model(self, like)
 

@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 import array_api_compat
 import numpy as np
 
+from ._libraries import like_for
 from ._namespace import (
     Array,
     Namespace,
@@ -661,11 +662,20 @@ def load_model(path: str | os.PathLike | Any, like: Array | None = None) -> Any:
         raise ValueError(f"{path} is not an anykmeans model file. {exc}") from exc
 
 
-def move_model(model: Any, like: Array | None) -> Any:
-    """A copy of the fitted ``model`` whose arrays are in ``like``'s library and device.
+def move_model(model: Any, like: Any) -> Any:
+    """A copy of the fitted ``model`` whose arrays are in the library and on the device that
+    ``like`` names: an array, a library's module, a device, a device's name in the model's
+    library, or None (NumPy; see :func:`anykmeans._libraries.like_for`).
 
     The arrays pass through the host once; ``model`` itself is unchanged (a
     random generator it holds is copied).
+
+    Raises
+    ------
+    NotFittedError
+        If ``model`` is not fitted.
+    TypeError, ValueError
+        If ``like`` names no library and device (see ``like_for``).
     """
     metadata, arrays = _state(model, portable=False)
-    return _build(metadata, arrays, like)
+    return _build(metadata, arrays, like_for(like, model.cluster_centers_))
