@@ -2,7 +2,8 @@
 
 The estimators do not import scikit-learn. They follow its conventions by
 hand (parameters stored untouched in ``__init__``, ``get_params``/``set_params``,
-fitted attributes ending in ``_``) and describe themselves to scikit-learn
+fitted attributes ending in ``_``, the column names of data frames checked as
+``feature_names_in_``) and describe themselves to scikit-learn
 through ``__sklearn_tags__``, which imports scikit-learn only when
 scikit-learn itself asks. What every centre-based estimator shares (that
 protocol, and ``predict``/``transform``/``score`` on fitted centres) lives in
@@ -13,6 +14,7 @@ protocol, and ``predict``/``transform``/``score`` on fitted centres) lives in
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +26,16 @@ from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._namespace import Array, to_host
 from ._persistence import move_model, save_model
 from ._primitives import Data, assign, distances, labelled_inertia
-from ._validation import check_algorithm, check_data, check_positive_int, check_sample_weight
+from ._validation import (
+    check_algorithm,
+    check_data,
+    check_positive_int,
+    check_sample_weight,
+    feature_names,
+)
+
+#: The most names a feature-name mismatch lists, per kind (scikit-learn's number).
+MAX_LISTED_NAMES = 5
 
 
 def labels_and_inertia(data: Data, centres: Array) -> tuple[Array, float]:
@@ -36,6 +47,12 @@ def labels_and_inertia(data: Data, centres: Array) -> tuple[Array, float]:
     return labels, float(to_host(labelled_inertia(data, centres, labels)))
 
 
+def _listed(names: list[str]) -> str:
+    """``names`` one per line, each after "- ", cut after :data:`MAX_LISTED_NAMES`."""
+    lines = [f"- {name}\n" for name in names[:MAX_LISTED_NAMES]]
+    return "".join(lines) + ("- ...\n" if len(names) > MAX_LISTED_NAMES else "")
+
+
 class CentresEstimator:
     """What the centre-based estimators share: scikit-learn's protocol and the fitted model's use.
 
@@ -43,7 +60,9 @@ class CentresEstimator:
     among them) and ``fit``, which sets ``cluster_centers_``, ``labels_``,
     ``n_features_in_``, ``_n_features_out`` (the number of centres) and
     ``_mean``: the offset that assignment subtracts from every row, so that new
-    data is assigned in the frame the model was fitted in.
+    data is assigned in the frame the model was fitted in; and
+    ``feature_names_in_`` when it was fitted on a data frame with string column
+    names (see :meth:`_replace_fit`).
     """
 
     # -- scikit-learn's parameter protocol -------------------------------------------------
@@ -108,16 +127,66 @@ class CentresEstimator:
                 "appropriate arguments before using this estimator."
             )
 
+    def _replace_fit(self, fitted: dict[str, Any], names: np.ndarray | None) -> None:
+        """Set the attributes ``fitted`` and ``feature_names_in_`` (``names``; removed when
+        None) in one assignment: an interrupt (Ctrl-C) lands before or after it, never
+        halfway, so the model is the previous fit or the new one."""
+        state = {key: value for key, value in vars(self).items() if key != "feature_names_in_"}
+        state.update(fitted)
+        if names is not None:
+            state["feature_names_in_"] = names
+        self.__dict__ = state
+
+    def _check_feature_names(self, X: Any) -> None:
+        """Check the column names of ``X`` against ``feature_names_in_``, as scikit-learn does.
+
+        Raises
+        ------
+        ValueError
+            If both have names and they differ: the message lists the names
+            unseen in fit and those missing, or says that the order differs.
+
+        Warns
+        -----
+        UserWarning
+            If only one of them has names.
+        """
+        fitted, names = getattr(self, "feature_names_in_", None), feature_names(X)
+        estimator = type(self).__name__
+        if fitted is None or names is None:
+            if names is not None:
+                warnings.warn(f"X has feature names, but {estimator} was fitted without "
+                              "feature names", UserWarning, stacklevel=4)
+            elif fitted is not None:
+                warnings.warn(f"X does not have valid feature names, but {estimator} was "
+                              "fitted with feature names", UserWarning, stacklevel=4)
+            return
+        if names.tolist() == fitted.tolist():
+            return
+        unexpected = sorted(set(names) - set(fitted))
+        missing = sorted(set(fitted) - set(names))
+        message = "The feature names should match those that were passed during fit.\n"
+        if unexpected:
+            message += "Feature names unseen at fit time:\n" + _listed(unexpected)
+        if missing:
+            message += "Feature names seen at fit time, yet now missing:\n" + _listed(missing)
+        if not (unexpected or missing):
+            message += "Feature names must be in the same order as they were in fit.\n"
+        raise ValueError(message)
+
     def _prepare(self, X: Array, sample_weight: Any = None) -> tuple[Data, Array]:
         """New data validated against the fitted model, and the centres in its frame.
 
-        ``X`` is converted to the model's dtype before its values are checked,
-        so that data beyond that dtype's range is refused rather than assigned
-        from infinite scores. ``sample_weight`` is validated too; None stays
-        None (unit weights). The model's ``chunk_size`` is checked here, as a
-        loaded or re-parametrised model may carry any value.
+        The column names of a data frame ``X`` are checked against those seen
+        in fit (:meth:`_check_feature_names`). ``X`` is converted to the model's
+        dtype before its values are checked, so that data beyond that dtype's
+        range is refused rather than assigned from infinite scores.
+        ``sample_weight`` is validated too; None stays None (unit weights). The
+        model's ``chunk_size`` is checked here, as a loaded or re-parametrised
+        model may carry any value.
         """
         self._check_fitted()
+        self._check_feature_names(X)
         xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__,
                            like=self.cluster_centers_)
         if sample_weight is not None:
@@ -173,8 +242,29 @@ class CentresEstimator:
         return move_model(self, like)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the ``transform`` output columns: ``kmeans0``, ``kmeans1``, ..."""
+        """Names of the ``transform`` output columns: ``kmeans0``, ``kmeans1``, ...
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            Checked only, as scikit-learn checks it: it must equal
+            ``feature_names_in_`` where the model has names, and have
+            ``n_features_in_`` names.
+
+        Raises
+        ------
+        ValueError
+            If ``input_features`` does not match the features seen in fit.
+        """
         self._check_fitted()
+        if input_features is not None:
+            input_features = np.asarray(input_features, dtype=object)
+            names = getattr(self, "feature_names_in_", None)
+            if names is not None and input_features.tolist() != names.tolist():
+                raise ValueError("input_features is not equal to feature_names_in_")
+            if len(input_features) != self.n_features_in_:
+                raise ValueError("input_features should have length equal to number of "
+                                 f"features ({self.n_features_in_}), got {len(input_features)}")
         prefix = type(self).__name__.lower()
         return np.asarray([f"{prefix}{i}" for i in range(self._n_features_out)], dtype=object)
 
@@ -229,6 +319,10 @@ class KMeans(CentresEstimator):
         Iterations of the best run.
     n_features_in_ : int
         Number of features seen in ``fit``.
+    feature_names_in_ : numpy.ndarray of str, of shape (n_features,)
+        The column names of the data frame ``fit`` was given, when they are all
+        strings (otherwise unset); ``predict``, ``transform`` and ``score``
+        refuse data frames whose columns differ.
     inertia_history_ : tuple of float
         Inertia after each iteration of the best run.
     inertia_histories_ : tuple of tuple of float
@@ -273,8 +367,9 @@ class KMeans(CentresEstimator):
 
         Parameters
         ----------
-        X : array of shape (n_samples, n_features)
-            Training data; never modified.
+        X : array or data frame of shape (n_samples, n_features)
+            Training data; never modified. A data frame's string column names
+            become ``feature_names_in_``.
         y : ignored
         sample_weight : array of shape (n_samples,), optional
             Non-negative weights; seeding uses them for "k-means++" and "random".
@@ -287,6 +382,7 @@ class KMeans(CentresEstimator):
         -------
         self
         """
+        names = feature_names(X)
         check_algorithm(self.algorithm)
         result, mean = fit_kmeans(
             X, self.n_clusters, sample_weight=sample_weight, init=self.init,
@@ -295,8 +391,7 @@ class KMeans(CentresEstimator):
             oversampling_factor=self.oversampling_factor, init_max_iter=self.init_max_iter,
             on_iteration=on_iteration,
         )
-        # One dict update: an interrupt (Ctrl-C) lands before or after it, never halfway.
-        vars(self).update(
+        self._replace_fit(dict(
             cluster_centers_=result.centers,
             labels_=result.labels,
             inertia_=result.inertia,
@@ -306,5 +401,5 @@ class KMeans(CentresEstimator):
             n_features_in_=result.centers.shape[1],
             _n_features_out=result.centers.shape[0],
             _mean=mean,
-        )
+        ), names)
         return self

@@ -6,10 +6,11 @@ trailing underscore (``cluster_centers``, ``labels``, ``inertia``, ``n_iter``,
 ...), the array-valued parameters as ``param_<name>``, and a ``metadata``
 entry holding JSON text: the estimator's class, its parameters, which entry
 restores which attribute, the fields of private state kept in anykmeans
-dataclasses and the state of the estimator's random generator (so a loaded
+dataclasses, the state of the estimator's random generator (so a loaded
 ``MiniBatchKMeans`` goes on with ``partial_fit`` exactly as the saved one
-would). Everything works from the estimator's parameters and fitted
-attributes, so it serves every estimator built on
+would) and the feature names of a model fitted on a data frame. Everything
+works from the estimator's parameters and fitted attributes, so it serves
+every estimator built on
 :class:`anykmeans._estimator.CentresEstimator`.
 
 A model file is data, and may have been written to harm. :func:`load_model`
@@ -71,7 +72,8 @@ class Field(NamedTuple):
     ``kind`` is "array", "scalar" (a 0-d entry), "tuple" (of floats), "tuples"
     (a ragged tuple of tuples of floats: the values flattened, and an entry
     ``<key>_lengths``), "record" (an anykmeans dataclass of plain fields, in the
-    metadata) or "generator" (a NumPy random generator's state, in the
+    metadata), "generator" (a NumPy random generator's state, in the
+    metadata) or "names" (one string per feature, a JSON list in the
     metadata). Entries hold ``dtype`` "f" (float32 or float64, finite) or "i"
     (integers, never negative), of ``shape`` given in clusters "k", features
     "d" or any length "n".
@@ -90,6 +92,7 @@ ATTRIBUTES = {
     "n_iter_": Field("scalar", "i"),
     "n_steps_": Field("scalar", "i"),
     "n_features_in_": Field("scalar", "i"),
+    "feature_names_in_": Field("names"),
     "inertia_history_": Field("tuple", "f", ("n",)),
     "inertia_histories_": Field("tuples", "f", ("n",)),
     "_n_features_out": Field("scalar", "i"),
@@ -114,7 +117,8 @@ MT19937_KEY_LENGTH = 624
 
 _METADATA_KEYS = {"format", "version", "estimator", "params", "array_params", "attributes"}
 #: The keys of an attribute's metadata, by kind (one stored in an entry: its kind and key).
-_SPEC_KEYS = {"record": {"kind", "class", "fields"}, "generator": {"kind", "class", "state"}}
+_SPEC_KEYS = {"record": {"kind", "class", "fields"}, "generator": {"kind", "class", "state"},
+              "names": {"kind", "names"}}
 #: The dtype kinds of each Field dtype ("U": the metadata's text), and their names.
 _DTYPE_KINDS = {"f": "f", "i": "iu", "U": "U"}
 _DTYPE_NAMES = {"f": "float32 or float64", "i": "integers", "U": "text"}
@@ -301,6 +305,38 @@ def _generator(spec: dict[str, Any]) -> np.random.RandomState | np.random.Genera
     return rng
 
 
+# -- feature names: a JSON list of strings ----------------------------------------------------
+
+
+def _names_spec(names: Any, name: str) -> dict[str, Any]:
+    """The metadata of attribute ``name``, feature names (a 1-D array of strings).
+
+    Raises
+    ------
+    TypeError
+        If ``names`` is not a 1-D NumPy array of strings.
+    """
+    if not (isinstance(names, np.ndarray) and names.ndim == 1
+            and all(isinstance(item, str) for item in names.tolist())):
+        raise TypeError(f"Cannot save attribute {name!r}: it is not a 1-D array of strings.")
+    return {"kind": "names", "names": names.tolist()}
+
+
+def _names(spec: dict[str, Any], n_features: int) -> np.ndarray:
+    """The feature names :func:`_names_spec` described, as an object array of strings.
+
+    Raises
+    ------
+    ValueError
+        If they are not a list of ``n_features`` strings.
+    """
+    names = spec["names"]
+    if not (isinstance(names, list) and len(names) == n_features
+            and all(isinstance(item, str) for item in names)):
+        raise ValueError(f"Its feature names are not a list of {n_features} strings.")
+    return np.asarray(names, dtype=object)
+
+
 # -- saving and moving ---------------------------------------------------------------------
 
 
@@ -347,6 +383,9 @@ def _state(model: Any, portable: bool) -> tuple[dict[str, Any], dict[str, np.nda
             continue
         if field.kind == "generator":
             attributes[name] = _generator_spec(value, name)
+            continue
+        if field.kind == "names":
+            attributes[name] = _names_spec(value, name)
             continue
         key = _key(name)
         if field.kind == "array":
@@ -400,6 +439,8 @@ def _build(metadata: dict[str, Any], arrays: dict[str, np.ndarray], like: Array 
             value = _record(spec)
         elif kind == "generator":
             value = _generator(spec)
+        elif kind == "names":
+            value = _names(spec, arrays["cluster_centers"].shape[1])
         else:
             key = spec["key"]
             value = arrays[key]

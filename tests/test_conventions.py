@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -15,7 +16,167 @@ from anykmeans._namespace import device_of
 from tests.conftest import host
 from tests.data import blobs
 
+try:
+    import pandas as pd
+except ImportError:
+    pd = None
+
+needs_pandas = pytest.mark.skipif(pd is None, reason="pandas is not installed")
+
 X = blobs(150, 4, 3, seed=11)
+NAMES = ["alcohol", "ash", "hue", "proline"]
+ESTIMATORS = [anykmeans.KMeans, anykmeans.MiniBatchKMeans]
+MISMATCH = "The feature names should match those that were passed during fit."
+
+
+def frame(values=X, columns=NAMES, **kwargs):
+    return pd.DataFrame(values, columns=columns, **kwargs)
+
+
+def fitted(cls, data=None):
+    return cls(3, random_state=0).fit(frame() if data is None else data)
+
+
+# -- feature names ---------------------------------------------------------------------------
+
+@needs_pandas
+def test_wine_with_reordered_columns_is_refused():
+    """The issue's case: before, 39% of the labels agreed with the fit, and nothing was said."""
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True).data
+    model = anykmeans.KMeans(3, random_state=0).fit(wine)
+    with pytest.raises(ValueError, match="must be in the same order as they were in fit"):
+        model.predict(wine[wine.columns[::-1]])
+    np.testing.assert_array_equal(model.predict(wine), model.labels_)
+
+
+@needs_pandas
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_fit_on_a_data_frame_records_its_column_names(cls):
+    model = fitted(cls)
+    assert isinstance(model.feature_names_in_, np.ndarray)
+    assert model.feature_names_in_.dtype == object
+    assert model.feature_names_in_.tolist() == NAMES
+    if cls is anykmeans.MiniBatchKMeans:
+        assert cls(3, random_state=0).partial_fit(frame()).feature_names_in_.tolist() == NAMES
+    model.fit(X)  # a refit on names-less data forgets them, as scikit-learn
+    assert not hasattr(model, "feature_names_in_")
+
+
+@needs_pandas
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize(("columns", "detail"), [
+    (NAMES[::-1], "Feature names must be in the same order as they were in fit.\n"),
+    (["alcohol", "ash", "hue", "magnesium"],
+     "Feature names unseen at fit time:\n- magnesium\n"
+     "Feature names seen at fit time, yet now missing:\n- proline\n"),
+])
+def test_other_columns_are_refused_by_every_method(cls, columns, detail):
+    model = fitted(cls)
+    bad = frame(columns=columns)
+    message = MISMATCH + "\n" + detail
+    methods = [model.predict, model.transform, model.score]
+    if cls is anykmeans.MiniBatchKMeans:
+        methods.append(model.partial_fit)
+    for method in methods:
+        with pytest.raises(ValueError) as error:
+            method(bad)
+        assert str(error.value) == message, method.__name__
+
+
+@needs_pandas
+def test_missing_columns_are_named_before_their_number():
+    model = fitted(anykmeans.KMeans)
+    with pytest.raises(ValueError, match="seen at fit time, yet now missing:\n- hue\n- proline"):
+        model.predict(frame()[NAMES[:2]])
+
+
+@needs_pandas
+def test_long_lists_of_names_are_cut_after_five():
+    columns = [f"f{i}" for i in range(8)]
+    model = anykmeans.KMeans(2, random_state=0).fit(frame(blobs(40, 8, 2), columns))
+    other = frame(blobs(10, 8, 2), [f"g{i}" for i in range(8)])
+    with pytest.raises(ValueError, match=r"- g4\n- \.\.\.\nFeature names seen"):
+        model.predict(other)
+
+
+@needs_pandas
+def test_names_on_one_side_only_warn():
+    named = fitted(anykmeans.KMeans)
+    with pytest.warns(UserWarning, match="X does not have valid feature names, but KMeans was "
+                                         "fitted with feature names") as record:
+        named.predict(X)
+    assert record[0].filename == __file__  # the caller's line
+    plain = anykmeans.MiniBatchKMeans(3, random_state=0).fit(X)
+    with pytest.warns(UserWarning, match="X has feature names, but MiniBatchKMeans was fitted "
+                                         "without feature names"):
+        plain.transform(frame())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        named.predict(frame())
+        plain.predict(X)
+
+
+@needs_pandas
+def test_only_string_names_are_feature_names():
+    model = anykmeans.KMeans(3, random_state=0).fit(frame(columns=range(4)))
+    assert not hasattr(model, "feature_names_in_")
+    with pytest.raises(TypeError, match="only supported if all input features have string"):
+        anykmeans.KMeans(3).fit(frame(columns=["a", 1, "b", 2]))
+
+
+@needs_pandas
+def test_input_features_are_checked_against_the_names():
+    model = fitted(anykmeans.KMeans)
+    assert model.get_feature_names_out(NAMES).tolist() == ["kmeans0", "kmeans1", "kmeans2"]
+    with pytest.raises(ValueError, match="input_features is not equal to feature_names_in_"):
+        model.get_feature_names_out(NAMES[::-1])
+    with pytest.raises(ValueError, match=r"should have length equal to number of features \(4"):
+        anykmeans.KMeans(3, random_state=0).fit(X).get_feature_names_out(["a"])
+
+
+@needs_pandas
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_scikit_learn_checks_column_names(cls):
+    pytest.importorskip("sklearn")
+    from sklearn.utils.estimator_checks import (
+        check_dataframe_column_names_consistency,
+        check_n_features_in_after_fitting,
+    )
+
+    check_dataframe_column_names_consistency(cls.__name__, cls(3))
+    check_n_features_in_after_fitting(cls.__name__, cls(3))
+
+
+@needs_pandas
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_save_load_and_to_keep_the_names(cls, tmp_path):
+    model = fitted(cls)
+    model.save(tmp_path / "model.npz")
+    for copy in (anykmeans.load(tmp_path / "model.npz"), model.to(None)):
+        assert copy.feature_names_in_.dtype == object
+        assert copy.feature_names_in_.tolist() == NAMES
+        with pytest.raises(ValueError, match=MISMATCH):
+            copy.predict(frame(columns=NAMES[::-1]))
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as archive:  # plain data
+        assert json.loads(str(archive["metadata"]))["attributes"]["feature_names_in_"] == {
+            "kind": "names", "names": NAMES}
+
+
+@needs_pandas
+@pytest.mark.parametrize("names", [
+    "alcohol", ["alcohol", "ash"], ["alcohol", "ash", "hue", 4], [["a"], "b", "c", "d"], None])
+def test_files_with_other_names_are_refused(tmp_path, names):
+    fitted(anykmeans.KMeans).save(tmp_path / "model.npz")
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as archive:
+        arrays = dict(archive)
+    metadata = json.loads(str(arrays.pop("metadata")))
+    metadata["attributes"]["feature_names_in_"]["names"] = names
+    np.savez(tmp_path / "crafted.npz", metadata=np.asarray(json.dumps(metadata)), **arrays)
+    with pytest.raises(ValueError, match=r"is not an anykmeans model file\. Its feature names"):
+        anykmeans.load(tmp_path / "crafted.npz")
 
 
 # -- model.to(device or library) -------------------------------------------------------------
