@@ -3,20 +3,25 @@
 The estimators do not import scikit-learn. They follow its conventions by
 hand (parameters stored untouched in ``__init__``, ``get_params``/``set_params``,
 fitted attributes ending in ``_``, the column names of data frames checked as
-``feature_names_in_``) and describe themselves to scikit-learn
-through ``__sklearn_tags__``, which imports scikit-learn only when
-scikit-learn itself asks. What every centre-based estimator shares (that
-protocol, and ``predict``/``transform``/``score`` on fitted centres) lives in
+``feature_names_in_``, ``set_output``, an HTML repr for notebooks) and describe
+themselves to scikit-learn through ``__sklearn_tags__`` and
+``get_metadata_routing``, which import scikit-learn only when scikit-learn
+itself asks (as do the ``set_*_request`` methods, which only work under its
+metadata routing). What every centre-based estimator shares (that protocol,
+and ``predict``/``transform``/``score`` on fitted centres) lives in
 :class:`CentresEstimator`; ``KMeans`` adds Lloyd's ``fit``, and
 ``MiniBatchKMeans`` (in :mod:`anykmeans._minibatch`) mini-batch updates.
 """
 
 from __future__ import annotations
 
+import html
+import importlib
 import inspect
+import sys
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -34,6 +39,10 @@ from ._validation import (
     feature_names,
 )
 
+#: The containers ``set_output`` offers for ``transform``'s output (scikit-learn's names).
+OUTPUT_CONTAINERS = ("default", "pandas", "polars")
+#: scikit-learn's value for a metadata request that a ``set_*_request`` call leaves as it is.
+UNCHANGED = "$UNCHANGED$"
 #: The most names a feature-name mismatch lists, per kind (scikit-learn's number).
 MAX_LISTED_NAMES = 5
 
@@ -53,6 +62,27 @@ def _listed(names: list[str]) -> str:
     return "".join(lines) + ("- ...\n" if len(names) > MAX_LISTED_NAMES else "")
 
 
+def _data_frame(library: str, values: np.ndarray, columns: np.ndarray, X: Any) -> Any:
+    """``values`` as a data frame of ``library`` ("pandas" or "polars") with ``columns``, as
+    scikit-learn's ``set_output`` makes it: a pandas frame takes the index of ``X`` when ``X``
+    is a pandas DataFrame or Series.
+
+    Raises
+    ------
+    ImportError
+        If ``library`` is not installed.
+    """
+    try:
+        module = importlib.import_module(library)
+    except ImportError as exc:
+        raise ImportError(f"Setting output container to '{library}' requires {library} to be "
+                          "installed.") from exc
+    if library == "polars":
+        return module.DataFrame(values, schema=columns.tolist(), orient="row")
+    index = X.index if isinstance(X, module.DataFrame | module.Series) else None
+    return module.DataFrame(values, index=index, columns=columns)
+
+
 class CentresEstimator:
     """What the centre-based estimators share: scikit-learn's protocol and the fitted model's use.
 
@@ -64,6 +94,10 @@ class CentresEstimator:
     ``feature_names_in_`` when it was fitted on a data frame with string column
     names (see :meth:`_replace_fit`).
     """
+
+    #: The metadata each method takes, which scikit-learn's metadata routing may route to it.
+    _metadata: ClassVar[dict[str, tuple[str, ...]]] = {"fit": ("sample_weight",),
+                                                       "score": ("sample_weight",)}
 
     # -- scikit-learn's parameter protocol -------------------------------------------------
 
@@ -99,6 +133,16 @@ class CentresEstimator:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
 
+    def _repr_html_(self) -> str:
+        """The repr as notebooks show it: escaped HTML, and whether the model is fitted."""
+        state = "fitted" if hasattr(self, "cluster_centers_") else "not fitted"
+        return (f'<div class="anykmeans-estimator"><pre>{html.escape(repr(self))}</pre>'
+                f"<small>{state}</small></div>")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
+        """The plain and HTML reprs, by MIME type (what Jupyter asks for)."""
+        return {"text/plain": repr(self), "text/html": self._repr_html_()}
+
     def __sklearn_tags__(self):
         """Describe the estimator to scikit-learn (imported only when it asks)."""
         from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
@@ -114,9 +158,119 @@ class CentresEstimator:
         """Fit and return the cluster of every sample (``labels_``)."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def fit_transform(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> Array:
-        """Fit and return the distances of every sample to every centre."""
+    def fit_transform(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> Any:
+        """Fit and return the distances of every sample to every centre (as :meth:`transform`)."""
         return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    # -- scikit-learn's output containers and metadata routing --------------------------------
+
+    def set_output(self, *, transform: str | None = None) -> CentresEstimator:
+        """Set the container of the output of ``transform`` and ``fit_transform``.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"} or None
+            ``"default"``: an array of ``X``'s library, on its device;
+            ``"pandas"``, ``"polars"``: a data frame on the host, whose columns
+            are :meth:`get_feature_names_out` and, for pandas, whose index is
+            ``X``'s when ``X`` is a pandas DataFrame; None: unchanged. Until it
+            is set, scikit-learn's global ``transform_output``
+            (``sklearn.set_config``) applies, when scikit-learn is imported.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            For another container.
+        """
+        if transform is None:
+            return self
+        if transform not in OUTPUT_CONTAINERS:
+            raise ValueError(f"transform must be one of {OUTPUT_CONTAINERS} or None, "
+                             f"got {transform!r}.")
+        # scikit-learn's attribute, which its clone copies.
+        self._sklearn_output_config = {**getattr(self, "_sklearn_output_config", {}),
+                                       "transform": transform}
+        return self
+
+    def _output(self, distances: Array, X: Any) -> Any:
+        """``transform``'s ``distances`` of the rows of ``X``, in the container set for them."""
+        container = getattr(self, "_sklearn_output_config", {}).get("transform")
+        if container is None:  # scikit-learn's global setting, if it is imported
+            sklearn = sys.modules.get("sklearn")
+            container = "default" if sklearn is None else sklearn.get_config()["transform_output"]
+        if container == "default":
+            return distances
+        return _data_frame(container, to_host(distances), self.get_feature_names_out(), X)
+
+    def get_metadata_routing(self) -> Any:
+        """scikit-learn's ``MetadataRequest`` of this estimator (imports scikit-learn, which asks).
+
+        ``sample_weight`` of ``fit`` and ``score`` (and ``partial_fit``) is routed
+        as the ``set_*_request`` methods asked; unrequested (None) by default.
+        """
+        from sklearn.utils.metadata_routing import MetadataRequest, get_routing_for_object
+
+        if hasattr(self, "_metadata_request"):
+            return get_routing_for_object(self._metadata_request)
+        request = MetadataRequest(owner=type(self).__name__)
+        for method, params in self._metadata.items():
+            for param in params:
+                getattr(request, method).add_request(param=param, alias=None)
+        return request
+
+    def _set_request(self, method: str, **aliases: Any) -> CentresEstimator:
+        """Record how scikit-learn's metadata routing passes ``aliases`` to ``method``.
+
+        Raises
+        ------
+        RuntimeError
+            Unless scikit-learn's metadata routing is enabled (as scikit-learn's own).
+        ValueError
+            For an alias that is neither a bool, None nor a valid identifier.
+        """
+        import sklearn
+
+        if not sklearn.get_config().get("enable_metadata_routing", False):
+            raise RuntimeError(
+                "This method is only available when metadata routing is enabled. You can "
+                "enable it using sklearn.set_config(enable_metadata_routing=True).")
+        request = self.get_metadata_routing()
+        for param, alias in aliases.items():
+            if not (isinstance(alias, str) and alias == UNCHANGED):
+                getattr(request, method).add_request(param=param, alias=alias)
+        self._metadata_request = request  # scikit-learn's attribute, which its clone copies
+        return self
+
+    def set_fit_request(self, *, sample_weight: bool | str | None = UNCHANGED
+                        ) -> CentresEstimator:
+        """Whether scikit-learn's metadata routing passes ``sample_weight`` to ``fit``.
+
+        Parameters
+        ----------
+        sample_weight : bool, str or None
+            True: passed; False: not passed; None: an error if given; a string:
+            passed when given under that name; left unchanged by default.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        RuntimeError
+            Unless ``sklearn.set_config(enable_metadata_routing=True)``.
+        """
+        return self._set_request("fit", sample_weight=sample_weight)
+
+    def set_score_request(self, *, sample_weight: bool | str | None = UNCHANGED
+                          ) -> CentresEstimator:
+        """Whether scikit-learn's metadata routing passes ``sample_weight`` to ``score``
+        (see :meth:`set_fit_request`)."""
+        return self._set_request("score", sample_weight=sample_weight)
 
     # -- using a fitted model ---------------------------------------------------------------
 
@@ -203,9 +357,12 @@ class CentresEstimator:
         """The index of the nearest centre of every sample of ``X``."""
         return assign(*self._prepare(X)).labels
 
-    def transform(self, X: Array) -> Array:
-        """Euclidean distances of every sample to every centre, ``(n_samples, n_clusters)``."""
-        return distances(*self._prepare(X))
+    def transform(self, X: Array) -> Any:
+        """Euclidean distances of every sample to every centre, ``(n_samples, n_clusters)``.
+
+        An array of ``X``'s library, or the data frame :meth:`set_output` asked for.
+        """
+        return self._output(distances(*self._prepare(X)), X)
 
     def score(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> float:
         """Minus the inertia of ``X`` under the fitted centres (higher is better)."""

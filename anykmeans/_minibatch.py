@@ -30,11 +30,11 @@ import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from ._estimator import CentresEstimator, labels_and_inertia
+from ._estimator import UNCHANGED, CentresEstimator, labels_and_inertia
 from ._kmeans import Init, _tolerance, resolve_n_init
 from ._namespace import Array, Namespace, device_of, index_dtype, materialise, to_host
 from ._primitives import Data, assign
@@ -479,6 +479,9 @@ class MiniBatchKMeans(CentresEstimator):
         refuse data frames whose columns differ.
     """
 
+    _metadata: ClassVar[dict[str, tuple[str, ...]]] = {**CentresEstimator._metadata,
+                                                       "partial_fit": ("sample_weight",)}
+
     def __init__(
         self,
         n_clusters: int = 8,
@@ -622,3 +625,8 @@ class MiniBatchKMeans(CentresEstimator):
             vars(self).update(fitted)  # one update: the previous step or this one
         return self
 
+    def set_partial_fit_request(self, *, sample_weight: bool | str | None = UNCHANGED
+                                ) -> MiniBatchKMeans:
+        """Whether scikit-learn's metadata routing passes ``sample_weight`` to ``partial_fit``
+        (see :meth:`set_fit_request`)."""
+        return self._set_request("partial_fit", sample_weight=sample_weight)

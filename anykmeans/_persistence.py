@@ -29,6 +29,7 @@ device of the ``like`` array.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -104,6 +105,9 @@ ATTRIBUTES = {
     "_schedule": Field("record"),
     "_random_state": Field("generator"),
 }
+#: What configures how scikit-learn uses an estimator (``set_output``, metadata requests),
+#: not the fitted model: ``to`` copies it, model files do not hold it.
+CONFIGURATION = ("_sklearn_output_config", "_metadata_request")
 #: The attributes every model file sets: what ``predict`` needs.
 REQUIRED = ("cluster_centers_", "n_features_in_", "_n_features_out", "_mean")
 #: The parameters a model file may hold as arrays.
@@ -373,7 +377,7 @@ def _state(model: Any, portable: bool) -> tuple[dict[str, Any], dict[str, np.nda
             UserWarning, stacklevel=3)
     attributes = {}
     for name, value in vars(model).items():
-        if name in all_params:
+        if name in all_params or name in CONFIGURATION:
             continue
         field = ATTRIBUTES.get(name)
         if field is None:
@@ -709,7 +713,8 @@ def move_model(model: Any, like: Any) -> Any:
     library, or None (NumPy; see :func:`anykmeans._libraries.like_for`).
 
     The arrays pass through the host once; ``model`` itself is unchanged (a
-    random generator it holds is copied).
+    random generator it holds is copied). The copy keeps the model's
+    :data:`CONFIGURATION`.
 
     Raises
     ------
@@ -719,4 +724,8 @@ def move_model(model: Any, like: Any) -> Any:
         If ``like`` names no library and device (see ``like_for``).
     """
     metadata, arrays = _state(model, portable=False)
-    return _build(metadata, arrays, like_for(like, model.cluster_centers_))
+    moved = _build(metadata, arrays, like_for(like, model.cluster_centers_))
+    for name in CONFIGURATION:
+        if name in vars(model):
+            setattr(moved, name, copy.deepcopy(vars(model)[name]))
+    return moved

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -14,7 +16,7 @@ import anykmeans
 from anykmeans._libraries import library_of
 from anykmeans._namespace import device_of
 from tests.conftest import host
-from tests.data import blobs
+from tests.data import blobs, weights
 
 try:
     import pandas as pd
@@ -177,6 +179,180 @@ def test_files_with_other_names_are_refused(tmp_path, names):
     np.savez(tmp_path / "crafted.npz", metadata=np.asarray(json.dumps(metadata)), **arrays)
     with pytest.raises(ValueError, match=r"is not an anykmeans model file\. Its feature names"):
         anykmeans.load(tmp_path / "crafted.npz")
+
+
+# -- set_output ------------------------------------------------------------------------------
+
+@needs_pandas
+def test_a_pipeline_outputs_pandas():
+    """Before, ``set_output`` raised ValueError: KMeans had none."""
+    pytest.importorskip("sklearn")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = frame(index=[f"row{i}" for i in range(len(X))])
+    pipe = make_pipeline(StandardScaler(), anykmeans.KMeans(3, random_state=0))
+    out = pipe.set_output(transform="pandas").fit_transform(data)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == ["kmeans0", "kmeans1", "kmeans2"]
+    assert out.index.equals(data.index)
+    assert pipe[-1].feature_names_in_.tolist() == NAMES  # the scaler's pandas output
+    np.testing.assert_array_equal(out.to_numpy().argmin(axis=1), pipe[-1].labels_)
+
+
+@needs_pandas
+def test_pandas_output_on_every_backend(xp):
+    data = xp.asarray(X)
+    model = anykmeans.KMeans(3, random_state=0).set_output(transform="pandas")
+    out = model.fit_transform(data)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["kmeans0", "kmeans1",
+                                                                   "kmeans2"]
+    np.testing.assert_array_equal(out.to_numpy(), model.transform(data).to_numpy())
+    default = model.set_output(transform="default").transform(data)
+    assert type(default) is type(data) and device_of(default) == device_of(data)
+    np.testing.assert_array_equal(out.to_numpy(), host(default))
+
+
+def test_set_output_refuses_other_containers():
+    model = anykmeans.KMeans(3)
+    assert model.set_output(transform=None) is model and not hasattr(
+        model, "_sklearn_output_config")
+    with pytest.raises(ValueError, match="transform must be one of"):
+        model.set_output(transform="arrow")
+
+
+def test_polars_output():
+    pl = pytest.importorskip("polars")
+    out = anykmeans.KMeans(3, random_state=0).set_output(transform="polars").fit_transform(X)
+    assert isinstance(out, pl.DataFrame) and out.columns == ["kmeans0", "kmeans1", "kmeans2"]
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("check", ["check_set_output_transform",
+                                   "check_set_output_transform_pandas",
+                                   "check_global_output_transform_pandas"])
+def test_scikit_learn_checks_set_output(cls, check):
+    pytest.importorskip("sklearn")
+    from sklearn.utils import estimator_checks
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # fit on a frame, transform an array
+        getattr(estimator_checks, check)(cls.__name__, cls(3))
+
+
+@needs_pandas
+def test_configuration_survives_clone_and_to_but_not_files(tmp_path):
+    pytest.importorskip("sklearn")
+    from sklearn.base import clone
+
+    model = anykmeans.KMeans(3, random_state=0).set_output(transform="pandas")
+    assert isinstance(clone(model).fit_transform(X), pd.DataFrame)
+    model.fit(X)
+    assert isinstance(model.to(None).transform(X), pd.DataFrame)
+    model.save(tmp_path / "model.npz")  # a file holds the model, not how scikit-learn uses it
+    assert isinstance(anykmeans.load(tmp_path / "model.npz").transform(X), np.ndarray)
+
+
+# -- notebooks -------------------------------------------------------------------------------
+
+def test_html_repr_is_escaped_and_self_contained():
+    model = anykmeans.KMeans(3, algorithm="<b>elkan</b>")
+    html = model._repr_html_()
+    assert "KMeans" in html and "n_clusters=3" in html and "not fitted" in html
+    assert "&lt;b&gt;elkan&lt;/b&gt;" in html and "<b>" not in html
+    bundle = model._repr_mimebundle_()
+    assert bundle == {"text/plain": repr(model), "text/html": html}
+    assert "fitted" in anykmeans.MiniBatchKMeans(2).fit(X)._repr_html_()
+
+
+def test_conventions_import_no_optional_library():
+    """Default output, the HTML repr and ``to`` import neither scikit-learn nor pandas."""
+    code = ("import sys, numpy as np, anykmeans; X = np.random.default_rng(0).normal(size=(50, 2))"
+            "; m = anykmeans.KMeans(2, random_state=0); m.set_output(transform='default'); "
+            "m.fit_transform(X); m._repr_html_(); m.to('cpu').predict(X); print(sorted(n for n in "
+            "('sklearn', 'pandas', 'polars', 'torch') if n in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# -- metadata routing ------------------------------------------------------------------------
+
+@pytest.fixture
+def routing():
+    """scikit-learn with metadata routing enabled, and a record of the weights fit and score got."""
+    sklearn = pytest.importorskip("sklearn")
+    seen = []
+    with sklearn.config_context(enable_metadata_routing=True):
+        yield seen
+
+
+def recording(cls, seen):
+    """A subclass of ``cls`` that notes whether ``fit`` and ``score`` got sample weights."""
+    class Recording(cls):
+        def fit(self, X, y=None, sample_weight=None):
+            seen.append(("fit", sample_weight is not None))
+            return super().fit(X, sample_weight=sample_weight)
+
+        def score(self, X, y=None, sample_weight=None):
+            seen.append(("score", sample_weight is not None))
+            return super().score(X, sample_weight=sample_weight)
+
+    return Recording
+
+
+def test_a_pipeline_routes_sample_weight_to_fit(routing):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    w = weights(len(X))
+    model = anykmeans.KMeans(3, random_state=0).set_fit_request(sample_weight=True)
+    pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False), model)
+    pipe.fit(X, sample_weight=w)
+    scaled = StandardScaler().fit_transform(X)
+    expected = anykmeans.KMeans(3, random_state=0).fit(scaled, sample_weight=w)
+    np.testing.assert_array_equal(pipe[-1].cluster_centers_, expected.cluster_centers_)
+    unweighted = anykmeans.KMeans(3, random_state=0).fit(scaled)
+    assert not np.array_equal(pipe[-1].cluster_centers_, unweighted.cluster_centers_)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_grid_search_routes_sample_weight_to_fit_and_score(routing, cls):
+    from sklearn.model_selection import GridSearchCV
+
+    model = recording(cls, routing)(random_state=0)
+    model.set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
+    search = GridSearchCV(model, {"n_clusters": [2, 3]}, cv=3)
+    search.fit(X, sample_weight=weights(len(X)))
+    assert routing and all(weighted for _, weighted in routing)
+    assert {method for method, _ in routing} == {"fit", "score"}
+
+
+def test_unrequested_weights_are_refused_and_requests_need_routing(routing):
+    import sklearn
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    with pytest.raises(ValueError, match=r"sample_weight.*KMeans\.fit"):
+        GridSearchCV(anykmeans.KMeans(), {"n_clusters": [2]}).fit(X, sample_weight=weights(150))
+    model = anykmeans.KMeans().set_fit_request(sample_weight="w")
+    routed = clone(model).get_metadata_routing()
+    assert routed.fit.requests == {"sample_weight": "w"}
+    assert routed.score.requests == {"sample_weight": None}
+    assert anykmeans.MiniBatchKMeans().set_partial_fit_request(
+        sample_weight=True).get_metadata_routing().partial_fit.requests == {"sample_weight": True}
+    with pytest.raises(ValueError, match="valid identifier"):
+        model.set_score_request(sample_weight="not an identifier")
+    with sklearn.config_context(enable_metadata_routing=False), pytest.raises(
+            RuntimeError, match="only available when metadata routing is enabled"):
+        anykmeans.KMeans().set_fit_request(sample_weight=True)
+
+
+def test_requested_models_save_and_move(routing, tmp_path):
+    model = anykmeans.KMeans(3, random_state=0).set_fit_request(sample_weight=True).fit(X)
+    assert model.to(None).get_metadata_routing().fit.requests == {"sample_weight": True}
+    model.save(tmp_path / "model.npz")
+    assert anykmeans.load(tmp_path / "model.npz").get_metadata_routing().fit.requests == {
+        "sample_weight": None}
 
 
 # -- model.to(device or library) -------------------------------------------------------------
