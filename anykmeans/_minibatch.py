@@ -30,11 +30,11 @@ import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from ._estimator import CentresEstimator, labels_and_inertia
+from ._estimator import UNCHANGED, CentresEstimator, labels_and_inertia
 from ._kmeans import Init, _tolerance, resolve_n_init
 from ._namespace import Array, Namespace, device_of, index_dtype, materialise, to_host
 from ._primitives import Data, assign
@@ -57,6 +57,7 @@ from ._validation import (
     check_positive_int,
     check_sample_weight,
     check_tol,
+    feature_names,
 )
 
 #: Candidate seedings that ``n_init="auto"`` compares for random and callable inits.
@@ -472,7 +473,14 @@ class MiniBatchKMeans(CentresEstimator):
         Mini-batch steps made.
     n_features_in_ : int
         Number of features seen in ``fit`` or the first ``partial_fit``.
+    feature_names_in_ : numpy.ndarray of str, of shape (n_features,)
+        The column names of the data frame ``fit`` or the first ``partial_fit``
+        was given, when they are all strings (otherwise unset); later calls
+        refuse data frames whose columns differ.
     """
+
+    _metadata: ClassVar[dict[str, tuple[str, ...]]] = {**CentresEstimator._metadata,
+                                                       "partial_fit": ("sample_weight",)}
 
     def __init__(
         self,
@@ -509,8 +517,9 @@ class MiniBatchKMeans(CentresEstimator):
     def _centre_attributes(centres: Array, offset: Array) -> dict[str, Any]:
         """The attributes that describe fitted ``centres`` (in the frame ``X - offset``).
 
-        Callers write them, with the rest of a fit's attributes, in one
-        ``vars(self).update``: an interrupt leaves the previous fit or the new one.
+        Callers write them, with the rest of a fit's attributes, in one assignment
+        (:meth:`_replace_fit`, or one ``vars(self).update`` for a later step of
+        ``partial_fit``): an interrupt leaves the previous fit or the new one.
         """
         return {"_centres": centres, "_mean": offset, "cluster_centers_": centres + offset,
                 "n_features_in_": centres.shape[1], "_n_features_out": centres.shape[0]}
@@ -520,8 +529,9 @@ class MiniBatchKMeans(CentresEstimator):
 
         Parameters
         ----------
-        X : array of shape (n_samples, n_features)
-            Training data; never modified.
+        X : array or data frame of shape (n_samples, n_features)
+            Training data; never modified. A data frame's string column names
+            become ``feature_names_in_``.
         y : ignored
         sample_weight : array of shape (n_samples,), optional
             Non-negative weights: batches draw rows with probability
@@ -532,6 +542,7 @@ class MiniBatchKMeans(CentresEstimator):
         -------
         self
         """
+        names = feature_names(X)
         run = fit_minibatch(
             X, self.n_clusters, sample_weight=sample_weight, init=self.init, n_init=self.n_init,
             max_iter=self.max_iter, batch_size=self.batch_size, tol=self.tol,
@@ -544,7 +555,7 @@ class MiniBatchKMeans(CentresEstimator):
                       inertia_=run.inertia, n_steps_=run.n_steps, n_iter_=run.n_iter)
         if run.labels is not None:
             fitted["labels_"] = run.labels
-        vars(self).update(fitted)
+        self._replace_fit(fitted, names)
         return self
 
     def partial_fit(self, X: Array, y: Any = None,
@@ -552,12 +563,13 @@ class MiniBatchKMeans(CentresEstimator):
         """Update the centres with one mini-batch step on the chunk ``X``.
 
         The first call seeds from ``X`` (``init_size`` of its rows) and fixes
-        the number of features, the library, device and dtype; later chunks
-        must match them (other dtypes are converted).
+        the number of features (and their names, for a data frame), the
+        library, device and dtype; later chunks must match them (other dtypes
+        are converted).
 
         Parameters
         ----------
-        X : array of shape (n_samples, n_features)
+        X : array or data frame of shape (n_samples, n_features)
             One chunk of the stream; never modified.
         y : ignored
         sample_weight : array of shape (n_samples,), optional
@@ -572,6 +584,7 @@ class MiniBatchKMeans(CentresEstimator):
         rng = self._random_state
         first = not hasattr(self, "cluster_centers_")
         if first:
+            names = feature_names(X)
             xp, X = check_data(X)
             n_clusters = check_n_clusters(self.n_clusters, X.shape[0])
             batch_size, init_size = resolve_sizes(self.batch_size, self.init_size, n_clusters,
@@ -606,5 +619,14 @@ class MiniBatchKMeans(CentresEstimator):
         if self.compute_labels:
             fitted["labels_"], fitted["inertia_"] = labels_and_inertia(
                 Data(X, offset, weights, chunk_size), step.centres)
-        vars(self).update(fitted)
+        if first:
+            self._replace_fit(fitted, names)
+        else:
+            vars(self).update(fitted)  # one update: the previous step or this one
         return self
+
+    def set_partial_fit_request(self, *, sample_weight: bool | str | None = UNCHANGED
+                                ) -> MiniBatchKMeans:
+        """Whether scikit-learn's metadata routing passes ``sample_weight`` to ``partial_fit``
+        (see :meth:`set_fit_request`)."""
+        return self._set_request("partial_fit", sample_weight=sample_weight)

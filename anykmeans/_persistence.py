@@ -6,10 +6,11 @@ trailing underscore (``cluster_centers``, ``labels``, ``inertia``, ``n_iter``,
 ...), the array-valued parameters as ``param_<name>``, and a ``metadata``
 entry holding JSON text: the estimator's class, its parameters, which entry
 restores which attribute, the fields of private state kept in anykmeans
-dataclasses and the state of the estimator's random generator (so a loaded
+dataclasses, the state of the estimator's random generator (so a loaded
 ``MiniBatchKMeans`` goes on with ``partial_fit`` exactly as the saved one
-would). Everything works from the estimator's parameters and fitted
-attributes, so it serves every estimator built on
+would) and the feature names of a model fitted on a data frame. Everything
+works from the estimator's parameters and fitted attributes, so it serves
+every estimator built on
 :class:`anykmeans._estimator.CentresEstimator`.
 
 A model file is data, and may have been written to harm. :func:`load_model`
@@ -28,6 +29,7 @@ device of the ``like`` array.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -41,6 +43,7 @@ from typing import Any, NamedTuple
 import array_api_compat
 import numpy as np
 
+from ._libraries import like_for
 from ._namespace import (
     Array,
     Namespace,
@@ -70,7 +73,8 @@ class Field(NamedTuple):
     ``kind`` is "array", "scalar" (a 0-d entry), "tuple" (of floats), "tuples"
     (a ragged tuple of tuples of floats: the values flattened, and an entry
     ``<key>_lengths``), "record" (an anykmeans dataclass of plain fields, in the
-    metadata) or "generator" (a NumPy random generator's state, in the
+    metadata), "generator" (a NumPy random generator's state, in the
+    metadata) or "names" (one string per feature, a JSON list in the
     metadata). Entries hold ``dtype`` "f" (float32 or float64, finite) or "i"
     (integers, never negative), of ``shape`` given in clusters "k", features
     "d" or any length "n".
@@ -89,6 +93,7 @@ ATTRIBUTES = {
     "n_iter_": Field("scalar", "i"),
     "n_steps_": Field("scalar", "i"),
     "n_features_in_": Field("scalar", "i"),
+    "feature_names_in_": Field("names"),
     "inertia_history_": Field("tuple", "f", ("n",)),
     "inertia_histories_": Field("tuples", "f", ("n",)),
     "_n_features_out": Field("scalar", "i"),
@@ -100,6 +105,9 @@ ATTRIBUTES = {
     "_schedule": Field("record"),
     "_random_state": Field("generator"),
 }
+#: What configures how scikit-learn uses an estimator (``set_output``, metadata requests),
+#: not the fitted model: ``to`` copies it, model files do not hold it.
+CONFIGURATION = ("_sklearn_output_config", "_metadata_request")
 #: The attributes every model file sets: what ``predict`` needs.
 REQUIRED = ("cluster_centers_", "n_features_in_", "_n_features_out", "_mean")
 #: The parameters a model file may hold as arrays.
@@ -113,7 +121,8 @@ MT19937_KEY_LENGTH = 624
 
 _METADATA_KEYS = {"format", "version", "estimator", "params", "array_params", "attributes"}
 #: The keys of an attribute's metadata, by kind (one stored in an entry: its kind and key).
-_SPEC_KEYS = {"record": {"kind", "class", "fields"}, "generator": {"kind", "class", "state"}}
+_SPEC_KEYS = {"record": {"kind", "class", "fields"}, "generator": {"kind", "class", "state"},
+              "names": {"kind", "names"}}
 #: The dtype kinds of each Field dtype ("U": the metadata's text), and their names.
 _DTYPE_KINDS = {"f": "f", "i": "iu", "U": "U"}
 _DTYPE_NAMES = {"f": "float32 or float64", "i": "integers", "U": "text"}
@@ -300,6 +309,38 @@ def _generator(spec: dict[str, Any]) -> np.random.RandomState | np.random.Genera
     return rng
 
 
+# -- feature names: a JSON list of strings ----------------------------------------------------
+
+
+def _names_spec(names: Any, name: str) -> dict[str, Any]:
+    """The metadata of attribute ``name``, feature names (a 1-D array of strings).
+
+    Raises
+    ------
+    TypeError
+        If ``names`` is not a 1-D NumPy array of strings.
+    """
+    if not (isinstance(names, np.ndarray) and names.ndim == 1
+            and all(isinstance(item, str) for item in names.tolist())):
+        raise TypeError(f"Cannot save attribute {name!r}: it is not a 1-D array of strings.")
+    return {"kind": "names", "names": names.tolist()}
+
+
+def _names(spec: dict[str, Any], n_features: int) -> np.ndarray:
+    """The feature names :func:`_names_spec` described, as an object array of strings.
+
+    Raises
+    ------
+    ValueError
+        If they are not a list of ``n_features`` strings.
+    """
+    names = spec["names"]
+    if not (isinstance(names, list) and len(names) == n_features
+            and all(isinstance(item, str) for item in names)):
+        raise ValueError(f"Its feature names are not a list of {n_features} strings.")
+    return np.asarray(names, dtype=object)
+
+
 # -- saving and moving ---------------------------------------------------------------------
 
 
@@ -336,7 +377,7 @@ def _state(model: Any, portable: bool) -> tuple[dict[str, Any], dict[str, np.nda
             UserWarning, stacklevel=3)
     attributes = {}
     for name, value in vars(model).items():
-        if name in all_params:
+        if name in all_params or name in CONFIGURATION:
             continue
         field = ATTRIBUTES.get(name)
         if field is None:
@@ -346,6 +387,9 @@ def _state(model: Any, portable: bool) -> tuple[dict[str, Any], dict[str, np.nda
             continue
         if field.kind == "generator":
             attributes[name] = _generator_spec(value, name)
+            continue
+        if field.kind == "names":
+            attributes[name] = _names_spec(value, name)
             continue
         key = _key(name)
         if field.kind == "array":
@@ -399,6 +443,8 @@ def _build(metadata: dict[str, Any], arrays: dict[str, np.ndarray], like: Array 
             value = _record(spec)
         elif kind == "generator":
             value = _generator(spec)
+        elif kind == "names":
+            value = _names(spec, arrays["cluster_centers"].shape[1])
         else:
             key = spec["key"]
             value = arrays[key]
@@ -661,11 +707,25 @@ def load_model(path: str | os.PathLike | Any, like: Array | None = None) -> Any:
         raise ValueError(f"{path} is not an anykmeans model file. {exc}") from exc
 
 
-def move_model(model: Any, like: Array | None) -> Any:
-    """A copy of the fitted ``model`` whose arrays are in ``like``'s library and device.
+def move_model(model: Any, like: Any) -> Any:
+    """A copy of the fitted ``model`` whose arrays are in the library and on the device that
+    ``like`` names: an array, a library's module, a device, a device's name in the model's
+    library, or None (NumPy; see :func:`anykmeans._libraries.like_for`).
 
     The arrays pass through the host once; ``model`` itself is unchanged (a
-    random generator it holds is copied).
+    random generator it holds is copied). The copy keeps the model's
+    :data:`CONFIGURATION`.
+
+    Raises
+    ------
+    NotFittedError
+        If ``model`` is not fitted.
+    TypeError, ValueError
+        If ``like`` names no library and device (see ``like_for``).
     """
     metadata, arrays = _state(model, portable=False)
-    return _build(metadata, arrays, like)
+    moved = _build(metadata, arrays, like_for(like, model.cluster_centers_))
+    for name in CONFIGURATION:
+        if name in vars(model):
+            setattr(moved, name, copy.deepcopy(vars(model)[name]))
+    return moved

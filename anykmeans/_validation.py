@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from typing import Any
 
 import array_api_compat
@@ -49,6 +50,40 @@ def as_array(X: Any, name: str = "X") -> Array:
     if not array_api_compat.is_array_api_obj(X):
         X = np.asarray(X)
     return library_of(X).prepare(X, name)
+
+
+def feature_names(X: Any) -> np.ndarray | None:
+    """The column names of the data frame ``X`` when they are all strings, as scikit-learn's
+    ``feature_names_in_``; None for anything else.
+
+    Data frames (pandas, polars, ...) are recognised by their ``columns``, without
+    importing their library; Array API arrays have no column names. Names of other
+    types (pandas' default integer columns) are no feature names, as in scikit-learn.
+
+    Returns
+    -------
+    numpy.ndarray of object (str), of shape (n_features,), or None
+
+    Raises
+    ------
+    TypeError
+        If some names are strings and others are not.
+    """
+    columns = getattr(X, "columns", None)
+    if array_api_compat.is_array_api_obj(X) or not isinstance(columns, Iterable):
+        return None
+    names = list(columns)
+    types = sorted({type(name).__qualname__ for name in names})
+    if types != ["str"]:
+        if "str" in types:
+            raise TypeError(
+                "Feature names are only supported if all input features have string names, "
+                f"but your input has {types} as feature name / column name types. Convert them "
+                "all to strings (e.g. X.columns = X.columns.astype(str)) for names to be "
+                "stored and checked, or to another type for them to be ignored."
+            )
+        return None
+    return np.asarray(names, dtype=object)
 
 
 def _check_same_device(X: Array, other: Array, name: str) -> None:

@@ -12,6 +12,8 @@ Supporting another library is one more module here.
 from __future__ import annotations
 
 import functools
+from types import ModuleType
+from typing import Any
 
 import array_api_compat
 
@@ -42,6 +44,7 @@ __all__ = [
     "Namespace",
     "library_named",
     "library_of",
+    "like_for",
     "unusable",
 ]
 
@@ -77,6 +80,41 @@ def library_named(name: str) -> Library:
             return _instance(cls, False)
     names = tuple(cls.name for cls in LIBRARIES)
     raise ValueError(f"Unknown array library {name!r}; choose from {names}.")
+
+
+def like_for(target: Any, current: Array) -> Array | None:
+    """The array that ``target`` names as the place to move a model whose arrays are like
+    ``current``: an array of the target library, on the target device.
+
+    Parameters
+    ----------
+    target : array, module, device, str or None
+        An array, or None (NumPy): returned as they are. A library's module
+        (``numpy``, ``torch``, ``jax`` or ``jax.numpy``, ``dask.array``, ...): that
+        library, on its default device. A device object (``torch.device``, a JAX
+        device, ...): its library, on it. A device's name ("cuda:1"): the library
+        of ``current``, on that device; "cpu" is NumPy for a NumPy model and the
+        library's CPU device otherwise.
+    current : array
+
+    Raises
+    ------
+    TypeError
+        If ``target`` is none of these.
+    ValueError
+        If the library has no such device here.
+    """
+    if target is None or array_api_compat.is_array_api_obj(target):
+        return target
+    if isinstance(target, str):
+        return library_of(current).empty(target)
+    cls = next((cls for cls in LIBRARIES if cls.owns_object(target)), None)
+    if cls is None:
+        raise TypeError(
+            "like must be an array of the target library and device, a library's module "
+            "(e.g. torch), a device (e.g. torch.device('cuda')), a device name in the model's "
+            f"library (e.g. 'cpu'), or None (NumPy); got {type(target).__name__}.")
+    return _instance(cls, False).empty(None if isinstance(target, ModuleType) else target)
 
 
 @functools.cache

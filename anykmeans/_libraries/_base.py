@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, NamedTuple, TypeVar
 
 import array_api_compat
@@ -163,6 +164,8 @@ class Library:
     name = ""
     #: How a user installs the library.
     install = ""
+    #: Other top-level modules whose objects (device types) belong to the library.
+    modules: tuple[str, ...] = ()
 
     def __init__(self, accelerator: bool = False) -> None:
         self.accelerator = accelerator
@@ -178,9 +181,35 @@ class Library:
         """Whether ``x`` is an array of this library (never imports the library)."""
         return False
 
+    @classmethod
+    def owns_object(cls, obj: Any) -> bool:
+        """Whether ``obj``, a module (``torch``, ``jax.numpy``, array-api-compat's wrapper of the
+        library) or a device object, is this library's (never imports the library)."""
+        module = obj.__name__ if isinstance(obj, ModuleType) else type(obj).__module__
+        top = module.removeprefix("array_api_compat.").partition(".")[0]
+        return bool(cls.name) and top in (cls.name, *cls.modules)
+
     def is_accelerator(self, device: Any) -> bool:
         """Whether ``device`` is an accelerator, which then gets the accelerator plan."""
         return False
+
+    def empty(self, device: Any = None) -> Array:
+        """An empty array of the (imported) library on ``device``: what a model is moved like.
+
+        Parameters
+        ----------
+        device : device object, str or None
+            A device of the library, a device's name (``"cpu"``: the library's
+            CPU device), or None: the library's default device.
+
+        Raises
+        ------
+        ValueError
+            If the library has no such device here. The reference knows no
+            device: a library without a module of its own is named by its arrays.
+        """
+        raise ValueError(f"anykmeans cannot name a device of {self.name or 'this library'} "
+                         f"({device!r}); pass an array of the library, on that device, as like.")
 
     def backends(self, module: Any) -> list[Backend]:
         """The devices of the imported library ``module``, usable or not."""

@@ -38,6 +38,22 @@ class CuPy(Library):
             return [unusable("cupy", "cuda", "no CUDA device")]
         return [Backend("cupy", "cuda", True, cupy.__version__, lambda x: cupy.asarray(x))]
 
+    def empty(self, device: Any = None) -> Array:
+        """On a CUDA device: a ``cupy.cuda.Device``, its index, or its name "cuda[:index]"."""
+        import cupy
+
+        if isinstance(device, str):
+            kind, _, index = device.partition(":")
+            if kind != "cuda" or not (index or "0").isdigit():
+                raise ValueError(f"CuPy arrays are on CUDA devices ('cuda', 'cuda:1'), not on "
+                                 f"{device!r}; to move the model to the CPU, pass numpy.")
+            device = int(index or 0)
+        try:
+            with cupy.cuda.Device(device):
+                return cupy.empty(0)
+        except RuntimeError as exc:  # CUDARuntimeError: no such device
+            raise ValueError(f"CuPy has no device {device!r} here ({exc}).") from exc
+
     def to_host(self, x: Array):
         return x.get()
 

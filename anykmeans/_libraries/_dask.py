@@ -39,6 +39,13 @@ class Dask(Library):
 
         return [Backend("dask", "cpu", True, module.__version__, convert)]
 
+    def empty(self, device: Any = None) -> Array:
+        if device not in (None, "cpu"):
+            raise ValueError(f"Dask arrays are on the CPU (\"cpu\"), not on {device!r}.")
+        import dask.array as da
+
+        return da.empty((0,))
+
     def prepare(self, x: Array, name: str) -> Array:
         """Without empty blocks of rows (Dask's reductions fail on them)."""
         if x.ndim and 0 in x.chunks[0]:

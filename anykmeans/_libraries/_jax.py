@@ -26,6 +26,7 @@ class Jax(Library):
 
     name = "jax"
     install = "pip install anykmeans[jax]"
+    modules = ("jaxlib",)  # JAX's device types live there
 
     @staticmethod
     def owns(x: Array) -> bool:
@@ -43,6 +44,19 @@ class Jax(Library):
         return [Backend("jax", str(d.platform), True, note,
                         lambda x, d=d: jax.device_put(jnp.asarray(x), d))
                 for d in jax.devices()]
+
+    def empty(self, device: Any = None) -> Array:
+        """On a JAX device, or the one a name gives as ``platform[:index]`` ("cpu", "gpu:1")."""
+        import jax
+        import jax.numpy as jnp
+
+        if isinstance(device, str):
+            platform, _, index = device.partition(":")
+            try:
+                device = jax.devices(platform)[int(index or 0)]
+            except (RuntimeError, ValueError, IndexError) as exc:
+                raise ValueError(f"JAX has no device {device!r} here ({exc}).") from exc
+        return jax.device_put(jnp.empty(0), device)
 
     def enable_float64(self) -> None:
         import jax

@@ -45,6 +45,13 @@ class NumPy(Library):
     def backends(self, module: Any) -> list[Backend]:
         return [Backend("numpy", "cpu", True, np.__version__, lambda x: x)]
 
+    def empty(self, device: Any = None) -> Array:
+        if device not in (None, "cpu"):
+            raise ValueError(f"NumPy arrays are on the CPU only, not on {device!r}; to move "
+                             "the model to another library, pass its module (e.g. torch) or "
+                             "one of its arrays.")
+        return np.empty(0)
+
     def prepare(self, x: Array, name: str) -> Array:
         """A plain ``ndarray`` (subclasses such as ``np.matrix`` and ``np.memmap`` viewed as
         one, no copy); object arrays converted to float64; masked arrays and strings refused.

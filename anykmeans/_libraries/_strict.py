@@ -49,6 +49,19 @@ class ArrayApiStrict(Library):
                                      lambda x, d=device: convert(x, d)))
         return found
 
+    def empty(self, device: Any = None) -> Array:
+        """On a device, or the one its name gives ("cpu": the default device, CPU_DEVICE)."""
+        import array_api_strict as xps
+
+        if device is None or device == "cpu":
+            device = xps.__array_namespace_info__().default_device()
+        elif isinstance(device, str):
+            try:
+                device = xps.Device(device)
+            except ValueError as exc:
+                raise ValueError(f"array-api-strict has no device {device!r} ({exc}).") from exc
+        return xps.empty((0,), device=device)
+
     def to_host(self, x: Array) -> np.ndarray:
         x = x.to_device(x.__array_namespace__().__array_namespace_info__().default_device())
         return np.asarray(x)

@@ -44,6 +44,16 @@ class Torch(Library):
             found.append(unusable("torch", "cuda", "no CUDA device (or a CPU-only build)"))
         return found
 
+    def empty(self, device: Any = None) -> Array:
+        """On any device torch names (``torch.device``, "cuda:1", "mps", ...)."""
+        import torch
+
+        try:
+            return torch.empty(0, device=device)
+        except (RuntimeError, AssertionError, TypeError) as exc:  # AssertionError: no CUDA build
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(f"PyTorch has no device {device!r} here ({reason}).") from exc
+
     def prepare(self, x: Array, name: str) -> Array:
         """Detached from autograd (a view, no copy); tensors on the meta device are refused."""
         if x.device.type == "meta":
