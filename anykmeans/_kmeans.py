@@ -18,7 +18,7 @@ from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._kmeans_plusplus import kmeans_plusplus_indices
 from ._libraries import Library, library_of
 from ._lloyd import LloydRun, lloyd
-from ._namespace import Array, Namespace, device_of, to_host
+from ._namespace import Array, Namespace, array_namespace, device_of, to_host
 from ._primitives import Data
 from ._random import check_random_state
 from ._seeding import initial_centres
@@ -131,14 +131,6 @@ def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
     return is_function_of(labels, other) and is_function_of(other, labels)
 
 
-def _n_distinct(data: Data, labels: Array, n_clusters: int) -> int:
-    """How many of the ``n_clusters`` clusters have at least one sample (counted by chunk)."""
-    xp, library, dtype = data.xp, data.library, data.X.dtype
-    counts = sum(data.map(lambda rows: library.segment_count(xp, labels[rows], n_clusters, dtype),
-                          n_clusters))
-    return int(to_host(xp.sum(xp.astype(counts > 0, dtype))))
-
-
 def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: Init,
                n_init: int | str, max_iter: int, tol: float, random_state: Any,
                chunk_size: int | None, verbose: int,
@@ -190,7 +182,8 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
                                 and not same_clustering(xp, run.labels, best.labels)):
                 best = run
 
-        n_distinct = _n_distinct(data, best.labels, n_clusters)
+    xs = array_namespace(best.counts)  # the small side
+    n_distinct = int(to_host(xs.sum(xs.astype(best.counts > 0, best.counts.dtype))))
     if n_distinct < n_clusters:
         warnings.warn(
             f"Number of distinct clusters ({n_distinct}) found smaller than "

@@ -23,8 +23,8 @@ from ._primitives import Data, assign, labelled_inertia, sq_distances_to_labels
 
 
 class LloydRun(NamedTuple):
-    """The outcome of one Lloyd run; ``centres`` are in the centred frame, on the library's
-    small side, and ``labels`` in ``X``'s library."""
+    """The outcome of one Lloyd run; ``centres`` (in the centred frame) and ``counts`` (rows
+    per cluster) are on the library's small side, ``labels`` in ``X``'s library."""
 
     centres: Array
     labels: Array
@@ -32,6 +32,7 @@ class LloydRun(NamedTuple):
     n_iter: int
     converged: bool
     inertia_history: tuple[float, ...]
+    counts: Array
 
 
 def average_centres(xp: Namespace, sums: Array, weight_sums: Array) -> Array:
@@ -85,17 +86,29 @@ def lloyd_pass(data: Data, rows: slice, state: tuple[Array, Array] | None,
             LloydSums(step.sums, step.weight_sums, step.inertia, n_changed))
 
 
+def cluster_counts(data: Data, labels: Array, n_clusters: int) -> Array:
+    """How many rows of ``data`` each of ``n_clusters`` clusters has (counted by chunk),
+    ``(n_clusters,)`` in ``X``'s dtype."""
+    xp, library, dtype = data.xp, data.library, data.X.dtype
+    return sum(data.map(lambda rows: library.segment_count(xp, labels[rows], n_clusters, dtype),
+                        n_clusters))
+
+
 def final_pass(data: Data, rows: slice, state: tuple[Array, Array],
-               centres: Array) -> tuple[tuple[Array, Array], Array]:
-    """The rows assigned to the final centres, with the exact inertia (a block pass)."""
+               centres: Array) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
+    """The rows assigned to the final centres, with the exact inertia and the rows per
+    cluster (a block pass)."""
     final = assign(data, centres, exact_inertia=True, x_sq_norms=state[1])
-    return (final.labels, final.x_sq_norms), final.inertia
+    return ((final.labels, final.x_sq_norms),
+            (final.inertia, cluster_counts(data, final.labels, centres.shape[0])))
 
 
 def labelled_inertia_pass(data: Data, rows: slice, state: tuple[Array, Array],
-                          centres: Array) -> tuple[tuple[Array, Array], Array]:
-    """The exact inertia of the labels in ``state`` under ``centres`` (a block pass)."""
-    return state, labelled_inertia(data, centres, state[0])
+                          centres: Array) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
+    """The exact inertia of the labels in ``state`` under ``centres`` and the rows per
+    cluster (a block pass)."""
+    return state, (labelled_inertia(data, centres, state[0]),
+                   cluster_counts(data, state[0], centres.shape[0]))
 
 
 def relocate_empty_clusters(data: Data, centres: Array, labels: Array, sums: Array,
@@ -208,8 +221,8 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
                 print(f"Converged at iteration {iteration}: center shift {shift} "
                       f"within tolerance {tol}.")
             break
-    state, inertia, _ = library.run_pass(data, labelled_inertia_pass if strict else final_pass,
-                                         state, centres)
+    state, (inertia, counts), _ = library.run_pass(
+        data, labelled_inertia_pass if strict else final_pass, state, centres)
     labels = library.state_rows(data, state, 0, index_dtype(data.xp, device_of(X)))
     return LloydRun(centres, labels, float(to_host(inertia)), iteration + 1, converged,
-                    tuple(history))
+                    tuple(history), counts)
