@@ -258,9 +258,14 @@ def run(args: argparse.Namespace) -> dict:
         cluster = None
         client = distributed.Client(args.scheduler)
     else:
-        cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                           processes=True, memory_limit=args.memory_limit,
-                                           dashboard_address=":0")
+        import dask
+
+        environ = dict(variable.split("=", 1) for variable in args.worker_env)
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": {
+                **dask.config.get("distributed.nanny.pre-spawn-environ"), **environ}}):
+            cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                               processes=True, memory_limit=args.memory_limit,
+                                               dashboard_address=":0")
         client = distributed.Client(cluster)
     try:
         client.register_plugin(_make_counter())
@@ -281,7 +286,7 @@ def run(args: argparse.Namespace) -> dict:
     return {
         "data": {"rows": args.rows, "features": args.features, "clusters": args.clusters,
                  "block_rows": args.block_rows, "dtype": args.dtype, "workers": args.workers,
-                 "memory_limit": args.memory_limit,
+                 "memory_limit": args.memory_limit, "worker_env": args.worker_env,
                  "scheduler": args.scheduler or "LocalCluster"},
         "machine": describe(),
         "date": time.strftime("%Y-%m-%d"),
@@ -322,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory-limit", default="1GB", help="per worker (LocalCluster only)")
+    parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable of the workers, over Dask's "
+                             "(LocalCluster only; repeatable), e.g. "
+                             "MALLOC_MMAP_THRESHOLD_=67108864")
     parser.add_argument("--impls", default=",".join(IMPLEMENTATIONS),
                         help=f"comma-separated, from {', '.join(IMPLEMENTATIONS)}")
     parser.add_argument("--repeats", type=int, default=1)
