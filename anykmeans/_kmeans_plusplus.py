@@ -46,14 +46,9 @@ def _centred(data: Data, rows: Array, dtype) -> Array:
 def _sq_distances_to(data: Data, s: slice, x_sq_norms: Array, points: Array,
                      point_sq_norms: Array) -> Array:
     """Squared distances ``(len(points), rows in s)``, at least zero whatever the rounding."""
-    xp = data.xp
-    sq = scores(_centred(data, data.X[s, :], points.dtype), points, point_sq_norms) + x_sq_norms[
-        None, s]
+    xp, x = data.xp, _centred(data, data.X[s, :], points.dtype)
+    sq = scores(x, points, point_sq_norms) + x_sq_norms[None, s]
     return xp.maximum(sq, xp.zeros((), dtype=points.dtype, device=device_of(data.X)))
-
-
-def _chunks(data: Data, n_local_trials: int, dtype) -> list[slice]:
-    return list(data.chunks(n_local_trials, dtype))
 
 
 def start_pass(data: Data, rows: slice, state: None, first: Array, n_local_trials: int,
@@ -66,7 +61,7 @@ def start_pass(data: Data, rows: slice, state: None, first: Array, n_local_trial
     potential : the weighted sum of the squared distances
     """
     xp, library = data.xp, data.library
-    chunks = _chunks(data, n_local_trials, dtype)
+    chunks = list(data.chunks(n_local_trials, dtype))
     x_sq_norms = xp.concat([library.sq_norms(xp, _centred(data, data.X[s, :], dtype))
                             for s in chunks])
     seeds = _centred(data, first, dtype)
@@ -127,7 +122,7 @@ def lower_pass(data: Data, rows: slice, state: tuple, closest: tuple[Array, Arra
         return block, block @ weight[s]
 
     blocks, potentials = [], 0.0
-    chunks = _chunks(data, candidates.shape[0], closest.dtype)
+    chunks = list(data.chunks(candidates.shape[0], closest.dtype))
     for block, partial in data.library.map_chunks(data.X, lowered, chunks):
         blocks.append(block)
         potentials = potentials + partial
