@@ -16,8 +16,9 @@ from typing import Any, Union
 from ._exceptions import ConvergenceWarning
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._kmeans_plusplus import kmeans_plusplus_indices
+from ._libraries import Library, library_of
 from ._lloyd import LloydRun, lloyd
-from ._namespace import Array, Namespace, device_of, materialise, to_host
+from ._namespace import Array, Namespace, array_namespace, device_of, to_host
 from ._primitives import Data
 from ._random import check_random_state
 from ._seeding import initial_centres
@@ -92,11 +93,27 @@ def resolve_n_init(n_init: int | str, init: Init) -> int:
     return n_init
 
 
+def _mean_variance(xp: Namespace, X: Array) -> Array:
+    """The mean variance of the features (0-d)."""
+    return xp.mean(xp.var(X, axis=0))
+
+
 def _tolerance(xp: Namespace, X: Array, tol: float) -> float:
     """``tol`` scaled by the mean variance of the features."""
     if tol == 0:
         return 0.0
-    return float(to_host(xp.mean(xp.var(X, axis=0)))) * tol
+    return float(to_host(_mean_variance(xp, X))) * tol
+
+
+def _centring(xp: Namespace, library: Library, X: Array, tol: float) -> tuple[Array, float]:
+    """The centring offset (the mean of ``X``, on the library's small side) and ``tol`` scaled
+    as :func:`_tolerance` does, evaluated together (one pass over a lazy ``X``)."""
+    mean = xp.mean(X, axis=0)
+    if tol == 0:
+        (mean,) = library.gather(mean)
+        return mean, 0.0
+    mean, variance = library.gather(mean, _mean_variance(xp, X))
+    return mean, float(to_host(variance)) * tol
 
 
 def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
@@ -112,14 +129,6 @@ def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
         return bool(xp.all(~same_key | (values[1:] == values[:-1])))
 
     return is_function_of(labels, other) and is_function_of(other, labels)
-
-
-def _n_distinct(data: Data, labels: Array, n_clusters: int) -> int:
-    """How many of the ``n_clusters`` clusters have at least one sample (counted by chunk)."""
-    xp, library, dtype = data.xp, data.library, data.X.dtype
-    counts = sum(data.map(lambda rows: library.segment_count(xp, labels[rows], n_clusters, dtype),
-                          n_clusters))
-    return int(to_host(xp.sum(xp.astype(counts > 0, dtype))))
 
 
 def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: Init,
@@ -152,27 +161,29 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     if not isinstance(init, str) and not callable(init):
         init = check_centres(init, xp, X, n_clusters)
 
-    (mean,) = materialise(xp.mean(X, axis=0))
-    seeding = Data(X, mean, sample_weight, chunk_size)
-    data = Data(X, mean, None if unit_weights else sample_weight, chunk_size)
-    tol = _tolerance(xp, X, tol)
-    best: LloydRun | None = None
-    histories = []
-    for restart in range(n_init):
-        (centres,) = materialise(initial_centres(
-            seeding, n_clusters, init, rng,
-            oversampling_factor=oversampling_factor, n_rounds=init_max_iter))
-        if verbose:
-            print("Initialization complete")
-        run = lloyd(data, centres, max_iter=max_iter, tol=tol, verbose=verbose,
-                    on_iteration=None if on_iteration is None
-                    else functools.partial(on_iteration, restart))
-        histories.append(run.inertia_history)
-        if best is None or (run.inertia < best.inertia
-                            and not same_clustering(xp, run.labels, best.labels)):
-            best = run
+    library, device = library_of(X), device_of(X)
+    with library.resident(X) as X:
+        mean, tol = _centring(xp, library, X, tol)
+        seeding = Data(X, mean, sample_weight, chunk_size)
+        data = Data(X, mean, None if unit_weights else sample_weight, chunk_size)
+        best: LloydRun | None = None
+        histories = []
+        for restart in range(n_init):
+            (centres,) = library.gather(initial_centres(
+                seeding, n_clusters, init, rng,
+                oversampling_factor=oversampling_factor, n_rounds=init_max_iter))
+            if verbose:
+                print("Initialization complete")
+            run = lloyd(data, centres, max_iter=max_iter, tol=tol, verbose=verbose,
+                        on_iteration=None if on_iteration is None
+                        else functools.partial(on_iteration, restart))
+            histories.append(run.inertia_history)
+            if best is None or (run.inertia < best.inertia
+                                and not same_clustering(xp, run.labels, best.labels)):
+                best = run
 
-    n_distinct = _n_distinct(data, best.labels, n_clusters)
+    xs = array_namespace(best.counts)  # the small side
+    n_distinct = int(to_host(xs.sum(xs.astype(best.counts > 0, best.counts.dtype))))
     if n_distinct < n_clusters:
         warnings.warn(
             f"Number of distinct clusters ({n_distinct}) found smaller than "
@@ -180,9 +191,10 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
             ConvergenceWarning,
             stacklevel=2,
         )
-    result = KMeansResult(best.centres + mean, best.labels, best.inertia, best.n_iter,
-                          best.converged, best.inertia_history, tuple(histories))
-    return result, mean
+    result = KMeansResult(xp.asarray(best.centres + mean, device=device), best.labels,
+                          best.inertia, best.n_iter, best.converged, best.inertia_history,
+                          tuple(histories))
+    return result, xp.asarray(mean, device=device)
 
 
 def kmeans(
@@ -301,4 +313,4 @@ def kmeans_plusplus(
     origin = xp.zeros(X.shape[1], dtype=X.dtype, device=device_of(X))
     indices = kmeans_plusplus_indices(Data(X, origin, sample_weight), n_clusters, rng,
                                       n_local_trials)
-    return xp.take(X, indices, axis=0), indices
+    return xp.take(X, indices, axis=0), xp.asarray(indices, device=device_of(X))

@@ -13,23 +13,40 @@ per round would move the data's size across the bus. The per-row uniforms are
 instead derived on the device from ``(seed, round, row index)`` by a
 counter-based integer hash (:func:`uniform_hash`) written in Array API
 operations, so the same seed picks the same candidates on every backend. Only
-the seed (one host draw) goes down, and only the picked row indices (about
-``l`` per round) are found, by one read of their count. The reduction works
-on a few thousand weighted candidates, thousands of small dependent steps: it
-runs on the host, in NumPy, after one transfer of the candidates and their
-weights (as dask-ml gathers them), and the ``k`` centres go back in one.
+the seed (one host draw) goes down, and only the picked rows (about ``l`` per
+round) are found, by one read of their count. The reduction works on a few
+thousand weighted candidates, thousands of small dependent steps: it runs on
+the host, in NumPy, after one transfer of the candidates and their weights (as
+dask-ml gathers them), and the ``k`` centres go back in one.
+
+Each round is one pass over the rows (:func:`sampling_pass`, run by the
+library). A lazy library runs it as one task per block of rows, each keeping
+its rows' distances where it was computed; a block does not know the whole
+potential ``phi``, so it picks with its own (smaller) potential, a superset of
+the rows the whole potential picks, and the rows it returns are sifted on the
+small side with the whole potential, by the same comparison.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
+import operator
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ._kmeans_plusplus import kmeans_plusplus_indices
 from ._lloyd import lloyd
-from ._namespace import Array, Namespace, device_of, has_float64, index_dtype, materialise, to_host
+from ._namespace import (
+    Array,
+    Namespace,
+    array_namespace,
+    device_of,
+    has_float64,
+    index_dtype,
+    to_host,
+)
 from ._primitives import Data, assign, sq_distances_to_labels
 from ._random import RandomState, choice, uniform
 
@@ -139,6 +156,92 @@ def _probability_dtype(xp: Namespace, X: Array):
     return xp.float64 if has_float64(xp, device_of(X)) else X.dtype
 
 
+class Sample(NamedTuple):
+    """The rows a sampling pass picked, with what deciding on them again needs."""
+
+    potential: Array
+    rows: Array
+    draws: Array
+    weight: Array
+    closest: Array
+
+
+def _picked(xp: Namespace, draws: Array, weight: Array, closest: Array, oversampling: float,
+            potential: Array) -> Array:
+    """Which rows the draws pick: ``u < l w D^2 / phi`` (``u < p`` holds for ``p >= 1``: no
+    need to clip ``p`` to 1)."""
+    scale = oversampling / xp.where(potential > 0, potential, xp.ones_like(potential))
+    return draws < scale * weight * closest
+
+
+def sampling_pass(data: Data, rows: slice, state: tuple | None, points: Array | None,
+                  seed: int, stream: int, oversampling: float, dtype) -> tuple[tuple, Sample]:
+    """One k-means|| round over ``data``: distances lowered to ``points``, then rows drawn.
+
+    A block pass of :meth:`~anykmeans._libraries.Library.run_pass`. ``state``
+    holds the rows' hash keys, weights (in ``dtype``) and squared distances to
+    the nearest candidate so far; at first (None) they are made, the distances
+    to ``points``. ``points`` (rows of ``X``, not centred) are the candidates
+    picked since, or None. Round ``stream`` then picks each row with
+    probability ``l w D^2 / phi``, ``phi`` the rows' weighted potential.
+
+    Returns
+    -------
+    state : (keys, weight, closest)
+    sample : Sample
+        The potential, and the picked rows with their draws, weights and distances.
+    """
+    xp, X = data.xp, data.X
+    unweighted = dataclasses.replace(data, weights=None)
+
+    def sq_distances_to(points: Array) -> Array:
+        """Squared distance of every row to its nearest row among ``points``."""
+        centred = points - data.mean
+        labels = assign(unweighted, centred).labels
+        return xp.astype(sq_distances_to_labels(unweighted, centred, labels), dtype)
+
+    if state is None:
+        device = device_of(X)
+        index = xp.arange(rows.start, rows.stop, dtype=index_dtype(xp, device), device=device)
+        keys, weight = row_keys(xp, seed, index), xp.astype(data.weights, dtype)
+        closest = sq_distances_to(points)
+    else:
+        keys, weight, closest = state
+        if points is not None:
+            closest = xp.minimum(closest, sq_distances_to(points))
+    potential = xp.sum(weight * closest)
+    draws = uniform_from_keys(xp, keys, stream, dtype)
+    picked = xp.nonzero(_picked(xp, draws, weight, closest, oversampling, potential))[0]
+    sample = Sample(potential, xp.take(X, picked, axis=0), xp.take(draws, picked),
+                    xp.take(weight, picked), xp.take(closest, picked))
+    return (keys, weight, closest), sample
+
+
+def weighing_pass(data: Data, rows: slice, state: None,
+                  candidates: Array) -> tuple[None, Array]:
+    """The weight of the rows nearest each of ``candidates`` (centred): a block pass."""
+    return None, assign(data, candidates, update=True).weight_sums
+
+
+def _sift(samples: list[Sample], oversampling: float) -> tuple[Array, Array]:
+    """The whole potential and the rows it picks, from the samples of the blocks.
+
+    A block picked with its own potential, at most the whole one; ``u < p`` is
+    monotone in ``p`` under rounding, so the whole potential picks a subset of
+    the rows returned, found by the same comparison. One block's rows are
+    those the whole potential picks.
+    """
+    if len(samples) == 1:
+        return samples[0].potential, samples[0].rows
+    xs = array_namespace(samples[0].rows)
+    potential = functools.reduce(operator.add, (sample.potential for sample in samples))
+    rows = [xs.take(sample.rows, xs.nonzero(_picked(xs, sample.draws, sample.weight,
+                                                    sample.closest, oversampling,
+                                                    potential))[0], axis=0)
+            for sample in samples]
+    return potential, xs.concat(rows)
+
+
 def kmeans_parallel_centres(data: Data, n_clusters: int, rng: RandomState, *,
                             oversampling_factor: float = DEFAULT_OVERSAMPLING_FACTOR,
                             n_rounds: int = DEFAULT_ROUNDS) -> Array:
@@ -163,55 +266,46 @@ def kmeans_parallel_centres(data: Data, n_clusters: int, rng: RandomState, *,
     centres : array of shape (n_clusters, n_features), ``X``'s dtype and device.
         Repeated rows only when ``X`` has fewer distinct rows (of positive
         weight) than ``n_clusters``.
+
+    Notes
+    -----
+    The first candidate (its index) is one evaluation, each round one pass
+    and the candidates' weights one more: ``n_rounds + 2`` round trips to a
+    lazy library's workers.
     """
-    xp, X = data.xp, data.X
-    n_samples = X.shape[0]
-    device = device_of(X)
+    xp, X, library = data.xp, data.X, data.library
     dtype = _probability_dtype(xp, X)
-    weight = xp.astype(data.weights, dtype)
     oversampling = oversampling_factor * n_clusters
-    first = xp.reshape(choice(xp, rng, data.weights), (1,))
+    first, mean = library.gather(xp.reshape(choice(xp, rng, data.weights), (1,)), data.mean)
     seed = int(uniform(rng, 1)[0] * 2**32)
-    (keys,) = materialise(row_keys(
-        xp, seed, xp.arange(n_samples, dtype=index_dtype(xp, device), device=device)))
-    unweighted = dataclasses.replace(data, weights=None)
-
-    def sq_distances_to(picked: Array) -> Array:
-        """Squared distance of every row to its nearest row among ``picked``."""
-        points = xp.take(X, picked, axis=0) - data.mean
-        labels = assign(unweighted, points).labels
-        return xp.astype(sq_distances_to_labels(unweighted, points, labels), dtype)
-
-    picks = [first]
-    n_candidates = 1
-    (closest,) = materialise(sq_distances_to(first))
-    potential = xp.sum(weight * closest)
-    round_ = 0
+    picked: Any = library.rows(data, first)
+    candidates = []
+    n_candidates, potential, state, round_ = 1, None, None, 0
     while round_ < n_rounds or (n_candidates < n_clusters and float(to_host(potential)) > 0):
-        # u < p is always true for p >= 1: no need to clip p to 1.
-        scale = oversampling / xp.where(potential > 0, potential, xp.ones_like(potential))
-        draws = uniform_from_keys(xp, keys, round_, dtype)
-        picked = xp.nonzero(draws < scale * weight * closest)[0]
+        state, samples, (points, *_) = library.run_pass(
+            data, sampling_pass, state, picked, seed, round_, oversampling, dtype, gather=True)
+        if points is not None:
+            candidates.append(points)
+        potential, picked = _sift(samples, oversampling)
         round_ += 1
-        if picked.shape[0] is None or math.isnan(picked.shape[0]):  # lazy: evaluate it
-            picked = xp.asarray(to_host(picked), device=device)
         if picked.shape[0] == 0:
-            continue
-        picks.append(picked)
-        n_candidates += picked.shape[0]
-        (closest,) = materialise(xp.minimum(closest, sq_distances_to(picked)))
-        potential = xp.sum(weight * closest)
+            picked = None
+        n_candidates += 0 if picked is None else picked.shape[0]
+    if picked is not None:
+        candidates.append(picked)
 
-    candidates = xp.take(X, xp.concat(picks), axis=0) - data.mean
+    xs = array_namespace(candidates[0])  # the small side
+    candidates = xs.concat(candidates) - mean
     if n_candidates < n_clusters:  # every row sits on a candidate: repeat some
-        repeat = xp.arange(n_clusters, dtype=index_dtype(xp, device), device=device) % n_candidates
-        return xp.take(candidates, repeat, axis=0)
-    nearest_weight = assign(data, candidates, update=True).weight_sums
+        repeat = xs.arange(n_clusters, dtype=index_dtype(xs, device_of(candidates)),
+                           device=device_of(candidates)) % n_candidates
+        return xp.asarray(xs.take(candidates, repeat, axis=0), device=device_of(X))
+    nearest_weight = library.run_pass(data, weighing_pass, None, candidates).small
     # The candidates and their weights cross to the host in one transfer.
-    weighted = to_host(xp.concat([candidates, xp.astype(nearest_weight, X.dtype)[:, None]],
+    weighted = to_host(xs.concat([candidates, xs.astype(nearest_weight, X.dtype)[:, None]],
                                  axis=1))
     centres = _reduce(weighted[:, :-1], weighted[:, -1], n_clusters, rng)
-    return xp.asarray(centres, device=device)
+    return xp.asarray(centres, device=device_of(X))
 
 
 def _reduce(candidates: np.ndarray, weight: np.ndarray, n_clusters: int,

@@ -4,22 +4,27 @@ The run works in the centred frame (rows are ``X[i] - mean``, centred chunk by
 chunk) and follows scikit-learn's Lloyd iteration step for step, so that the
 same initial centres give the same labels and iteration count.
 
-Per iteration exactly one small vector crosses to the host (labels changed,
-empty clusters, centre shift, inertia); a second one only in the rare
-iteration that has empty clusters to relocate.
+Each iteration is one pass over the rows (:func:`lloyd_pass`, run by the
+library: a lazy library runs one task per block of rows and keeps each block's
+labels where it was computed); the new centres and the convergence test come
+from the pass's small sums, on the library's small side. Per iteration exactly
+one small vector crosses to the host (labels changed, empty clusters, centre
+shift, inertia); a second one only in the rare iteration that has empty
+clusters to relocate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from ._namespace import Array, Namespace, device_of, materialise, to_host
-from ._primitives import Assignment, Data, assign, labelled_inertia, sq_distances_to_labels
+from ._namespace import Array, Namespace, array_namespace, device_of, index_dtype, to_host
+from ._primitives import Data, assign, labelled_inertia, sq_distances_to_labels
 
 
 class LloydRun(NamedTuple):
-    """The outcome of one Lloyd run; ``centres`` are in the centred frame."""
+    """The outcome of one Lloyd run; ``centres`` (in the centred frame) and ``counts`` (rows
+    per cluster) are on the library's small side, ``labels`` in ``X``'s library."""
 
     centres: Array
     labels: Array
@@ -27,6 +32,7 @@ class LloydRun(NamedTuple):
     n_iter: int
     converged: bool
     inertia_history: tuple[float, ...]
+    counts: Array
 
 
 def average_centres(xp: Namespace, sums: Array, weight_sums: Array) -> Array:
@@ -46,22 +52,82 @@ def average_centres(xp: Namespace, sums: Array, weight_sums: Array) -> Array:
     return xp.where(has_weight[:, None], means, fill)
 
 
-def relocate_empty_clusters(data: Data, centres: Array, step: Assignment,
-                            n_empty: int) -> tuple[Array, Array]:
-    """Move each cluster without weight to one of the rows farthest from their centre.
+class LloydSums(NamedTuple):
+    """The small results of a Lloyd pass over some rows; each adds up over parts of the rows."""
 
-    The ``n_empty`` rows with the largest squared distance to the centre that
-    ``step`` assigned them (ties to the lower row index) each leave their
-    cluster's sums and found a cluster of their own. Nothing moves when every
-    row sits on its centre (fewer distinct rows than clusters).
+    sums: Array
+    weight_sums: Array
+    inertia: Array
+    n_changed: Array
+
+
+def lloyd_pass(data: Data, rows: slice, state: tuple[Array, Array] | None,
+               centres: Array) -> tuple[tuple[Array, Array], LloydSums]:
+    """One Lloyd iteration's pass over ``data``: assignment and per-cluster sums.
+
+    A block pass of :meth:`~anykmeans._libraries.Library.run_pass`. ``state``
+    holds the rows' labels and squared norms from the previous iteration
+    (None at first); the labels that changed are counted against it.
 
     Returns
     -------
-    sums, weight_sums : the updated per-cluster sums
+    state : (labels, x_sq_norms) for the next iteration
+    sums : LloydSums
+        ``n_changed`` is the number of rows at first.
+    """
+    xp, X = data.xp, data.X
+    labels_old, x_sq_norms = (None, None) if state is None else state
+    step = assign(data, centres, update=True, x_sq_norms=x_sq_norms)
+    if labels_old is None:
+        n_changed = xp.full((), X.shape[0], dtype=X.dtype, device=device_of(X))
+    else:
+        n_changed = xp.sum(xp.astype(step.labels != labels_old, X.dtype))
+    return ((step.labels, step.x_sq_norms),
+            LloydSums(step.sums, step.weight_sums, step.inertia, n_changed))
+
+
+def cluster_counts(data: Data, labels: Array, n_clusters: int) -> Array:
+    """How many rows of ``data`` each of ``n_clusters`` clusters has (counted by chunk),
+    ``(n_clusters,)`` in ``X``'s dtype."""
+    xp, library, dtype = data.xp, data.library, data.X.dtype
+    return sum(data.map(lambda rows: library.segment_count(xp, labels[rows], n_clusters, dtype),
+                        n_clusters))
+
+
+def final_pass(data: Data, rows: slice, state: tuple[Array, Array],
+               centres: Array) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
+    """The rows assigned to the final centres, with the exact inertia and the rows per
+    cluster (a block pass)."""
+    final = assign(data, centres, exact_inertia=True, x_sq_norms=state[1])
+    return ((final.labels, final.x_sq_norms),
+            (final.inertia, cluster_counts(data, final.labels, centres.shape[0])))
+
+
+def labelled_inertia_pass(data: Data, rows: slice, state: tuple[Array, Array],
+                          centres: Array) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
+    """The exact inertia of the labels in ``state`` under ``centres`` and the rows per
+    cluster (a block pass)."""
+    return state, (labelled_inertia(data, centres, state[0]),
+                   cluster_counts(data, state[0], centres.shape[0]))
+
+
+def relocate_empty_clusters(data: Data, centres: Array, labels: Array, sums: Array,
+                            weight_sums: Array, n_empty: int) -> tuple[Array, Array]:
+    """Move each cluster without weight to one of the rows farthest from their centre.
+
+    The ``n_empty`` rows with the largest squared distance to the centre of
+    their ``labels`` (ties to the lower row index) each leave their cluster's
+    ``sums`` and found a cluster of their own. Nothing moves when every row
+    sits on its centre (fewer distinct rows than clusters).
+
+    Returns
+    -------
+    sums, weight_sums : the updated per-cluster sums, in ``X``'s library
     """
     xp, X, sample_weight = data.xp, data.X, data.weights
-    sums, weight_sums = step.sums, step.weight_sums
-    sq_distances = sq_distances_to_labels(data, centres, step.labels)
+    centres, sums, weight_sums = (xp.asarray(a, device=device_of(X))
+                                  for a in (centres, sums, weight_sums))
+    sq_distances = sq_distances_to_labels(data, centres, labels)
     if float(to_host(xp.max(sq_distances))) == 0.0:
         return sums, weight_sums
     n_clusters = sums.shape[0]
@@ -70,7 +136,7 @@ def relocate_empty_clusters(data: Data, centres: Array, step: Assignment,
     far_weights = (xp.ones(n_empty, dtype=X.dtype, device=device_of(X)) if sample_weight is None
                    else xp.take(sample_weight, far))
     moved = (xp.take(X, far, axis=0) - data.mean) * far_weights[:, None]
-    old = xp.take(step.labels, far)
+    old = xp.take(labels, far)
     sums = sums - data.library.segment_sum(xp, moved, old, n_clusters)
     weight_sums = weight_sums - data.library.segment_sum(xp, far_weights, old, n_clusters)
     # The j-th empty cluster (by index) receives the j-th farthest row: ranks from a
@@ -94,7 +160,9 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
         The rows, their centring offset and their weights (None for unit
         weights, then never multiplied: the same result, faster).
     centres : array of shape (n_clusters, n_features)
-        Initial centres in the centred frame.
+        Initial centres in the centred frame, on the library's small side
+        (:meth:`~anykmeans._libraries.Library.gather`), where the run's
+        centres stay.
     max_iter : int
     tol : float
         Absolute tolerance on the sum of squared centre shifts (already
@@ -113,36 +181,35 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     that the labels belong to the final centres, and that pass also gives the
     exact inertia (from residuals) the run reports.
     """
-    xp, X = data.xp, data.X
+    X, library = data.X, data.library
     dtype = X.dtype
-    labels_old = x_sq_norms = None
+    state: Any = None
     history: list[float] = []
     strict = converged = False
     for iteration in range(max_iter):
-        step = assign(data, centres, update=True, x_sq_norms=x_sq_norms)
-        new_centres = average_centres(xp, step.sums, step.weight_sums)
-        if labels_old is None:
-            n_changed = xp.full((), X.shape[0], dtype=dtype, device=device_of(X))
-        else:
-            n_changed = xp.sum(xp.astype(step.labels != labels_old, dtype))
-        stats = xp.stack([
+        state, (sums, weight_sums, inertia, n_changed), _ = library.run_pass(
+            data, lloyd_pass, state, centres)
+        xs = array_namespace(sums)  # the small side
+        new_centres = average_centres(xs, sums, weight_sums)
+        stats = xs.stack([
             n_changed,
-            xp.sum(xp.astype(step.weight_sums == 0, dtype)),
-            xp.sum((new_centres - centres) ** 2),
-            step.inertia,
+            xs.sum(xs.astype(weight_sums == 0, dtype)),
+            xs.sum((new_centres - centres) ** 2),
+            inertia,
         ])
-        step, new_centres, stats = materialise(step, new_centres, stats)
         n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats))
         if n_empty:
-            sums, weight_sums = relocate_empty_clusters(data, centres, step, int(n_empty))
-            new_centres = average_centres(xp, sums, weight_sums)
-            shift = float(to_host(xp.sum((new_centres - centres) ** 2)))
+            labels = library.state_rows(data, state, 0, index_dtype(data.xp, device_of(X)))
+            sums, weight_sums = library.gather(*relocate_empty_clusters(
+                data, centres, labels, sums, weight_sums, int(n_empty)))
+            new_centres = average_centres(xs, sums, weight_sums)
+            shift = float(to_host(xs.sum((new_centres - centres) ** 2)))
         history.append(inertia)
         if on_iteration is not None:
             on_iteration(iteration, inertia)
         if verbose:
             print(f"Iteration {iteration}, inertia {inertia}.")
-        centres, labels_old, x_sq_norms = new_centres, step.labels, step.x_sq_norms
+        centres = new_centres
         if n_changed == 0:
             strict = converged = True
             if verbose:
@@ -154,11 +221,8 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
                 print(f"Converged at iteration {iteration}: center shift {shift} "
                       f"within tolerance {tol}.")
             break
-    if strict:
-        labels = labels_old
-        inertia = labelled_inertia(data, centres, labels)
-    else:
-        final = assign(data, centres, exact_inertia=True, x_sq_norms=x_sq_norms)
-        labels, inertia = final.labels, final.inertia
+    state, (inertia, counts), _ = library.run_pass(
+        data, labelled_inertia_pass if strict else final_pass, state, centres)
+    labels = library.state_rows(data, state, 0, index_dtype(data.xp, device_of(X)))
     return LloydRun(centres, labels, float(to_host(inertia)), iteration + 1, converged,
-                    tuple(history))
+                    tuple(history), counts)

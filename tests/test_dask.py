@@ -1,16 +1,22 @@
-"""Dask: one pass over X and one small compute per Lloyd iteration, a graph that does not grow.
+"""Dask: a fit costs passes, not round trips: one graph per pass, one task per block.
 
 A lazy ``X`` whose blocks are generated on demand counts how often each
-block is read; a scheduler callback records every compute (``persist``
-included) with the size of its graph.
+block is read; a scheduler callback records every evaluation (``compute``,
+``persist``: a round trip to a cluster's scheduler) with the size of its
+graph. The sync scheduler runs everything in this process.
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pytest
 
 import anykmeans
+from anykmeans import _kmeans
+from anykmeans._kmeans_plusplus import default_local_trials
+from anykmeans._primitives import Data, assign
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -22,6 +28,10 @@ N_BLOCKS, BLOCK_ROWS = 8, 100
 def block(i: int) -> np.ndarray:
     """Block ``i`` of three well-separated blobs in 3-d."""
     return np.random.default_rng(i).standard_normal((BLOCK_ROWS, 3)) + 6.0 * (i % 3)
+
+
+def in_memory() -> np.ndarray:
+    return np.concatenate([block(i) for i in range(N_BLOCKS)])
 
 
 class Recorder(callbacks.Callback):
@@ -42,40 +52,136 @@ class Recorder(callbacks.Callback):
         return da.map_blocks(generate, chunks=((BLOCK_ROWS,) * N_BLOCKS, (3,)), dtype=float)
 
 
-def test_each_lloyd_iteration_reads_x_once_and_computes_four_numbers():
-    X = np.concatenate([block(i) for i in range(N_BLOCKS)])
-    init = X[[0, 150, 250, 700]]
+@pytest.fixture
+def recorder(monkeypatch):
+    """A recorder on the sync scheduler, ``X`` never persisted, marking where seeding starts
+    and ends (``recorder.seeding``: the indices of its first and next calls)."""
     recorder = Recorder()
-    with dask.config.set(scheduler="sync"), recorder:
-        model = anykmeans.KMeans(4, init=da.from_array(init), max_iter=6, tol=0).fit(
-            recorder.lazy_x())
+    seeding = _kmeans.initial_centres
+
+    def marked(*args, **kwargs):
+        start = len(recorder.calls)
+        centres = seeding(*args, **kwargs)
+        recorder.seeding = (start, len(recorder.calls))
+        return centres
+
+    monkeypatch.setattr(_kmeans, "initial_centres", marked)
+    with dask.config.set({"scheduler": "sync", "anykmeans.persist": False}), recorder:
+        yield recorder
+
+
+def test_each_lloyd_iteration_is_one_round_trip_reading_x_once(recorder):
+    X = in_memory()
+    init = X[[0, 150, 250, 700]]
+    model = anykmeans.KMeans(4, init=da.from_array(init), max_iter=6, tol=0).fit(
+        recorder.lazy_x())
+    calls = list(recorder.calls)
     expected = anykmeans.KMeans(4, init=init, max_iter=6, tol=0).fit(X)
     assert model.n_iter_ == expected.n_iter_ == 6
     np.testing.assert_allclose(model.inertia_, expected.inertia_, rtol=1e-10)
+    np.testing.assert_array_equal(model.labels_.compute(), expected.labels_)
 
-    # Before the loop: validation (X, then the init), the centring mean, the seeds
-    # evaluated once; X read at most twice in all. After it: the final labels with
-    # their exact inertia, and the count of distinct clusters (labels stay lazy,
-    # so these read X again).
-    n_setup = len(recorder.calls) - 12 - 2
-    setup, loop, final = (recorder.calls[:n_setup], recorder.calls[n_setup:n_setup + 12],
-                          recorder.calls[n_setup + 12:])
-    assert n_setup <= 4 and sum(reads for _, reads in setup) <= 2 * N_BLOCKS
-    # Per iteration: one persist that reads every block once, then the convergence
-    # statistics (four numbers) from the persisted results, reading nothing.
-    persists, stats = loop[0::2], loop[1::2]
-    assert [reads for _, reads in persists] == [N_BLOCKS] * 6
-    assert all(reads == 0 and tasks <= 8 for tasks, reads in stats)
-    # The graph does not grow from one iteration to the next.
-    sizes = [tasks for tasks, _ in persists[1:]]
-    assert max(sizes) - min(sizes) <= 4 and max(sizes) < 30 * N_BLOCKS
-    assert len(final) == 2 and all(reads <= 2 * N_BLOCKS for _, reads in final)
+    # Before the loop: validation (X, then the init), the centring mean, the seeds; X read
+    # twice. After it, one pass: the final labels, their exact inertia and the rows per
+    # cluster (for the count of distinct clusters).
+    setup, loop, final = calls[:-7], calls[-7:-1], calls[-1]
+    assert len(setup) <= 4 and sum(reads for _, reads in setup) == 2 * N_BLOCKS
+    # Per iteration one evaluation: X read once, and per block its read, its task and the
+    # pick of its small result, then one addition of the blocks' sums.
+    assert [reads for _, reads in loop] == [N_BLOCKS] * 6
+    assert all(tasks <= 3 * N_BLOCKS + 1 for tasks, _ in loop)
+    assert final[1] == N_BLOCKS
+
+
+def test_kmeans_parallel_seeding_is_one_round_trip_per_round(recorder):
+    n_rounds = 3
+    expected = anykmeans.KMeans(3, init="k-means||", init_max_iter=n_rounds,
+                                random_state=0).fit(in_memory())
+    model = anykmeans.KMeans(3, init="k-means||", init_max_iter=n_rounds, random_state=0).fit(
+        recorder.lazy_x())
+    np.testing.assert_array_equal(model.labels_.compute(), expected.labels_)
+    np.testing.assert_allclose(model.inertia_, expected.inertia_, rtol=1e-10)
+
+    # The first candidate's index (from the weights alone), one pass per round, one pass
+    # for the candidates' weights: rounds + 2 round trips.
+    start, end = recorder.seeding
+    first, rounds, weighing = (recorder.calls[start], recorder.calls[start + 1:end - 1],
+                               recorder.calls[end - 1])
+    assert end - start == n_rounds + 2
+    assert first[1] == 0
+    assert [reads for _, reads in rounds] == [N_BLOCKS] * n_rounds and weighing[1] == N_BLOCKS
+    # Per block: its read, its weights in X's blocks (two tasks), its task and the pick of
+    # its sample; then the list of samples, the first candidate's row (two tasks), the weights.
+    assert all(tasks <= 5 * N_BLOCKS + 4 for tasks, _ in rounds)
+
+
+def test_kmeans_plusplus_is_one_round_trip_per_step(recorder):
+    n_clusters = 5
+    centres, indices = anykmeans.kmeans_plusplus(recorder.lazy_x(), n_clusters, random_state=0)
+    expected_centres, expected_indices = anykmeans.kmeans_plusplus(in_memory(), n_clusters,
+                                                                   random_state=0)
+    np.testing.assert_array_equal(indices.compute(), expected_indices)
+    np.testing.assert_array_equal(centres.compute(), expected_centres)
+
+    # Validation; the first seed's index (from the weights alone); the distances to it; one
+    # pass per further seed.
+    calls = recorder.calls[:2 + n_clusters]
+    steps = calls[3:]
+    assert calls[1][1] == 0 and len(steps) == n_clusters - 1
+    assert [reads for _, reads in steps] == [N_BLOCKS] * (n_clusters - 1)
+    # As a k-means|| round, and at most a search task per candidate.
+    trials = default_local_trials(n_clusters)
+    assert all(tasks <= 5 * N_BLOCKS + 3 + trials for tasks, _ in steps)
+
+
+def test_a_persisted_x_is_generated_once():
+    recorder = Recorder()
+    with dask.config.set({"scheduler": "sync", "anykmeans.persist": True}), recorder:
+        model = anykmeans.KMeans(3, init="k-means||", random_state=0).fit(recorder.lazy_x())
+    expected = anykmeans.KMeans(3, init="k-means||", random_state=0).fit(in_memory())
+    np.testing.assert_array_equal(model.labels_.compute(), expected.labels_)
+    # Validation reads X, persisting it reads it again, and nothing after that.
+    assert sum(reads for _, reads in recorder.calls) == 2 * N_BLOCKS
+
+
+def test_the_persist_setting_is_checked():
+    X = da.from_array(in_memory(), chunks=(BLOCK_ROWS, 3))
+    with dask.config.set({"anykmeans.persist": "always"}), \
+            pytest.raises(ValueError, match=r"anykmeans\.persist"):
+        anykmeans.KMeans(3).fit(X)
+
+
+def test_small_operands_are_evaluated_once_not_copied_into_every_task():
+    # Centres computed lazily from X itself: handed to every block's task as a Dask array,
+    # each task would get a copy of their graph and generate all of X's blocks again
+    # (N_BLOCKS**2 reads). Evaluated once, they read X once, and the pass once more.
+    recorder = Recorder()
+    with dask.config.set(scheduler="sync"), recorder:
+        X = recorder.lazy_x()
+        mean = X.mean(axis=0)
+        labels = assign(Data(X, mean), X[::250] - mean).labels
+        labels.compute()
+    assert recorder.calls[-1][1] <= 2 * N_BLOCKS
 
 
 def test_results_stay_lazy_and_small_parts_are_dask_arrays():
-    X = da.from_array(np.concatenate([block(i) for i in range(N_BLOCKS)]), chunks=(BLOCK_ROWS, 3))
+    X = da.from_array(in_memory(), chunks=(BLOCK_ROWS, 3))
     model = anykmeans.KMeans(3, random_state=0).fit(X)
     assert isinstance(model.labels_, da.Array) and isinstance(model.cluster_centers_, da.Array)
     assert model.labels_.chunks[0] == X.chunks[0]
     assert isinstance(model.inertia_, float) and isinstance(model.n_iter_, int)
     assert isinstance(model.predict(X), da.Array)
+
+
+@pytest.mark.distributed
+def test_fits_on_a_cluster_make_no_scheduler_warnings(caplog):
+    distributed = pytest.importorskip("distributed")
+    X = da.from_array(in_memory(), chunks=(BLOCK_ROWS, 3))[:-BLOCK_ROWS // 2]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster), caplog.at_level(logging.WARNING):
+        for persist in ("auto", False, True):
+            with dask.config.set({"anykmeans.persist": persist}):
+                model = anykmeans.KMeans(3, init="k-means||", random_state=0).fit(X)
+                model.predict(X).compute()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text

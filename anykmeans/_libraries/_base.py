@@ -20,6 +20,7 @@ device, or the environment variable :data:`PLAN_VARIABLE` (``cpu`` or
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -143,6 +144,30 @@ class Assignment(NamedTuple):
 
         return Assignment(None, self.inertia + other.inertia, add(self.sums, other.sums),
                           add(self.weight_sums, other.weight_sums), None)
+
+
+class Pass(NamedTuple):
+    """What :meth:`Library.run_pass` (or :meth:`Library.search_pass`) returns.
+
+    Attributes
+    ----------
+    state : object
+        What the block passes returned for the rows, for the next pass over the
+        same rows (:meth:`Library.state_rows` reads it). Opaque: an eager
+        library's is the block pass's own; a lazy library's stays where each
+        block was computed.
+    small : object
+        The block passes' small results: summed over the blocks, or listed in
+        block order when the pass was asked to ``gather`` them; arrays of the
+        library's small side (see :meth:`Library.gather`).
+    operands : tuple
+        The pass's operands, evaluated on the small side (rows that
+        :meth:`Library.rows` or a search found are read here).
+    """
+
+    state: Any
+    small: Any
+    operands: tuple
 
 
 class Library:
@@ -292,6 +317,123 @@ class Library:
         block of rows, each running ``eager`` on its block.
         """
         return eager(data, centres, **options)
+
+    # -- a fit's passes ----------------------------------------------------------------------
+    #
+    # A fit is a sequence of passes over the rows of X, each followed by arithmetic on a few
+    # model-sized arrays (centres, sums, potentials): its "small side". An eager library
+    # runs a pass as one call on all the rows and keeps its small side on the data's
+    # device; a lazy library may run one task per block of rows, keep each block's state
+    # where it was computed and bring the small results to the client in one round trip.
+    # The block passes are the generic code's: the same maths on a block as on all rows.
+
+    def resident(self, X: Array) -> contextlib.AbstractContextManager[Array]:
+        """``X`` as the passes of one fit read it, while the ``with`` block lasts.
+
+        An eager library's is ``X`` itself; a lazy library may hold ``X`` in
+        its workers' memory until the block ends, so that each pass reads it
+        rather than computing it again.
+        """
+        return contextlib.nullcontext(X)
+
+    def gather(self, *arrays: Any) -> tuple[Any, ...]:
+        """Model-sized arrays (the mean, centres, statistics) on the fit's small side.
+
+        An eager library's small side is the data's own device: the arrays are
+        returned unchanged. A lazy library evaluates the lazy ones together (one
+        round trip) into the library of its blocks, in the caller's process.
+        """
+        return arrays
+
+    def rows(self, data: Any, indices: Array) -> Any:
+        """The rows of ``data.X`` at ``indices`` (not centred), for :meth:`gather` or as an
+        operand of the next pass.
+
+        ``indices`` are on the small side. A lazy library may return them
+        unevaluated: the pass that takes them as an operand reads them in its
+        own round trip and returns them evaluated (:attr:`Pass.operands`).
+        """
+        return data.xp.take(data.X, indices, axis=0)
+
+    def run_pass(self, data: Any, block_pass: Callable[..., tuple[Any, Any]], state: Any,
+                 *operands: Any, gather: bool = False) -> Pass:
+        """One pass over the rows of ``data``, each block of rows given to ``block_pass``.
+
+        Parameters
+        ----------
+        data : Data
+            The rows (:class:`anykmeans._primitives.Data`).
+        block_pass : callable
+            ``block_pass(block, rows, state, *operands) -> (state, small)`` on a
+            :class:`~anykmeans._primitives.Data` ``block`` of eager arrays: ``rows``
+            is the slice of ``data.X`` it holds, ``state`` what the previous pass
+            returned for those rows (None at first). Defined at module level,
+            so that a worker process can import it.
+        state : object
+            The :attr:`Pass.state` of the previous pass over ``data``, or None.
+        *operands
+            Model-sized arrays on the small side, or what :meth:`rows` returned.
+        gather : bool, default=False
+            List the blocks' ``small`` results in block order instead of adding
+            them up (then ``small`` must be a tuple of arrays, or None in place
+            of an array, that add up over blocks).
+
+        Returns
+        -------
+        Pass
+
+        Notes
+        -----
+        The reference runs ``block_pass`` once, on all the rows.
+        """
+        state, small = block_pass(data, slice(0, data.X.shape[0]), state, *operands)
+        return Pass(state, [small] if gather else small, operands)
+
+    def search_pass(self, data: Any, state: Any, values: Array, totals: list | None,
+                    select: Callable[..., Any], find: Callable[..., tuple],
+                    block_pass: Callable[..., tuple[Any, Any]], *operands: Any) -> Pass:
+        """A pass whose first operand is found in the rows: where running sums reach ``values``.
+
+        Parameters
+        ----------
+        data, state, *operands
+            As for :meth:`run_pass`.
+        values : array on the small side
+            What to find: for each value, the first row at which the running
+            sum (over all rows, in order) of a per-row quantity reaches it.
+        totals : list or None
+            Each block's sum of that quantity, on the small side, where the
+            previous pass had several blocks (a lazy library sends each value to
+            the block that holds it); None after a pass of one block.
+        select : callable
+            ``select(block, state) -> selected``: what ``find`` and ``block_pass``
+            read of a block's state, the searched quantity among it.
+        find : callable
+            ``find(block, selected, values, offset) -> found``: a tuple of arrays
+            with one row per value, the first holding the found rows' indices
+            within the block; ``offset`` is the running sum before the block
+            (None for the first block). The library makes the indices index
+            ``data.X``.
+        block_pass : callable
+            ``block_pass(block, rows, state, selected, found, *operands)``, as
+            :meth:`run_pass`'s, also given ``selected`` and everything found.
+
+        Returns
+        -------
+        Pass
+            With the blocks' small results listed, and ``found`` first among the
+            evaluated operands.
+        """
+        selected = select(data, state)
+        found = find(data, selected, values, None)
+        state, small = block_pass(data, slice(0, data.X.shape[0]), state, selected, found,
+                                  *operands)
+        return Pass(state, [small], (found, *operands))
+
+    def state_rows(self, data: Any, state: Any, index: int, dtype: Any) -> Array:
+        """Entry ``index`` of a pass's state (a tuple of per-row arrays) for all of ``data``'s
+        rows, as one array of ``data.X``'s library (lazy for a lazy library)."""
+        return state[index]
 
     # -- primitives the standard lacks -------------------------------------------------------
 

@@ -1,23 +1,59 @@
-"""Dask: a pass is one task per block of rows, meeting in a tree of additions.
+"""Dask: a pass is one task per block of rows, and one round trip.
 
-Each task runs the eager chunk loop on its block in the block's own library
-(NumPy, CuPy); labels and row norms stay lazy arrays with ``X``'s row chunks,
-and the inertia and sums are small lazy arrays at the root of the tree.
-Evaluating (``materialise``) persists, so that the next Lloyd iteration builds
-on results rather than on an ever-growing graph. BLAS runs one thread per task
-while Dask's own threads run the blocks.
+A fit's passes (:meth:`Dask.run_pass`, :meth:`Dask.search_pass`) each build one
+graph: a task per block of rows runs the generic block pass on its block, in
+the block's own library (NumPy, CuPy); the blocks' small results meet in a
+tree of additions (or a list); the client evaluates the graph in one round
+trip and gets the small results. Each block's state (labels, row norms,
+distances) stays where its task computed it, a future on a distributed
+cluster (a value in this process on Dask's local schedulers), and goes to the
+task of the same block in the next pass: nothing n-sized is built on the
+client. The small side of a fit (:meth:`Dask.gather`) is the blocks' library
+in the client's process: centres, the mean and candidates go into the tasks
+as values, never as Dask collections, which ``dask.delayed`` would copy, with
+their whole graph, into every task.
+
+While a fit runs, ``X`` is held in the workers' memory when it fits (the
+``anykmeans.persist`` setting of Dask's configuration: ``"auto"``, True or
+False), so that each pass reads it rather than computing it again.
+
+Lazy results for the caller (``predict``, ``transform``) are built the same way
+and left unevaluated (:meth:`Dask.assign`). BLAS runs one thread per task while
+Dask's own threads run the blocks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import contextlib
+import dataclasses
+import functools
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import array_api_compat
 import numpy as np
 
-from ._base import Array, Assignment, Backend, Library
+from ._base import Array, Assignment, Backend, Library, Pass
 from ._numpy import single_threaded_blas
+
+#: The key of Dask's configuration that says whether a fit holds ``X`` in the workers'
+#: memory: ``"auto"`` (the default), True or False.
+PERSIST_KEY = "anykmeans.persist"
+
+#: ``"auto"`` holds ``X`` on a distributed cluster whose workers' memory limits add up to
+#: at least this many times its size (on Dask's local schedulers it never does: they run
+#: in the caller's process, whose memory lazily generated data is meant to spare).
+PERSIST_HEADROOM = 4
+
+#: At the end of a fit, how long to wait for the scheduler to release the persisted ``X``, and
+#: how often to ask (seconds).
+RELEASE_TIMEOUT, RELEASE_POLL = 10.0, 0.01
+
+#: The blocks' small results are added up in a tree of this many parts per addition.
+SPLIT_EVERY = 8
 
 
 class Dask(Library):
@@ -65,28 +101,158 @@ class Dask(Library):
         with single_threaded_blas():
             return dask.persist(*arrays)
 
+    # -- a fit's passes ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def resident(self, X: Array) -> Iterator[Array]:
+        """``X`` under keys of the fit's own, persisted where :data:`PERSIST_KEY` asks for it.
+
+        A scheduler keeps the tasks that results it holds were computed from:
+        a fit's labels would keep ``X``'s, and Dask's optimisation fuses them
+        differently in different graphs (a reduction, ``persist``, a
+        ``compute`` of ``predict``), which the scheduler then warns about.
+        The fit computes a copy of ``X``'s graph under fresh keys instead. An
+        ``X`` already in memory is used as it is. On a distributed cluster the
+        fit's references to the blocks it persisted are released as it ends,
+        and it waits until the scheduler has let go of them, so that the
+        workers' memory is free again when it returns.
+        """
+        persisting = _persisting(X)
+        if _in_memory(X):
+            yield X
+            return
+        X = _own_copy(X)
+        if not persisting:
+            yield X
+            return
+        client = _client()
+        if client is None:
+            with single_threaded_blas():
+                held = X.persist()
+            yield held
+            return
+        from distributed import futures_of
+
+        held = client.persist(X, optimize_graph=False)  # as the passes submit it: see _blocks
+        try:
+            yield held
+        finally:
+            futures = futures_of(held)
+            for future in futures:
+                future.release()
+            _wait_until_released(client, [f.key for f in futures])
+
+    def gather(self, *arrays: Any) -> tuple[Any, ...]:
+        """The Dask arrays (and delayed rows) among ``arrays`` evaluated in one round trip; an
+        array of one block already in this process's memory is read without one."""
+        import dask
+
+        out = [_value_in_graph(a) for a in arrays]
+        lazy = [i for i, a in enumerate(out) if _is_lazy(a)]
+        with single_threaded_blas():
+            values = dask.compute(*(out[i] for i in lazy)) if lazy else ()
+        for i, value in zip(lazy, values, strict=True):
+            out[i] = value
+        return tuple(out)
+
+    def rows(self, data: Any, indices: Array) -> Any:
+        """A delayed value: only the blocks that hold ``indices`` are read, by one small task
+        each, in the graph of the pass (or :meth:`gather`) that evaluates it."""
+        import dask
+
+        (indices,) = self.gather(indices)
+        indices = np.asarray(indices)
+        blocks = _blocks(data)
+        starts = np.asarray([rows.start for rows in blocks.rows])
+        holder = np.searchsorted(starts, indices, side="right") - 1
+        take = dask.delayed(_take_rows, pure=False)
+        positions, parts = [], []
+        for b in np.unique(holder):
+            where = np.flatnonzero(holder == b)
+            positions.append(where)
+            parts.append(take(blocks.X[b], indices[where] - starts[b]))
+        return dask.delayed(_in_order, pure=False)(positions, parts)
+
+    def run_pass(self, data: Any, block_pass: Callable[..., tuple[Any, Any]], state: Any,
+                 *operands: Any, gather: bool = False) -> Pass:
+        """One task per block of rows and a tree of additions (or a list), one round trip.
+
+        A pass over ``b`` blocks is ``b`` block tasks, ``b`` small picks of their
+        small results and ``ceil(b / SPLIT_EVERY)`` additions, plus reading
+        ``X``'s blocks (and evaluating what :meth:`rows` returned among the
+        operands).
+        """
+        blocks = _blocks(data)
+        operands = tuple(_operand(o) for o in operands)
+        return _evaluate_pass(_block_tasks(blocks, data, block_pass, state, operands),
+                              operands, gather)
+
+    def search_pass(self, data: Any, state: Any, values: Array, totals: list | None,
+                    select: Callable[..., Any], find: Callable[..., tuple],
+                    block_pass: Callable[..., tuple[Any, Any]], *operands: Any) -> Pass:
+        """Each value is sent to the block whose running total reaches it first (by the
+        ``totals``); a small task per block that receives values finds them, and every
+        block's task takes what was found: one graph, one round trip."""
+        import dask
+
+        blocks = _blocks(data)
+        values = np.asarray(values)
+        if totals is None:
+            holder, ends = np.zeros(values.shape[0], dtype=np.intp), None
+        else:
+            ends = np.cumsum(np.asarray(totals))
+            holder = np.minimum(np.searchsorted(ends, values), len(blocks.rows) - 1)
+        finder = dask.delayed(_find_in_block, pure=False)
+        positions, parts = [], []
+        for b in np.unique(holder):
+            where = np.flatnonzero(holder == b)
+            positions.append(where)
+            parts.append(finder(find, select, type(data), blocks.X[b], blocks.mean,
+                                blocks.weights[b], data.chunk_size, blocks.rows[b],
+                                state.parts[b], values[where], None if b == 0 else ends[b - 1]))
+        found = dask.delayed(_in_order, pure=False)(positions, parts)
+        operands = (found, *(_operand(o) for o in operands))
+        function = functools.partial(_searched_block, select, block_pass)
+        return _evaluate_pass(_block_tasks(blocks, data, function, state, operands), operands,
+                              gather=True)
+
+    def state_rows(self, data: Any, state: Any, index: int, dtype: Any) -> Array:
+        """Lazy, with ``X``'s row chunks, each block read from where its task left it."""
+        import dask
+        import dask.array as da
+
+        field = dask.delayed(_state_field, pure=False)
+        return da.concatenate([
+            da.from_delayed(field(part, index), shape=(rows.stop - rows.start,), dtype=dtype)
+            for part, rows in zip(state.parts, _blocks(data).rows, strict=True)])
+
     def assign(self, data: Any, centres: Array, eager: Callable[..., Assignment], *,
                update: bool = False, exact_inertia: bool = False,
                x_sq_norms: Array | None = None) -> Assignment:
-        """``eager`` on every block of rows, one task each, results added in a binary tree.
+        """``eager`` on every block of rows, one task each, results added in a binary tree,
+        left lazy (for ``predict``, ``transform``, ``score``: see :meth:`run_pass` for a fit's).
 
         Reading ``X`` once, the graph has ``O(blocks)`` tasks whatever the number
         of iterations before it. Task keys are fresh on every call
-        (``pure=False``), so that a scheduler still holding an earlier fit's
-        results never meets a known key with a different task.
+        (``pure=False``), ``X``'s included (see :meth:`resident`), so that a
+        scheduler still holding earlier results never meets a known key with a
+        different task.
         """
         import dask
         import dask.array as da
 
+        if not _in_memory(data.X):
+            data = dataclasses.replace(data, X=_own_copy(data.X))
         X = data.X.rechunk({1: -1})
-        blocks = X.to_delayed()[:, 0]
+        blocks = _blocks(data).X
 
         def row_blocks(v: Array | None) -> list:
-            return [None] * len(blocks) if v is None else v.rechunk((X.chunks[0],)).to_delayed()
+            return [None] * len(blocks) if v is None else _row_blocks(v, X)
 
         task = dask.delayed(_assign_block, pure=False)
-        parts = [task(eager, type(data), block, centres, data.mean, w, data.chunk_size, update,
-                      exact_inertia, norms)
+        centres_operand, mean = _operand(centres), _operand(data.mean)
+        parts = [task(eager, type(data), block, centres_operand, mean, w, data.chunk_size,
+                      update, exact_inertia, norms)
                  for block, w, norms in zip(blocks, row_blocks(data.weights),
                                             row_blocks(x_sq_norms), strict=True)]
 
@@ -110,6 +276,257 @@ class Dask(Library):
             sums = da.from_delayed(total.sums, shape=(n_clusters, n_features), dtype=X.dtype)
             weight_sums = da.from_delayed(total.weight_sums, shape=(n_clusters,), dtype=X.dtype)
         return Assignment(labels, inertia, sums, weight_sums, x_sq_norms)
+
+
+class _Blocks(NamedTuple):
+    """The blocks of rows of a pass's data, as task arguments."""
+
+    X: list
+    weights: list
+    rows: list[slice]
+    mean: Any
+
+
+class _State(NamedTuple):
+    """A pass's state: per block, its task's result (a future, or the value itself)."""
+
+    parts: list
+
+
+def _blocks(data: Any) -> _Blocks:
+    """``data``'s blocks of rows, each with every feature, and its weights in the same rows.
+
+    Graphs are taken unoptimised: Dask's optimisation fuses ``X``'s tasks
+    differently in different graphs, and a scheduler that still knows a key
+    warns when it meets it with another task.
+    """
+    X = data.X.rechunk({1: -1})
+    ends = np.cumsum(X.chunks[0])
+    rows = [slice(int(end - n), int(end)) for end, n in zip(ends, X.chunks[0], strict=True)]
+    weights = [None] * len(rows) if data.weights is None else _row_blocks(data.weights, X)
+    return _Blocks(list(X.to_delayed(optimize_graph=False)[:, 0]), weights, rows,
+                   _operand(data.mean))
+
+
+def _row_blocks(v: Array, X: Array) -> list:
+    """The blocks of the per-row array ``v`` in ``X``'s rows."""
+    return list(v.rechunk((X.chunks[0],)).to_delayed(optimize_graph=False))
+
+
+def _operand(x: Any) -> Any:
+    """A model-sized operand as a task argument: a Dask array becomes the delayed value of its
+    one block, which the tasks share (as a Dask array, every task would get its own copy
+    of its graph)."""
+    if array_api_compat.is_dask_array(x):
+        return x.rechunk(x.shape).to_delayed(optimize_graph=False).ravel()[0]
+    return x
+
+
+def _is_lazy(x: Any) -> bool:
+    from dask.base import is_dask_collection
+
+    return is_dask_collection(x)
+
+
+def _value_in_graph(x: Any) -> Any:
+    """A Dask array of one block whose graph holds the block itself: that block; else ``x``."""
+    if not array_api_compat.is_dask_array(x) or x.npartitions != 1:
+        return x
+    from dask.core import flatten
+
+    graph = dict(x.__dask_graph__())
+    (key,) = flatten(x.__dask_keys__())
+    value = graph.get(key)
+    return value if len(graph) == 1 and array_api_compat.is_array_api_obj(value) else x
+
+
+def _client() -> Any:
+    """The ``distributed`` client Dask computes with now, or None for a local scheduler."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    from dask.base import get_scheduler
+
+    scheduler = get_scheduler()  # a client, or its ``get`` method
+    client = getattr(scheduler, "__self__", scheduler)
+    return client if isinstance(client, distributed.Client) else None
+
+
+def _persisting(X: Array) -> bool:
+    """Whether a fit holds ``X`` in memory (:data:`PERSIST_KEY`)."""
+    import dask
+
+    choice = dask.config.get(PERSIST_KEY, "auto")
+    if choice not in ("auto", True, False):
+        raise ValueError(f"Dask's configuration sets {PERSIST_KEY} to {choice!r}; use 'auto', "
+                         "True or False.")
+    if choice is False:
+        return False
+    if choice is True:
+        return True
+    client = _client()
+    if client is None:
+        return False
+    limits = [worker.get("memory_limit") or 0
+              for worker in client.scheduler_info()["workers"].values()]
+    return 0 not in limits and PERSIST_HEADROOM * X.nbytes <= sum(limits)
+
+
+def _wait_until_released(client: Any, keys: list, timeout: float = RELEASE_TIMEOUT) -> None:
+    """Wait (at most ``timeout`` seconds) until the scheduler knows no worker holding ``keys``."""
+    deadline = time.monotonic() + timeout
+    while (keys and any(client.sync(client.scheduler.who_has, keys=keys).values())
+           and time.monotonic() < deadline):
+        time.sleep(RELEASE_POLL)
+
+
+def _own_copy(X: Array) -> Array:
+    """``X`` computed by a copy of its graph whose every key has a fresh suffix."""
+    import dask.array as da
+    from dask._task_spec import convert_legacy_graph
+
+    suffix = uuid.uuid4().hex
+
+    def renamed(key: Any) -> Any:
+        return (f"{key[0]}-{suffix}", *key[1:]) if isinstance(key, tuple) else f"{key}-{suffix}"
+
+    graph = convert_legacy_graph(dict(X.__dask_graph__()))
+    keys = {key: renamed(key) for key in graph}
+    copy = {keys[key]: node.substitute(keys, key=keys[key]) for key, node in graph.items()}
+    return da.Array(copy, renamed(X.name), X.chunks, meta=X._meta)
+
+
+def _in_memory(X: Array) -> bool:
+    """Whether ``X``'s graph holds nothing but its blocks (it is persisted, or made of arrays)."""
+    from dask.core import istask
+
+    graph = dict(X.__dask_graph__())
+    return len(graph) == X.npartitions and not any(map(istask, graph.values()))
+
+
+def _block_tasks(blocks: _Blocks, data: Any, function: Callable[..., tuple[Any, Any]],
+                 state: _State | None, operands: tuple) -> list:
+    """One task per block: ``function`` on the block and the block's state."""
+    import dask
+
+    task = dask.delayed(_run_block, pure=False)
+    previous = [None] * len(blocks.rows) if state is None else state.parts
+    return [task(function, type(data), X, blocks.mean, w, data.chunk_size, rows, part,
+                 *operands)
+            for X, w, rows, part in zip(blocks.X, blocks.weights, blocks.rows, previous,
+                                        strict=True)]
+
+
+def _evaluate_pass(parts: list, operands: tuple, gather: bool) -> Pass:
+    """The block tasks ``parts`` evaluated in one round trip, with their small results added
+    up (or listed) and the delayed operands: the blocks' results stay where they are."""
+    import dask
+    from dask.delayed import Delayed
+
+    small = [part[1] for part in parts]
+    if gather:
+        root = dask.delayed(_listed, pure=False)(*small)
+    else:
+        add = dask.delayed(_add_up, pure=False)
+        while len(small) > 1:
+            small = [add(*small[i:i + SPLIT_EVERY]) for i in range(0, len(small), SPLIT_EVERY)]
+        root = small[0]
+    lazy = [i for i, operand in enumerate(operands) if isinstance(operand, Delayed)]
+    handles = _evaluate([*parts, root, *(operands[i] for i in lazy)])
+    values = [_value(handle) for handle in handles[len(parts):]]
+    evaluated = list(operands)
+    for i, value in zip(lazy, values[1:], strict=True):
+        evaluated[i] = value
+    return Pass(_State(handles[:len(parts)]), values[0], tuple(evaluated))
+
+
+def _evaluate(graphs: list) -> list:
+    """``graphs`` computed in one round trip: futures on a distributed client (the results stay
+    on the workers), values on a local scheduler."""
+    import dask
+
+    client = _client()
+    if client is None:
+        with single_threaded_blas():
+            return list(dask.compute(*graphs))
+    return client.compute(graphs)
+
+
+def _value(handle: Any) -> Any:
+    """A future's result, here; anything else as it is."""
+    distributed = sys.modules.get("distributed")
+    if distributed is not None and isinstance(handle, distributed.Future):
+        return handle.result()
+    return handle
+
+
+# -- what the tasks run ------------------------------------------------------------------------
+
+
+def _run_block(function: Callable[..., tuple[Any, Any]], data_type: type, X: Array, mean: Any,
+               weights: Array | None, chunk_size: int | None, rows: slice, previous: Any,
+               *operands: Any) -> tuple[Any, Any]:
+    """A block pass on one block, given the state the block's previous task left (Dask runs
+    blocks in parallel, so the block's chunks run one after another on one BLAS thread)."""
+    with single_threaded_blas():
+        return function(data_type(X, mean, weights, chunk_size), rows,
+                        None if previous is None else previous[0], *operands)
+
+
+def _searched_block(select: Callable[..., Any], block_pass: Callable[..., tuple[Any, Any]],
+                    data: Any, rows: slice, state: Any, found: tuple,
+                    *operands: Any) -> tuple[Any, Any]:
+    """``block_pass`` of :meth:`Dask.search_pass`, given what ``select`` reads of the state."""
+    return block_pass(data, rows, state, select(data, state), found, *operands)
+
+
+def _find_in_block(find: Callable[..., tuple], select: Callable[..., Any], data_type: type,
+                   X: Array, mean: Any, weights: Array | None, chunk_size: int | None,
+                   rows: slice, previous: Any, values: np.ndarray,
+                   offset: Any) -> tuple:
+    """``find`` on one block, its row indices made to index the whole of ``X``."""
+    with single_threaded_blas():
+        data = data_type(X, mean, weights, chunk_size)
+        found = find(data, select(data, previous[0]), values, offset)
+    return (found[0] + rows.start, *found[1:])
+
+
+def _take_rows(X: Array, indices: np.ndarray) -> Array:
+    xp = array_api_compat.array_namespace(X)
+    return xp.take(X, xp.asarray(indices, device=array_api_compat.device(X)), axis=0)
+
+
+def _in_order(positions: list[np.ndarray], parts: list) -> Any:
+    """The parts (arrays, or tuples of arrays) found for ``positions``, put together in the
+    order of the positions."""
+    order = np.argsort(np.concatenate(positions), kind="stable")
+
+    def together(arrays: list) -> Array:
+        xp = array_api_compat.array_namespace(*arrays)
+        return xp.take(xp.concat(arrays), xp.asarray(order), axis=0)
+
+    if isinstance(parts[0], tuple):
+        return tuple(together(list(arrays)) for arrays in zip(*parts, strict=True))
+    return together(parts)
+
+
+def _listed(*parts: Any) -> list:
+    return list(parts)
+
+
+def _add_up(*parts: Any) -> Any:
+    """The sum of the small results ``parts`` (arrays, or tuples of arrays and Nones)."""
+    def add(a: Any, b: Any) -> Any:
+        if not isinstance(a, tuple):
+            return a + b
+        sums = [None if x is None else x + y for x, y in zip(a, b, strict=True)]
+        return type(a)(*sums) if hasattr(a, "_fields") else tuple(sums)
+
+    return functools.reduce(add, parts)
+
+
+def _state_field(part: tuple[Any, Any], index: int) -> Array:
+    return part[0][index]
 
 
 def _assign_block(eager: Callable[..., Assignment], data_type: type, block: Array,
