@@ -354,7 +354,8 @@ def test_predict_on_the_training_data_gives_the_fitted_labels(data, tmp_path):
     out = run("predict", tmp_path / "m.npz", folder / "header.csv", "-o", tmp_path / "l.npy")
     assert out.returncode == 0, out.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), fitted)
-    out = run("predict", tmp_path / "m.npz", folder / "X.npz", "--backend", "torch")
+    out = run("predict", tmp_path / "m.npz", folder / "X.npz", "--backend",
+              "array_api_strict:device1")
     assert out.returncode == 0, out.stderr
     np.testing.assert_array_equal(np.asarray(out.stdout.split(), dtype=int), fitted)
 
