@@ -26,12 +26,14 @@ from ._validation import (
     check_centres,
     check_data,
     check_init_method,
+    check_magnitude,
     check_n_clusters,
     check_n_init,
     check_positive_int,
     check_positive_real,
     check_sample_weight,
     check_tol,
+    largest_magnitude,
 )
 
 Init = Union[str, Array, Callable[..., Array]]  # noqa: UP007 (a runtime alias)
@@ -107,13 +109,14 @@ def _tolerance(xp: Namespace, X: Array, tol: float) -> float:
 
 def _centring(xp: Namespace, library: Library, X: Array, tol: float) -> tuple[Array, float]:
     """The centring offset (the mean of ``X``, on the library's small side) and ``tol`` scaled
-    as :func:`_tolerance` does, evaluated together (one pass over a lazy ``X``)."""
-    mean = xp.mean(X, axis=0)
-    if tol == 0:
-        (mean,) = library.gather(mean)
-        return mean, 0.0
-    mean, variance = library.gather(mean, _mean_variance(xp, X))
-    return mean, float(to_host(variance)) * tol
+    as :func:`_tolerance` does, with ``X``'s values checked (:func:`check_magnitude`): all
+    evaluated together, one pass over a lazy ``X``."""
+    reductions = (largest_magnitude(xp, X), xp.mean(X, axis=0))
+    if tol != 0:
+        reductions += (_mean_variance(xp, X),)
+    largest, mean, *variance = library.gather(*reductions)
+    check_magnitude(float(largest), X)  # a lone scalar, as validation reads it
+    return mean, float(to_host(variance[0])) * tol if variance else 0.0
 
 
 def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
@@ -146,7 +149,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     iteration, inertia)`` (0-based restart and iteration, host numbers) after
     every Lloyd iteration of every restart, for progress reporting.
     """
-    xp, X = check_data(X)
+    xp, X = check_data(X, values=False)  # checked with the mean: see _centring
     n_clusters = check_n_clusters(n_clusters, X.shape[0])
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = check_tol(tol)

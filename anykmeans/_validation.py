@@ -106,13 +106,14 @@ def _check_finite(xp: Namespace, x: Array, name: str, source: Any) -> None:
         raise _not_finite(name, x.dtype, source)
 
 
-def _largest_magnitude(xp: Namespace, X: Array) -> float:
-    """``max |X|`` as a Python float (NaN if ``X`` holds NaN).
+def largest_magnitude(xp: Namespace, X: Array) -> Array:
+    """``max |X|`` as a 0-d array (NaN if ``X`` holds NaN), for :func:`check_magnitude`.
 
     From the largest and the smallest value: two reductions that make no
-    temporary the size of ``X`` (NaN propagates through both).
+    temporary the size of ``X`` (NaN propagates through both); lazy where
+    ``X`` is, so that a caller can evaluate it with its other reductions.
     """
-    return float(xp.max(xp.stack([xp.max(X), -xp.min(X)])))
+    return xp.max(xp.stack([xp.max(X), -xp.min(X)]))
 
 
 def _safe_magnitude(xp: Namespace, dtype: Any, total_weight: float, n_features: int) -> float:
@@ -129,16 +130,18 @@ def _safe_magnitude(xp: Namespace, dtype: Any, total_weight: float, n_features: 
     return math.sqrt(float(xp.finfo(dtype).max) / (16.0 * total_weight * n_features))
 
 
-def _check_magnitude(xp: Namespace, X: Array, name: str, source: Any) -> None:
-    """Reject non-finite data, and data whose squared distances would overflow its dtype.
+def check_magnitude(largest: float, X: Array, name: str = "X", source: Any = None) -> None:
+    """Reject data whose largest ``|X|`` is ``largest`` if it is not finite, or so large that
+    squared distances would overflow ``X``'s dtype.
 
-    ``X`` was converted to its floating dtype from ``source``: values beyond
-    the range of a narrower dtype became infinity, and the message says so.
-    The bound is :func:`_safe_magnitude` with unit weights (``n_samples``).
+    ``X`` was converted to its floating dtype from ``source`` (None: it was
+    not converted): values beyond the range of a narrower dtype became
+    infinity, and the message says so. The bound is :func:`_safe_magnitude`
+    with unit weights (``n_samples``).
     """
-    largest = _largest_magnitude(xp, X)
+    xp = array_namespace(X)
     if not math.isfinite(largest):
-        raise _not_finite(name, X.dtype, source)
+        raise _not_finite(name, X.dtype, X.dtype if source is None else source)
     n_samples, n_features = X.shape
     bound = _safe_magnitude(xp, X.dtype, n_samples, n_features)
     if largest > bound:
@@ -151,7 +154,8 @@ def _check_magnitude(xp: Namespace, X: Array, name: str, source: Any) -> None:
 
 
 def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
-               estimator: str = "KMeans", like: Array | None = None) -> tuple[Namespace, Array]:
+               estimator: str = "KMeans", like: Array | None = None,
+               values: bool = True) -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
 
     Parameters
@@ -170,6 +174,11 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         ``X`` keeps a real floating dtype of at least 32 bits; integers,
         booleans and half precision take the namespace's default floating
         dtype (see :func:`anykmeans._namespace.float_dtype`).
+    values : bool, default=True
+        Check the values now (finite, not so large that squared distances
+        overflow). False leaves it to the caller, who evaluates
+        :func:`largest_magnitude` with its own reductions (one pass over a
+        lazy ``X`` for all of them) and calls :func:`check_magnitude`.
 
     Returns
     -------
@@ -222,7 +231,8 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         dtype = like.dtype
     if source != dtype:
         X = xp.astype(X, dtype)
-    _check_magnitude(xp, X, name, source)
+    if values:
+        check_magnitude(float(largest_magnitude(xp, X)), X, name, source)
     return xp, X
 
 
@@ -287,7 +297,7 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
     # check_data bounded X for n_samples unit weights: only a larger total needs X again.
     if total > n_samples:
         bound = _safe_magnitude(xp, X.dtype, total, n_features)
-        largest = _largest_magnitude(xp, X)
+        largest = float(largest_magnitude(xp, X))
         if largest > bound:
             raise ValueError(
                 f"sample_weight sums to {total:.3g}: with X of magnitude up to {largest:.3g}, "

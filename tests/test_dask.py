@@ -81,11 +81,11 @@ def test_each_lloyd_iteration_is_one_round_trip_reading_x_once(recorder):
     np.testing.assert_allclose(model.inertia_, expected.inertia_, rtol=1e-10)
     np.testing.assert_array_equal(model.labels_.compute(), expected.labels_)
 
-    # Before the loop: validation (X, then the init), the centring mean, the seeds; X read
-    # twice. After it, one pass: the final labels, their exact inertia and the rows per
-    # cluster (for the count of distinct clusters).
+    # Before the loop: validation of the init, then X's values checked with the centring
+    # mean (one pass: X read once), the seeds. After it, one pass: the final labels, their
+    # exact inertia and the rows per cluster (for the count of distinct clusters).
     setup, loop, final = calls[:-7], calls[-7:-1], calls[-1]
-    assert len(setup) <= 4 and sum(reads for _, reads in setup) == 2 * N_BLOCKS
+    assert len(setup) <= 4 and sum(reads for _, reads in setup) == N_BLOCKS
     # Per iteration one evaluation: X read once, and per block its read, its task and the
     # pick of its small result, then one addition of the blocks' sums.
     assert [reads for _, reads in loop] == [N_BLOCKS] * 6
@@ -140,8 +140,9 @@ def test_a_persisted_x_is_generated_once():
         model = anykmeans.KMeans(3, init="k-means||", random_state=0).fit(recorder.lazy_x())
     expected = anykmeans.KMeans(3, init="k-means||", random_state=0).fit(in_memory())
     np.testing.assert_array_equal(model.labels_.compute(), expected.labels_)
-    # Validation reads X, persisting it reads it again, and nothing after that.
-    assert sum(reads for _, reads in recorder.calls) == 2 * N_BLOCKS
+    # Persisting reads X (its values are checked afterwards, from the persisted blocks), and
+    # nothing after that.
+    assert sum(reads for _, reads in recorder.calls) == N_BLOCKS
 
 
 def test_the_persist_setting_is_checked():
