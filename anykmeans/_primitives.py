@@ -117,7 +117,7 @@ def scores(x: Array, centres: Array, centre_sq_norms: Array) -> Array:
 
 
 def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
-            centre_sq_norms: Array) -> tuple[Array, Array]:
+            centre_sq_norms: Array, library: Library | None = None) -> tuple[Array, Array]:
     """Nearest centre of every row of ``x``, ties to the lower index.
 
     Parameters
@@ -149,7 +149,14 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     infinity): the lowest tied index lies in the lowest group whose best score
     is tied, so the tie test runs on the group minima and then on that
     group's members only, and the score block is read once, for the minima.
+
+    Where ``library`` lays the block out row by row for this chunk
+    (:meth:`~anykmeans._libraries.Library.rows_first`: far more centres than
+    rows), each row's scores are one contiguous run of ``k`` values: its
+    minimum and its first tied centre are found along it, without groups.
     """
+    if library is not None and library.rows_first(x.shape[0], centres.shape[0]):
+        return _nearest_by_rows(xp, library, x, x_sq_norms, centres, centre_sq_norms)
     n_clusters, n_rows = centres.shape[0], x.shape[0]
     group_size = tie_group_size(n_clusters)
     n_groups = -(-n_clusters // group_size)
@@ -175,6 +182,18 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
         labels = xp.minimum(labels, xp.full((), n_clusters - 1, dtype=index,
                                             device=device_of(x)))
     return labels, best
+
+
+def _nearest_by_rows(xp: Namespace, library: Library, x: Array, x_sq_norms: Array,
+                     centres: Array, centre_sq_norms: Array) -> tuple[Array, Array]:
+    """:func:`nearest` on a row-major ``(n_rows, k)`` score block: the same ties, the same
+    labels."""
+    slack = TIE_ULPS * xp.finfo(x.dtype).eps * (x_sq_norms + xp.max(centre_sq_norms))
+    block = x @ (-2.0 * centres).T
+    block += centre_sq_norms[None, :]
+    best = xp.min(block, axis=1)
+    tied = block <= (best + slack)[:, None]
+    return xp.astype(library.first_true(xp, tied), index_dtype(xp, device_of(x))), best
 
 
 def tie_group_size(n_clusters: int) -> int:
@@ -270,7 +289,7 @@ def _assign_rows(library: Library, xp: Namespace, x: Array, x_sq_norms: Array | 
     """
     if x_sq_norms is None:
         x_sq_norms = library.sq_norms(xp, x)
-    labels, best = nearest(xp, x, x_sq_norms, centres, centre_sq_norms)
+    labels, best = nearest(xp, x, x_sq_norms, centres, centre_sq_norms, library)
     sq_distances = (residual_sq_norms(library, xp, x, centres, labels) if exact_inertia
                     else _non_negative(xp, x_sq_norms + best))
     if w is None:

@@ -10,7 +10,7 @@ from anykmeans._libraries import Library, library_of
 from anykmeans._libraries._base import CPU_CHUNK_BYTES
 from anykmeans._libraries._numpy import FEATURE_MAJOR_MAX_FEATURES, NumPy
 from anykmeans._namespace import array_namespace
-from anykmeans._primitives import Data, assign, labelled_inertia, tie_group_size
+from anykmeans._primitives import Data, assign, labelled_inertia, nearest, tie_group_size
 from tests.conftest import host
 from tests.data import blobs
 
@@ -129,8 +129,41 @@ def test_ties_go_to_the_lowest_index_when_centres_are_grouped(xp, n_clusters):
     X, C = xp.asarray(points), xp.asarray(centres)
     ns = array_namespace(X)
     mean = ns.zeros(3, dtype=X.dtype, device=anykmeans._namespace.device_of(X))
-    labels = assign(Data(X, mean, chunk_size=150), C).labels
+    # 150 rows a chunk: centre-major blocks; 10 rows: NumPy lays them out row by row.
+    for chunk_size in (150, 10):
+        labels = assign(Data(X, mean, chunk_size=chunk_size), C).labels
+        np.testing.assert_array_equal(host(labels), expected)
+
+
+class RowsFirst(Library):
+    """The reference library with row-major score blocks: the generic by-rows tie test."""
+
+    def rows_first(self, n_rows, n_centres):
+        return True
+
+
+@pytest.mark.parametrize("n_clusters", [3, 26 * 5])
+def test_row_major_blocks_break_ties_to_the_lowest_index(xp, n_clusters):
+    # The standard-only by-rows path (the reference first_true) on every backend: exact
+    # ties across copies of each centre go to the lowest index, the best score is the
+    # squared distance less |x|^2, and rows whose scores are all NaN get a label in range.
+    rng = np.random.default_rng(6)
+    distinct = rng.standard_normal((min(n_clusters, 26), 3))
+    centres = distinct[rng.permutation(np.arange(n_clusters) % len(distinct))]
+    points = rng.standard_normal((60, 3))
+    sq = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    expected = np.argmax(sq <= sq.min(axis=1, keepdims=True) * (1 + 1e-9), axis=1)
+    X, C = xp.asarray(points), xp.asarray(centres)
+    ns = array_namespace(X)
+    x_sq, c_sq = ns.sum(X * X, axis=1), ns.sum(C * C, axis=1)
+    labels, best = nearest(ns, X, x_sq, C, c_sq, RowsFirst())
     np.testing.assert_array_equal(host(labels), expected)
+    np.testing.assert_allclose(host(best) + (points**2).sum(axis=1), sq.min(axis=1),
+                               rtol=xp.rtol * 10, atol=xp.rtol * 10)
+    nan_row = ns.full((1, 3), float("nan"), dtype=X.dtype,
+                      device=anykmeans._namespace.device_of(X))
+    labels, _ = nearest(ns, nan_row, ns.sum(nan_row * nan_row, axis=1), C, c_sq, RowsFirst())
+    assert 0 <= int(host(labels)[0]) < n_clusters
 
 
 def test_segment_count_equals_the_segment_sum_of_ones(xp):

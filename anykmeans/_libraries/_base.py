@@ -437,6 +437,25 @@ class Library:
 
     # -- primitives the standard lacks -------------------------------------------------------
 
+    def rows_first(self, n_rows: int, n_centres: int) -> bool:
+        """Whether a chunk's score block is laid out row by row (``(n_rows, n_centres)``)
+        rather than centre by centre: where the library reduces long rows best. The
+        reference keeps centre-major blocks (see :func:`anykmeans._primitives.scores`)."""
+        return False
+
+    def first_true(self, xp: Namespace, mask: Array) -> Array:
+        """Index of the first True along each row of a 2-D boolean ``mask`` (every row has
+        one; a row without one gets an index in range).
+
+        ``(m - 1) - max_j(mask_j * (m - 1 - j))`` in the narrowest integer type that holds
+        ``m``: the standard's ``argmax`` is not defined on booleans.
+        """
+        m = mask.shape[1]
+        dtype = xp.int8 if m < 2**7 else xp.int16 if m < 2**15 else xp.int32
+        countdown = xp.arange(m - 1, -1, -1, dtype=dtype, device=array_api_compat.device(mask))
+        return (m - 1) - xp.max(xp.astype(mask, dtype) * countdown[None, :], axis=1)
+
+
     def centred_rows(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
         """``X[rows] - mean``: a chunk of rows in the centred frame, a new array."""
         return X[rows, :] - mean

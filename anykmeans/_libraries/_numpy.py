@@ -27,6 +27,12 @@ T = TypeVar("T")
 #: Chunks of at most this many features are laid out feature by feature.
 FEATURE_MAJOR_MAX_FEATURES = 8
 
+#: Rows a chunk holds at the least, whatever the memory budget says (see NumPy.chunk_rows).
+MIN_CHUNK_ROWS = 128
+
+#: Score blocks are laid out row by row where centres outnumber a chunk's rows this much.
+ROWS_FIRST_RATIO = 8
+
 #: The segment sum scatter-adds directly below this many rows per segment and
 #: sorts above it (each measured faster on its side: benchmarks notes).
 SORT_MIN_ROWS_PER_SEGMENT = 4
@@ -88,6 +94,29 @@ class NumPy(Library):
             yield from run_on_pool(function, chunks, workers)
 
     # -- primitives --------------------------------------------------------------------------
+
+    def chunk_rows(self, n_samples: int, n_features: int, n_centres: int, itemsize: int,
+                   device: Any, chunk_size: int | None = None) -> int:
+        """The reference's rows, but at least :data:`MIN_CHUNK_ROWS` when ``chunk_size`` is not
+        given: a chunk's cluster sums cost ``O(k d)`` whatever its rows, and at very large
+        ``k`` the memory budget alone would leave a few dozen rows to spread that over
+        (k = 20 000: 52 rows, a fit 1.8 times slower than with 128)."""
+        rows = super().chunk_rows(n_samples, n_features, n_centres, itemsize, device, chunk_size)
+        return rows if chunk_size is not None else max(rows, min(MIN_CHUNK_ROWS, n_samples))
+
+    def rows_first(self, n_rows: int, n_centres: int) -> bool:
+        """Row-major score blocks where centres outnumber rows :data:`ROWS_FIRST_RATIO`-fold.
+
+        A reduction over centres then runs along rows of ``k`` values instead of
+        down ``k`` rows of a few values (NumPy pays per inner loop): at
+        k = 20 000 and 52 rows a chunk, 0.84 ms against 1.48 (one thread, the
+        product included).
+        """
+        return n_centres >= ROWS_FIRST_RATIO * n_rows
+
+    def first_true(self, xp: Namespace, mask: Array) -> Array:
+        """``argmax`` along each row: NumPy's stops at the first True."""
+        return np.argmax(mask, axis=1)
 
     def centred_rows(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
         """``X[rows] - mean``; a chunk of at most :data:`FEATURE_MAJOR_MAX_FEATURES` features
