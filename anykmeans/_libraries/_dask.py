@@ -381,7 +381,12 @@ def _wait_until_released(client: Any, keys: list, timeout: float = RELEASE_TIMEO
 
 
 def _own_copy(X: Array) -> Array:
-    """``X`` computed by a copy of its graph whose every key has a fresh suffix."""
+    """``X`` computed by a copy of its graph whose every key has a fresh suffix.
+
+    Uses Dask's task-spec graph (``dask._task_spec``, Dask 2024.12 on, the version the
+    ``dask`` extra asks for): the public ``dask.graph_manipulation.clone`` fails on arrays of
+    several layers in Dask 2026.8.
+    """
     import dask.array as da
     from dask._task_spec import convert_legacy_graph
 
