@@ -669,7 +669,7 @@ def save_model(model: Any, path: str | os.PathLike | Any) -> None:
     np.savez(path, metadata=np.asarray(json.dumps(metadata)), **arrays)
 
 
-def load_model(path: str | os.PathLike | Any, like: Array | None = None) -> Any:
+def load_model(path: str | os.PathLike | Any, like: Any = None) -> Any:
     """Read a model written by ``model.save(path)``; a file is only ever read as data.
 
     Nothing the file names is imported or called; only the archive members
@@ -679,9 +679,11 @@ def load_model(path: str | os.PathLike | Any, like: Array | None = None) -> Any:
     Parameters
     ----------
     path : str, path-like or binary file
-    like : array, optional
-        Any array of the library and device the model's arrays should be in
-        (its values and shape do not matter); NumPy on the CPU when omitted.
+    like : array, module, device, str or None
+        Where the model's arrays should be, as ``model.to(like)`` takes it: any
+        array of that library and device (its values and shape do not matter),
+        a library's module, a device, or a device's name ("cpu": NumPy); NumPy
+        on the CPU when omitted.
 
     Returns
     -------
@@ -694,7 +696,11 @@ def load_model(path: str | os.PathLike | Any, like: Array | None = None) -> Any:
         archive, of another format version, or not exactly what ``save``
         writes: estimators, parameters, attributes, dtypes and shapes outside
         the format's allow-lists); the message names ``path`` and the reason.
+        Or if ``like`` names a device its library does not have here.
+    TypeError
+        If ``like`` names no library and device.
     """
+    like = like_for(like, np.empty(0))  # before the file: its errors are not the file's
     try:
         with zipfile.ZipFile(path) as archive:
             metadata = _read_metadata(archive)

@@ -70,6 +70,23 @@ def test_the_file_is_plain_npz_with_named_arrays_and_json_parameters(tmp_path):
     assert metadata["params"] == {**model.get_params(), "n_init": 3}
 
 
+def test_load_takes_a_module_a_device_or_a_device_name_as_to_does(tmp_path):
+    model = anykmeans.KMeans(4, random_state=0).fit(X_TRAIN)
+    model.save(tmp_path / "model.npz")
+    path = tmp_path / "model.npz"
+    assert isinstance(anykmeans.load(path, like=np).cluster_centers_, np.ndarray)
+    assert isinstance(anykmeans.load(path, like="cpu").cluster_centers_, np.ndarray)
+    with pytest.raises(ValueError, match="NumPy arrays are on the CPU only"):
+        anykmeans.load(path, like="cuda")
+    with pytest.raises(TypeError, match="like"):
+        anykmeans.load(path, like=3.5)
+    torch = pytest.importorskip("torch")
+    for like in (torch, torch.device("cpu")):
+        loaded = anykmeans.load(path, like=like)
+        assert isinstance(loaded.cluster_centers_, torch.Tensor)
+        assert_same_model(loaded, model)
+
+
 def test_array_init_is_kept_and_callables_warn(tmp_path):
     init = X_TRAIN[:4]
     model = anykmeans.KMeans(4, init=init, n_init=1).fit(X_TRAIN)
