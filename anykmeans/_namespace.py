@@ -107,14 +107,10 @@ def to_host(x: Array) -> np.ndarray:
 
 
 def materialise(*arrays: Array) -> tuple[Array, ...]:
-    """Evaluate lazy arrays (or tuples of them, such as an assignment) now, keeping them
-    where they are.
+    """Evaluate lazy arrays now, keeping them where they are.
 
-    Dask arrays are persisted so that the next Lloyd iteration builds on
+    Dask arrays are persisted so that the next mini-batch step builds on
     results rather than on an ever-growing task graph; every other library is
     eager and gets its arrays back unchanged.
     """
-    first = arrays[0]
-    while isinstance(first, tuple):
-        first = first[0]
-    return library_of(first).materialise(*arrays)
+    return library_of(arrays[0]).materialise(*arrays)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._libraries import Array, Assignment, Library, Namespace, library_of
+from ._libraries._base import first_true
 from ._namespace import array_namespace, device_of, index_dtype
 
 __all__ = [
@@ -173,11 +174,11 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     best = xp.min(group_best, axis=0)
     threshold = best + slack
     index = index_dtype(xp, device_of(x))
-    group = xp.astype(_first_true(xp, group_best <= threshold), index)
+    group = xp.astype(first_true(xp, group_best <= threshold, axis=0), index)
     if group_size == 1:
         return group, best
     members = xp.take_along_axis(block, xp.reshape(group, (1, 1, n_rows)), axis=0)[0, ...]
-    labels = group * group_size + xp.astype(_first_true(xp, members <= threshold), index)
+    labels = group * group_size + xp.astype(first_true(xp, members <= threshold, axis=0), index)
     if padding:  # a row without a nearest centre falls in the padding: the last centre
         labels = xp.minimum(labels, xp.full((), n_clusters - 1, dtype=index,
                                             device=device_of(x)))
@@ -208,23 +209,6 @@ def tie_group_size(n_clusters: int) -> int:
     if n_clusters < 128:
         return 1
     return 2 ** round(math.log2(math.sqrt(n_clusters) / 4))
-
-
-def _first_true(xp: Namespace, mask: Array) -> Array:
-    """Index of the first True in every column of a 2-D boolean ``mask``; the last index
-    for a column without one.
-
-    ``(m - 1) - max_j(mask_j * (m - 1 - j))``, in the narrowest integer type
-    that holds ``m``: it vectorises like a reduction along whole rows, which
-    an argmax down the columns does not. A column with no True (a row whose
-    scores are all NaN) gets ``m - 1``, so that indices stay in range.
-    """
-    m = mask.shape[0]
-    dtype = xp.int8 if m < 2**7 else xp.int16 if m < 2**15 else xp.int32
-    countdown = xp.arange(m - 1, -1, -1, dtype=dtype, device=device_of(mask))
-    marked = xp.astype(mask, dtype)
-    marked *= countdown[:, None]
-    return (m - 1) - xp.max(marked, axis=0)
 
 
 def assign(data: Data, centres: Array, *, update: bool = False, exact_inertia: bool = False,

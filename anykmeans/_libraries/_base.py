@@ -88,6 +88,22 @@ class Backend:
         return self._convert(np.asarray(x))
 
 
+def first_true(xp: Namespace, mask: Array, axis: int) -> Array:
+    """Index of the first True along ``axis`` (0 or 1) of a 2-D boolean ``mask``; the last
+    index where there is none (a row whose scores are all NaN), so that indices stay in range.
+
+    ``(m - 1) - max_j(mask_j * (m - 1 - j))``, in the narrowest integer type that holds
+    ``m``: the standard's ``argmax`` is not defined on booleans, and along axis 0 this
+    vectorises like a reduction along whole rows, which an argmax down the columns does not.
+    """
+    m = mask.shape[axis]
+    dtype = xp.int8 if m < 2**7 else xp.int16 if m < 2**15 else xp.int32
+    countdown = xp.arange(m - 1, -1, -1, dtype=dtype, device=array_api_compat.device(mask))
+    marked = xp.astype(mask, dtype)
+    marked *= countdown[:, None] if axis == 0 else countdown[None, :]
+    return (m - 1) - xp.max(marked, axis=axis)
+
+
 def unusable(library: str, device: str, why: str) -> Backend:
     """A :class:`Backend` that cannot be used here, and why."""
     return Backend(library, device, False, why)
@@ -444,16 +460,9 @@ class Library:
         return False
 
     def first_true(self, xp: Namespace, mask: Array) -> Array:
-        """Index of the first True along each row of a 2-D boolean ``mask`` (every row has
-        one; a row without one gets an index in range).
-
-        ``(m - 1) - max_j(mask_j * (m - 1 - j))`` in the narrowest integer type that holds
-        ``m``: the standard's ``argmax`` is not defined on booleans.
-        """
-        m = mask.shape[1]
-        dtype = xp.int8 if m < 2**7 else xp.int16 if m < 2**15 else xp.int32
-        countdown = xp.arange(m - 1, -1, -1, dtype=dtype, device=array_api_compat.device(mask))
-        return (m - 1) - xp.max(xp.astype(mask, dtype) * countdown[None, :], axis=1)
+        """Index of the first True along each row of a 2-D boolean ``mask`` (the reference:
+        :func:`first_true` along axis 1)."""
+        return first_true(xp, mask, axis=1)
 
 
     def centred_rows(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
