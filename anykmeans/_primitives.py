@@ -247,13 +247,17 @@ def _assign_eager(data: Data, centres: Array, *, update: bool, exact_inertia: bo
     """:func:`assign` on eager arrays: the chunks' assignments, added up in chunk order."""
     xp, library = data.xp, data.library
     centre_sq_norms = library.sq_norms(xp, centres)
-    assign_rows = library.compiled(_assign_rows, static_argnums=(0, 1, 7, 8))
+    assign_chunk = library.fused_assignment(data, centres, centre_sq_norms, update=update,
+                                            exact_inertia=exact_inertia, x_sq_norms=x_sq_norms,
+                                            tie_ulps=TIE_ULPS)
+    if assign_chunk is None:
+        assign_rows = library.compiled(_assign_rows, static_argnums=(0, 1, 7, 8))
 
-    def assign_chunk(rows: slice) -> Assignment:
-        w = None if data.weights is None else data.weights[rows]
-        norms = None if x_sq_norms is None else x_sq_norms[rows]
-        return assign_rows(library, xp, data.centred(rows), norms, w, centres, centre_sq_norms,
-                           update, exact_inertia)
+        def assign_chunk(rows: slice) -> Assignment:
+            w = None if data.weights is None else data.weights[rows]
+            norms = None if x_sq_norms is None else x_sq_norms[rows]
+            return assign_rows(library, xp, data.centred(rows), norms, w, centres,
+                               centre_sq_norms, update, exact_inertia)
 
     labels, norms, total = [], [], None
     for part in data.map(assign_chunk, centres.shape[0]):

@@ -135,3 +135,17 @@ def transfers(monkeypatch) -> list[int]:
         if name.startswith("anykmeans.") and getattr(module, "to_host", None) is real:
             monkeypatch.setattr(module, "to_host", counting)
     return sizes
+
+
+@pytest.fixture(params=["fused", "standard"])
+def numpy_path(request, monkeypatch) -> str:
+    """Run a test on both of NumPy's assignment paths: the fused loop Numba compiles
+    (skipped without Numba) and the standard-only path."""
+    from anykmeans._libraries import _fused
+
+    if request.param == "fused":
+        if _fused.compiled_kernel() is None:
+            pytest.skip("Numba is not installed (pip install numba): no fused path")
+    else:
+        monkeypatch.setattr(_fused, "compiled_kernel", lambda: None)
+    return request.param

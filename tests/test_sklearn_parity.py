@@ -1,4 +1,7 @@
-"""Same integer seed, same answer as scikit-learn's KMeans on NumPy float64."""
+"""Same integer seed, same answer as scikit-learn's KMeans on NumPy float64.
+
+Every test runs on both of NumPy's assignment paths (``numpy_path``: fused and standard).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import anykmeans
 from tests.data import blobs, bundled, untied_digits, weights
 
 sklearn_cluster = pytest.importorskip("sklearn.cluster")
+
+pytestmark = pytest.mark.usefixtures("numpy_path")
 
 DATASETS = {
     "iris": lambda: bundled("iris"),

@@ -324,6 +324,19 @@ class Library:
         ``static_argnums`` are not arrays (the library, the namespace, flags)."""
         return function
 
+    def fused_assignment(self, data: Any, centres: Array, centre_sq_norms: Array, *,
+                         update: bool, exact_inertia: bool, x_sq_norms: Array | None,
+                         tie_ulps: int) -> Callable[[slice], Assignment] | None:
+        """A function that assigns one chunk of rows of a pass in one fused step, or None.
+
+        The library's own implementation of
+        :func:`anykmeans._primitives.assign` on the rows ``data.X[chunk]``
+        (same arguments; ties within ``tie_ulps`` ulps), where it has one for
+        this pass; None where it has not, and the standard path runs. The
+        reference has none.
+        """
+        return None
+
     def assign(self, data: Any, centres: Array, eager: Callable[..., Assignment],
                **options: Any) -> Assignment:
         """Run the assignment pass ``eager(data, centres, **options)`` the library's way.

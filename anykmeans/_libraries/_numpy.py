@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import array_api_compat
 import numpy as np
 
-from ._base import Array, Backend, Library, Namespace
+from . import _fused
+from ._base import Array, Assignment, Backend, Library, Namespace
 from ._threads import SharedLimit, run_on_pool, usable_cores
 
 T = TypeVar("T")
@@ -92,6 +93,19 @@ class NumPy(Library):
             return
         with single_threaded_blas():
             yield from run_on_pool(function, chunks, workers)
+
+    def fused_assignment(self, data: Any, centres: Array, centre_sq_norms: Array, *,
+                         update: bool, exact_inertia: bool, x_sq_norms: Array | None,
+                         tie_ulps: int) -> Callable[[slice], Assignment] | None:
+        """:mod:`~anykmeans._libraries._fused`'s tiles and compiled loop: on the CPU plan,
+        with Numba installed, for float32 or float64 rows and centres of their dtype;
+        otherwise None."""
+        kernel = None if self.accelerator else _fused.compiled_kernel()
+        if kernel is None or data.X.dtype not in _fused.DTYPES or centres.dtype != data.X.dtype:
+            return None
+        return functools.partial(_fused.assign_chunk, kernel, data.X, data.mean, data.weights,
+                                 centres, centre_sq_norms, x_sq_norms, update, exact_inertia,
+                                 tie_ulps)
 
     # -- primitives --------------------------------------------------------------------------
 

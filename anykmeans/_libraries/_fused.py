@@ -1,0 +1,204 @@
+"""NumPy's fused assignment: the nearest centres and the cluster sums in one compiled loop.
+
+With Numba installed (``pip install "anykmeans[numba]"``), the NumPy plan
+assigns a chunk of rows tile by tile, each tile in three steps: centre the
+tile's rows into a buffer of the thread's own, one BLAS product for its score
+block, and one compiled loop over the block (:func:`nearest_and_sums`) that
+finds each row's nearest centre, adds its squared distance to the inertia and
+its values to its cluster's sums. The standard-only path reads and writes a
+chunk-sized block five or six times, sorts the labels for the sums, and
+allocates fresh memory for every step (the operating system clears each new
+page: at small ``k`` that costs more than the arithmetic); here a tile is
+written once and read once, near the caches, and the buffers are reused.
+
+The loop decides exactly as :func:`anykmeans._primitives.nearest` (ties within
+``TIE_ULPS`` ulps go to the lower index; a row with a NaN score goes to the
+last centre) and adds the sums in the standard path's order (row by row,
+within a cluster), so the two paths give the same labels and sums; the
+inertia is added in float64 (the standard path adds in the data's dtype).
+Without Numba the standard path runs; ``tests/test_fused.py`` checks both.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._base import Array, Assignment
+
+#: A tile's score block and centred rows take about this many bytes (near a core's L2 cache).
+TILE_BYTES = 2**20
+
+#: Rows of a tile at the least, however many centres.
+MIN_TILE_ROWS = 256
+
+#: The dtypes the loop is compiled for.
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms: Array,
+                     w: Array, centres: Array, slack_scale: Any, max_centre_sq_norm: Any,
+                     labels: Array, sums: Array, weight_sums: Array, update: bool,
+                     exact: bool) -> float:
+    """Label a tile's rows from their scores; accumulate the inertia and cluster sums.
+
+    Parameters
+    ----------
+    block : array of shape (n_clusters, n_rows)
+        ``-2 c_j . x_i`` (the centre norms not yet added), centre by centre.
+    centre_sq_norms : array of shape (n_clusters,)
+    x : array of shape (n_rows, n_features)
+        The tile's centred rows.
+    x_sq_norms : array of shape (n_rows,)
+    w : array of shape (n_rows,) or (0,)
+        The rows' weights; empty for unit weights.
+    centres : array of shape (n_clusters, n_features)
+        Read only when ``exact``.
+    slack_scale, max_centre_sq_norm : scalars of the block's dtype
+        A row's ties are the scores within ``slack_scale * (|x|^2 + max |c|^2)`` of its
+        best score.
+    labels : integer array of shape (n_rows,)
+        Written: each row's nearest centre.
+    sums : array of shape (n_clusters, n_features)
+        Added to, when ``update``: each row's weighted values, to its cluster's.
+    weight_sums : float64 array of shape (n_clusters,)
+        Added to, when ``update``: each row's weight.
+    update : bool
+    exact : bool
+        Take the squared distances from the residuals ``x - c`` rather than
+        from the scores.
+
+    Returns
+    -------
+    float
+        The tile's weighted sum of squared distances, added in float64.
+
+    Notes
+    -----
+    Each step runs along the rows, centre by centre, with selections rather
+    than branches: the compiler makes vector instructions of the loops over
+    rows, and the processor never guesses which centre wins.
+    """
+    n_clusters, n_rows = block.shape
+    n_features = x.shape[1]
+    best = np.empty(n_rows, dtype=block.dtype)
+    has_nan = np.empty(n_rows, dtype=np.bool_)
+    nearest = np.empty(n_rows, dtype=np.int32)
+    for i in range(n_rows):
+        best[i] = block[0, i] + centre_sq_norms[0]
+        has_nan[i] = best[i] != best[i]
+    for j in range(1, n_clusters):
+        for i in range(n_rows):
+            score = block[j, i] + centre_sq_norms[j]
+            best[i] = score if score < best[i] else best[i]
+            has_nan[i] |= score != score
+    for i in range(n_rows):  # ties: the lowest centre within the slack of the best score
+        best[i] += slack_scale * (x_sq_norms[i] + max_centre_sq_norm)
+        nearest[i] = n_clusters
+    for j in range(n_clusters):
+        for i in range(n_rows):
+            within = block[j, i] + centre_sq_norms[j] <= best[i]
+            nearest[i] = min(nearest[i], j if within else n_clusters)
+    weighted = w.shape[0] > 0
+    inertia = 0.0
+    for i in range(n_rows):
+        label = n_clusters - 1 if has_nan[i] else nearest[i]  # a NaN: no centre is nearest
+        labels[i] = label
+        if exact:
+            distance = 0.0
+            for f in range(n_features):
+                residual = x[i, f] - centres[label, f]
+                distance += float(residual * residual)
+        elif has_nan[i]:
+            distance = np.nan
+        else:  # the best score again: the slack taken off
+            score = block[label, i] + centre_sq_norms[label]
+            distance = max(float(x_sq_norms[i] + score), 0.0)
+        weight = float(w[i]) if weighted else 1.0
+        inertia += weight * distance
+        if update:
+            weight_sums[label] += weight
+            if weighted:
+                for f in range(n_features):
+                    sums[label, f] += x[i, f] * w[i]
+            else:
+                for f in range(n_features):
+                    sums[label, f] += x[i, f]
+    return inertia
+
+
+@functools.cache
+def compiled_kernel() -> Callable[..., float] | None:
+    """:func:`nearest_and_sums` compiled by Numba (once per process, on first use), or None
+    where Numba is not installed. Compiled without a cache file: fitting writes no file."""
+    if importlib.util.find_spec("numba") is None:
+        return None
+    import numba
+
+    if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT: the loop would run in Python
+        return None
+    return numba.njit(nogil=True, cache=False)(nearest_and_sums)
+
+
+_scratch = threading.local()
+
+
+def _buffer(name: str, shape: tuple[int, int], dtype: np.dtype) -> Array:
+    """A C-contiguous array of ``shape`` owned by the calling thread, reused across calls
+    (fresh memory costs a page fault per 4 KiB, more than a tile's arithmetic)."""
+    size = shape[0] * shape[1]
+    held = getattr(_scratch, name, None)
+    if held is None or held.dtype != dtype or held.size < size:
+        held = np.empty(size, dtype=dtype)
+        setattr(_scratch, name, held)
+    return held[:size].reshape(shape)
+
+
+def tile_rows(n_features: int, n_clusters: int, itemsize: int) -> int:
+    """Rows per tile: :data:`TILE_BYTES` of scores and centred rows, at least
+    :data:`MIN_TILE_ROWS`."""
+    return max(MIN_TILE_ROWS, TILE_BYTES // ((n_features + n_clusters) * itemsize))
+
+
+def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: Array | None,
+                 centres: Array, centre_sq_norms: Array, x_sq_norms: Array | None,
+                 update: bool, exact_inertia: bool, slack_ulps: int,
+                 rows: slice) -> Assignment:
+    """The assignment of the rows ``X[rows]`` (centred on ``mean``), tile by tile.
+
+    The contract of :func:`anykmeans._primitives.assign` on one chunk; ``kernel``
+    is :func:`compiled_kernel`'s (or :func:`nearest_and_sums` itself).
+    """
+    dtype = X.dtype
+    n_clusters, n_features = centres.shape
+    n_rows = rows.stop - rows.start
+    labels = np.empty(n_rows, dtype=np.intp)
+    norms = np.empty(n_rows, dtype=dtype) if x_sq_norms is None else x_sq_norms[rows]
+    sums = np.zeros((n_clusters, n_features), dtype=dtype)
+    weight_sums = np.zeros(n_clusters, dtype=np.float64)
+    no_weights = np.empty(0, dtype=dtype)
+    scaled = -2.0 * centres
+    slack_scale = dtype.type(slack_ulps * np.finfo(dtype).eps)
+    max_norm = dtype.type(np.max(centre_sq_norms))
+    step = tile_rows(n_features, n_clusters, dtype.itemsize)
+    inertia = 0.0
+    for start in range(0, n_rows, step):
+        stop = min(start + step, n_rows)
+        tile = slice(rows.start + start, rows.start + stop)
+        x = np.subtract(X[tile], mean, out=_buffer("rows", (stop - start, n_features), dtype))
+        if x_sq_norms is None:
+            np.einsum("ij,ij->i", x, x, out=norms[start:stop])
+        block = np.matmul(scaled, x.T, out=_buffer("scores", (n_clusters, stop - start), dtype))
+        inertia += kernel(block, centre_sq_norms, x, norms[start:stop],
+                          no_weights if weights is None else weights[tile], centres,
+                          slack_scale, max_norm, labels[start:stop], sums, weight_sums,
+                          update, exact_inertia)
+    inertia = np.asarray(inertia, dtype=dtype)
+    if not update:
+        return Assignment(labels, inertia, None, None, norms)
+    return Assignment(labels, inertia, sums, weight_sums.astype(dtype), norms)

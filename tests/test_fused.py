@@ -1,0 +1,190 @@
+"""NumPy's fused assignment (anykmeans._libraries._fused) gives the standard path's answer.
+
+The compiled loop is checked against the standard-only path on every shape
+that takes a different branch of the standard path (one centre; centres in
+groups; row-major score blocks; feature-major narrow chunks), on exact ties,
+with weights, in both dtypes, over several chunks and tiles. Its Python
+source is checked against the standard ``nearest`` without Numba too, NaN
+scores included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anykmeans
+from anykmeans._libraries import _fused, library_of
+from anykmeans._primitives import TIE_ULPS, Data, assign, nearest
+from tests.data import blobs, weights
+
+
+@pytest.fixture
+def compiled():
+    kernel = _fused.compiled_kernel()
+    if kernel is None:
+        pytest.skip("Numba is not installed (pip install numba)")
+    return kernel
+
+
+def problem(n, d, k, dtype, tied, seed=0):
+    """Rows and centres drawn from them; ``tied``: small integers, so that many rows are
+    exactly as far from two centres (and some centres coincide)."""
+    rng = np.random.default_rng(seed)
+    if tied:
+        X = rng.integers(0, 3, size=(n, d)).astype(dtype)
+        return X, X[rng.integers(0, n, k)]
+    X = blobs(n, d, max(k // 2, 1), seed=seed).astype(dtype)
+    return X, X[rng.integers(0, n, k)] + dtype(0.25)
+
+
+def both_paths(monkeypatch, X, centres, **options):
+    """The assignment by the fused path (tiles of 7 rows) and by the standard path."""
+    data = Data(X, X.mean(axis=0), chunk_size=50, weights=options.pop("w", None))
+    with monkeypatch.context() as m:
+        m.setattr(_fused, "TILE_BYTES", 1)
+        m.setattr(_fused, "MIN_TILE_ROWS", 7)
+        fused = assign(data, centres - data.mean, **options)
+    with monkeypatch.context() as m:
+        m.setattr(_fused, "compiled_kernel", lambda: None)
+        standard = assign(data, centres - data.mean, **options)
+    return fused, standard
+
+
+# (d, k): one centre; few; centres in groups (k >= 128); row-major blocks (k >= 8 x rows
+# of a chunk); one feature; feature-major chunks (d <= 8).
+SHAPES = [(3, 1), (33, 7), (8, 130), (5, 600), (1, 4), (4, 16)]
+
+
+@pytest.mark.parametrize("d, k", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tied", [False, True], ids=["blobs", "ties"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unit", "weighted"])
+def test_fused_lloyd_pass_equals_the_standard_path(compiled, monkeypatch, d, k, dtype, tied,
+                                                   weighted):
+    X, centres = problem(333, d, k, dtype, tied)
+    w = weights(len(X)).astype(dtype) if weighted else None
+    fused, standard = both_paths(monkeypatch, X, centres, update=True, w=w)
+    np.testing.assert_array_equal(fused.labels, standard.labels)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(fused.sums, standard.sums, rtol=rtol,
+                               atol=rtol * np.abs(X).max() * len(X))
+    np.testing.assert_allclose(fused.weight_sums, standard.weight_sums, rtol=rtol)
+    np.testing.assert_allclose(fused.inertia, standard.inertia, rtol=rtol)
+    np.testing.assert_allclose(fused.x_sq_norms, standard.x_sq_norms, rtol=rtol)
+    assert fused.labels.dtype == standard.labels.dtype
+    assert fused.sums.dtype == standard.sums.dtype == fused.inertia.dtype == dtype
+
+
+@pytest.mark.parametrize("d, k", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_final_pass_takes_the_inertia_from_the_residuals(compiled, monkeypatch, d, k,
+                                                               dtype):
+    X, centres = problem(333, d, k, dtype, tied=False)
+    fused, standard = both_paths(monkeypatch, X, centres, exact_inertia=True)
+    np.testing.assert_array_equal(fused.labels, standard.labels)
+    assert fused.sums is None and standard.sums is None
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(fused.inertia, standard.inertia, rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unit", "weighted"])
+def test_fused_fit_equals_the_standard_fit(compiled, monkeypatch, dtype, weighted):
+    X = blobs(3000, 6, 9, seed=2).astype(dtype)
+    w = weights(len(X)).astype(dtype) if weighted else None
+    fused = anykmeans.KMeans(9, random_state=0, chunk_size=700).fit(X, sample_weight=w)
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: None)
+    standard = anykmeans.KMeans(9, random_state=0, chunk_size=700).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(fused.labels_, standard.labels_)
+    assert fused.n_iter_ == standard.n_iter_
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(fused.cluster_centers_, standard.cluster_centers_, rtol=rtol,
+                               atol=rtol * 10)
+    assert fused.inertia_ == pytest.approx(standard.inertia_, rel=rtol)
+    np.testing.assert_array_equal(fused.predict(X), standard.predict(X))
+
+
+def test_fits_on_numpy_run_the_compiled_loop(compiled, monkeypatch):
+    calls = []
+
+    def counting(*args):
+        calls.append(args[0].shape)
+        return compiled(*args)
+
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: counting)
+    X = blobs(500, 3, 4).astype(np.float32)
+    model = anykmeans.KMeans(4, random_state=0).fit(X)
+    model.predict(X)
+    assert len(calls) >= model.n_iter_ + 1  # every Lloyd pass, and predict
+    assert calls[0] == (4, 500)  # one tile: (centres, rows)
+
+
+def test_the_fused_path_is_the_numpy_cpu_plans_only(monkeypatch):
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: _fused.nearest_and_sums)
+    X = np.zeros((10, 2), dtype=np.float32)
+    data = Data(X, X.mean(axis=0))
+    options = dict(update=True, exact_inertia=False, x_sq_norms=None, tie_ulps=TIE_ULPS)
+    numpy = library_of(X)
+    assert numpy.fused_assignment(data, X[:2], X[:2, 0], **options) is not None
+    # Centres of another dtype, integer rows: the standard path.
+    assert numpy.fused_assignment(data, X[:2].astype(np.float64), X[:2, 0], **options) is None
+    assert numpy.fused_assignment(Data(X.astype(np.int64), X.mean(axis=0)), X[:2], X[:2, 0],
+                                  **options) is None
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: None)
+    assert numpy.fused_assignment(data, X[:2], X[:2, 0], **options) is None
+
+
+def run_loop(kernel, x, centres, update=False, w=None):
+    """:func:`_fused.nearest_and_sums` on centred rows ``x``: labels, inertia, sums."""
+    dtype = x.dtype
+    n, d = x.shape
+    k = centres.shape[0]
+    centre_sq_norms = np.einsum("ij,ij->i", centres, centres)
+    x_sq_norms = np.einsum("ij,ij->i", x, x)
+    labels = np.empty(n, dtype=np.intp)
+    sums, weight_sums = np.zeros((k, d), dtype=dtype), np.zeros(k)
+    inertia = kernel((-2.0 * centres) @ x.T, centre_sq_norms, x, x_sq_norms,
+                     np.empty(0, dtype) if w is None else w, centres,
+                     dtype.type(TIE_ULPS * np.finfo(dtype).eps),
+                     dtype.type(centre_sq_norms.max()), labels, sums, weight_sums, update,
+                     False)
+    return labels, inertia, sums, weight_sums
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_loop_in_python_decides_as_the_standard_nearest(dtype):
+    """Runs without Numba: the loop's source, interpreted, against ``nearest``."""
+    rng = np.random.default_rng(1)
+    x = rng.integers(-2, 3, size=(40, 3)).astype(dtype)  # exact ties
+    centres = np.vstack([x[:5], x[:2]])  # duplicated centres: ties to the lower index
+    centres[3, 0] = np.nan  # every row has a NaN score: no centre is nearest
+    labels, inertia, _, _ = run_loop(_fused.nearest_and_sums, x, centres)
+    expected, best = nearest(np, x, np.einsum("ij,ij->i", x, x), centres,
+                             np.einsum("ij,ij->i", centres, centres))
+    np.testing.assert_array_equal(labels, expected)
+    assert np.all(labels == len(centres) - 1) and np.isnan(inertia) and np.isnan(best).all()
+    centres[3, 0] = 0.5
+    labels, inertia, sums, counts = run_loop(_fused.nearest_and_sums, x, centres, update=True)
+    x_sq_norms = np.einsum("ij,ij->i", x, x)
+    expected, best = nearest(np, x, x_sq_norms, centres, np.einsum("ij,ij->i", centres, centres))
+    np.testing.assert_array_equal(labels, expected)
+    assert set(labels) <= {0, 1, 2, 3, 4}  # the duplicates (5, 6) never win
+    assert inertia == pytest.approx(np.maximum(x_sq_norms + best, 0).sum())
+    np.testing.assert_array_equal(counts, np.bincount(labels, minlength=len(centres)))
+    expected_sums = np.zeros_like(sums)
+    np.add.at(expected_sums, labels, x)
+    np.testing.assert_array_equal(sums, expected_sums)
+
+
+def test_the_compiled_loop_equals_its_python_source(compiled):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((300, 5)).astype(np.float32)
+    centres = x[:12] + np.float32(0.1)
+    w = rng.uniform(0.5, 2, 300).astype(np.float32)
+    ours = run_loop(compiled, x, centres, update=True, w=w)
+    python = run_loop(_fused.nearest_and_sums, x, centres, update=True, w=w)
+    np.testing.assert_array_equal(ours[0], python[0])
+    assert ours[1] == pytest.approx(python[1], rel=1e-12)
+    np.testing.assert_array_equal(ours[2], python[2])
+    np.testing.assert_array_equal(ours[3], python[3])
