@@ -146,6 +146,7 @@ def numpy_path(request, monkeypatch) -> str:
     if request.param == "fused":
         if _fused.compiled_kernel() is None:
             pytest.skip("Numba is not installed (pip install numba): no fused path")
+        monkeypatch.setattr(_fused, "MIN_SCORES", 0)  # however small the data
     else:
         monkeypatch.setattr(_fused, "compiled_kernel", lambda: None)
     return request.param

@@ -20,10 +20,12 @@ from tests.data import blobs, weights
 
 
 @pytest.fixture
-def compiled():
+def compiled(monkeypatch):
+    """The compiled loop, used however small the data; skips without Numba."""
     kernel = _fused.compiled_kernel()
     if kernel is None:
         pytest.skip("Numba is not installed (pip install numba)")
+    monkeypatch.setattr(_fused, "MIN_SCORES", 0)
     return kernel
 
 
@@ -126,6 +128,9 @@ def test_the_fused_path_is_the_numpy_cpu_plans_only(monkeypatch):
     data = Data(X, X.mean(axis=0))
     options = dict(update=True, exact_inertia=False, x_sq_norms=None, tie_ulps=TIE_ULPS)
     numpy = library_of(X)
+    # Small passes: the standard path (compiling would take longer than the fit).
+    assert numpy.fused_assignment(data, X[:2], X[:2, 0], **options) is None
+    monkeypatch.setattr(_fused, "MIN_SCORES", 20)
     assert numpy.fused_assignment(data, X[:2], X[:2, 0], **options) is not None
     # Centres of another dtype, integer rows: the standard path.
     assert numpy.fused_assignment(data, X[:2].astype(np.float64), X[:2, 0], **options) is None

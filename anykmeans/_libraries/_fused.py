@@ -37,6 +37,10 @@ TILE_BYTES = 2**20
 #: Rows of a tile at the least, however many centres.
 MIN_TILE_ROWS = 256
 
+#: Passes with fewer scores (rows times centres) than this take the standard path: they
+#: take milliseconds, and the loop's compilation, once per process and dtype, about a second.
+MIN_SCORES = 2**20
+
 #: The dtypes the loop is compiled for.
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
