@@ -3,9 +3,9 @@
 The compiled loop is checked against the standard-only path on every shape
 that takes a different branch of the standard path (one centre; centres in
 groups; row-major score blocks; feature-major narrow chunks), on exact ties,
-with weights, in both dtypes, over several chunks and tiles. Its Python
-source is checked against the standard ``nearest`` without Numba too, NaN
-scores included.
+with weights, in both dtypes, over several chunks and tiles, on NumPy and
+on views of CPU tensors. Its Python source is checked against the standard
+``nearest`` without Numba too, NaN scores included.
 """
 
 from __future__ import annotations
@@ -105,6 +105,36 @@ def test_fused_fit_equals_the_standard_fit(compiled, monkeypatch, dtype, weighte
                                atol=rtol * 10)
     assert fused.inertia_ == pytest.approx(standard.inertia_, rel=rtol)
     np.testing.assert_array_equal(fused.predict(X), standard.predict(X))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_torch_on_the_cpu_runs_the_fused_assignment_on_views(compiled, monkeypatch, dtype):
+    torch = pytest.importorskip("torch")
+    X = blobs(2000, 5, 7, seed=3).astype(dtype)
+    w = weights(len(X)).astype(dtype)
+    calls = []
+
+    def counting(*args):
+        calls.append(args[0].shape)
+        return compiled(*args)
+
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: counting)
+    fused = anykmeans.KMeans(7, random_state=0, chunk_size=300).fit(torch.asarray(X),
+                                                                   sample_weight=torch.asarray(w))
+    assert calls, "the fused loop did not run"
+    assert isinstance(fused.labels_, torch.Tensor) and fused.labels_.dtype == torch.int64
+    assert isinstance(fused.cluster_centers_, torch.Tensor)
+    assert fused.cluster_centers_.dtype == getattr(torch, np.dtype(dtype).name)
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: None)
+    standard = anykmeans.KMeans(7, random_state=0, chunk_size=300).fit(
+        torch.asarray(X), sample_weight=torch.asarray(w))
+    numpy = anykmeans.KMeans(7, random_state=0, chunk_size=300).fit(X, sample_weight=w)
+    for other in (standard, numpy):
+        np.testing.assert_array_equal(np.asarray(fused.labels_), np.asarray(other.labels_))
+        assert fused.n_iter_ == other.n_iter_
+        rtol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(np.asarray(fused.cluster_centers_),
+                                   np.asarray(other.cluster_centers_), rtol=rtol, atol=rtol)
 
 
 def test_fits_on_numpy_run_the_compiled_loop(compiled, monkeypatch):

@@ -169,6 +169,25 @@ def tile_rows(n_features: int, n_clusters: int, itemsize: int) -> int:
     return max(MIN_TILE_ROWS, TILE_BYTES // ((n_features + n_clusters) * itemsize))
 
 
+def chunk_assignment(X: Array, mean: Array, weights: Array | None, centres: Array,
+                     centre_sq_norms: Array, x_sq_norms: Array | None, *, update: bool,
+                     exact_inertia: bool, tie_ulps: int) -> Callable[[slice], Assignment] | None:
+    """:func:`assign_chunk` for the NumPy arrays of a pass, or None where the pass is not
+    for the fused loop: Numba is not installed, the rows are not float32 or float64, the
+    centres are of another dtype, or the pass has fewer than :data:`MIN_SCORES` scores.
+
+    The arguments are :func:`anykmeans._primitives.assign`'s, on NumPy arrays.
+    """
+    if (X.dtype not in DTYPES or centres.dtype != X.dtype
+            or X.shape[0] * centres.shape[0] < MIN_SCORES):
+        return None
+    kernel = compiled_kernel()
+    if kernel is None:
+        return None
+    return functools.partial(assign_chunk, kernel, X, mean, weights, centres, centre_sq_norms,
+                             x_sq_norms, update, exact_inertia, tie_ulps)
+
+
 def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: Array | None,
                  centres: Array, centre_sq_norms: Array, x_sq_norms: Array | None,
                  update: bool, exact_inertia: bool, slack_ulps: int,

@@ -97,20 +97,13 @@ class NumPy(Library):
     def fused_assignment(self, data: Any, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
                          tie_ulps: int) -> Callable[[slice], Assignment] | None:
-        """:mod:`~anykmeans._libraries._fused`'s tiles and compiled loop: on the CPU plan,
-        with Numba installed, for float32 or float64 rows and centres of their dtype, in
-        passes of at least :data:`~anykmeans._libraries._fused.MIN_SCORES` scores;
-        otherwise None."""
-        if (self.accelerator or data.X.dtype not in _fused.DTYPES
-                or centres.dtype != data.X.dtype
-                or data.X.shape[0] * centres.shape[0] < _fused.MIN_SCORES):
+        """:mod:`~anykmeans._libraries._fused`'s tiles and compiled loop on the CPU plan, where
+        it takes the pass (:func:`~anykmeans._libraries._fused.chunk_assignment`)."""
+        if self.accelerator:
             return None
-        kernel = _fused.compiled_kernel()
-        if kernel is None:
-            return None
-        return functools.partial(_fused.assign_chunk, kernel, data.X, data.mean, data.weights,
-                                 centres, centre_sq_norms, x_sq_norms, update, exact_inertia,
-                                 tie_ulps)
+        return _fused.chunk_assignment(data.X, data.mean, data.weights, centres,
+                                       centre_sq_norms, x_sq_norms, update=update,
+                                       exact_inertia=exact_inertia, tie_ulps=tie_ulps)
 
     # -- primitives --------------------------------------------------------------------------
 
