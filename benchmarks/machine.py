@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,14 @@ def numpy_blas() -> str:
             + (f" ({details})" if details else "") + f", {info['num_threads']} threads")
 
 
+def numpy_assignment() -> str:
+    """Which assignment NumPy runs on large passes: fused (Numba's version) or standard."""
+    try:
+        return f"fused (numba {metadata.version('numba')})"
+    except metadata.PackageNotFoundError:
+        return "standard (no numba)"
+
+
 def describe() -> dict[str, object]:
     """The machine and software, as stored in the JSON."""
     return {
@@ -54,10 +63,13 @@ def describe() -> dict[str, object]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "numpy_assignment": numpy_assignment(),
         "anykmeans": anykmeans.__version__,
     }
 
 
 def title(machine: dict[str, object]) -> str:
     """One line naming the machine, for the chart's title and the table's header."""
-    return f"{machine['cores']} cores, {machine['cpu']}, BLAS: {machine['blas']}"
+    assignment = machine.get("numpy_assignment")  # absent from JSON of older runs
+    return (f"{machine['cores']} cores, {machine['cpu']}, BLAS: {machine['blas']}"
+            + (f"; NumPy assignment: {assignment}" if assignment else ""))
