@@ -11,12 +11,12 @@ allocates fresh memory for every step (the operating system clears each new
 page: at small ``k`` that costs more than the arithmetic); here a tile is
 written once and read once, near the caches, and the buffers are reused.
 
-The loop decides exactly as :func:`anykmeans._primitives.nearest` (ties within
+The loop decides as :func:`anykmeans._primitives.nearest` does (ties within
 ``TIE_ULPS`` ulps go to the lower index; a row with a NaN score goes to the
-last centre) and adds the sums in the standard path's order (row by row,
-within a cluster), so the two paths give the same labels and sums; the
-inertia is added in float64 (the standard path adds in the data's dtype).
-Without Numba the standard path runs; ``tests/test_fused.py`` checks both.
+last centre) and adds each cluster's rows in row order, so the two paths give
+the same labels, and sums and inertia equal to rounding (the inertia is added
+in float64 here, in the data's dtype there). Without Numba the standard path
+runs; ``tests/test_fused.py`` compares the two.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ import numpy as np
 
 from ._base import Array, Assignment
 
-#: A tile's score block and centred rows take about this many bytes (near a core's L2 cache).
+#: A tile's score block and centred rows take about this many bytes (a chunk's time was
+#: flat from 1 MiB up, and rose below it: benchmark notes).
 TILE_BYTES = 2**20
 
 #: Rows of a tile at the least, however many centres.
@@ -190,7 +191,7 @@ def chunk_assignment(X: Array, mean: Array, weights: Array | None, centres: Arra
 
 def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: Array | None,
                  centres: Array, centre_sq_norms: Array, x_sq_norms: Array | None,
-                 update: bool, exact_inertia: bool, slack_ulps: int,
+                 update: bool, exact_inertia: bool, tie_ulps: int,
                  rows: slice) -> Assignment:
     """The assignment of the rows ``X[rows]`` (centred on ``mean``), tile by tile.
 
@@ -206,7 +207,7 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
     weight_sums = np.zeros(n_clusters, dtype=np.float64)
     no_weights = np.empty(0, dtype=dtype)
     scaled = -2.0 * centres
-    slack_scale = dtype.type(slack_ulps * np.finfo(dtype).eps)
+    slack_scale = dtype.type(tie_ulps * np.finfo(dtype).eps)
     max_norm = dtype.type(np.max(centre_sq_norms))
     step = tile_rows(n_features, n_clusters, dtype.itemsize)
     inertia = 0.0
