@@ -49,9 +49,12 @@ def numpy_blas() -> str:
 def numpy_assignment() -> str:
     """Which assignment NumPy runs on large passes: fused (Numba's version) or standard."""
     try:
-        return f"fused (numba {metadata.version('numba')})"
+        version = metadata.version("numba")
     except metadata.PackageNotFoundError:
         return "standard (no numba)"
+    if os.environ.get("NUMBA_DISABLE_JIT", "0").strip() not in ("", "0"):
+        return "standard (NUMBA_DISABLE_JIT)"
+    return f"fused (numba {version})"
 
 
 def describe() -> dict[str, object]:
