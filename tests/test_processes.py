@@ -264,7 +264,8 @@ def test_numpy_chunk_threads_follow_the_callers_thread_limits(monkeypatch):
 
 def test_torch_cpu_chunks_on_the_pool_give_the_one_thread_answer_bit_for_bit(monkeypatch):
     """The CPU plan runs torch chunks on the pool, one torch thread each; the caller's own
-    thread count is left alone, and the answer is the serial one-thread answer exactly."""
+    thread count is one while the fit runs and put back after, and the answer is the serial
+    one-thread answer exactly."""
     torch = pytest.importorskip("torch")
     from anykmeans._libraries._threads import usable_cores
 
@@ -281,8 +282,12 @@ def test_torch_cpu_chunks_on_the_pool_give_the_one_thread_answer_bit_for_bit(mon
         return real(function, chunks, workers)
 
     monkeypatch.setattr("anykmeans._libraries._torch.run_on_pool", recording)
-    pooled = anykmeans.KMeans(9, random_state=0, chunk_size=97).fit(X, sample_weight=w)
+    during = set()  # the calling thread's count between passes: one (no OpenMP threads
+    # spinning on the cores the next pass needs), while the pool keeps the caller's size
+    pooled = anykmeans.KMeans(9, random_state=0, chunk_size=97).fit(
+        X, sample_weight=w, on_iteration=lambda *_: during.add(torch.get_num_threads()))
     assert used == {min(usable_cores(), threads)}
+    assert during == {1}
     assert torch.get_num_threads() == threads
     torch.set_num_threads(1)
     try:
