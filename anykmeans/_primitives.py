@@ -6,9 +6,10 @@ scores ``|c|^2 - 2 c.x`` with one matrix product and takes the tie-aware
 argmin per row, a ``k x n_rows`` block that never grows past the chunk; the
 centre update is a segment sum of the rows by label, accumulated in the same
 pass. How many rows a chunk holds, how the chunks run (a thread pool, one
-task per block, compiled) and the primitives the standard lacks (segment sums,
-row norms, a chunk's layout) are the array library's (:mod:`anykmeans._libraries`):
-no library is named here.
+task per block, compiled), the primitives the standard lacks (segment sums,
+row norms, a chunk's layout) and whether a chunk's whole assignment runs as one
+fused step instead (NumPy's, with Numba) are the array library's
+(:mod:`anykmeans._libraries`): no library is named here.
 
 Data is centred per chunk (``x - mean``) for precision: the caller's ``X`` is
 never copied or modified. The rows' squared norms are computed once per Lloyd
