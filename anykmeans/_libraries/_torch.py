@@ -160,7 +160,6 @@ class Torch(Library):
         return out.scatter_add_(0, index, values)
 
 
-
 #: The torch thread count of a thread that :func:`_one_torch_thread` holds at one thread.
 _caller = threading.local()
 
