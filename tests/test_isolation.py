@@ -33,6 +33,7 @@ import collections.abc
 import contextlib
 import io
 import os
+import subprocess
 import sys
 import sysconfig
 import warnings
@@ -356,6 +357,52 @@ def test_fitting_touches_no_outside_resource(xp, guard):
             with guard(environ=THREADPOOLCTL_ENVIRON) as events:
                 call()
         assert events == [], f"anykmeans touched {events}"
+
+
+def test_both_numpy_paths_touch_no_outside_resource(numpy_path, guard):
+    """The fused path (forced on small data) as the standard one: what Numba reads while it
+    compiles is Numba's (docs/guarantees.md); anykmeans' own code asks for nothing."""
+    X = blobs(500, 3, 4)
+    with guard(environ=THREADPOOLCTL_ENVIRON) as events:
+        anykmeans.KMeans(4, random_state=0).fit(X.astype(np.float32)).predict(X)
+    assert events == [], f"anykmeans touched {events}"
+
+
+NUMBA_COMPILES = """
+import os, sys
+import numpy as np
+import anykmeans
+from anykmeans._libraries import _fused
+
+_fused.MIN_SCORES = 0  # however small the data
+written = []
+
+WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+def hook(event, args):
+    if event == "open":
+        path, mode, flags = args
+        if (isinstance(mode, str) and set(mode) & set("wax+")) or (flags or 0) & WRITING:
+            written.append((path, mode))
+    elif event in ("os.mkdir", "os.rename", "os.remove", "os.rmdir", "shutil.copyfile"):
+        written.append((event, args[:1]))
+
+sys.addaudithook(hook)
+X = np.random.default_rng(0).standard_normal((600, 3))
+for dtype in (np.float32, np.float64):
+    anykmeans.KMeans(4, random_state=0).fit(X.astype(dtype), sample_weight=np.ones(600, dtype))
+assert _fused.compiled_kernel().signatures, "the loop was not compiled"
+print(written)
+"""
+
+
+def test_compiling_the_fused_loop_writes_no_file(tmp_path):
+    """Numba compiles the loop in memory: no cache file, in the package or anywhere else."""
+    pytest.importorskip("numba")
+    out = subprocess.run([sys.executable, "-c", NUMBA_COMPILES], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300, check=True)
+    assert out.stdout.strip() == "[]"
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.skipif(not hasattr(anykmeans, "load"), reason="no anykmeans.load yet")
