@@ -179,11 +179,12 @@ def run_loop(kernel, x, centres, update=False, w=None):
     x_sq_norms = np.einsum("ij,ij->i", x, x)
     labels = np.empty(n, dtype=np.intp)
     sums, weight_sums = np.zeros((k, d), dtype=dtype), np.zeros(k)
+    nothing = np.empty((0, d), dtype)
     inertia = kernel((-2.0 * centres) @ x.T, centre_sq_norms, x, x_sq_norms,
                      np.empty(0, dtype) if w is None else w, centres,
                      dtype.type(TIE_ULPS * np.finfo(dtype).eps),
                      dtype.type(centre_sq_norms.max()), labels, sums, weight_sums, update,
-                     False)
+                     False, nothing, np.zeros(d, dtype), nothing)
     return labels, inertia, sums, weight_sums
 
 

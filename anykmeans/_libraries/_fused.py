@@ -1,15 +1,18 @@
 """NumPy's fused assignment: the nearest centres and the cluster sums in one compiled loop.
 
 With Numba installed (``pip install "anykmeans[numba]"``), the NumPy plan
-assigns a chunk of rows tile by tile, each tile in three steps: centre the
-tile's rows into a buffer of the thread's own, one BLAS product for its score
-block, and one compiled loop over the block (:func:`nearest_and_sums`) that
-finds each row's nearest centre, adds its squared distance to the inertia and
-its values to its cluster's sums. The standard-only path reads and writes a
-chunk-sized block five or six times, sorts the labels for the sums, and
-allocates fresh memory for every step (the operating system clears each new
-page: at small ``k`` that costs more than the arithmetic); here a tile is
-written once and read once, near the caches, and the buffers are reused.
+assigns a chunk of rows tile by tile: the tile's rows centred into one of two
+buffers of the thread's own, one BLAS product for its score block, and one
+compiled loop over the block (:func:`nearest_and_sums`) that finds each row's
+nearest centre, adds its squared distance to the inertia and its values to its
+cluster's sums, and centres the next tile's rows into the other buffer as it
+goes (their read from memory then overlaps the arithmetic).
+
+The standard-only path reads and writes a chunk-sized block five or six times,
+sorts the labels for the sums, and allocates fresh memory for every step (the
+operating system clears each new page: at small ``k`` that costs more than the
+arithmetic); here a tile is written once and read once, near the caches, and
+the buffers are reused.
 
 The loop decides as :func:`anykmeans._primitives.nearest` does (ties within
 ``TIE_ULPS`` ulps go to the lower index; a row with a NaN score goes to the
@@ -51,7 +54,7 @@ DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms: Array,
                      w: Array, centres: Array, slack_scale: Any, max_centre_sq_norm: Any,
                      labels: Array, sums: Array, weight_sums: Array, update: bool,
-                     exact: bool) -> float:
+                     exact: bool, next_rows: Array, mean: Array, next_x: Array) -> float:
     """Label a tile's rows from their scores; accumulate the inertia and cluster sums.
 
     Parameters
@@ -79,6 +82,12 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
     exact : bool
         Take the squared distances from the residuals ``x - c`` rather than
         from the scores.
+    next_rows : array of shape (n_next, n_features), n_next <= n_rows
+        The next tile's rows, not centred (none after the last tile).
+    mean : array of shape (n_features,)
+    next_x : array of shape (n_next, n_features)
+        Written: ``next_rows - mean``, row by row with this tile's, so that reading the
+        next tile from memory overlaps this one's arithmetic.
 
     Returns
     -------
@@ -112,6 +121,7 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
             within = block[j, i] + centre_sq_norms[j] <= best[i]
             nearest[i] = min(nearest[i], j if within else n_clusters)
     weighted = w.shape[0] > 0
+    n_next = next_rows.shape[0]
     inertia = 0.0
     for i in range(n_rows):
         label = n_clusters - 1 if has_nan[i] else nearest[i]  # a NaN: no centre is nearest
@@ -126,6 +136,9 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
         else:  # the best score again: the slack taken off
             score = block[label, i] + centre_sq_norms[label]
             distance = max(float(x_sq_norms[i] + score), 0.0)
+        if i < n_next:
+            for f in range(n_features):
+                next_x[i, f] = next_rows[i, f] - mean[f]
         weight = float(w[i]) if weighted else 1.0
         inertia += weight * distance
         if update:
@@ -212,18 +225,25 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
     slack_scale = dtype.type(tie_ulps * np.finfo(dtype).eps)
     max_norm = dtype.type(np.max(centre_sq_norms))
     step = tile_rows(n_features, n_clusters, dtype.itemsize)
+    # Each tile's centred rows are written by the loop over the tile before (see
+    # nearest_and_sums), into the other of two buffers; the first tile's here.
+    buffers = [_buffer(name, (min(step, n_rows), n_features), dtype) for name in ("x", "next")]
+    x = np.subtract(X[rows.start:rows.start + min(step, n_rows)], mean, out=buffers[0])
     inertia = 0.0
     for start in range(0, n_rows, step):
         stop = min(start + step, n_rows)
         tile = slice(rows.start + start, rows.start + stop)
-        x = np.subtract(X[tile], mean, out=_buffer("rows", (stop - start, n_features), dtype))
         if x_sq_norms is None:
             np.einsum("ij,ij->i", x, x, out=norms[start:stop])
         block = np.matmul(scaled, x.T, out=_buffer("scores", (n_clusters, stop - start), dtype))
+        next_rows = X[rows.start + stop:rows.start + min(stop + step, n_rows)]
+        next_x = buffers[1][:next_rows.shape[0]]
         inertia += kernel(block, centre_sq_norms, x, norms[start:stop],
                           no_weights if weights is None else weights[tile], centres,
                           slack_scale, max_norm, labels[start:stop], sums, weight_sums,
-                          update, exact_inertia)
+                          update, exact_inertia, next_rows, mean, next_x)
+        x = next_x
+        buffers.reverse()
     inertia = np.asarray(inertia, dtype=dtype)
     if not update:
         return Assignment(labels, inertia, None, None, norms)
