@@ -170,6 +170,15 @@ def test_the_fused_path_is_the_numpy_cpu_plans_only(monkeypatch):
     assert numpy.fused_assignment(data, X[:2], X[:2, 0], **options) is None
 
 
+def test_threads_keep_small_buffers_only():
+    small = _fused._buffer("scores", (16, 1000), np.dtype(np.float32))
+    assert _fused._buffer("scores", (16, 999), np.dtype(np.float32)).base is small.base
+    rows = _fused.MAX_HELD_BYTES // (4 * 1000) + 1
+    large = _fused._buffer("scores", (rows, 1000), np.dtype(np.float32))
+    assert large.shape == (rows, 1000) and large.flags.c_contiguous
+    assert _fused._buffer("scores", (16, 999), np.dtype(np.float32)).base is small.base
+
+
 def run_loop(kernel, x, centres, update=False, w=None):
     """:func:`_fused.nearest_and_sums` on centred rows ``x``: labels, inertia, sums."""
     dtype = x.dtype

@@ -165,13 +165,20 @@ def compiled_kernel() -> Callable[..., float] | None:
     return numba.njit(nogil=True, cache=False)(nearest_and_sums)
 
 
+#: A thread keeps a buffer for its next tiles only up to this size: what a fit with very many
+#: centres needed is not held by the pool's threads after it.
+MAX_HELD_BYTES = 8 * 2**20
+
 _scratch = threading.local()
 
 
 def _buffer(name: str, shape: tuple[int, int], dtype: np.dtype) -> Array:
     """A C-contiguous array of ``shape`` owned by the calling thread, reused across calls
-    (fresh memory costs a page fault per 4 KiB, more than a tile's arithmetic)."""
+    (fresh memory costs a page fault per 4 KiB, more than a small tile's arithmetic); one
+    larger than :data:`MAX_HELD_BYTES` is made afresh each time."""
     size = shape[0] * shape[1]
+    if size * dtype.itemsize > MAX_HELD_BYTES:
+        return np.empty(shape, dtype=dtype)
     held = getattr(_scratch, name, None)
     if held is None or held.dtype != dtype or held.size < size:
         held = np.empty(size, dtype=dtype)
