@@ -207,18 +207,23 @@ def chunk_assignment(X: Array, mean: Array, weights: Array | None, centres: Arra
     kernel = compiled_kernel()
     if kernel is None:
         return None
+    dtype = X.dtype
     return functools.partial(assign_chunk, kernel, X, mean, weights, centres, centre_sq_norms,
-                             x_sq_norms, update, exact_inertia, tie_ulps)
+                             x_sq_norms, update, exact_inertia, -2.0 * centres,
+                             dtype.type(tie_ulps * np.finfo(dtype).eps),
+                             dtype.type(np.max(centre_sq_norms)))
 
 
 def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: Array | None,
                  centres: Array, centre_sq_norms: Array, x_sq_norms: Array | None,
-                 update: bool, exact_inertia: bool, tie_ulps: int,
-                 rows: slice) -> Assignment:
+                 update: bool, exact_inertia: bool, scaled: Array, slack_scale: Any,
+                 max_norm: Any, rows: slice) -> Assignment:
     """The assignment of the rows ``X[rows]`` (centred on ``mean``), tile by tile.
 
     The contract of :func:`anykmeans._primitives.assign` on one chunk; ``kernel``
-    is :func:`compiled_kernel`'s (or :func:`nearest_and_sums` itself).
+    is :func:`compiled_kernel`'s (or :func:`nearest_and_sums` itself). What is the
+    same for every chunk of a pass comes made: ``scaled`` is ``-2 centres``,
+    ``slack_scale`` and ``max_norm`` are :func:`nearest_and_sums`'s.
     """
     dtype = X.dtype
     n_clusters, n_features = centres.shape
@@ -228,9 +233,6 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
     sums = np.zeros((n_clusters, n_features), dtype=dtype)
     weight_sums = np.zeros(n_clusters, dtype=np.float64)
     no_weights = np.empty(0, dtype=dtype)
-    scaled = -2.0 * centres
-    slack_scale = dtype.type(tie_ulps * np.finfo(dtype).eps)
-    max_norm = dtype.type(np.max(centre_sq_norms))
     step = tile_rows(n_features, n_clusters, dtype.itemsize)
     # Each tile's centred rows are written by the loop over the tile before (see
     # nearest_and_sums), into the other of two buffers; the first tile's here.
