@@ -20,7 +20,7 @@ import importlib
 import inspect
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,13 +29,18 @@ from ._exceptions import not_fitted_error
 from ._kmeans import Init, fit_kmeans
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._namespace import Array, to_host
-from ._persistence import move_model, save_model
+from ._persistence import Field, move_model, save_model
 from ._primitives import Data, assign, distances, labelled_inertia
+from ._random import check_random_state
 from ._validation import (
     check_algorithm,
     check_data,
+    check_init_method,
+    check_n_init,
     check_positive_int,
+    check_positive_real,
     check_sample_weight,
+    check_tol,
     feature_names,
 )
 
@@ -54,6 +59,11 @@ def labels_and_inertia(data: Data, centres: Array) -> tuple[Array, float]:
     """
     labels = assign(data, centres).labels
     return labels, float(to_host(labelled_inertia(data, centres, labels)))
+
+
+def check_chunk_size(chunk_size: Any) -> int | None:
+    """``chunk_size``, checked: None or a positive integer."""
+    return None if chunk_size is None else check_positive_int(chunk_size, "chunk_size")
 
 
 def _listed(names: list[str]) -> str:
@@ -98,6 +108,17 @@ class CentresEstimator:
     #: The metadata each method takes, which scikit-learn's metadata routing may route to it.
     _metadata: ClassVar[dict[str, tuple[str, ...]]] = {"fit": ("sample_weight",),
                                                        "score": ("sample_weight",)}
+    #: What a model file holds of a fitted estimator, by attribute (see
+    #: :mod:`anykmeans._persistence`): here what ``predict`` needs.
+    _model_file: ClassVar[Mapping[str, Field]] = {
+        "cluster_centers_": Field("array", "f", ("k", "d")),
+        "n_features_in_": Field("scalar", "i"),
+        "_n_features_out": Field("scalar", "i"),
+        "_mean": Field("array", "f", ("d",)),
+        "feature_names_in_": Field("names", required=False),
+    }
+    #: A check of each parameter that needs no data (it raises ValueError or TypeError).
+    _param_checks: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
 
     # -- scikit-learn's parameter protocol -------------------------------------------------
 
@@ -274,6 +295,17 @@ class CentresEstimator:
 
     # -- using a fitted model ---------------------------------------------------------------
 
+    def _check_params(self) -> None:
+        """Check every parameter of :attr:`_param_checks` (a loaded model's among them).
+
+        Raises
+        ------
+        ValueError, TypeError
+            For the first parameter of the wrong value or type.
+        """
+        for name, check in self._param_checks.items():
+            check(getattr(self, name))
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "cluster_centers_"):
             raise not_fitted_error(
@@ -350,8 +382,7 @@ class CentresEstimator:
 
     def _chunk_size(self) -> int | None:
         """The ``chunk_size`` parameter, checked: None or a positive integer."""
-        return (None if self.chunk_size is None
-                else check_positive_int(self.chunk_size, "chunk_size"))
+        return check_chunk_size(self.chunk_size)
 
     def predict(self, X: Array) -> Array:
         """The index of the nearest centre of every sample of ``X``."""
@@ -487,6 +518,27 @@ class KMeans(CentresEstimator):
         Inertia after each iteration of every run, one tuple per restart in the
         order they were made (what :func:`anykmeans.plot.plot_convergence` draws).
     """
+
+    _model_file: ClassVar[Mapping[str, Field]] = {
+        **CentresEstimator._model_file,
+        "labels_": Field("array", "i", ("n",)),
+        "inertia_": Field("scalar", "f"),
+        "n_iter_": Field("scalar", "i"),
+        "inertia_history_": Field("tuple", "f", ("n",)),
+        "inertia_histories_": Field("tuples", "f", ("n",)),
+    }
+    _param_checks: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "n_clusters": lambda value: check_positive_int(value, "n_clusters"),
+        "init": check_init_method,
+        "n_init": check_n_init,
+        "max_iter": lambda value: check_positive_int(value, "max_iter"),
+        "tol": check_tol,
+        "random_state": check_random_state,
+        "algorithm": check_algorithm,
+        "chunk_size": check_chunk_size,
+        "oversampling_factor": lambda value: check_positive_real(value, "oversampling_factor"),
+        "init_max_iter": lambda value: check_positive_int(value, "init_max_iter"),
+    }
 
     def __init__(
         self,

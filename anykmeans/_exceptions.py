@@ -10,6 +10,11 @@ class ConvergenceWarning(UserWarning):
     """The fit found fewer distinct clusters than asked for, or did not converge."""
 
 
+class StandardizedModelWarning(UserWarning):
+    """A loaded model was fitted on standardised data (``anykmeans fit --standardize``): its
+    methods expect data standardised as it was."""
+
+
 class NotFittedError(ValueError, AttributeError):
     """A method that needs a fitted model was called before ``fit``."""
 

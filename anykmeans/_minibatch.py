@@ -29,14 +29,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from ._estimator import UNCHANGED, CentresEstimator, labels_and_inertia
+from ._estimator import UNCHANGED, CentresEstimator, check_chunk_size, labels_and_inertia
 from ._kmeans import Init, _tolerance, resolve_n_init
 from ._namespace import Array, Namespace, device_of, index_dtype, materialise, to_host
+from ._persistence import Field
 from ._primitives import Data, assign
 from ._random import (
     RandomState,
@@ -481,6 +483,34 @@ class MiniBatchKMeans(CentresEstimator):
 
     _metadata: ClassVar[dict[str, tuple[str, ...]]] = {**CentresEstimator._metadata,
                                                        "partial_fit": ("sample_weight",)}
+
+    _model_file: ClassVar[Mapping[str, Field]] = {
+        **CentresEstimator._model_file,
+        "labels_": Field("array", "i", ("n",), required=False),
+        "inertia_": Field("scalar", "f", required=False),
+        "n_iter_": Field("scalar", "i", required=False),
+        "n_steps_": Field("scalar", "i"),
+        # the state partial_fit goes on from
+        "_centres": Field("array", "f", ("k", "d")),
+        "_counts": Field("array", "f+", ("k",)),
+        "_batch_size": Field("scalar", "i"),
+        "_schedule": Field("record", record=ReassignSchedule),
+        "_random_state": Field("generator", required=False),
+    }
+    _param_checks: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "n_clusters": lambda value: check_positive_int(value, "n_clusters"),
+        "init": check_init_method,
+        "max_iter": lambda value: check_positive_int(value, "max_iter"),
+        "batch_size": lambda value: check_positive_int(value, "batch_size"),
+        "random_state": check_random_state,
+        "tol": check_tol,
+        "max_no_improvement": lambda value: value is None or check_non_negative(
+            value, "max_no_improvement", integral=True),
+        "init_size": lambda value: value is None or check_positive_int(value, "init_size"),
+        "n_init": check_n_init,
+        "reassignment_ratio": lambda value: check_non_negative(value, "reassignment_ratio"),
+        "chunk_size": check_chunk_size,
+    }
 
     def __init__(
         self,

@@ -11,31 +11,30 @@ SIGPIPE.
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib
 import importlib.util
-import io
 import os
 import shutil
 import sys
 import time
 import warnings
-import zipfile
-import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
 import numpy as np
 
-from . import __version__
+from . import __version__, load, read_scaling
 from ._backends import LIBRARIES, Backend, backends
+from ._datafiles import READ_ERRORS, Table, csv_header, one_line, read_table
 from ._datasets import load_iris
 from ._estimator import KMeans
+from ._exceptions import StandardizedModelWarning
 from ._kmeans import resolve_n_init
 from ._libraries import library_named
 from ._namespace import to_host
-from ._persistence import load_model, read_entry
+from ._persistence import save_model
+from ._scaling import feature_moments, scale_hint, standardize
 
 #: Exit status of every reported error (argparse's for usage errors).
 ERROR = 2
@@ -44,20 +43,6 @@ PIPE_CLOSED = 128 + 13
 
 #: Shell-safe spellings of ``--init`` values (``|`` is a shell operator), by the value.
 INIT_SPELLINGS = {"kmeans-parallel": "k-means||"}
-
-try:
-    from lzma import LZMAError
-except ImportError:  # a Python built without liblzma, whose zipfile refuses LZMA members
-    LZMAError = zlib.error
-
-#: What reading a damaged or hostile data or model file raises: ValueError, OSError and EOFError
-#: from NumPy (a bad header, a truncated file), MemoryError (a header claiming a huge shape),
-#: csv.Error (a field over the csv module's size limit), and from the zip archive of a ``.npz``
-#: BadZipFile, zlib.error and LZMAError (corrupt compressed data) and RuntimeError (an encrypted
-#: member, or one compressed by a method the zipfile module lacks).
-READ_ERRORS = (ValueError, OSError, EOFError, MemoryError, RuntimeError, csv.Error,
-               zipfile.BadZipFile, zlib.error, LZMAError)
-
 
 class CommandError(Exception):
     """A problem to report on one line of stderr, without a traceback."""
@@ -204,115 +189,6 @@ class ProgressLine:
 # -- inputs -----------------------------------------------------------------------------------
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-#: Separators that a file of numbers is sometimes written with instead of commas, by name.
-OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", " ": "spaces"}
-
-
-def _other_separator(field: str) -> str | None:
-    """The name of the separator of :data:`OTHER_SEPARATORS` that splits ``field`` into
-    several numbers (``'1;2'``, or ``'5;2'`` of ``'1,5;2,3'`` with decimal commas), if one does."""
-    for separator, name in OTHER_SEPARATORS.items():
-        parts = field.split() if separator == " " else field.split(separator)
-        if len(parts) > 1 and all(_is_number(part) for part in parts):
-            return name
-    return None
-
-
-def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
-    """Comma-separated numbers, one sample a line, in UTF-8 (with or without a byte-order mark),
-    each possibly in double quotes, and the header: the first line's fields if they are not all
-    numbers (nor numbers joined by another separator), else None.
-
-    Raises
-    ------
-    CommandError
-        Naming the first line that holds a field that is not a number (and the
-        separator it seems to use instead of commas) or a wrong number of fields.
-    """
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        first = next(csv.reader(f), [])
-    header = first if first and not all(_is_number(field) for field in first) and not any(
-        _other_separator(field) for field in first) else None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
-            data = np.loadtxt(path, delimiter=",", quotechar='"', ndmin=2,
-                              skiprows=int(header is not None), encoding="utf-8-sig")
-    except ValueError:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            for line, row in enumerate(csv.reader(f), start=1):
-                if line == 1 and header is not None:
-                    continue
-                bad = [field for field in row if not _is_number(field)]
-                if bad:
-                    separator = _other_separator(bad[0])
-                    hint = (f" (separated by {separator}? anykmeans reads numbers separated "
-                            "by commas, with a decimal point)") if separator else ""
-                    raise CommandError(
-                        f"{path}, line {line}: {bad[0]!r} is not a number{hint}") from None
-                if len(row) != len(first):
-                    raise CommandError(f"{path}, line {line}: {len(row)} columns, "
-                                       f"expected {len(first)}") from None
-        raise
-    return data, header
-
-
-def read_data(name: str) -> tuple[np.ndarray, list[str] | None]:
-    """The array stored in a ``.npy``, ``.npz`` (holding one array) or ``.csv`` file.
-
-    Returns
-    -------
-    data : numpy.ndarray
-        The samples in rows (a 1-D array becomes one feature).
-    header : list of str or None
-        The column names of a ``.csv`` file whose first line is not all numbers (that line
-        is not a sample); None otherwise.
-
-    Raises
-    ------
-    CommandError
-        If the file is missing, of another kind, damaged, or does not hold one
-        numeric array of samples.
-    """
-    path = Path(name)
-    if not path.is_file():
-        raise CommandError(f"no such file: {name}")
-    suffix = path.suffix.lower()
-    header = None
-    try:
-        if suffix == ".csv":
-            data, header = _read_csv(path)
-        elif suffix == ".npy":
-            data = np.load(path, allow_pickle=False)
-        elif suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                if len(archive.files) != 1:
-                    raise CommandError(f"{name} holds {len(archive.files)} arrays "
-                                       f"({', '.join(archive.files)}); expected one")
-                data = archive[archive.files[0]]
-                if not isinstance(data, np.ndarray):  # the bytes of a member not a .npy file
-                    raise CommandError(f"{name} holds {archive.files[0]}, not a NumPy array")
-        else:
-            raise CommandError(f"cannot read {name}: expected a .npy, .npz or .csv file")
-    except READ_ERRORS as exc:
-        raise CommandError(f"cannot read {name}: {_one_line(exc)}") from exc
-    if data.dtype.kind not in "biuf":
-        raise CommandError(f"{name} holds {data.dtype} data, not numbers")
-    if data.ndim == 1:
-        data = data[:, None]
-    if data.size == 0:
-        raise CommandError(f"{name} holds no data")
-    return data, header
-
-
 def _output_path(name: str, suffix: str, inputs: Sequence[str]) -> str:
     """The file NumPy writes when asked to save to ``name`` (it appends ``suffix`` if missing).
 
@@ -359,11 +235,25 @@ def _backend(name: str) -> Backend:
     return backend
 
 
-def _check_plotting() -> None:
-    """Raise ImportError (one line) now, before the work to draw, if matplotlib is missing."""
+def _check_plotting(path: str | None = None) -> None:
+    """Raise ImportError (one line) now, before the work to draw, if matplotlib is missing;
+    and CommandError if it cannot write the kind of file ``path`` names."""
     from .plot import _matplotlib
 
     _matplotlib()
+    if path is not None:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        kinds = FigureCanvasBase.get_supported_filetypes()
+        kind = Path(path).suffix.lower().removeprefix(".")
+        if kind not in kinds:
+            raise CommandError(f"cannot draw {path}: matplotlib writes "
+                               f"{', '.join('.' + k for k in sorted(kinds))} files")
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: "1 feature", "4 features"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _save_plot(path: str, X: Any, model: KMeans, feature_names: Sequence[str],
@@ -371,76 +261,81 @@ def _save_plot(path: str, X: Any, model: KMeans, feature_names: Sequence[str],
     """Save :func:`anykmeans.plot.plot_fit`'s figure, saying whether ``X`` holds z-scores."""
     from .plot import plot_fit
 
-    figure = plot_fit(X, model, feature_names)
+    with warnings.catch_warnings():  # X is the file's columns, which the model names
+        warnings.filterwarnings("ignore", "X does not have valid feature names")
+        figure = plot_fit(X, model, feature_names)
     if standardized:
         clusters = figure.axes[0]
         clusters.set_title(f"{clusters.get_title()} (features standardized)")
     figure.savefig(path, dpi=100)
 
 
-# -- standardisation ---------------------------------------------------------------------------
-
-#: The model-file entries where ``fit --standardize`` keeps every feature's mean and scale, for
-#: ``predict``. ``anykmeans.load`` reads only the entries the model's metadata names, so it loads
-#: such a file as the model of the standardised data.
-SCALING_ENTRIES = ("standardize_mean", "standardize_scale")
-
-#: How many times wider than another one feature's spread may be before ``fit`` hints at
-#: ``--standardize``.
-SCALE_RATIO_HINT = 100
-
-
 def _feature_names(header: Sequence[str] | None, n_features: int) -> list[str]:
     return list(header) if header else [f"feature {j}" for j in range(n_features)]
 
 
-def _scale_hint(std: np.ndarray, names: Sequence[str]) -> str | None:
-    """A hint at ``--standardize`` if the widest feature's standard deviation ``std`` is more
-    than :data:`SCALE_RATIO_HINT` times the narrowest's (constant features aside), else None."""
-    varying = np.flatnonzero(std > 0)
-    if varying.size < 2:
-        return None
-    widest, narrowest = varying[np.argmax(std[varying])], varying[np.argmin(std[varying])]
-    ratio = std[widest] / std[narrowest]
-    if ratio <= SCALE_RATIO_HINT:
-        return None
-    return (f"the features' scales differ {ratio:,.0f}-fold (standard deviation of "
-            f"{names[widest]} {std[widest]:.3g}, of {names[narrowest]} {std[narrowest]:.3g}), "
-            "and the widest dominate the distances; --standardize clusters z-scores")
-
-
-def _save_scaling(path: str, mean: np.ndarray, scale: np.ndarray) -> None:
-    """Add the :data:`SCALING_ENTRIES` to the model file ``path``."""
-    with zipfile.ZipFile(path, "a") as archive:
-        for key, values in zip(SCALING_ENTRIES, (mean, scale), strict=True):
-            entry = io.BytesIO()
-            np.lib.format.write_array(entry, values, allow_pickle=False)
-            archive.writestr(f"{key}.npy", entry.getvalue())
-
-
-def _read_scaling(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The mean and scale of every feature kept in the model file ``path`` by
-    ``fit --standardize``; None if it keeps none.
+def _in_dtype(data: np.ndarray, dtype: str) -> np.ndarray:
+    """``data`` converted to ``dtype`` ("float32" or "float64").
 
     Raises
     ------
-    ValueError
-        If one entry is missing, or either is not ``n_features`` finite floats, or a
-        scale is not positive (read as :func:`anykmeans.load` reads entries: the
-        header first).
+    CommandError
+        If finite values lie beyond ``dtype``'s range (the conversion would make
+        them infinite).
     """
-    with zipfile.ZipFile(path) as archive:
-        if not any(f"{key}.npy" in archive.namelist() for key in SCALING_ENTRIES):
-            return None
-        try:
-            mean, scale = (read_entry(archive, key, "f", (n_features,))
-                           for key in SCALING_ENTRIES)
-        except ValueError as exc:
-            raise ValueError(f"{path} is not an anykmeans model file. {exc}") from exc
-    if not (scale > 0).all():
-        raise ValueError(f"{path} is not an anykmeans model file. Its {SCALING_ENTRIES[1]!r} "
-                         "entry holds scales that are not positive.")
-    return mean, scale
+    largest = float(np.max(np.abs(data))) if data.dtype.kind == "f" else 0.0
+    if np.isfinite(largest) and largest > np.finfo(dtype).max:
+        raise CommandError(f"the data holds values up to {largest:.3g}, beyond {dtype}'s range "
+                           f"({np.finfo(dtype).max:.3g}); use --dtype float64")
+    return data.astype(dtype)
+
+
+def _pick_model_columns(model: KMeans, data_file: str, columns: Sequence[str] | None
+                        ) -> Sequence[str] | None:
+    """The columns ``predict`` reads: those asked for, else the model's feature names where
+    the file has a header (by name, in the model's order; the file's other columns are not
+    read), else all.
+
+    Raises
+    ------
+    CommandError
+        If the file's header lacks one of the model's names.
+    """
+    fitted = getattr(model, "feature_names_in_", None)
+    header = csv_header(data_file)
+    if columns or fitted is None or header is None:
+        return columns
+    missing = [name for name in fitted.tolist() if name not in header]
+    if missing:
+        raise CommandError(f"{data_file} has no column {missing[0]!r}: the model was fitted on "
+                           f"the columns {', '.join(fitted.tolist())}")
+    return fitted.tolist()
+
+
+def _check_model_columns(model: KMeans, data_file: str, table: Table) -> None:
+    """Check that the columns read are the model's features, by name where both have names.
+
+    Raises
+    ------
+    CommandError
+        If both have names and they differ (in order, too).
+
+    Warns
+    -----
+    UserWarning
+        If only one of them has names: the columns are then taken in order.
+    """
+    fitted = getattr(model, "feature_names_in_", None)
+    if fitted is not None and table.header is not None:
+        if table.header != fitted.tolist():
+            raise CommandError(f"the columns {', '.join(table.header)} of {data_file} are not "
+                               f"the model's, {', '.join(fitted.tolist())}, in that order")
+    elif fitted is not None:
+        warnings.warn(f"{data_file} has no header: its columns are taken as the model's, in "
+                      f"order: {', '.join(fitted.tolist())}", UserWarning, stacklevel=2)
+    elif table.header is not None:
+        warnings.warn(f"the model was fitted without column names: the columns of {data_file} "
+                      "are taken in their order", UserWarning, stacklevel=2)
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -481,20 +376,21 @@ def demo(args: argparse.Namespace) -> int:
 def fit(args: argparse.Namespace) -> int:
     """Cluster a data file; print a summary, optionally save the model and a plot."""
     if args.plot:
-        _check_plotting()
-    data, header = read_data(args.data)
+        _check_plotting(args.plot)
+    data, header = read_table(args.data, args.columns, args.drop)
     file_dtype = data.dtype
     if args.output:
         args.output = _output_path(args.output, ".npz", [args.data])
     names = _feature_names(header, data.shape[1])
-    mean, std = data.mean(axis=0, dtype=np.float64), data.std(axis=0, dtype=np.float64)
+    scaling = None
     if args.standardize:
-        scale = np.where(std > 0, std, 1.0)  # a constant feature is centred only
-        data = (data - mean) / scale
-    elif not args.quiet and (hint := _scale_hint(std, names)):
+        mean, std = feature_moments(data)
+        scaling = mean, np.where(std > 0, std, 1.0)  # a constant feature is centred only
+        data = standardize(data, *scaling)
+    elif not args.quiet and (hint := scale_hint(data, names)):
         print(f"anykmeans: hint: {hint}", file=sys.stderr)
     if args.dtype:
-        data = data.astype(args.dtype)
+        data = _in_dtype(data, args.dtype)
     backend = _backend(args.backend)
     X = backend.asarray(data)
     model = KMeans(args.k, init=INIT_SPELLINGS.get(args.init, args.init), n_init=args.n_init,
@@ -508,25 +404,26 @@ def fit(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
+    if header is not None:  # predict reads the same columns by name
+        model._replace_fit({}, np.asarray(header, dtype=object))
     if args.output:
-        model.save(args.output)
-        if args.standardize:
-            _save_scaling(args.output, mean, scale)
+        save_model(model, args.output, scaling)
     if args.plot:
         _save_plot(args.plot, X, model, names, args.standardize)
     if not args.quiet:
         sizes = np.bincount(to_host(model.labels_), minlength=args.k)
         used = str(model.cluster_centers_.dtype).split(".")[-1]
-        print(f"{args.data}: {X.shape[0]} samples, {X.shape[1]} features; k={args.k} on "
-              f"{backend.name}, in {used}"
+        print(f"{args.data}: {_count(X.shape[0], 'sample')}, {_count(X.shape[1], 'feature')}; "
+              f"k={args.k} on {backend.name}, in {used}"
               + ("" if used == file_dtype.name else f" (the file holds {file_dtype})"))
         if header is not None:
-            print("first line taken as a header:", ", ".join(header))
+            print("columns clustered:" if args.columns or args.drop
+                  else "first line taken as a header:", ", ".join(header))
         if args.standardize:
             print("features standardized: each centred and divided by its standard deviation"
                   + (" (kept in the model file for predict)" if args.output else ""))
-        print(f"inertia {model.inertia_:.8g} after {model.n_iter_} iterations "
-              f"({len(model.inertia_histories_)} restart(s), the best kept)")
+        print(f"inertia {model.inertia_:.8g} after {_count(model.n_iter_, 'iteration')} "
+              f"({_count(len(model.inertia_histories_), 'restart')}, the best kept)")
         print("cluster sizes:", " ".join(map(str, sizes)))
         for path in (args.output, args.plot):
             if path:
@@ -534,30 +431,49 @@ def fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_model(path: str, backend: Backend) -> KMeans:
+    """The model in the file ``path``, its arrays on ``backend``.
+
+    Raises
+    ------
+    CommandError
+        If the file is missing, or what a damaged file raises from deeper down
+        than the model file's own checks.
+    ValueError
+        If it is not an anykmeans model file (the reason named).
+    """
+    if not Path(path).exists():
+        raise CommandError(f"no such file: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StandardizedModelWarning)  # predict applies it
+            return load(path, like=backend.asarray(np.zeros((1, 1))))
+    except ValueError:
+        raise  # the report of a file that is not a model
+    except (*READ_ERRORS, TypeError, LookupError, AttributeError) as exc:
+        raise CommandError(f"{path} is not a readable anykmeans model file "
+                           f"({one_line(exc)})") from exc
+
+
 def predict(args: argparse.Namespace) -> int:
-    """Assign the samples of a data file to the centres of a saved model (standardised as the
-    model's were, if ``fit --standardize`` saved it); print or save the labels."""
-    if not Path(args.model).is_file():
-        raise CommandError(f"no such file: {args.model}")
-    data, _ = read_data(args.data)
+    """Assign the samples of a data file to the centres of a saved model (its columns by name
+    where both have names; standardised as the model's were, if ``fit --standardize`` saved
+    it); print or save the labels."""
+    backend = _backend(args.backend)
+    model = _load_model(args.model, backend)
+    table = read_table(args.data, _pick_model_columns(model, args.data, args.columns), args.drop)
+    _check_model_columns(model, args.data, table)
+    data = table.data
     as_csv = Path(args.output or "").suffix.lower() == ".csv"
     if args.output:
         args.output = _output_path(args.output, Path(args.output).suffix if as_csv else ".npy",
                                    [args.model, args.data])
-    backend = _backend(args.backend)
-    try:
-        model = load_model(args.model, like=backend.asarray(data[:1]))
-        scaling = _read_scaling(args.model, model.n_features_in_)
-    except ValueError:
-        raise  # the report of a file that is not a model
-    except (*READ_ERRORS, TypeError, LookupError, AttributeError) as exc:
-        # what a damaged or hostile file can still raise from deeper down
-        raise CommandError(f"{args.model} is not a readable anykmeans model file "
-                           f"({_one_line(exc)})") from exc
+    scaling = read_scaling(args.model)
     if scaling is not None and data.shape[1] == model.n_features_in_:  # else predict says so
-        mean, scale = scaling
-        data = (data - mean) / scale
-    labels = np.asarray(to_host(model.predict(backend.asarray(data))))
+        data = standardize(data, *scaling)
+    with warnings.catch_warnings():  # the names were matched above, on the file's header
+        warnings.filterwarnings("ignore", "X does not have valid feature names")
+        labels = np.asarray(to_host(model.predict(backend.asarray(data))))
     if not args.output:
         sys.stdout.write("".join(f"{label}\n" for label in labels.tolist()))
     elif as_csv:
@@ -582,7 +498,7 @@ def bench(argv: Sequence[str]) -> int:
         raise CommandError(
             "the benchmark suite is not installed: it lives in the source repository's "
             "benchmarks/ folder; run this from a clone installed with pip install -e . "
-            f"({_one_line(exc)})") from exc
+            f"({one_line(exc)})") from exc
     return int(suite.main(list(argv), prog="anykmeans bench") or 0)
 
 
@@ -615,6 +531,29 @@ def _n_init(text: str) -> int | str:
     return text if text == "auto" else _positive_int(text)
 
 
+_n_init.__name__ = "positive int or 'auto'"
+
+
+def _column_list(text: str) -> list[str]:
+    """A comma-separated list of column names or numbers."""
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise ValueError(text)
+    return items
+
+
+_column_list.__name__ = "comma-separated list of columns"
+
+
+def _add_column_options(parser: argparse.ArgumentParser) -> None:
+    """``--columns`` and ``--drop``, which pick the columns of ``DATA`` to read."""
+    parser.add_argument("--columns", type=_column_list, metavar="C1,C2,...",
+                        help="read only these columns of DATA, in this order: names from its "
+                             "header, or numbers counted from 1")
+    parser.add_argument("--drop", type=_column_list, metavar="C1,C2,...",
+                        help="leave out these columns of DATA (an index, a label, a target)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``anykmeans`` argument parser."""
     parser = ArgumentParser(prog="anykmeans", description="k-means on any Array API library.")
@@ -636,6 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Cluster the rows of DATA (.npy, .npz with one array, "
                                         "or .csv with an optional header row).")
     p.add_argument("data", metavar="DATA")
+    _add_column_options(p)
     p.add_argument("-k", "--n-clusters", dest="k", type=_positive_int, required=True,
                    metavar="K", help="number of clusters")
     p.add_argument("--backend", default="numpy", metavar="B",
@@ -670,6 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "MODEL.npz (written by 'anykmeans fit -o').")
     p.add_argument("model", metavar="MODEL.npz")
     p.add_argument("data", metavar="DATA")
+    _add_column_options(p)
     p.add_argument("-o", "--output", metavar="LABELS.npy|LABELS.csv",
                    help="save the labels: one per line in a .csv file, else a .npy file "
                         "(default: print them one per line)")
@@ -686,15 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror and exc.filename:
-        return f"{exc.strerror}: {exc.filename}"
-    return " ".join(str(exc).split("\n")).strip() or type(exc).__name__
-
-
 def _show_warning(message: Warning | str, category: type[Warning], *args: Any,
                   **kwargs: Any) -> None:
-    print(f"anykmeans: warning: {_one_line(Warning(message))}", file=sys.stderr)
+    print(f"anykmeans: warning: {one_line(Warning(message))}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -723,7 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.close(null)
         return PIPE_CLOSED
     except (CommandError, ValueError, TypeError, OSError, ImportError) as exc:
-        print(f"anykmeans: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"anykmeans: error: {one_line(exc)}", file=sys.stderr)
         return ERROR
     except KeyboardInterrupt:
         print("anykmeans: interrupted", file=sys.stderr)

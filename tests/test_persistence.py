@@ -67,7 +67,16 @@ def test_the_file_is_plain_npz_with_named_arrays_and_json_parameters(tmp_path):
         assert float(archive["inertia"]) == model.inertia_
         metadata = json.loads(str(archive["metadata"]))
     assert metadata["estimator"] == "KMeans"
-    assert metadata["params"] == {**model.get_params(), "n_init": 3}
+    params = model.get_params()
+    del params["chunk_size"]  # tuned to a machine, not part of the model
+    assert metadata["params"] == {**params, "n_init": 3}
+
+
+def test_a_file_leaves_out_the_chunk_size_a_copy_keeps_it(tmp_path):
+    model = anykmeans.KMeans(4, chunk_size=7, random_state=0).fit(X_TRAIN)
+    model.save(tmp_path / "model.npz")
+    assert anykmeans.load(tmp_path / "model.npz").chunk_size is None
+    assert model.to(None).chunk_size == 7
 
 
 def test_load_takes_a_module_a_device_or_a_device_name_as_to_does(tmp_path):
