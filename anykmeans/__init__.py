@@ -9,7 +9,7 @@ from typing import Any
 
 from ._backends import Backend, backends
 from ._estimator import KMeans
-from ._exceptions import ConvergenceWarning, NotFittedError
+from ._exceptions import ConvergenceWarning, NotFittedError, StandardizedModelWarning
 from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
 from ._minibatch import MiniBatchKMeans
 from ._persistence import load_model, read_scaling
@@ -38,6 +38,7 @@ __all__ = [
     "KMeansResult",
     "MiniBatchKMeans",
     "NotFittedError",
+    "StandardizedModelWarning",
     "__version__",
     "backends",
     "kmeans",

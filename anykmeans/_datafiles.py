@@ -222,7 +222,8 @@ def _read_csv(path: Path, columns: Sequence[str] | None,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
             data = np.loadtxt(path, delimiter=",", quotechar='"', ndmin=2, skiprows=skip,
-                              usecols=chosen, encoding="utf-8-sig")
+                              usecols=None if chosen == list(range(n_columns)) else chosen,
+                              encoding="utf-8-sig")
     except ValueError:
         _report_bad_line(path, skip, chosen, n_columns)
         raise

@@ -284,9 +284,10 @@ def _in_dtype(data: np.ndarray, dtype: str) -> np.ndarray:
         them infinite).
     """
     largest = float(np.max(np.abs(data))) if data.dtype.kind == "f" else 0.0
-    if np.isfinite(largest) and largest > np.finfo(dtype).max:
+    limit = float(np.finfo(dtype).max)
+    if largest > limit:
         raise CommandError(f"the data holds values up to {largest:.3g}, beyond {dtype}'s range "
-                           f"({np.finfo(dtype).max:.3g}); use --dtype float64")
+                           f"({limit:.3g}); use --dtype float64")
     return data.astype(dtype)
 
 

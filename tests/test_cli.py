@@ -15,6 +15,8 @@ import struct
 import subprocess
 import sys
 import termios
+import tracemalloc
+import warnings
 import zipfile
 from contextlib import redirect_stdout
 
@@ -23,7 +25,9 @@ import pytest
 
 import anykmeans
 from anykmeans import cli
-from tests.data import blobs
+from anykmeans._datafiles import read_table
+from anykmeans._scaling import scale_hint
+from tests.data import blobs, bundled
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 needs_matplotlib = pytest.mark.skipif(not HAS_MATPLOTLIB, reason="matplotlib not installed")
@@ -729,3 +733,197 @@ def test_verbose_prints_scikit_learns_lines():
                                                                 rel=1e-9)
             except ValueError:
                 assert word == other, (mine, reference)
+
+
+# -- awkward inputs: columns, headers, scales -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def iris_files(tmp_path_factory):
+    """Iris with a header, with its columns reversed, as pandas' ``to_csv`` writes it (a row
+    index first), headerless, and with the species as a text column."""
+    from anykmeans._datasets import load_iris
+
+    folder = tmp_path_factory.mktemp("iris")
+    X, species, names = load_iris()
+    rows = [",".join(map(repr, row)) for row in X.tolist()]
+    header = ",".join(names)
+    (folder / "iris.csv").write_text("\n".join([header, *rows]) + "\n")
+    (folder / "reversed.csv").write_text("\n".join(
+        [",".join(names[::-1])] + [",".join(map(repr, row[::-1])) for row in X.tolist()]) + "\n")
+    (folder / "headerless.csv").write_text("\n".join(rows) + "\n")
+    (folder / "indexed.csv").write_text("\n".join(
+        ["," + header] + [f"{i},{row}" for i, row in enumerate(rows)]) + "\n")
+    (folder / "unnamed.csv").write_text("\n".join(
+        ["Unnamed: 0," + header] + [f"{i},{row}" for i, row in enumerate(rows)]) + "\n")
+    (folder / "species.csv").write_text("\n".join(
+        [header + ",species"] + [f"{row},{s}" for row, s in zip(rows, species, strict=True)])
+        + "\n")
+    return folder, X
+
+
+def labels_of(out):
+    assert out.returncode == 0, out.stderr
+    return np.asarray(out.stdout.split(), dtype=int)
+
+
+def test_predict_takes_the_models_columns_by_name(iris_files):
+    folder, _ = iris_files
+    assert run("fit", "iris.csv", "-k", 3, "-q", "-o", "m.npz", cwd=folder).returncode == 0
+    assert anykmeans.load(folder / "m.npz").feature_names_in_.tolist()[0] == "sepal_length_cm"
+    fitted = labels_of(run("predict", "m.npz", "iris.csv", cwd=folder))
+    np.testing.assert_array_equal(labels_of(run("predict", "m.npz", "reversed.csv", cwd=folder)),
+                                  fitted)
+    np.testing.assert_array_equal(labels_of(run("predict", "m.npz", "species.csv", cwd=folder)),
+                                  fitted)  # the text column is not read
+    out = run("predict", "m.npz", "headerless.csv", cwd=folder)  # by position, and says so
+    np.testing.assert_array_equal(labels_of(out), fitted)
+    assert "has no header" in out.stderr
+    out = run("predict", "m.npz", "reversed.csv", "--columns", "1,2,3,4", cwd=folder)
+    assert_one_line_error(out, "are not the model's")
+    (folder / "short.csv").write_text("a,b,c,d\n1,2,3,4\n")
+    assert_one_line_error(run("predict", "m.npz", "short.csv", cwd=folder),
+                          "has no column 'sepal_length_cm'")
+
+
+@pytest.mark.parametrize("name", ["indexed.csv", "unnamed.csv"])
+def test_a_row_index_column_is_refused_and_can_be_dropped(iris_files, name):
+    folder, _ = iris_files
+    assert_one_line_error(run("fit", name, "-k", 3, cwd=folder), "row index", "--drop 1")
+    out = run("fit", name, "-k", 3, "--drop", "1", cwd=folder)
+    assert out.returncode == 0, out.stderr
+    assert "inertia 78.85" in out.stdout and "columns clustered: sepal_length_cm," in out.stdout
+
+
+def test_columns_and_drop_pick_columns_by_name_or_number(iris_files, tmp_path):
+    folder, X = iris_files
+    out = run("fit", "species.csv", "-k", 3, "--drop", "species", cwd=folder)
+    assert out.returncode == 0 and "inertia 78.85" in out.stdout, out.stderr
+    assert_one_line_error(run("fit", "species.csv", "-k", 3, cwd=folder),
+                          "'setosa' is not a number")
+    by_name = run("fit", "iris.csv", "-k", 3, "-q", "--columns", "petal_width_cm,sepal_width_cm",
+                  "-o", tmp_path / "named.npz", cwd=folder)
+    np.save(tmp_path / "X.npy", X)
+    by_number = run("fit", tmp_path / "X.npy", "-k", 3, "-q", "--columns", "4,2",
+                    "-o", tmp_path / "numbered.npz")
+    assert by_name.returncode == by_number.returncode == 0, by_name.stderr + by_number.stderr
+    with (np.load(tmp_path / "named.npz") as named, np.load(tmp_path / "numbered.npz") as numbered):
+        np.testing.assert_array_equal(named["labels"], numbered["labels"])
+        np.testing.assert_allclose(named["cluster_centers"], numbered["cluster_centers"],
+                                   rtol=1e-14)  # the .npy's columns are Fortran-ordered
+        assert named["cluster_centers"].shape == (3, 2)
+    for bad in ("5", "0", "petals", "1,1"):
+        assert_one_line_error(run("fit", "iris.csv", "-k", 3, "--columns", bad, cwd=folder))
+    assert_one_line_error(run("fit", "iris.csv", "-k", 3, "--drop", "1,2,3,4", cwd=folder),
+                          "no column is left")
+
+
+def test_standardize_copes_with_a_feature_near_the_float64_limit(tmp_path):
+    rng = np.random.default_rng(0)
+    groups = np.repeat([0, 1], 50)
+    X = np.column_stack([groups + 0.1 * rng.normal(size=100), 5e307 * (1 + 0.1 * groups)])
+    np.save(tmp_path / "huge.npy", X)
+    out = run("fit", "huge.npy", "-k", 2, "--standardize", "-q", "-o", "z.npz", cwd=tmp_path)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    with np.load(tmp_path / "z.npz") as archive:
+        assert np.isfinite(archive["standardize_scale"]).all()
+        assert np.ptp(archive["cluster_centers"][:, 1]) > 1  # the feature was not zeroed
+        fitted = archive["labels"]
+    assert same_partition(fitted, groups)
+    np.testing.assert_array_equal(labels_of(run("predict", "z.npz", "huge.npy", cwd=tmp_path)),
+                                  fitted)
+
+
+def test_a_standardized_model_says_so_when_loaded_in_python(scales):
+    folder, X, _ = scales
+    assert run("fit", "X.csv", "-k", 2, "-q", "--standardize", "-o", "zz.npz",
+               cwd=folder).returncode == 0
+    with pytest.warns(anykmeans.StandardizedModelWarning, match="read_scaling"):
+        loaded = anykmeans.load(folder / "zz.npz")
+    mean, scale = anykmeans.read_scaling(folder / "zz.npz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # fitted with the header's names
+        labels = loaded.predict((X - mean) / scale)
+    np.testing.assert_array_equal(labels, loaded.labels_)
+    assert anykmeans.read_scaling(folder / "raw.npz") is None
+
+
+@needs_matplotlib
+def test_awkward_files_are_one_line_errors_or_work(tmp_path):
+    (tmp_path / "short_header.csv").write_text("a,b\n1,2,3\n4,5,6\n")
+    assert_one_line_error(run("fit", "short_header.csv", "-k", 1, cwd=tmp_path), "line 2",
+                          "the header (line 1) names 2")
+    (tmp_path / "commented.csv").write_text("# written by numpy.savetxt\n1,2000\n2,4000\n3,1\n")
+    out = run("fit", "commented.csv", "-k", 1, cwd=tmp_path)
+    assert out.returncode == 0 and "3 samples, 2 features" in out.stdout, out.stderr
+    np.save(tmp_path / "scalar.npy", np.float64(3.0))
+    assert_one_line_error(run("fit", "scalar.npy", "-k", 1, cwd=tmp_path), "a single value")
+    np.save(tmp_path / "one_row.npy", np.ones((1, 3)))
+    out = run("fit", "one_row.npy", "-k", 1, "--plot", "one.png", cwd=tmp_path)
+    assert "Traceback" not in out.stderr and out.returncode in (0, cli.ERROR), out.stderr
+
+
+def test_a_missing_value_in_the_first_line_is_not_a_header(tmp_path):
+    (tmp_path / "gap.csv").write_text("1,,3\n4,5,6\n7,8,9\n")
+    assert_one_line_error(run("fit", "gap.csv", "-k", 1, cwd=tmp_path), "line 1",
+                          "a value is missing")
+
+
+@pytest.mark.parametrize("name", ["folder", "/dev/null", "fifo"])
+def test_what_is_not_a_regular_file_is_named_so(tmp_path, name):
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    assert_one_line_error(run("fit", name, "-k", 1, cwd=tmp_path), "not a regular file")
+
+
+def test_values_beyond_float32_are_named_before_the_cast(tmp_path):
+    np.save(tmp_path / "wide.npy", np.asarray([[1e39, 1.0], [2.0, 3.0]]))
+    assert_one_line_error(run("fit", "wide.npy", "-k", 1, "--dtype", "float32", cwd=tmp_path),
+                          "beyond float32's range", "--dtype float64")
+
+
+@needs_matplotlib
+def test_a_plot_of_an_unknown_kind_is_refused_before_the_fit(data, tmp_path):
+    folder, _ = data
+    out = run("fit", folder / "X.npy", "-k", 2, "--plot", tmp_path / "c.xyz",
+              "-o", tmp_path / "m.npz")
+    assert_one_line_error(out, "cannot draw", ".png")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_counts_and_n_init_read_as_english(tmp_path):
+    np.save(tmp_path / "two.npy", np.asarray([[0.0], [1.0]]))
+    out = run("fit", "two.npy", "-k", 2, cwd=tmp_path)
+    assert "2 samples, 1 feature;" in out.stdout and "after 1 iteration (1 restart," in out.stdout
+    out = run("fit", "two.npy", "-k", 2, "--n-init", 0, cwd=tmp_path)
+    assert "positive int or 'auto'" in out.stderr and "_n_init" not in out.stderr
+
+
+def test_near_constant_features_give_no_scale_hint(tmp_path):
+    np.save(tmp_path / "digits.npy", bundled("digits"))
+    out = run("fit", "digits.npy", "-k", 10, cwd=tmp_path)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+
+
+def test_wide_lines_are_read_without_a_list_of_their_fields(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text((",".join(["1.234567"] * 500_000) + "\n") * 2)
+    tracemalloc.start()
+    try:
+        table = read_table(str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert table.data.shape == (2, 500_000)
+    assert peak < 3 * path.stat().st_size
+
+
+def test_the_scale_hint_makes_no_copy_of_the_data():
+    data = np.random.default_rng(0).normal(size=(400_000, 20)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        scale_hint(data, [f"f{j}" for j in range(20)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < data.nbytes / 4
