@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _validation
 from ._namespace import Array, to_host
 
 __all__ = ["plot_clusters", "plot_convergence", "plot_fit", "principal_axes"]
@@ -39,6 +40,11 @@ def _new_axes(ax: Any) -> Any:
     import matplotlib.pyplot as plt
 
     return plt.figure().add_subplot()
+
+
+def _on_host(x: Any) -> np.ndarray:
+    """``x`` (an array of any supported library, a data frame, a list) as a NumPy array."""
+    return np.asarray(to_host(_validation.as_array(x)))
 
 
 def principal_axes(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,19 +84,21 @@ def plot_clusters(X: Array, labels: Array, centers: Array | None = None, *,
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features)
-        The data, from any supported library. With more than two features it
+    X : array-like of shape (n_samples, n_features)
+        The data: an array of any supported library, or what ``KMeans.fit``
+        takes besides (a data frame, nested lists). With more than two features it
         is drawn on its first two principal components (:func:`principal_axes`),
         the centres projected the same way, with equal scales on both axes (so
         that distances look as they are), each axis labelled with the two
         features that weigh most in it; with one feature, against zero.
-    labels : integer array of shape (n_samples,)
+    labels : integer array-like of shape (n_samples,)
         Cluster of every sample, e.g. ``model.labels_`` or ``model.predict(X)``.
-    centers : array of shape (n_clusters, n_features), optional
+    centers : array-like of shape (n_clusters, n_features), optional
         e.g. ``model.cluster_centers_``; drawn as black crosses.
     feature_names : sequence of str, optional
-        The name of every feature (a CSV file's header); "feature 0", "feature 1",
-        ... by default.
+        The name of every feature (a CSV file's header); by default the columns
+        of a data frame ``X`` with string column names, else "feature 0",
+        "feature 1", ...
     ax : matplotlib Axes, optional
         Where to draw; a new figure's axes by default.
     title : str, optional
@@ -107,9 +115,11 @@ def plot_clusters(X: Array, labels: Array, centers: Array | None = None, *,
     ValueError
         If ``feature_names`` does not name every feature of ``X``.
     """
-    X = np.asarray(to_host(X), dtype=np.float64)
-    labels = np.asarray(to_host(labels))
-    points = None if centers is None else np.asarray(to_host(centers), dtype=np.float64)
+    if feature_names is None:
+        feature_names = _validation.feature_names(X)
+    X = _on_host(X).astype(np.float64)
+    labels = _on_host(labels)
+    points = None if centers is None else _on_host(centers).astype(np.float64)
     names = [f"feature {j}" for j in range(X.shape[1])] if feature_names is None else [
         str(name) for name in feature_names]
     if len(names) != X.shape[1]:
@@ -192,11 +202,14 @@ def plot_fit(X: Array, model: Any, feature_names: Sequence[str] | None = None) -
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features)
-        The data to draw, assigned by ``model.predict``.
+    X : array-like of shape (n_samples, n_features)
+        The data to draw, assigned by ``model.predict``: what the model's
+        ``predict`` takes (an array of any supported library, a data frame).
     model : a fitted KMeans
     feature_names : sequence of str, optional
-        The name of every feature, as :func:`plot_clusters` takes them.
+        The name of every feature, as :func:`plot_clusters` takes them; by
+        default the model's ``feature_names_in_`` (it was fitted on a data
+        frame), else the columns of a data frame ``X``.
 
     Returns
     -------
@@ -208,6 +221,8 @@ def plot_fit(X: Array, model: Any, feature_names: Sequence[str] | None = None) -
 
     figure = Figure(figsize=(10, 4.2), layout="constrained")
     clusters, convergence = figure.subplots(1, 2)
+    if feature_names is None:
+        feature_names = getattr(model, "feature_names_in_", None)
     plot_clusters(X, model.predict(X), model.cluster_centers_, feature_names=feature_names,
                   ax=clusters)
     histories = model.inertia_histories_

@@ -133,3 +133,29 @@ def test_plot_fit_passes_the_feature_names_on():
     model = anykmeans.KMeans(4, random_state=0).fit(X[:, :2])
     clusters, _ = plot_fit(X[:, :2], model, feature_names=NAMES[:2]).axes
     assert (clusters.get_xlabel(), clusters.get_ylabel()) == ("alcohol", "malic acid")
+
+
+def test_data_frames_and_lists_are_drawn_with_the_frames_column_names():
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame(X[:, :2], columns=NAMES[:2])
+    model = anykmeans.KMeans(3, random_state=0).fit(frame)
+    ax = plot_clusters(frame, pandas.Series(model.labels_), model.cluster_centers_)
+    np.testing.assert_array_equal(ax.collections[0].get_offsets(), X[:, :2])
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("alcohol", "malic acid")
+    ax = plot_clusters(X[:, :2].tolist(), model.labels_.tolist(), feature_names=["x", "y"])
+    np.testing.assert_array_equal(ax.collections[0].get_offsets(), X[:, :2])
+    assert ax.get_xlabel() == "x"
+
+
+def test_plot_fit_takes_a_data_frame_and_names_the_axes_after_the_model():
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame(X[:, :2], columns=NAMES[:2])
+    model = anykmeans.KMeans(3, random_state=0).fit(frame)
+    clusters, _ = plot_fit(frame, model).axes
+    assert (clusters.get_xlabel(), clusters.get_ylabel()) == ("alcohol", "malic acid")
+    with pytest.warns(UserWarning, match="does not have valid feature names"):  # as predict
+        clusters, _ = plot_fit(X[:, :2], model).axes  # the model's names name NumPy's columns
+    assert (clusters.get_xlabel(), clusters.get_ylabel()) == ("alcohol", "malic acid")
+    clusters, _ = plot_fit(frame, model, feature_names=["x", "y"]).axes
+    assert clusters.get_xlabel() == "x"  # the caller's names come first
+
