@@ -13,6 +13,7 @@ host (these are pictures: every point is drawn anyway).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,7 +40,7 @@ def _new_axes(ax: Any) -> Any:
     _matplotlib()
     import matplotlib.pyplot as plt
 
-    return plt.figure().add_subplot()
+    return plt.figure(layout="constrained").add_subplot()  # room for the axis labels
 
 
 def _on_host(x: Any) -> np.ndarray:
@@ -69,12 +70,36 @@ def principal_axes(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, axes * np.where(signs == 0, 1.0, signs)
 
 
-def _component_label(ordinal: str, axis: np.ndarray, names: Sequence[str]) -> str:
-    """An axis label naming, on its second line, the features that weigh most in a principal
-    ``axis`` and their weights."""
+def _label_width(ax: Any, along: str) -> int:
+    """How many characters of an axis label fit ``along`` the "x" or "y" side of ``ax``."""
+    position = ax.get_position()
+    inches = ax.figure.get_size_inches()
+    length = position.width * inches[0] if along == "x" else position.height * inches[1]
+    label = ax.xaxis.label if along == "x" else ax.yaxis.label
+    # 0.6 em is wider than the mean character of the default fonts; 0.9 of the length leaves
+    # room for the axes to shrink when the layout makes room for the labels.
+    return max(12, int(0.9 * length * 72 / (0.6 * label.get_fontsize())))
+
+
+def _wrapped(text: str, width: int) -> str:
+    """``text`` broken into lines of at most ``width`` characters (its own lines kept)."""
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
+
+
+def _component_label(ordinal: str, axis: np.ndarray, names: Sequence[str], width: int) -> str:
+    """An axis label naming, from its second line on, the features that weigh most in a
+    principal ``axis`` and their weights, in lines of at most ``width`` characters that break
+    between features where they can."""
     top = np.argsort(-np.abs(axis), kind="stable")[:2]
-    terms = ", ".join(f"{axis[j]:+.2f} {names[j]}" for j in top)
-    return f"{ordinal} principal component\n({terms}{', ...' if len(axis) > 2 else ''})"
+    terms = [f"{axis[j]:+.2f} {names[j]}" for j in top] + (["..."] if len(axis) > 2 else [])
+    lines = [f"({terms[0]}"]
+    for term in terms[1:]:
+        if len(lines[-1]) + len(term) + 3 <= width:
+            lines[-1] += f", {term}"
+        else:
+            lines[-1] += ","
+            lines.append(term)
+    return _wrapped(f"{ordinal} principal component\n" + "\n".join(lines) + ")", width)
 
 
 def plot_clusters(X: Array, labels: Array, centers: Array | None = None, *,
@@ -129,17 +154,17 @@ def plot_clusters(X: Array, labels: Array, centers: Array | None = None, *,
         mean, axes = principal_axes(X)
         X = (X - mean) @ axes
         points = None if points is None else (points - mean) @ axes
-        ax.set_xlabel(_component_label("first", axes[:, 0], names))
-        ax.set_ylabel(_component_label("second", axes[:, 1], names))
+        ax.set_xlabel(_component_label("first", axes[:, 0], names, _label_width(ax, "x")))
+        ax.set_ylabel(_component_label("second", axes[:, 1], names, _label_width(ax, "y")))
         ax.set_aspect("equal", adjustable="datalim")
     elif X.shape[1] == 2:
-        ax.set_xlabel(names[0])
-        ax.set_ylabel(names[1])
+        ax.set_xlabel(_wrapped(names[0], _label_width(ax, "x")))
+        ax.set_ylabel(_wrapped(names[1], _label_width(ax, "y")))
     else:
         X = np.column_stack([X[:, 0], np.zeros(len(X))])
         points = None if points is None else np.column_stack([points[:, 0],
                                                               np.zeros(len(points))])
-        ax.set_xlabel(names[0])
+        ax.set_xlabel(_wrapped(names[0], _label_width(ax, "x")))
     n_clusters = int(labels.max(initial=-1)) + 1
     palette = _matplotlib().colormaps["tab10" if n_clusters <= 10 else "tab20"]
     ax.scatter(X[:, 0], X[:, 1], color=palette(labels % palette.N),
