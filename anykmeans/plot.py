@@ -1,6 +1,6 @@
 """Pictures of a clustering: the clusters, and how the inertia fell.
 
-Needs matplotlib (``pip install anykmeans[plot]``), imported only when a
+Needs matplotlib (``pip install matplotlib``), imported only when a
 function here is called. Data from any supported library is brought to the
 host (these are pictures: every point is drawn anyway).
 
@@ -30,7 +30,8 @@ def _matplotlib() -> Any:
         import matplotlib
     except ImportError as exc:
         raise ModuleNotFoundError(
-            "Plotting needs matplotlib: pip install 'anykmeans[plot]'.") from exc
+            "Plotting needs matplotlib: pip install matplotlib (from a clone: "
+            "pip install -e '.[plot]').") from exc
     return matplotlib
 
 
