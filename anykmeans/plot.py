@@ -1,6 +1,6 @@
 """Pictures of a clustering: the clusters, and how the inertia fell.
 
-Needs matplotlib (``pip install anykmeans[plot]``), imported only when a
+Needs matplotlib (``pip install matplotlib``), imported only when a
 function here is called. Data from any supported library is brought to the
 host (these are pictures: every point is drawn anyway).
 
@@ -13,11 +13,13 @@ host (these are pictures: every point is drawn anyway).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from . import _validation
 from ._namespace import Array, to_host
 
 __all__ = ["plot_clusters", "plot_convergence", "plot_fit", "principal_axes"]
@@ -28,7 +30,8 @@ def _matplotlib() -> Any:
         import matplotlib
     except ImportError as exc:
         raise ModuleNotFoundError(
-            "Plotting needs matplotlib: pip install 'anykmeans[plot]'.") from exc
+            "Plotting needs matplotlib: pip install matplotlib (from a clone: "
+            "pip install -e '.[plot]').") from exc
     return matplotlib
 
 
@@ -38,7 +41,12 @@ def _new_axes(ax: Any) -> Any:
     _matplotlib()
     import matplotlib.pyplot as plt
 
-    return plt.figure().add_subplot()
+    return plt.figure(layout="constrained").add_subplot()  # room for the axis labels
+
+
+def _on_host(x: Any) -> np.ndarray:
+    """``x`` (an array of any supported library, a data frame, a list) as a NumPy array."""
+    return np.asarray(to_host(_validation.as_array(x)))
 
 
 def principal_axes(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,12 +71,36 @@ def principal_axes(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, axes * np.where(signs == 0, 1.0, signs)
 
 
-def _component_label(ordinal: str, axis: np.ndarray, names: Sequence[str]) -> str:
-    """An axis label naming, on its second line, the features that weigh most in a principal
-    ``axis`` and their weights."""
+def _label_width(ax: Any, along: str) -> int:
+    """How many characters of an axis label fit ``along`` the "x" or "y" side of ``ax``."""
+    position = ax.get_position()
+    inches = ax.figure.get_size_inches()
+    length = position.width * inches[0] if along == "x" else position.height * inches[1]
+    label = ax.xaxis.label if along == "x" else ax.yaxis.label
+    # 0.6 em is wider than the mean character of the default fonts; 0.9 of the length leaves
+    # room for the axes to shrink when the layout makes room for the labels.
+    return max(12, int(0.9 * length * 72 / (0.6 * label.get_fontsize())))
+
+
+def _wrapped(text: str, width: int) -> str:
+    """``text`` broken into lines of at most ``width`` characters (its own lines kept)."""
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
+
+
+def _component_label(ordinal: str, axis: np.ndarray, names: Sequence[str], width: int) -> str:
+    """An axis label naming, from its second line on, the features that weigh most in a
+    principal ``axis`` and their weights, in lines of at most ``width`` characters that break
+    between features where they can."""
     top = np.argsort(-np.abs(axis), kind="stable")[:2]
-    terms = ", ".join(f"{axis[j]:+.2f} {names[j]}" for j in top)
-    return f"{ordinal} principal component\n({terms}{', ...' if len(axis) > 2 else ''})"
+    terms = [f"{axis[j]:+.2f} {names[j]}" for j in top] + (["..."] if len(axis) > 2 else [])
+    lines = [f"({terms[0]}"]
+    for term in terms[1:]:
+        if len(lines[-1]) + len(term) + 3 <= width:
+            lines[-1] += f", {term}"
+        else:
+            lines[-1] += ","
+            lines.append(term)
+    return _wrapped(f"{ordinal} principal component\n" + "\n".join(lines) + ")", width)
 
 
 def plot_clusters(X: Array, labels: Array, centers: Array | None = None, *,
@@ -78,19 +110,21 @@ def plot_clusters(X: Array, labels: Array, centers: Array | None = None, *,
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features)
-        The data, from any supported library. With more than two features it
+    X : array-like of shape (n_samples, n_features)
+        The data: an array of any supported library, or what ``KMeans.fit``
+        takes besides (a data frame, nested lists). With more than two features it
         is drawn on its first two principal components (:func:`principal_axes`),
         the centres projected the same way, with equal scales on both axes (so
         that distances look as they are), each axis labelled with the two
         features that weigh most in it; with one feature, against zero.
-    labels : integer array of shape (n_samples,)
+    labels : integer array-like of shape (n_samples,)
         Cluster of every sample, e.g. ``model.labels_`` or ``model.predict(X)``.
-    centers : array of shape (n_clusters, n_features), optional
+    centers : array-like of shape (n_clusters, n_features), optional
         e.g. ``model.cluster_centers_``; drawn as black crosses.
     feature_names : sequence of str, optional
-        The name of every feature (a CSV file's header); "feature 0", "feature 1",
-        ... by default.
+        The name of every feature (a CSV file's header); by default the columns
+        of a data frame ``X`` with string column names, else "feature 0",
+        "feature 1", ...
     ax : matplotlib Axes, optional
         Where to draw; a new figure's axes by default.
     title : str, optional
@@ -107,9 +141,11 @@ def plot_clusters(X: Array, labels: Array, centers: Array | None = None, *,
     ValueError
         If ``feature_names`` does not name every feature of ``X``.
     """
-    X = np.asarray(to_host(X), dtype=np.float64)
-    labels = np.asarray(to_host(labels))
-    points = None if centers is None else np.asarray(to_host(centers), dtype=np.float64)
+    if feature_names is None:
+        feature_names = _validation.feature_names(X)
+    X = _on_host(X).astype(np.float64)
+    labels = _on_host(labels)
+    points = None if centers is None else _on_host(centers).astype(np.float64)
     names = [f"feature {j}" for j in range(X.shape[1])] if feature_names is None else [
         str(name) for name in feature_names]
     if len(names) != X.shape[1]:
@@ -119,17 +155,17 @@ def plot_clusters(X: Array, labels: Array, centers: Array | None = None, *,
         mean, axes = principal_axes(X)
         X = (X - mean) @ axes
         points = None if points is None else (points - mean) @ axes
-        ax.set_xlabel(_component_label("first", axes[:, 0], names))
-        ax.set_ylabel(_component_label("second", axes[:, 1], names))
+        ax.set_xlabel(_component_label("first", axes[:, 0], names, _label_width(ax, "x")))
+        ax.set_ylabel(_component_label("second", axes[:, 1], names, _label_width(ax, "y")))
         ax.set_aspect("equal", adjustable="datalim")
     elif X.shape[1] == 2:
-        ax.set_xlabel(names[0])
-        ax.set_ylabel(names[1])
+        ax.set_xlabel(_wrapped(names[0], _label_width(ax, "x")))
+        ax.set_ylabel(_wrapped(names[1], _label_width(ax, "y")))
     else:
         X = np.column_stack([X[:, 0], np.zeros(len(X))])
         points = None if points is None else np.column_stack([points[:, 0],
                                                               np.zeros(len(points))])
-        ax.set_xlabel(names[0])
+        ax.set_xlabel(_wrapped(names[0], _label_width(ax, "x")))
     n_clusters = int(labels.max(initial=-1)) + 1
     palette = _matplotlib().colormaps["tab10" if n_clusters <= 10 else "tab20"]
     ax.scatter(X[:, 0], X[:, 1], color=palette(labels % palette.N),
@@ -192,11 +228,14 @@ def plot_fit(X: Array, model: Any, feature_names: Sequence[str] | None = None) -
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features)
-        The data to draw, assigned by ``model.predict``.
+    X : array-like of shape (n_samples, n_features)
+        The data to draw, assigned by ``model.predict``: what the model's
+        ``predict`` takes (an array of any supported library, a data frame).
     model : a fitted KMeans
     feature_names : sequence of str, optional
-        The name of every feature, as :func:`plot_clusters` takes them.
+        The name of every feature, as :func:`plot_clusters` takes them; by
+        default the model's ``feature_names_in_`` (it was fitted on a data
+        frame), else the columns of a data frame ``X``.
 
     Returns
     -------
@@ -208,6 +247,8 @@ def plot_fit(X: Array, model: Any, feature_names: Sequence[str] | None = None) -
 
     figure = Figure(figsize=(10, 4.2), layout="constrained")
     clusters, convergence = figure.subplots(1, 2)
+    if feature_names is None:
+        feature_names = getattr(model, "feature_names_in_", None)
     plot_clusters(X, model.predict(X), model.cluster_centers_, feature_names=feature_names,
                   ax=clusters)
     histories = model.inertia_histories_

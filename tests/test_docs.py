@@ -119,3 +119,32 @@ def test_tests_cited_in_the_docs_exist():
         source = ROOT / "tests" / file
         assert source.is_file(), f"{file} does not exist"
         assert re.search(rf"^def {name}\(", source.read_text(), flags=re.M), f"{file}::{name}"
+
+
+def _plot_hint(monkeypatch) -> str:
+    """What anykmeans.plot says where matplotlib cannot be imported."""
+    from anykmeans.plot import _matplotlib
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as where it is not installed
+    with pytest.raises(ImportError) as error:
+        _matplotlib()
+    return str(error.value)
+
+
+def test_install_hints_name_what_pip_can_install(monkeypatch):
+    """anykmeans is installed from a clone, not from the package index: a hint names packages of
+    the index (``pip install torch``), or the clone's extras in an editable install
+    (``pip install -e ".[plot]"``), never ``anykmeans[...]``."""
+    from anykmeans._libraries import LIBRARIES
+
+    hints = {cls.name: cls.install for cls in LIBRARIES} | {"plot": _plot_hint(monkeypatch)}
+    for name, hint in hints.items():
+        assert "pip install" in hint and "anykmeans[" not in hint, (name, hint)
+        for command in re.split(r"pip install", hint)[1:]:  # a clone's extras only with -e
+            assert ".[" not in command or command.lstrip().startswith("-e"), (name, hint)
+    assert "--index-url https://download.pytorch.org/whl/cpu" in hints["torch"]
+    # docs/benchmarks.md quotes the output of past runs as it was
+    texts = [ROOT / "README.md", *(p for p in PAGES if p.name != "benchmarks.md"),
+             *sorted((ROOT / "anykmeans").rglob("*.py"))]
+    for text in texts:
+        assert "anykmeans[" not in text.read_text(), text.relative_to(ROOT)

@@ -133,3 +133,55 @@ def test_plot_fit_passes_the_feature_names_on():
     model = anykmeans.KMeans(4, random_state=0).fit(X[:, :2])
     clusters, _ = plot_fit(X[:, :2], model, feature_names=NAMES[:2]).axes
     assert (clusters.get_xlabel(), clusters.get_ylabel()) == ("alcohol", "malic acid")
+
+
+def test_data_frames_and_lists_are_drawn_with_the_frames_column_names():
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame(X[:, :2], columns=NAMES[:2])
+    model = anykmeans.KMeans(3, random_state=0).fit(frame)
+    ax = plot_clusters(frame, pandas.Series(model.labels_), model.cluster_centers_)
+    np.testing.assert_array_equal(ax.collections[0].get_offsets(), X[:, :2])
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("alcohol", "malic acid")
+    ax = plot_clusters(X[:, :2].tolist(), model.labels_.tolist(), feature_names=["x", "y"])
+    np.testing.assert_array_equal(ax.collections[0].get_offsets(), X[:, :2])
+    assert ax.get_xlabel() == "x"
+
+
+def test_plot_fit_takes_a_data_frame_and_names_the_axes_after_the_model():
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame(X[:, :2], columns=NAMES[:2])
+    model = anykmeans.KMeans(3, random_state=0).fit(frame)
+    clusters, _ = plot_fit(frame, model).axes
+    assert (clusters.get_xlabel(), clusters.get_ylabel()) == ("alcohol", "malic acid")
+    with pytest.warns(UserWarning, match="does not have valid feature names"):  # as predict
+        clusters, _ = plot_fit(X[:, :2], model).axes  # the model's names name NumPy's columns
+    assert (clusters.get_xlabel(), clusters.get_ylabel()) == ("alcohol", "malic acid")
+    clusters, _ = plot_fit(frame, model, feature_names=["x", "y"]).axes
+    assert clusters.get_xlabel() == "x"  # the caller's names come first
+
+
+def _labels_inside_the_figure(ax) -> bool:
+    ax.figure.draw_without_rendering()  # lays the figure out
+    inside = ax.figure.bbox.padded(0.5)  # half a pixel for rounding
+    return all(inside.contains(*corner) for label in (ax.xaxis.label, ax.yaxis.label)
+               for corner in label.get_window_extent().corners())
+
+
+LONG_NAMES = ["the first feature, with a rather long name", "another quite long feature name",
+              "a third feature whose name goes on and on", "d", "e"]
+
+
+@pytest.mark.parametrize("names", [None, LONG_NAMES], ids=["default names", "long names"])
+def test_axis_labels_lie_inside_the_figure(names):
+    model = anykmeans.KMeans(3, random_state=0).fit(X)
+    assert _labels_inside_the_figure(
+        plot_clusters(X, model.labels_, model.cluster_centers_, feature_names=names))
+    clusters, convergence = plot_fit(X, model, feature_names=names).axes
+    assert _labels_inside_the_figure(clusters) and _labels_inside_the_figure(convergence)
+
+
+def test_long_names_of_two_features_lie_inside_the_figure():
+    ax = plot_clusters(X[:, :2], np.zeros(len(X), dtype=int), feature_names=[
+        "a feature name far too long to fit beside the axes unless it is wrapped " * 2,
+        "another feature name far too long to fit beside the axes unless wrapped " * 2])
+    assert _labels_inside_the_figure(ax)

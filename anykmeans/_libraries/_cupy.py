@@ -19,7 +19,7 @@ class CuPy(Library):
     """``cupy.ndarray`` arrays (CUDA devices)."""
 
     name = "cupy"
-    install = "pip install anykmeans[cuda12] or anykmeans[cuda13], on a machine with a CUDA GPU"
+    install = "pip install cupy-cuda12x (or cupy-cuda13x for CUDA 13), on a machine with a CUDA GPU"
 
     @staticmethod
     def owns(x: Array) -> bool:

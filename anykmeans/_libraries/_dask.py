@@ -60,7 +60,7 @@ class Dask(Library):
     """``dask.array.Array`` arrays, whatever library their blocks are in."""
 
     name = "dask"
-    install = "pip install anykmeans[dask]"
+    install = "pip install 'dask[array]' (and distributed for a cluster)"
 
     @staticmethod
     def owns(x: Array) -> bool:

@@ -1,6 +1,6 @@
 """NumPy's fused assignment: the nearest centres and the cluster sums in one compiled loop.
 
-With Numba installed (``pip install "anykmeans[numba]"``), the NumPy plan
+With Numba installed (``pip install numba``), the NumPy plan
 assigns a chunk of rows tile by tile: the tile's rows centred into one of two
 buffers of the thread's own, one BLAS product for its score block, and one
 compiled loop over the block (:func:`nearest_and_sums`) that finds each row's

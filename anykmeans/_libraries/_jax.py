@@ -25,7 +25,7 @@ class Jax(Library):
     """``jax.Array`` arrays, on any of JAX's devices."""
 
     name = "jax"
-    install = "pip install anykmeans[jax]"
+    install = "pip install jax"
     modules = ("jaxlib",)  # JAX's device types live there
 
     @staticmethod

@@ -34,7 +34,8 @@ class Torch(Library):
     """``torch.Tensor`` arrays, on any device."""
 
     name = "torch"
-    install = "pip install anykmeans[torch]"
+    install = ("pip install torch --index-url https://download.pytorch.org/whl/cpu for the CPU "
+               "build; a plain pip install torch brings the CUDA one on Linux")
 
     @staticmethod
     def owns(x: Array) -> bool:
