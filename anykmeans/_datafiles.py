@@ -155,9 +155,11 @@ def _column_numbers(spec: Sequence[str], header: list[str] | None, n_columns: in
 
 
 def _chosen(header: list[str] | None, n_columns: int, path: Path,
-            columns: Sequence[str] | None, drop: Sequence[str] | None) -> list[int]:
+            columns: Sequence[str] | None, drop: Sequence[str] | None) -> list[int] | None:
     """The 0-based columns to read: those of ``columns`` (all when None), less those of
-    ``drop``."""
+    ``drop``; None for all of them."""
+    if not (columns or drop):
+        return None
     chosen = (_column_numbers(columns, header, n_columns, path) if columns
               else list(range(n_columns)))
     dropped = set(_column_numbers(drop, header, n_columns, path)) if drop else set()
@@ -167,7 +169,7 @@ def _chosen(header: list[str] | None, n_columns: int, path: Path,
     return chosen
 
 
-def _check_named(header: list[str], chosen: list[int], path: Path) -> None:
+def _check_named(header: list[str], chosen: Sequence[int], path: Path) -> None:
     """Refuse chosen columns without a name, and names used twice: pandas' row index."""
     for column in chosen:
         name = header[column].strip()
@@ -183,7 +185,7 @@ def _check_named(header: list[str], chosen: list[int], path: Path) -> None:
         raise DataFileError(f"{path}: the header names {twice[0]!r} more than once")
 
 
-def _report_bad_line(path: Path, skip: int, chosen: list[int], n_columns: int) -> None:
+def _report_bad_line(path: Path, skip: int, chosen: list[int] | None, n_columns: int) -> None:
     """Raise the :class:`DataFileError` that names the first line ``loadtxt`` could not read:
     a field that is not a number (and the separator it seems to use), or one too few or many."""
     with path.open(newline="", encoding="utf-8-sig") as stream:
@@ -194,7 +196,8 @@ def _report_bad_line(path: Path, skip: int, chosen: list[int], n_columns: int) -
             if len(row) != n_columns:
                 raise DataFileError(f"{path}, line {number}: {len(row)} columns, "
                                     f"expected {n_columns}")
-            bad = [row[column] for column in chosen if not _is_number(row[column])]
+            picked = row if chosen is None else [row[column] for column in chosen]
+            bad = [field for field in picked if not _is_number(field)]
             if bad:
                 if not bad[0].strip():
                     raise DataFileError(f"{path}, line {number}: a value is missing")
@@ -216,19 +219,18 @@ def _read_csv(path: Path, columns: Sequence[str] | None,
     del line
     chosen = _chosen(header, n_columns, path, columns, drop)
     if header is not None:
-        _check_named(header, chosen, path)
+        _check_named(header, range(n_columns) if chosen is None else chosen, path)
     skip = first if header is not None else 0
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
             data = np.loadtxt(path, delimiter=",", quotechar='"', ndmin=2, skiprows=skip,
-                              usecols=None if chosen == list(range(n_columns)) else chosen,
-                              encoding="utf-8-sig")
+                              usecols=chosen, encoding="utf-8-sig")
     except ValueError:
         _report_bad_line(path, skip, chosen, n_columns)
         raise
     _check_columns(path, skip, n_columns)
-    names = None if header is None else [header[column] for column in chosen]
+    names = header if header is None or chosen is None else [header[c] for c in chosen]
     return Table(data, names)
 
 
@@ -300,8 +302,8 @@ def read_table(name: str, columns: Sequence[str] | None = None,
         elif suffix in (".npy", ".npz"):
             data = np.load(path, allow_pickle=False) if suffix == ".npy" else _read_npz(path)
             table = Table(_as_table(data, name), None)
-            if columns or drop:
-                chosen = _chosen(None, table.data.shape[1], path, columns, drop)
+            chosen = _chosen(None, table.data.shape[1], path, columns, drop)
+            if chosen is not None:
                 table = Table(table.data[:, chosen], None)
         else:
             raise DataFileError(f"cannot read {name}: expected a .npy, .npz or .csv file")

@@ -656,6 +656,8 @@ def _read_metadata(archive: zipfile.ZipFile, estimators: Sequence[type],
                if field.required and name not in attributes]
     if missing:
         raise ValueError(f"It lacks the attributes {missing} of a {cls.__name__}.")
+    metadata["params"] = {name: value for name, value in params.items()
+                          if name not in MACHINE_PARAMS}  # an older file's, or a crafted one's
     return cls, metadata
 
 

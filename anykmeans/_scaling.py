@@ -92,6 +92,7 @@ def scale_hint(data: np.ndarray, names: Sequence[str]) -> str | None:
         ratio = spread[widest] / spread[narrowest]
     if ratio <= SCALE_RATIO_HINT:
         return None
-    return (f"the features' scales differ {ratio:,.0f}-fold (range of {names[widest]} "
+    fold = f"{ratio:,.0f}" if ratio < 1e6 else f"{ratio:.1e}"
+    return (f"the features' scales differ {fold}-fold (range of {names[widest]} "
             f"{spread[widest]:.3g}, of {names[narrowest]} {spread[narrowest]:.3g}), and the "
             "widest dominate the distances; --standardize clusters z-scores")

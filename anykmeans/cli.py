@@ -274,21 +274,20 @@ def _feature_names(header: Sequence[str] | None, n_features: int) -> list[str]:
     return list(header) if header else [f"feature {j}" for j in range(n_features)]
 
 
-def _in_dtype(data: np.ndarray, dtype: str) -> np.ndarray:
-    """``data`` converted to ``dtype`` ("float32" or "float64").
+def _check_range(data: np.ndarray, dtype: str) -> None:
+    """Refuse ``data`` whose values lie beyond ``dtype``'s range (converted, they would
+    become infinite).
 
     Raises
     ------
     CommandError
-        If finite values lie beyond ``dtype``'s range (the conversion would make
-        them infinite).
+        Naming the largest magnitude and the range.
     """
-    largest = float(np.max(np.abs(data))) if data.dtype.kind == "f" else 0.0
+    largest = float(max(data.max(), -data.min())) if data.dtype.kind == "f" else 0.0
     limit = float(np.finfo(dtype).max)
     if largest > limit:
         raise CommandError(f"the data holds values up to {largest:.3g}, beyond {dtype}'s range "
                            f"({limit:.3g}); use --dtype float64")
-    return data.astype(dtype)
 
 
 def _pick_model_columns(model: KMeans, data_file: str, columns: Sequence[str] | None
@@ -383,6 +382,8 @@ def fit(args: argparse.Namespace) -> int:
     if args.output:
         args.output = _output_path(args.output, ".npz", [args.data])
     names = _feature_names(header, data.shape[1])
+    if args.dtype and not args.standardize:
+        _check_range(data, args.dtype)
     scaling = None
     if args.standardize:
         mean, std = feature_moments(data)
@@ -391,7 +392,7 @@ def fit(args: argparse.Namespace) -> int:
     elif not args.quiet and (hint := scale_hint(data, names)):
         print(f"anykmeans: hint: {hint}", file=sys.stderr)
     if args.dtype:
-        data = _in_dtype(data, args.dtype)
+        data = data.astype(args.dtype)
     backend = _backend(args.backend)
     X = backend.asarray(data)
     model = KMeans(args.k, init=INIT_SPELLINGS.get(args.init, args.init), n_init=args.n_init,

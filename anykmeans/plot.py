@@ -66,6 +66,8 @@ def principal_axes(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     mean = X.mean(axis=0)
     _, _, vt = np.linalg.svd(X - mean, full_matrices=False)
+    if vt.shape[0] < 2:  # one sample: no direction has variance, the first features will do
+        vt = np.eye(X.shape[1])
     axes = vt[:2].T
     signs = np.sign(axes[np.argmax(np.abs(axes), axis=0), [0, 1]])
     return mean, axes * np.where(signs == 0, 1.0, signs)

@@ -907,15 +907,15 @@ def test_near_constant_features_give_no_scale_hint(tmp_path):
 
 def test_wide_lines_are_read_without_a_list_of_their_fields(tmp_path):
     path = tmp_path / "wide.csv"
-    path.write_text((",".join(["1.234567"] * 500_000) + "\n") * 2)
+    path.write_text((",".join(["12"] * 1_000_000) + "\n") * 2)  # a str object per field
     tracemalloc.start()
     try:
         table = read_table(str(path))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert table.data.shape == (2, 500_000)
-    assert peak < 3 * path.stat().st_size
+    assert table.data.shape == (2, 1_000_000)
+    assert peak < 10 * path.stat().st_size  # NumPy's loadtxt itself takes 8 times
 
 
 def test_the_scale_hint_makes_no_copy_of_the_data():

@@ -418,3 +418,132 @@ def test_a_generator_state_outside_its_bounds_is_refused(tmp_path, change):
     else:
         spec["class"] = "os:system"
     refused(write(tmp_path / "generator.npz", metadata, arrays))
+
+
+# -- the memory bound counts what the built model holds -----------------------------------------
+
+
+def compressed(tmp_path, name, metadata, arrays):
+    path = tmp_path / name
+    np.savez_compressed(path, metadata=np.asarray(json.dumps(metadata)), **arrays)
+    return path
+
+
+def sparse(n, dtype, every, values, seed=0):
+    """``n`` zeros of ``dtype`` but one in ``every``, drawn from ``values``: data that deflate
+    compresses a few dozen times, within the 100-fold a member may expand."""
+    rng = np.random.default_rng(seed)
+    array = np.zeros(n, dtype=dtype)
+    array[rng.integers(0, n, n // every)] = rng.choice(values, n // every)
+    return array
+
+
+def expansion(path, key):
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(f"{key}.npy")
+    return info.file_size / info.compress_size
+
+
+@pytest.mark.parametrize("key", ["labels", "inertia_histories", "inertia_histories_lengths"])
+def test_what_compressed_entries_build_stays_within_the_bound(tmp_path, key):
+    metadata, arrays = saved(tmp_path)
+    if key == "labels":  # uint8 widened to int64 when built
+        arrays["labels"] = sparse(20 * MIB, np.uint8, 200, [1, 2, 3])
+    elif key == "inertia_histories":  # Python floats when built
+        arrays["inertia_histories"] = sparse(2 * MIB, np.float64, 50, np.linspace(1, 2, 99))
+        arrays["inertia_histories_lengths"] = np.asarray([2 * MIB])
+    else:  # a tuple for every length
+        arrays["inertia_histories_lengths"] = sparse(MIB, np.int64, 30, [1, 2, 3])
+        size = int(arrays["inertia_histories_lengths"].sum())
+        arrays["inertia_histories"] = np.random.default_rng(1).random(size)
+    path = compressed(tmp_path, "built.npz", metadata, arrays)
+    assert 20 < expansion(path, key) < 100  # each member within the per-member bound
+    size = path.stat().st_size
+    assert peak_bytes(lambda: refused(path, match="times the file's size")) < 100 * size
+
+
+def test_a_large_genuine_model_loads_within_a_few_times_its_size(tmp_path):
+    model = anykmeans.KMeans(8, n_init=3, init="random", random_state=0).fit(blobs(200_000, 4, 8))
+    model.save(tmp_path / "large.npz")
+    size = (tmp_path / "large.npz").stat().st_size
+    loaded = []
+    assert peak_bytes(lambda: loaded.append(anykmeans.load(tmp_path / "large.npz"))) < 4 * size
+    np.testing.assert_array_equal(loaded[0].labels_, model.labels_)
+
+
+# -- what the methods use is checked at load ------------------------------------------------------
+
+
+def test_negative_counts_are_refused(tmp_path):
+    model = anykmeans.MiniBatchKMeans(4, random_state=0, batch_size=30).fit(X)
+    metadata, arrays = saved(tmp_path, model)
+    arrays["_counts"] = -arrays["_counts"] - 1
+    refused(write(tmp_path / "counts.npz", metadata, arrays), match="_counts")
+
+
+@pytest.mark.parametrize("missing", ["_centres", "_counts", "_schedule", "n_steps_"])
+def test_an_incomplete_minibatch_file_is_refused(tmp_path, missing):
+    model = anykmeans.MiniBatchKMeans(4, random_state=0, batch_size=30).fit(X)
+    metadata, arrays = saved(tmp_path, model)
+    del metadata["attributes"][missing]
+    refused(write(tmp_path / "incomplete.npz", metadata, arrays), match=missing)
+
+
+def test_a_kmeans_file_relabelled_as_minibatch_is_refused(tmp_path):
+    metadata, arrays = saved(tmp_path)
+    metadata["estimator"] = "MiniBatchKMeans"
+    metadata["params"] = {"n_clusters": 4}
+    refused(write(tmp_path / "relabelled.npz", metadata, arrays), match="MiniBatchKMeans")
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"n_clusters": 5}, "n_clusters"),
+    ({"tol": float("nan")}, "tol"),
+    ({"max_iter": 0}, "max_iter"),
+    ({"algorithm": "fast"}, "algorithm"),
+    ({"random_state": "seed"}, "random_state|seed"),
+])
+def test_parameters_are_checked_at_load(tmp_path, params, match):
+    metadata, arrays = saved(tmp_path)
+    metadata["params"].update(params)
+    refused(write(tmp_path / "params.npz", metadata, arrays), match=match)
+
+
+@pytest.mark.parametrize("chunk_size", [0, -1, 1])
+def test_a_files_chunk_size_is_not_applied(tmp_path, chunk_size):
+    metadata, arrays = saved(tmp_path)
+    metadata["params"]["chunk_size"] = chunk_size
+    assert anykmeans.load(write(tmp_path / "chunks.npz", metadata, arrays)).chunk_size is None
+
+
+@pytest.mark.parametrize("key", ["cluster_centers", "_mean"])
+def test_centres_whose_distances_overflow_are_refused(tmp_path, key):
+    metadata, arrays = saved(tmp_path)
+    arrays[key] = arrays[key] * 1e300
+    refused(write(tmp_path / "far.npz", metadata, arrays), match=key)
+
+
+def test_lengths_whose_sum_wraps_are_refused(tmp_path):
+    metadata, arrays = saved(tmp_path)
+    size = arrays["inertia_histories"].size
+    arrays["inertia_histories_lengths"] = np.asarray([2**62] * 3 + [2**62 + size])  # 2**64 + size
+    refused(write(tmp_path / "wrap.npz", metadata, arrays), match="inertia_histories_lengths")
+
+
+def test_a_member_stored_twice_is_refused(tmp_path):
+    metadata, arrays = saved(tmp_path)
+    path = write(tmp_path / "twice.npz", metadata, arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile: "Duplicate name"
+        with zipfile.ZipFile(path, "a") as archive:
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, arrays["cluster_centers"] + 1)
+            archive.writestr("cluster_centers.npy", buffer.getvalue())
+    refused(path, match="several members named 'cluster_centers.npy'")
+
+
+def test_load_takes_bytes_and_says_file_not_found(tmp_path):
+    saved(tmp_path)
+    assert anykmeans.load(bytes(tmp_path / "genuine.npz")).n_clusters == 4
+    with pytest.raises(FileNotFoundError):
+        anykmeans.load(tmp_path / "missing.npz")

@@ -185,3 +185,21 @@ def test_minibatch_models_save_and_go_on_with_partial_fit(tmp_path):
         model.partial_fit(X_NEW)
         loaded.partial_fit(X_NEW)
     np.testing.assert_array_equal(loaded.cluster_centers_, model.cluster_centers_)
+
+
+@pytest.mark.parametrize("like", [np, None, "cpu", "torch"])
+def test_to_makes_arrays_of_its_own(like):
+    init = X_TRAIN[:4].copy()
+    if like == "torch":
+        torch = pytest.importorskip("torch")
+        X, init, like = torch.asarray(X_TRAIN), torch.asarray(init), torch
+    else:
+        X = X_TRAIN
+    model = anykmeans.KMeans(4, init=init, random_state=0).fit(X)
+    before = {name: host(getattr(model, name)).copy() for name in ("cluster_centers_", "_mean")}
+    copy = model.to(like)
+    for name in ("cluster_centers_", "_mean", "labels_", "init"):
+        getattr(copy, name)[0] += 1
+    for name, values in before.items():
+        np.testing.assert_array_equal(host(getattr(model, name)), values, err_msg=name)
+    np.testing.assert_array_equal(host(model.init), X_TRAIN[:4])
