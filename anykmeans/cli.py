@@ -11,10 +11,9 @@ SIGPIPE.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 import time
 import warnings
@@ -493,27 +492,23 @@ def list_backends(args: argparse.Namespace) -> int:
 
 
 def bench(argv: Sequence[str]) -> int:
-    """Forward ``argv`` to the benchmark suite's ``main`` (a source checkout's ``benchmarks``)."""
-    try:
-        suite = _import_benchmarks()
-    except ModuleNotFoundError as exc:
+    """Run the benchmark suite of the source checkout this package is installed from (its
+    ``benchmarks`` folder) in a process of its own, with ``argv``; return its exit status."""
+    checkout = _benchmark_checkout()
+    if checkout is None:
         raise CommandError(
             "the benchmark suite is not installed: it lives in the source repository's "
-            "benchmarks/ folder; run this from a clone installed with pip install -e . "
-            f"({one_line(exc)})") from exc
-    return int(suite.main(list(argv), prog="anykmeans bench") or 0)
+            "benchmarks/ folder; run this from a clone installed with pip install -e .")
+    run_suite = ("import sys; from benchmarks.__main__ import main; "
+                 "sys.exit(main(sys.argv[1:], prog='anykmeans bench'))")
+    return subprocess.run([sys.executable, "-c", run_suite, *argv], cwd=checkout,
+                          check=False).returncode
 
 
-def _import_benchmarks() -> Any:
-    """``benchmarks.__main__``, from the path or else from the checkout this package is in."""
-    try:
-        return importlib.import_module("benchmarks.__main__")
-    except ModuleNotFoundError as exc:
-        checkout = Path(__file__).resolve().parent.parent
-        if exc.name != "benchmarks" or not (checkout / "benchmarks" / "__main__.py").is_file():
-            raise
-        sys.path.insert(0, str(checkout))
-        return importlib.import_module("benchmarks.__main__")
+def _benchmark_checkout() -> Path | None:
+    """The source checkout holding this package and a ``benchmarks`` suite, if it is one."""
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout if (checkout / "benchmarks" / "__main__.py").is_file() else None
 
 
 # -- the parser and the entry point -----------------------------------------------------------

@@ -600,9 +600,9 @@ def test_bench_help_names_the_command_it_was_given_as():
 
 def test_bench_without_the_suite_is_one_line(monkeypatch, capsys):
     def missing():
-        raise ModuleNotFoundError("No module named 'benchmarks'", name="benchmarks")
+        return None
 
-    monkeypatch.setattr(cli, "_import_benchmarks", missing)
+    monkeypatch.setattr(cli, "_benchmark_checkout", missing)
     assert cli.main(["bench", "--problems", "S1"]) == cli.ERROR
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "benchmark suite is not installed" in err
@@ -927,3 +927,13 @@ def test_the_scale_hint_makes_no_copy_of_the_data():
     finally:
         tracemalloc.stop()
     assert peak < data.nbytes / 4
+
+
+def test_bench_runs_the_checkouts_suite_not_one_in_the_current_folder(tmp_path):
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "__init__.py").write_text("")
+    (tmp_path / "benchmarks" / "__main__.py").write_text(
+        "open('ran', 'w').close()\ndef main(argv, prog):\n    return 0\n")
+    out = run("bench", "--help", cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.startswith("usage: anykmeans bench ")
+    assert not (tmp_path / "ran").exists()
