@@ -23,7 +23,6 @@ __all__ = [
     "float_dtype",
     "has_float64",
     "index_dtype",
-    "itemsize",
     "materialise",
     "to_host",
 ]
@@ -87,11 +86,6 @@ def float_dtype(xp: Namespace, dtype: Any, device: Any) -> Any:
         info = xp.__array_namespace_info__()
         return info.default_dtypes(device=device)["real floating"]
     raise TypeError(f"Expected numeric data, got dtype {dtype}.")
-
-
-def itemsize(xp: Namespace, dtype: Any) -> int:
-    """Bytes per element of a floating ``dtype``."""
-    return xp.finfo(dtype).bits // 8
 
 
 def to_host(x: Array) -> np.ndarray:

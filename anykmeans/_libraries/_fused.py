@@ -34,10 +34,10 @@ import numpy as np
 
 from ._base import Array, Assignment
 
-#: A tile's score block and centred rows take about this many bytes: a core's L2 cache on
-#: the machine measured (``getconf LEVEL2_CACHE_SIZE``: 1 MiB), where a chunk's time was flat
-#: from 1 MiB up and rose below it (benchmark notes). Python has no portable way to read
-#: cache sizes (``os.sysconf`` lacks the names; ``/sys`` is a file fitting may not open).
+#: A tile's score block and centred rows take about this many bytes: about a core's L2
+#: cache, below which a chunk's time rises (docs/notes/benchmark-history.md). A constant:
+#: Python has no portable way to read cache sizes (``os.sysconf`` lacks the names; ``/sys``
+#: is a file fitting may not open).
 TILE_BYTES = 2**20
 
 #: Rows of a tile at the least, however many centres.

@@ -1,7 +1,7 @@
 """JAX: each chunk's maths compiled, float32 products at full precision.
 
 JAX dispatches each operation on its own; compiled with ``jax.jit``, a chunk
-is one call, several times faster (measured in benchmarks/). Matrix products
+is one call, several times faster (docs/notes/benchmark-history.md). Matrix products
 run at ``"highest"`` precision: on recent GPUs JAX's default takes float32
 products through TF32, far coarser than the rounding that the tie test allows
 for. JAX arrays are immutable, so the reference code's in-place operators

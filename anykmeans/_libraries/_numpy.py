@@ -35,7 +35,7 @@ MIN_CHUNK_ROWS = 128
 ROWS_FIRST_RATIO = 8
 
 #: The segment sum scatter-adds directly below this many rows per segment and
-#: sorts above it (each measured faster on its side: benchmarks notes).
+#: sorts above it (each the faster on its side: docs/notes/benchmark-history.md).
 SORT_MIN_ROWS_PER_SEGMENT = 4
 
 
@@ -112,7 +112,7 @@ class NumPy(Library):
         """The reference's rows, but at least :data:`MIN_CHUNK_ROWS` when ``chunk_size`` is not
         given: a chunk's cluster sums cost ``O(k d)`` whatever its rows, and at very large
         ``k`` the memory budget alone would leave a few dozen rows to spread that over
-        (k = 20 000: 52 rows, a fit 1.8 times slower than with 128)."""
+        (docs/notes/benchmark-history.md)."""
         rows = super().chunk_rows(n_samples, n_features, n_centres, itemsize, device, chunk_size)
         return rows if chunk_size is not None else max(rows, min(MIN_CHUNK_ROWS, n_samples))
 
@@ -120,9 +120,8 @@ class NumPy(Library):
         """Row-major score blocks where centres outnumber rows :data:`ROWS_FIRST_RATIO`-fold.
 
         A reduction over centres then runs along rows of ``k`` values instead of
-        down ``k`` rows of a few values (NumPy pays per inner loop): at
-        k = 20 000 and 52 rows a chunk, 0.84 ms against 1.48 (one thread, the
-        product included).
+        down ``k`` rows of a few values: NumPy pays per inner loop
+        (docs/notes/benchmark-history.md).
         """
         return n_centres >= ROWS_FIRST_RATIO * n_rows
 
@@ -134,7 +133,7 @@ class NumPy(Library):
         """``X[rows] - mean``; a chunk of at most :data:`FEATURE_MAJOR_MAX_FEATURES` features
         feature-major (Fortran order): the score product then reads it as a plain
         matrix and the row norms add whole columns, where short rows would make
-        every operation pay per row (measured in benchmarks/)."""
+        every operation pay per row (docs/notes/benchmark-history.md)."""
         chunk = X[rows, :]
         if X.shape[1] <= FEATURE_MAJOR_MAX_FEATURES:
             return np.subtract(chunk, mean, order="F")
