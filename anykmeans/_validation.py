@@ -26,6 +26,22 @@ INIT_METHODS = ("k-means++", "k-means||", "random")
 ALGORITHMS = ("lloyd", "elkan")
 
 
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, plural unless ``count`` is 1: "1 feature", "3 features".
+
+    Parameters
+    ----------
+    count : int
+    noun : str
+        The singular, made plural with an "s".
+
+    Returns
+    -------
+    str
+    """
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def as_array(X: Any, name: str = "X") -> Array:
     """Return ``X`` as an Array API array, converting other array-likes to NumPy.
 
@@ -48,8 +64,27 @@ def as_array(X: Any, name: str = "X") -> Array:
             "(for example X.toarray())."
         )
     if not array_api_compat.is_array_api_obj(X):
-        X = np.asarray(X)
+        X = _host_array(X)
     return library_of(X).prepare(X, name)
+
+
+def _host_array(X: Any) -> np.ndarray:
+    """``X``, not an Array API array, as a NumPy array; a data frame's (or series') missing
+    values (pandas' NA, in nullable or object columns) as NaN, for the checks to find.
+
+    NumPy makes an object array of a frame with missing values, whose NA values no number
+    can be made of: such a frame is asked for its values with NaN for them (pandas'
+    ``to_numpy(na_value=...)``); frames that cannot be asked so (other libraries) keep
+    NumPy's conversion. Either way the object array is converted, and checked, by
+    :meth:`~anykmeans._libraries.Library.prepare`.
+    """
+    array = np.asarray(X)
+    if array.dtype.kind == "O" and callable(getattr(X, "to_numpy", None)):
+        try:
+            return np.asarray(X.to_numpy(na_value=np.nan))
+        except (TypeError, ValueError):
+            pass
+    return array
 
 
 def feature_names(X: Any) -> np.ndarray | None:
@@ -147,7 +182,8 @@ def check_magnitude(largest: float, X: Array, name: str = "X", source: Any = Non
     if largest > bound:
         raise ValueError(
             f"{name} has values of magnitude up to {largest:.3g}: squared distances between "
-            f"{n_samples} rows of {n_features} features could overflow {X.dtype} (largest "
+            f"{counted(n_samples, 'row')} of {counted(n_features, 'feature')} could overflow "
+            f"{X.dtype} (largest "
             f"safe magnitude {bound:.3g}). Rescale {name} (e.g. divide it by its largest "
             "absolute value) or use a wider floating dtype."
         )
@@ -222,8 +258,8 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         )
     if n_features is not None and shape[1] != n_features:
         raise ValueError(
-            f"X has {shape[1]} features, but {estimator} is expecting {n_features} features "
-            "as input."
+            f"X has {counted(shape[1], 'feature')}, but {estimator} is expecting "
+            f"{counted(n_features, 'feature')} as input."
         )
     source = X.dtype
     dtype = float_dtype(xp, source, device_of(X))  # refuses complex and non-numeric dtypes
@@ -265,7 +301,12 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
     if sample_weight is None:
         return xp.ones(n_samples, dtype=X.dtype, device=device)
     if isinstance(sample_weight, numbers.Real):
-        sample_weight = xp.asarray(float(sample_weight), device=device)
+        try:
+            value = float(sample_weight)
+        except OverflowError as exc:  # a Python int beyond float64's range
+            raise ValueError("Input sample_weight contains a number too large for float64 "
+                             f"({exc}); rescale sample_weight.") from exc
+        sample_weight = xp.asarray(value, device=device)
     sample_weight = as_array(sample_weight, "sample_weight")
     array_namespace(X, sample_weight)
     _check_same_device(X, sample_weight, "sample_weight")

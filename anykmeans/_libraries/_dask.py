@@ -83,9 +83,11 @@ class Dask(Library):
         return da.empty((0,))
 
     def prepare(self, x: Array, name: str) -> Array:
-        """Without empty blocks of rows (Dask's reductions fail on them)."""
+        """Without empty blocks of rows (Dask's reductions fail on them); an array with no
+        rows keeps one empty block, for the checks to refuse as they refuse any empty array."""
         if x.ndim and 0 in x.chunks[0]:
-            x = x.rechunk((tuple(rows for rows in x.chunks[0] if rows), *x.chunks[1:]))
+            rows = tuple(rows for rows in x.chunks[0] if rows) or (0,)
+            x = x.rechunk((rows, *x.chunks[1:]))
         return x
 
     def rows_like(self, v: Array, X: Array) -> Array:
