@@ -33,6 +33,7 @@ from ._persistence import move_model, save_model
 from ._primitives import Data, assign, distances, labelled_inertia
 from ._validation import (
     check_algorithm,
+    check_bool,
     check_data,
     check_positive_int,
     check_sample_weight,
@@ -542,6 +543,7 @@ class KMeans(CentresEstimator):
         """
         names = feature_names(X)
         check_algorithm(self.algorithm)
+        check_bool(self.copy_x, "copy_x")
         result, mean = fit_kmeans(
             X, self.n_clusters, sample_weight=sample_weight, init=self.init,
             n_init=self.n_init, max_iter=self.max_iter, tol=self.tol,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -103,11 +104,14 @@ def feature_names(X: Any) -> np.ndarray | None:
     ------
     TypeError
         If some names are strings and others are not.
+    ValueError
+        If a name is repeated (whatever the names' types), as scikit-learn refuses it.
     """
     columns = getattr(X, "columns", None)
     if array_api_compat.is_array_api_obj(X) or not isinstance(columns, Iterable):
         return None
     names = list(columns)
+    _check_unique(names)
     types = sorted({type(name).__qualname__ for name in names})
     if types != ["str"]:
         if "str" in types:
@@ -119,6 +123,14 @@ def feature_names(X: Any) -> np.ndarray | None:
             )
         return None
     return np.asarray(names, dtype=object)
+
+
+def _check_unique(names: list) -> None:
+    """Refuse column names that repeat, listing each with its count."""
+    counts = Counter(names)
+    repeated = [f"- {name!r} {count} times" for name, count in counts.items() if count > 1]
+    if repeated:
+        raise ValueError("Expected unique column names, got:\n" + "\n".join(repeated))
 
 
 def _check_same_device(X: Array, other: Array, name: str) -> None:
@@ -258,8 +270,9 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         )
     if n_features is not None and shape[1] != n_features:
         raise ValueError(
-            f"X has {counted(shape[1], 'feature')}, but {estimator} is expecting "
-            f"{counted(n_features, 'feature')} as input."
+            # scikit-learn's words, which its estimator checks match: "X has 1 features".
+            f"X has {shape[1]} features, but {estimator} is expecting {n_features} features "
+            "as input."
         )
     source = X.dtype
     dtype = float_dtype(xp, source, device_of(X))  # refuses complex and non-numeric dtypes
@@ -375,6 +388,24 @@ def check_non_negative(value: Any, name: str, *, integral: bool = False) -> floa
         noun = "integer" if integral else "finite number"
         raise ValueError(f"{name} must be a non-negative {noun}, got {value!r}.")
     return int(value) if integral else float(value)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` as a bool if it is Python's or NumPy's bool (as scikit-learn's
+    ``"boolean"`` constraint; 0, 1 and strings are refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool, got {value!r}.")
+    return bool(value)
+
+
+def check_verbose(verbose: Any) -> int:
+    """Return ``verbose`` as an int if it is a bool or a non-negative integer (as
+    scikit-learn's ``"verbose"`` constraint)."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    if not isinstance(verbose, numbers.Integral) or verbose < 0:
+        raise ValueError(f"verbose must be an integer >= 0 or a bool, got {verbose!r}.")
+    return int(verbose)
 
 
 def check_tol(tol: Any) -> float:

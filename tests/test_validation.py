@@ -215,14 +215,50 @@ def test_dask_arrays_filtered_to_no_rows():
 
 
 def test_counts_of_one_are_singular():
-    """Before, "X has 1 features" and "between 1 rows of 1 features"."""
+    """Before, "between 1 rows of 1 features".
+
+    The one exception is scikit-learn's own message for data of the wrong width, "X has 1
+    features, but KMeans is expecting 3 features as input.", which its estimator checks
+    (``check_n_features_in_after_fitting``) match word for word.
+    """
     model = anykmeans.KMeans(2, random_state=0).fit(X)
-    with pytest.raises(ValueError, match="X has 1 feature, but KMeans is expecting 3 features"):
+    with pytest.raises(ValueError, match="X has 1 features, but KMeans is expecting 3 features"):
         model.predict(X[:, :1])
-    one = anykmeans.KMeans(2, random_state=0).fit(X[:, :1])
-    with pytest.raises(ValueError, match="X has 3 features, but KMeans is expecting 1 feature "):
-        one.predict(X)
     with pytest.raises(ValueError, match="between 1 row of 1 feature could overflow"):
         anykmeans.KMeans(1).fit(np.array([[1e200]]))
     with pytest.raises(ValueError, match="between 2 rows of 3 features could overflow"):
         anykmeans.KMeans(1).fit(np.full((2, 3), 1e200))
+
+
+# -- verbose, copy_x and compute_labels, as scikit-learn's parameter validation checks them -
+
+BAD_FLAGS = [("verbose", -1), ("verbose", 1.5), ("verbose", "1"), ("verbose", None),
+             ("copy_x", "no"), ("copy_x", 1), ("copy_x", None),
+             ("compute_labels", "no"), ("compute_labels", 0)]
+
+
+@pytest.mark.parametrize("name, value", BAD_FLAGS)
+def test_bad_flags_are_refused_by_name(name, value):
+    """Before, accepted silently (a negative verbose printed nothing, "no" meant True)."""
+    kind = ("an integer >= 0 or a bool" if name == "verbose" else "a bool")
+    match = f"{name} must be {kind}, got {value!r}"
+    estimators = {"verbose": [anykmeans.KMeans, anykmeans.MiniBatchKMeans],
+                  "copy_x": [anykmeans.KMeans],
+                  "compute_labels": [anykmeans.MiniBatchKMeans]}[name]
+    for cls in estimators:
+        with pytest.raises(ValueError, match=match):
+            cls(2, **{name: value}).fit(X)
+        if cls is anykmeans.MiniBatchKMeans:
+            with pytest.raises(ValueError, match=match):
+                cls(2, **{name: value}).partial_fit(X)
+    if name == "verbose":
+        with pytest.raises(ValueError, match=match):
+            anykmeans.kmeans(X, 2, verbose=value)
+
+
+@pytest.mark.parametrize("name, value", [("verbose", True), ("verbose", np.int64(0)),
+                                         ("verbose", 2), ("copy_x", np.False_),
+                                         ("compute_labels", np.True_)])
+def test_good_flags_are_accepted(name, value, capsys):
+    cls = anykmeans.MiniBatchKMeans if name == "compute_labels" else anykmeans.KMeans
+    cls(2, random_state=0, **{name: value}).fit(X)
