@@ -186,7 +186,7 @@ def test_pandas_missing_values_are_nan(dtype):
         model.predict(frame)
     weights = pd.Series(frame["b"]).astype(dtype if dtype != "boolean" else "Int64")
     with pytest.raises(ValueError, match="Input sample_weight contains NaN"):
-        model.score(np.abs(X), sample_weight=weights)
+        model.score(frame.assign(b=1.0), sample_weight=weights)
     np.testing.assert_array_equal(
         anykmeans.KMeans(2, random_state=0).fit(complete).labels_,
         anykmeans.KMeans(2, random_state=0).fit(complete.to_numpy(dtype=float)).labels_)
