@@ -454,7 +454,8 @@ class KMeans(CentresEstimator):
     random_state : None, int, RandomState or Generator, default=None
         An int makes fits reproducible, and equal to scikit-learn's with that seed.
     copy_x : bool, default=True
-        Accepted for compatibility: anykmeans never modifies ``X``, whatever its value.
+        Accepted for compatibility (a bool, as in scikit-learn): anykmeans never modifies
+        ``X``, whatever its value.
     algorithm : {"lloyd", "elkan"}, default="lloyd"
         "elkan" is accepted as an alias and runs Lloyd's algorithm, which gives
         the same result.
