@@ -34,6 +34,7 @@ from ._primitives import Data, assign, distances, labelled_inertia
 from ._random import check_random_state
 from ._validation import (
     check_algorithm,
+    check_bool,
     check_data,
     check_init_method,
     check_n_init,
@@ -484,7 +485,8 @@ class KMeans(CentresEstimator):
     random_state : None, int, RandomState or Generator, default=None
         An int makes fits reproducible, and equal to scikit-learn's with that seed.
     copy_x : bool, default=True
-        Accepted for compatibility: anykmeans never modifies ``X``, whatever its value.
+        Accepted for compatibility (a bool, as in scikit-learn): anykmeans never modifies
+        ``X``, whatever its value.
     algorithm : {"lloyd", "elkan"}, default="lloyd"
         "elkan" is accepted as an alias and runs Lloyd's algorithm, which gives
         the same result.
@@ -594,6 +596,7 @@ class KMeans(CentresEstimator):
         """
         names = feature_names(X)
         check_algorithm(self.algorithm)
+        check_bool(self.copy_x, "copy_x")
         result, mean = fit_kmeans(
             X, self.n_clusters, sample_weight=sample_weight, init=self.init,
             n_init=self.n_init, max_iter=self.max_iter, tol=self.tol,

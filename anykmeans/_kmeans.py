@@ -33,6 +33,7 @@ from ._validation import (
     check_positive_real,
     check_sample_weight,
     check_tol,
+    check_verbose,
     largest_magnitude,
 )
 
@@ -158,6 +159,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
         chunk_size = check_positive_int(chunk_size, "chunk_size")
     oversampling_factor = check_positive_real(oversampling_factor, "oversampling_factor")
     init_max_iter = check_positive_int(init_max_iter, "init_max_iter")
+    verbose = check_verbose(verbose)
     rng = check_random_state(random_state)
     unit_weights = sample_weight is None
     sample_weight = check_sample_weight(sample_weight, xp, X)

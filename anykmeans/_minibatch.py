@@ -50,6 +50,7 @@ from ._random import (
 )
 from ._seeding import initial_centres
 from ._validation import (
+    check_bool,
     check_centres,
     check_data,
     check_init_method,
@@ -59,6 +60,7 @@ from ._validation import (
     check_positive_int,
     check_sample_weight,
     check_tol,
+    check_verbose,
     feature_names,
 )
 
@@ -363,6 +365,8 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
     reassignment_ratio = check_non_negative(reassignment_ratio, "reassignment_ratio")
     if chunk_size is not None:
         chunk_size = check_positive_int(chunk_size, "chunk_size")
+    compute_labels = check_bool(compute_labels, "compute_labels")
+    verbose = check_verbose(verbose)
     batch_size, init_size = resolve_sizes(batch_size, init_size, n_clusters, n_samples)
     n_init = resolve_minibatch_n_init(n_init, check_init_method(init))
     rng = check_random_state(random_state)
@@ -609,6 +613,8 @@ class MiniBatchKMeans(CentresEstimator):
         -------
         self
         """
+        verbose = check_verbose(self.verbose)
+        compute_labels = check_bool(self.compute_labels, "compute_labels")
         if not hasattr(self, "_random_state"):
             self._random_state = check_random_state(self.random_state)
         rng = self._random_state
@@ -642,11 +648,11 @@ class MiniBatchKMeans(CentresEstimator):
         step = minibatch_step(
             xp, X, None if sample_weight is None else weights, centres, counts, offset, rng,
             reassign=schedule.due(), reassignment_ratio=self.reassignment_ratio,
-            chunk_size=chunk_size, with_shift=False, verbose=self.verbose)
+            chunk_size=chunk_size, with_shift=False, verbose=verbose)
         schedule.has_empty = step.has_empty
         fitted.update(self._centre_attributes(step.centres, offset), _counts=step.counts,
                       _schedule=schedule, n_steps_=getattr(self, "n_steps_", 0) + 1)
-        if self.compute_labels:
+        if compute_labels:
             fitted["labels_"], fitted["inertia_"] = labels_and_inertia(
                 Data(X, offset, weights, chunk_size), step.centres)
         if first:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,22 @@ from ._namespace import Array, Namespace, array_namespace, device_of, float_dtyp
 
 INIT_METHODS = ("k-means++", "k-means||", "random")
 ALGORITHMS = ("lloyd", "elkan")
+
+
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, plural unless ``count`` is 1: "1 feature", "3 features".
+
+    Parameters
+    ----------
+    count : int
+    noun : str
+        The singular, made plural with an "s".
+
+    Returns
+    -------
+    str
+    """
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def as_array(X: Any, name: str = "X") -> Array:
@@ -48,8 +65,27 @@ def as_array(X: Any, name: str = "X") -> Array:
             "(for example X.toarray())."
         )
     if not array_api_compat.is_array_api_obj(X):
-        X = np.asarray(X)
+        X = _host_array(X)
     return library_of(X).prepare(X, name)
+
+
+def _host_array(X: Any) -> np.ndarray:
+    """``X``, not an Array API array, as a NumPy array; a data frame's (or series') missing
+    values (pandas' NA, in nullable or object columns) as NaN, for the checks to find.
+
+    NumPy makes an object array of a frame with missing values, whose NA values no number
+    can be made of: such a frame is asked for its values with NaN for them (pandas'
+    ``to_numpy(na_value=...)``); frames that cannot be asked so (other libraries) keep
+    NumPy's conversion. Either way the object array is converted, and checked, by
+    :meth:`~anykmeans._libraries.Library.prepare`.
+    """
+    array = np.asarray(X)
+    if array.dtype.kind == "O" and callable(getattr(X, "to_numpy", None)):
+        try:
+            return np.asarray(X.to_numpy(na_value=np.nan))
+        except (TypeError, ValueError):
+            pass
+    return array
 
 
 def feature_names(X: Any) -> np.ndarray | None:
@@ -68,11 +104,14 @@ def feature_names(X: Any) -> np.ndarray | None:
     ------
     TypeError
         If some names are strings and others are not.
+    ValueError
+        If a name is repeated (whatever the names' types), as scikit-learn refuses it.
     """
     columns = getattr(X, "columns", None)
     if array_api_compat.is_array_api_obj(X) or not isinstance(columns, Iterable):
         return None
     names = list(columns)
+    _check_unique(names)
     types = sorted({type(name).__qualname__ for name in names})
     if types != ["str"]:
         if "str" in types:
@@ -84,6 +123,14 @@ def feature_names(X: Any) -> np.ndarray | None:
             )
         return None
     return np.asarray(names, dtype=object)
+
+
+def _check_unique(names: list) -> None:
+    """Refuse column names that repeat, listing each with its count."""
+    counts = Counter(names)
+    repeated = [f"- {name!r} {count} times" for name, count in counts.items() if count > 1]
+    if repeated:
+        raise ValueError("Expected unique column names, got:\n" + "\n".join(repeated))
 
 
 def _check_same_device(X: Array, other: Array, name: str) -> None:
@@ -147,7 +194,8 @@ def check_magnitude(largest: float, X: Array, name: str = "X", source: Any = Non
     if largest > bound:
         raise ValueError(
             f"{name} has values of magnitude up to {largest:.3g}: squared distances between "
-            f"{n_samples} rows of {n_features} features could overflow {X.dtype} (largest "
+            f"{counted(n_samples, 'row')} of {counted(n_features, 'feature')} could overflow "
+            f"{X.dtype} (largest "
             f"safe magnitude {bound:.3g}). Rescale {name} (e.g. divide it by its largest "
             "absolute value) or use a wider floating dtype."
         )
@@ -222,6 +270,7 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         )
     if n_features is not None and shape[1] != n_features:
         raise ValueError(
+            # scikit-learn's words, which its estimator checks match: "X has 1 features".
             f"X has {shape[1]} features, but {estimator} is expecting {n_features} features "
             "as input."
         )
@@ -265,7 +314,12 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
     if sample_weight is None:
         return xp.ones(n_samples, dtype=X.dtype, device=device)
     if isinstance(sample_weight, numbers.Real):
-        sample_weight = xp.asarray(float(sample_weight), device=device)
+        try:
+            value = float(sample_weight)
+        except OverflowError as exc:  # a Python int beyond float64's range
+            raise ValueError("Input sample_weight contains a number too large for float64 "
+                             f"({exc}); rescale sample_weight.") from exc
+        sample_weight = xp.asarray(value, device=device)
     sample_weight = as_array(sample_weight, "sample_weight")
     array_namespace(X, sample_weight)
     _check_same_device(X, sample_weight, "sample_weight")
@@ -334,6 +388,24 @@ def check_non_negative(value: Any, name: str, *, integral: bool = False) -> floa
         noun = "integer" if integral else "finite number"
         raise ValueError(f"{name} must be a non-negative {noun}, got {value!r}.")
     return int(value) if integral else float(value)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` as a bool if it is Python's or NumPy's bool (as scikit-learn's
+    ``"boolean"`` constraint; 0, 1 and strings are refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool, got {value!r}.")
+    return bool(value)
+
+
+def check_verbose(verbose: Any) -> int:
+    """Return ``verbose`` as an int if it is a bool or a non-negative integer (as
+    scikit-learn's ``"verbose"`` constraint)."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    if not isinstance(verbose, numbers.Integral) or verbose < 0:
+        raise ValueError(f"verbose must be an integer >= 0 or a bool, got {verbose!r}.")
+    return int(verbose)
 
 
 def check_tol(tol: Any) -> float:

@@ -130,6 +130,26 @@ def test_only_string_names_are_feature_names():
 
 
 @needs_pandas
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("columns", [["alcohol", "ash", "alcohol", "proline"], [0, 1, 0, 0]])
+def test_duplicate_column_names_are_refused(cls, columns):
+    """As scikit-learn refuses them, by fit and by every method given new data; before,
+    accepted (and ``feature_names_in_`` held a name twice)."""
+    repeated = columns[0]
+    times = columns.count(repeated)
+    match = f"Expected unique column names, got:\n- {repeated!r} {times} times"
+    with pytest.raises(ValueError, match=match):
+        cls(3, random_state=0).fit(frame(columns=columns))
+    model = cls(3, random_state=0).fit(X)
+    for method in (model.predict, model.transform, model.score):
+        with pytest.raises(ValueError, match=match):
+            method(frame(columns=columns))
+    if cls is anykmeans.MiniBatchKMeans:
+        with pytest.raises(ValueError, match=match):
+            cls(3, random_state=0).partial_fit(frame(columns=columns))
+
+
+@needs_pandas
 def test_input_features_are_checked_against_the_names():
     model = fitted(anykmeans.KMeans)
     assert model.get_feature_names_out(NAMES).tolist() == ["kmeans0", "kmeans1", "kmeans2"]

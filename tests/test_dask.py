@@ -8,6 +8,7 @@ graph. The sync scheduler runs everything in this process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import numpy as np
@@ -186,3 +187,83 @@ def test_fits_on_a_cluster_make_no_scheduler_warnings(caplog):
                 model = anykmeans.KMeans(3, init="k-means||", random_state=0).fit(X)
                 model.predict(X).compute()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+# -- an interrupted fit ----------------------------------------------------------------------
+
+def blas_threads() -> list[int]:
+    """BLAS's thread limit, for every BLAS library loaded, as ``threadpoolctl`` reports it."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    return [info["num_threads"] for info in threadpoolctl.threadpool_info()
+            if info["user_api"] == "blas"]
+
+
+def running_block_tasks() -> list[str]:
+    """The threads of this process that are inside one of anykmeans' Dask tasks now."""
+    import sys
+    import threading
+
+    from anykmeans._libraries import _dask
+
+    tasks = {_dask._run_block.__code__, _dask._find_in_block.__code__}
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    running = []
+    for ident, frame in sys._current_frames().items():
+        while frame is not None:
+            if frame.f_code in tasks:
+                running.append(names.get(ident, str(ident)))
+                break
+            frame = frame.f_back
+    return running
+
+
+@contextlib.contextmanager
+def scheduler(kind: str):
+    """Dask's threaded scheduler, or a client of a cluster whose workers are threads of this
+    process (where the test can see its tasks)."""
+    if kind == "threads":
+        with dask.config.set(scheduler="threads"):
+            yield
+        return
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=False,
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster):
+        yield
+
+
+@pytest.mark.parametrize("kind", ["threads",
+                                  pytest.param("cluster", marks=pytest.mark.distributed)])
+def test_an_interrupt_stops_the_fits_tasks_and_restores_blas(kind, caplog):
+    """Ctrl-C while a pass runs: when KeyboardInterrupt reaches the caller, no task of the fit
+    still runs and BLAS has its thread limit back; a cluster's client says nothing wrong.
+
+    Before, the pass's tasks ran on for a second or more after the interrupt, holding BLAS at
+    one thread until the last of them ended. The interrupt is a real SIGINT to the main
+    thread, sent while the second pass runs (one-row chunks make each pass take a second).
+    """
+    import signal
+    import threading
+
+    pytest.importorskip("threadpoolctl")
+    rows = np.random.default_rng(0).standard_normal((20_000, 3))
+    data = da.from_array(rows, chunks=(5_000, 3))
+    before = blas_threads()
+    main = threading.main_thread().ident
+    timers = []
+
+    def interrupt_soon(restart, iteration, inertia):
+        if not timers:
+            timers.append(threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT)))
+            timers[0].start()
+
+    model = anykmeans.KMeans(3, init=data[:3], n_init=1, max_iter=50, tol=0, chunk_size=1)
+    with scheduler(kind), caplog.at_level(logging.WARNING):
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(data, on_iteration=interrupt_soon)
+        running, after = running_block_tasks(), blas_threads()
+        timers[0].join()
+        assert running == []
+        assert after == before
+        # The client still works: the cluster did not drop it.
+        assert anykmeans.KMeans(3, init=data[:3], n_init=1, max_iter=2).fit(data).n_iter_ >= 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text

@@ -277,6 +277,58 @@ def test_meta_tensors_are_refused():
         model.predict(meta)
 
 
+
+#: torch tensors whose layout holds no strided data anykmeans can compute on, each made
+#: from a dense tensor, and the words the refusal must use.
+TORCH_LAYOUTS = {
+    "sparse_coo": (lambda t: t.to_sparse(), "sparse torch tensors are not supported"),
+    "sparse_csr": (lambda t: t.to_sparse_csr(), "sparse torch tensors are not supported"),
+    "sparse_csc": (lambda t: t.to_sparse_csc(), "sparse torch tensors are not supported"),
+    "sparse_bsr": (lambda t: t.to_sparse_bsr((1, 1)), "sparse torch tensors are not supported"),
+    "mkldnn": (lambda t: t.float().to_mkldnn(), "mkldnn torch tensors are not supported"),
+    "nested": (lambda t: torch_nested(t), "nested torch tensors are not supported"),
+}
+
+
+def torch_nested(t):
+    """A nested tensor of two pieces of ``t``'s rows."""
+    import torch
+
+    return torch.nested.nested_tensor([t[:20], t[20:]])
+
+
+@pytest.mark.filterwarnings("ignore:.*(beta|prototype):UserWarning")
+@pytest.mark.parametrize("layout", sorted(TORCH_LAYOUTS))
+def test_torch_tensors_without_strided_data_are_refused(layout):
+    """X, sample_weight and init are refused at the boundary, saying how to densify.
+
+    Before, fit, predict, transform and score failed inside torch
+    (``NotImplementedError: Could not run 'aten::amax' ...``, or a nested
+    tensor's "Internal error: NestedTensorImpl doesn't support sizes").
+    """
+    torch = pytest.importorskip("torch")
+    make, match = TORCH_LAYOUTS[layout]
+    dense = torch.asarray(X)
+    odd = make(dense)
+    match = f"{match}.*to_dense|{match}.*unbind"
+    with pytest.raises(TypeError, match=match):
+        anykmeans.KMeans(3, random_state=0).fit(odd)
+    with pytest.raises(TypeError, match=match):
+        anykmeans.MiniBatchKMeans(3, random_state=0).partial_fit(odd)
+    with pytest.raises(TypeError, match=match):
+        anykmeans.kmeans_plusplus(odd, 3, random_state=0)
+    model = anykmeans.KMeans(3, random_state=0).fit(dense)
+    for method in (model.predict, model.transform, model.score):
+        with pytest.raises(TypeError, match=match):
+            method(odd)
+    if layout != "nested":
+        weights = make(torch.ones(X.shape[0], dtype=dense.dtype)[:, None])
+        with pytest.raises(TypeError, match="sample_weight"):
+            model.score(dense, sample_weight=weights)
+        with pytest.raises(TypeError, match="init"):
+            anykmeans.KMeans(3, init=make(dense[:3])).fit(dense)
+
+
 # -- Dask: empty blocks ---------------------------------------------------------------------
 
 def empty_block_arrays(da) -> dict:

@@ -20,14 +20,20 @@ False), so that each pass reads it rather than computing it again.
 Lazy results for the caller (``predict``, ``transform``) are built the same way
 and left unevaluated (:meth:`Dask.assign`). BLAS runs one thread per task while
 Dask's own threads run the blocks.
+
+A pass that is interrupted (Ctrl-C) or fails is cancelled before the exception
+reaches the caller: its futures are released, and its tasks that run in this
+process stop at their next chunk, so that BLAS has its thread limit back.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import functools
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -54,6 +60,10 @@ RELEASE_TIMEOUT, RELEASE_POLL = 10.0, 0.01
 
 #: The blocks' small results are added up in a tree of this many parts per addition.
 SPLIT_EVERY = 8
+
+#: After an interrupt, how long to wait for the pass's tasks in this process to stop (seconds):
+#: each stops at its next chunk.
+CANCEL_TIMEOUT = 10.0
 
 
 class Dask(Library):
@@ -83,9 +93,11 @@ class Dask(Library):
         return da.empty((0,))
 
     def prepare(self, x: Array, name: str) -> Array:
-        """Without empty blocks of rows (Dask's reductions fail on them)."""
+        """Without empty blocks of rows (Dask's reductions fail on them); an array with no
+        rows keeps one empty block, for the checks to refuse as they refuse any empty array."""
         if x.ndim and 0 in x.chunks[0]:
-            x = x.rechunk((tuple(rows for rows in x.chunks[0] if rows), *x.chunks[1:]))
+            rows = tuple(rows for rows in x.chunks[0] if rows) or (0,)
+            x = x.rechunk((rows, *x.chunks[1:]))
         return x
 
     def rows_like(self, v: Array, X: Array) -> Array:
@@ -184,8 +196,9 @@ class Dask(Library):
         """
         blocks = _blocks(data)
         operands = tuple(_operand(o) for o in operands)
-        return _evaluate_pass(_block_tasks(blocks, data, block_pass, state, operands),
-                              operands, gather)
+        token = uuid.uuid4().hex
+        return _evaluate_pass(_block_tasks(blocks, data, block_pass, state, operands, token),
+                              operands, gather, token)
 
     def search_pass(self, data: Any, state: Any, values: Array, totals: list | None,
                     select: Callable[..., Any], find: Callable[..., tuple],
@@ -203,18 +216,19 @@ class Dask(Library):
             ends = np.cumsum(np.asarray(totals))
             holder = np.minimum(np.searchsorted(ends, values), len(blocks.rows) - 1)
         finder = dask.delayed(_find_in_block, pure=False)
+        token = uuid.uuid4().hex
         positions, parts = [], []
         for b in np.unique(holder):
             where = np.flatnonzero(holder == b)
             positions.append(where)
-            parts.append(finder(find, select, type(data), blocks.X[b], blocks.mean,
+            parts.append(finder(token, find, select, type(data), blocks.X[b], blocks.mean,
                                 blocks.weights[b], data.chunk_size, blocks.rows[b],
                                 state.parts[b], values[where], None if b == 0 else ends[b - 1]))
         found = dask.delayed(_in_order, pure=False)(positions, parts)
         operands = (found, *(_operand(o) for o in operands))
         function = functools.partial(_searched_block, select, block_pass)
-        return _evaluate_pass(_block_tasks(blocks, data, function, state, operands), operands,
-                              gather=True)
+        return _evaluate_pass(_block_tasks(blocks, data, function, state, operands, token),
+                              operands, gather=True, token=token)
 
     def state_rows(self, data: Any, state: Any, index: int, dtype: Any) -> Array:
         """Lazy, with ``X``'s row chunks, each block read from where its task left it."""
@@ -410,21 +424,28 @@ def _in_memory(X: Array) -> bool:
 
 
 def _block_tasks(blocks: _Blocks, data: Any, function: Callable[..., tuple[Any, Any]],
-                 state: _State | None, operands: tuple) -> list:
-    """One task per block: ``function`` on the block and the block's state."""
+                 state: _State | None, operands: tuple, token: str) -> list:
+    """One task per block: ``function`` on the block and the block's state, in the pass
+    ``token`` (see :data:`_PASSES`)."""
     import dask
 
     task = dask.delayed(_run_block, pure=False)
     previous = [None] * len(blocks.rows) if state is None else state.parts
-    return [task(function, type(data), X, blocks.mean, w, data.chunk_size, rows, part,
+    return [task(token, function, type(data), X, blocks.mean, w, data.chunk_size, rows, part,
                  *operands)
             for X, w, rows, part in zip(blocks.X, blocks.weights, blocks.rows, previous,
                                         strict=True)]
 
 
-def _evaluate_pass(parts: list, operands: tuple, gather: bool) -> Pass:
-    """The block tasks ``parts`` evaluated in one round trip, with their small results added
-    up (or listed) and the delayed operands: the blocks' results stay where they are."""
+def _evaluate_pass(parts: list, operands: tuple, gather: bool, token: str) -> Pass:
+    """The block tasks ``parts`` of the pass ``token`` evaluated in one round trip, with their
+    small results added up (or listed) and the delayed operands: the blocks' results stay
+    where they are.
+
+    Interrupted (Ctrl-C: KeyboardInterrupt), or failing, the pass is cancelled before the
+    exception goes on (:func:`_cancel`): its tasks in this process stop at their next
+    chunk, and BLAS has its thread limit back when the caller sees the exception.
+    """
     import dask
     from dask.delayed import Delayed
 
@@ -437,8 +458,13 @@ def _evaluate_pass(parts: list, operands: tuple, gather: bool) -> Pass:
             small = [add(*small[i:i + SPLIT_EVERY]) for i in range(0, len(small), SPLIT_EVERY)]
         root = small[0]
     lazy = [i for i, operand in enumerate(operands) if isinstance(operand, Delayed)]
-    handles = _evaluate([*parts, root, *(operands[i] for i in lazy)])
-    values = [_value(handle) for handle in handles[len(parts):]]
+    handles: list = []
+    try:
+        handles = _evaluate([*parts, root, *(operands[i] for i in lazy)])
+        values = [_value(handle) for handle in handles[len(parts):]]
+    except BaseException:
+        _cancel(token, handles)
+        raise
     evaluated = list(operands)
     for i, value in zip(lazy, values[1:], strict=True):
         evaluated[i] = value
@@ -457,6 +483,26 @@ def _evaluate(graphs: list) -> list:
     return client.compute(graphs)
 
 
+def _cancel(token: str, handles: list) -> None:
+    """Cancel the pass ``token``: its futures on a distributed cluster are released, and its
+    tasks that run in this process (a local scheduler's threads, or a cluster's workers in
+    this process) stop at their next chunk; wait (at most :data:`CANCEL_TIMEOUT` seconds)
+    until those have stopped, and with them their hold on BLAS's thread limit.
+
+    Released, futures that no one else holds are forgotten by the scheduler, which then
+    starts none of their tasks that had not begun. (``Client.cancel`` of the pass's futures,
+    which depend on each other, fails an assertion in the scheduler of distributed
+    2026.x and disconnects the client.) Tasks already running in other processes cannot
+    be reached: they end on their own, and their results are dropped.
+    """
+    distributed = sys.modules.get("distributed")
+    if distributed is not None:
+        for handle in handles:
+            if isinstance(handle, distributed.Future):
+                handle.release()
+    _PASSES.cancel(token, CANCEL_TIMEOUT)
+
+
 def _value(handle: Any) -> Any:
     """A future's result, here; anything else as it is."""
     distributed = sys.modules.get("distributed")
@@ -465,17 +511,103 @@ def _value(handle: Any) -> Any:
     return handle
 
 
+# -- cancelling a pass -------------------------------------------------------------------------
+
+
+class PassCancelled(Exception):
+    """Raised in a task of a pass that was cancelled (the caller no longer waits for it)."""
+
+
+class _Passes:
+    """The passes of this process that were cancelled, and how many tasks of each run here.
+
+    A task runs inside :meth:`task`, and calls :meth:`check` as it begins and
+    before each chunk: it stops (:class:`PassCancelled`) once its pass is
+    cancelled. :meth:`cancel` marks a pass and waits for its running tasks to
+    end. Marks are kept (a few dozen bytes per interrupted pass), so that a
+    task that a scheduler starts late still finds its pass cancelled.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._running: collections.Counter[str] = collections.Counter()
+        self._cancelled: set[str] = set()
+        self._current = threading.local()
+
+    @contextlib.contextmanager
+    def task(self, token: str) -> Iterator[None]:
+        """Run a task of the pass ``token`` in this thread (:meth:`check` then knows it)."""
+        with self._changed:
+            self._running[token] += 1
+        outer = getattr(self._current, "token", None)
+        self._current.token = token
+        try:
+            yield
+        finally:
+            self._current.token = outer
+            with self._changed:
+                self._running[token] -= 1
+                if not self._running[token]:
+                    del self._running[token]
+                    self._changed.notify_all()
+
+    def check(self) -> None:
+        """Stop the task that runs in this thread if its pass was cancelled."""
+        token = getattr(self._current, "token", None)
+        if token is not None and token in self._cancelled:
+            raise PassCancelled(token)
+
+    def cancel(self, token: str, timeout: float) -> None:
+        """Cancel the pass ``token``; wait at most ``timeout`` seconds for its tasks here."""
+        with self._changed:
+            self._cancelled.add(token)
+            self._changed.wait_for(lambda: not self._running[token], timeout)
+
+
+#: The passes of this process, for their tasks (see :class:`_Passes`).
+_PASSES = _Passes()
+
+#: What a block task of a cancelled pass returns: the state and small result it did not
+#: compute. The tasks after it (picks, additions, gathering what was found) pass None on.
+CANCELLED = (None, None)
+
+
+@functools.cache
+def _cancellable(data_type: type) -> type:
+    """``data_type`` (the generic code's rows of a pass) whose chunks stop the task that reads
+    them once its pass is cancelled: a check before each chunk is read."""
+
+    class Cancellable(data_type):
+        def chunks(self, n_centres: int, dtype: Any = None) -> Iterator[slice]:
+            for chunk in super().chunks(n_centres, dtype):
+                _PASSES.check()
+                yield chunk
+
+        def centred(self, rows: slice) -> Array:
+            _PASSES.check()
+            return super().centred(rows)
+
+    Cancellable.__name__ = Cancellable.__qualname__ = f"Cancellable{data_type.__name__}"
+    return Cancellable
+
+
 # -- what the tasks run ------------------------------------------------------------------------
 
 
-def _run_block(function: Callable[..., tuple[Any, Any]], data_type: type, X: Array, mean: Any,
-               weights: Array | None, chunk_size: int | None, rows: slice, previous: Any,
-               *operands: Any) -> tuple[Any, Any]:
-    """A block pass on one block, given the state the block's previous task left (Dask runs
-    blocks in parallel, so the block's chunks run one after another on one BLAS thread)."""
-    with single_threaded_blas():
-        return function(data_type(X, mean, weights, chunk_size), rows,
-                        None if previous is None else previous[0], *operands)
+def _run_block(token: str, function: Callable[..., tuple[Any, Any]], data_type: type,
+               X: Array, mean: Any, weights: Array | None, chunk_size: int | None,
+               rows: slice, previous: Any, *operands: Any) -> tuple[Any, Any] | None:
+    """A block pass on one block of the pass ``token``, given the state the block's previous
+    task left (Dask runs blocks in parallel, so the block's chunks run one after another on
+    one BLAS thread); once the pass is cancelled it stops at a chunk and returns
+    :data:`CANCELLED`, for no one (a failed task would be logged as an error by a
+    cluster's worker, and so would the tasks after it that failed on its result)."""
+    with contextlib.suppress(PassCancelled), _PASSES.task(token):
+        _PASSES.check()  # before BLAS is limited: a task that starts late does nothing
+        with single_threaded_blas():
+            return function(_cancellable(data_type)(X, mean, weights, chunk_size), rows,
+                            None if previous is None else previous[0], *operands)
+    return CANCELLED
 
 
 def _searched_block(select: Callable[..., Any], block_pass: Callable[..., tuple[Any, Any]],
@@ -485,15 +617,19 @@ def _searched_block(select: Callable[..., Any], block_pass: Callable[..., tuple[
     return block_pass(data, rows, state, select(data, state), found, *operands)
 
 
-def _find_in_block(find: Callable[..., tuple], select: Callable[..., Any], data_type: type,
-                   X: Array, mean: Any, weights: Array | None, chunk_size: int | None,
-                   rows: slice, previous: Any, values: np.ndarray,
-                   offset: Any) -> tuple:
-    """``find`` on one block, its row indices made to index the whole of ``X``."""
-    with single_threaded_blas():
-        data = data_type(X, mean, weights, chunk_size)
-        found = find(data, select(data, previous[0]), values, offset)
-    return (found[0] + rows.start, *found[1:])
+def _find_in_block(token: str, find: Callable[..., tuple], select: Callable[..., Any],
+                   data_type: type, X: Array, mean: Any, weights: Array | None,
+                   chunk_size: int | None, rows: slice, previous: Any, values: np.ndarray,
+                   offset: Any) -> tuple | None:
+    """``find`` on one block of the pass ``token``, its row indices made to index the whole
+    of ``X`` (None once the pass is cancelled, as :func:`_run_block`)."""
+    with contextlib.suppress(PassCancelled), _PASSES.task(token):
+        _PASSES.check()
+        with single_threaded_blas():
+            data = _cancellable(data_type)(X, mean, weights, chunk_size)
+            found = find(data, select(data, previous[0]), values, offset)
+            return (found[0] + rows.start, *found[1:])
+    return None
 
 
 def _take_rows(X: Array, indices: np.ndarray) -> Array:
@@ -503,7 +639,9 @@ def _take_rows(X: Array, indices: np.ndarray) -> Array:
 
 def _in_order(positions: list[np.ndarray], parts: list) -> Any:
     """The parts (arrays, or tuples of arrays) found for ``positions``, put together in the
-    order of the positions."""
+    order of the positions; None if a part is None (its pass was cancelled)."""
+    if any(part is None for part in parts):
+        return None
     order = np.argsort(np.concatenate(positions), kind="stable")
 
     def together(arrays: list) -> Array:
@@ -520,7 +658,11 @@ def _listed(*parts: Any) -> list:
 
 
 def _add_up(*parts: Any) -> Any:
-    """The sum of the small results ``parts`` (arrays, or tuples of arrays and Nones)."""
+    """The sum of the small results ``parts`` (arrays, or tuples of arrays and Nones); None
+    if one is None: a task of a cancelled pass stopped (:data:`CANCELLED`)."""
+    if any(part is None for part in parts):
+        return None
+
     def add(a: Any, b: Any) -> Any:
         if not isinstance(a, tuple):
             return a + b

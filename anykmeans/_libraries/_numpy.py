@@ -61,7 +61,8 @@ class NumPy(Library):
 
     def prepare(self, x: Array, name: str) -> Array:
         """A plain ``ndarray`` (subclasses such as ``np.matrix`` and ``np.memmap`` viewed as
-        one, no copy); object arrays converted to float64; masked arrays and strings refused.
+        one, no copy); object arrays converted to float64; masked arrays, strings and Python
+        integers beyond float64's range refused.
         """
         if isinstance(x, np.ma.MaskedArray):
             raise TypeError(
@@ -74,6 +75,9 @@ class NumPy(Library):
         if x.dtype.kind == "O":
             try:
                 return x.astype(np.float64)
+            except OverflowError as exc:  # a Python int beyond float64's range
+                raise ValueError(f"Input {name} contains a number too large for float64 "
+                                 f"({exc}); rescale {name}.") from exc
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"{name} must be numeric; converting it failed: {exc}") from exc
         return x

@@ -65,7 +65,9 @@ class Torch(Library):
             raise ValueError(f"PyTorch has no device {device!r} here ({reason}).") from exc
 
     def prepare(self, x: Array, name: str) -> Array:
-        """Detached from autograd (a view, no copy); tensors on the meta device are refused."""
+        """Detached from autograd (a view, no copy); tensors that hold no strided data (sparse,
+        mkldnn, nested) and tensors on the meta device are refused."""
+        _check_strided(x, name)
         if x.device.type == "meta":
             raise TypeError(f"{name} is on PyTorch's meta device, which holds no data; "
                             "pass a tensor on a real device.")
@@ -159,6 +161,29 @@ class Torch(Library):
         out = values.new_zeros((n_segments, *values.shape[1:]))
         index = segment_ids.reshape(-1, *(1,) * (values.ndim - 1)).expand(values.shape)
         return out.scatter_add_(0, index, values)
+
+
+def _check_strided(x: Array, name: str) -> None:
+    """Refuse a tensor whose layout is not torch's ordinary dense (strided) one.
+
+    Sparse (COO, CSR, CSC, BSR, BSC) and mkldnn tensors lack most of the
+    operations a fit needs, and a nested tensor has no single shape: each
+    failed deep inside torch.
+
+    Raises
+    ------
+    TypeError
+        Naming the layout, ``name`` and how to make a dense tensor of it.
+    """
+    if getattr(x, "is_nested", False):
+        raise TypeError(f"nested torch tensors are not supported for {name}; pass one dense "
+                        f"2-D tensor (e.g. torch.cat({name}.unbind()) for pieces of rows).")
+    layout = str(x.layout).removeprefix("torch.")
+    if layout == "strided":
+        return
+    kind = "sparse" if layout.startswith("sparse") else layout.lstrip("_")
+    raise TypeError(f"{kind} torch tensors are not supported for {name} (layout {x.layout}); "
+                    f"densify with {name}.to_dense().")
 
 
 #: The torch thread count of a thread that :func:`_one_torch_thread` holds at one thread.
