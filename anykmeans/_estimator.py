@@ -42,6 +42,7 @@ from ._validation import (
     check_positive_real,
     check_sample_weight,
     check_tol,
+    check_verbose,
     feature_names,
 )
 
@@ -535,7 +536,9 @@ class KMeans(CentresEstimator):
         "n_init": check_n_init,
         "max_iter": lambda value: check_positive_int(value, "max_iter"),
         "tol": check_tol,
+        "verbose": check_verbose,
         "random_state": check_random_state,
+        "copy_x": lambda value: check_bool(value, "copy_x"),
         "algorithm": check_algorithm,
         "chunk_size": check_chunk_size,
         "oversampling_factor": lambda value: check_positive_real(value, "oversampling_factor"),

@@ -506,6 +506,8 @@ class MiniBatchKMeans(CentresEstimator):
         "init": check_init_method,
         "max_iter": lambda value: check_positive_int(value, "max_iter"),
         "batch_size": lambda value: check_positive_int(value, "batch_size"),
+        "verbose": check_verbose,
+        "compute_labels": lambda value: check_bool(value, "compute_labels"),
         "random_state": check_random_state,
         "tol": check_tol,
         "max_no_improvement": lambda value: value is None or check_non_negative(

@@ -34,6 +34,7 @@ from ._libraries import library_named
 from ._namespace import to_host
 from ._persistence import save_model
 from ._scaling import feature_moments, scale_hint, standardize
+from ._validation import counted
 
 #: Exit status of every reported error (argparse's for usage errors).
 ERROR = 2
@@ -250,11 +251,6 @@ def _check_plotting(path: str | None = None) -> None:
                                f"{', '.join('.' + k for k in sorted(kinds))} files")
 
 
-def _count(n: int, noun: str) -> str:
-    """``n`` and ``noun``, plural unless ``n`` is 1: "1 feature", "4 features"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _save_plot(path: str, X: Any, model: KMeans, feature_names: Sequence[str],
                standardized: bool = False) -> None:
     """Save :func:`anykmeans.plot.plot_fit`'s figure, saying whether ``X`` holds z-scores."""
@@ -414,7 +410,7 @@ def fit(args: argparse.Namespace) -> int:
     if not args.quiet:
         sizes = np.bincount(to_host(model.labels_), minlength=args.k)
         used = str(model.cluster_centers_.dtype).split(".")[-1]
-        print(f"{args.data}: {_count(X.shape[0], 'sample')}, {_count(X.shape[1], 'feature')}; "
+        print(f"{args.data}: {counted(X.shape[0], 'sample')}, {counted(X.shape[1], 'feature')}; "
               f"k={args.k} on {backend.name}, in {used}"
               + ("" if used == file_dtype.name else f" (the file holds {file_dtype})"))
         if header is not None:
@@ -423,8 +419,8 @@ def fit(args: argparse.Namespace) -> int:
         if args.standardize:
             print("features standardized: each centred and divided by its standard deviation"
                   + (" (kept in the model file for predict)" if args.output else ""))
-        print(f"inertia {model.inertia_:.8g} after {_count(model.n_iter_, 'iteration')} "
-              f"({_count(len(model.inertia_histories_), 'restart')}, the best kept)")
+        print(f"inertia {model.inertia_:.8g} after {counted(model.n_iter_, 'iteration')} "
+              f"({counted(len(model.inertia_histories_), 'restart')}, the best kept)")
         print("cluster sizes:", " ".join(map(str, sizes)))
         for path in (args.output, args.plot):
             if path:

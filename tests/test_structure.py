@@ -1,0 +1,98 @@
+"""The package's structure, drawn from its code: imports flow one way, every floor is documented.
+
+Every import of one anykmeans module by another counts, at the top of a
+module or inside a function. A module's floor is one more than the highest
+floor it imports (0 for one that imports none of the package); docs/design.md
+lists the modules floor by floor, and the list must be the code's.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "anykmeans"
+DESIGN = ROOT / "docs" / "design.md"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imported(path: Path, name: str) -> set[str]:
+    """The anykmeans modules that the module ``name`` at ``path`` imports, anywhere in it."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package
+                for _ in range(node.level - 1):
+                    base = base.rpartition(".")[0]
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            for alias in node.names:  # a submodule by name, else a name the module holds
+                submodule = f"{target}.{alias.name}"
+                found.add(submodule if submodule in MODULES else target)
+    return {module for module in found if module in MODULES and module != name}
+GRAPH = {name: imported(path, name) for name, path in MODULES.items()}
+
+
+def floors() -> dict[str, int]:
+    """Each module's floor; raises if the imports make a circle."""
+    floor: dict[str, int] = {}
+    visiting: list[str] = []
+
+    def visit(name: str) -> int:
+        if name in floor:
+            return floor[name]
+        if name in visiting:
+            circle = visiting[visiting.index(name):] + [name]
+            raise AssertionError("import circle: " + " -> ".join(circle))
+        visiting.append(name)
+        floor[name] = 1 + max((visit(other) for other in GRAPH[name]), default=-1)
+        visiting.pop()
+        return floor[name]
+
+    for name in GRAPH:
+        visit(name)
+    return floor
+
+
+def test_no_import_circle():
+    floors()
+
+
+def test_a_package_imports_only_what_it_holds_or_below():
+    """A subpackage's ``__init__`` may gather its own modules; nothing below the top imports
+    the package itself (``from anykmeans import ...`` from inside it would reach up)."""
+    for name, imports in GRAPH.items():
+        if name != "anykmeans" and name.count(".") <= 1 and name not in ("anykmeans.cli",
+                                                                           "anykmeans.__main__"):
+            assert "anykmeans" not in imports, name
+
+
+def documented_floors() -> dict[str, int]:
+    """The floors docs/design.md lists: lines ``floor N: module, module, ...``."""
+    listed = {}
+    for number, modules in re.findall(r"^floor (\d+): (.+)$", DESIGN.read_text(), flags=re.M):
+        for module in modules.split(","):
+            listed[f"anykmeans.{module.strip()}".removesuffix(".__init__")] = int(number)
+    return listed
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_design_lists_every_module_on_its_floor(name):
+    assert documented_floors().get(name) == floors()[name], (
+        f"docs/design.md should list {name} on floor {floors()[name]}")
