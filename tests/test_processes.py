@@ -24,7 +24,7 @@ import pytest
 
 import anykmeans
 from anykmeans._libraries import _numpy, _threads
-from anykmeans._libraries._numpy import single_threaded_blas
+from anykmeans._libraries._threads import single_threaded_blas
 from tests.conftest import host
 from tests.data import blobs
 
@@ -82,7 +82,7 @@ def test_fit_in_a_forked_child_after_a_fit_in_the_parent(xp, monkeypatch):
         pytest.skip(NOT_AFTER_FORK[xp.backend.library])
     X = xp.asarray(blobs(1000, 3, 4, seed=2))
     numpy = xp.backend.library == "numpy"
-    if numpy and _numpy.workers_for(X) < 2:  # a single core, or no threadpoolctl
+    if numpy and _threads.workers_for(X) < 2:  # a single core, or no threadpoolctl
         monkeypatch.setattr(_numpy, "workers_for", lambda X: 2)
     expected = fit_labels(X)
     if numpy:
@@ -175,7 +175,7 @@ def test_a_child_forked_while_blas_is_limited_restores_the_limits_found():
     user.start()
     try:
         wait(user.entered)
-        with _numpy._blas_limit.lock:  # held by the parent at the moment it forks
+        with _threads._blas_limit.lock:  # held by the parent at the moment it forks
             inside, after = in_forked_child(_limit_blas_and_look)
     finally:
         user.leave.set()
@@ -243,7 +243,7 @@ def test_numpy_chunk_threads_follow_the_callers_thread_limits(monkeypatch):
     """``threadpool_limits(1)`` and ``OMP_NUM_THREADS=1`` keep our chunks on one thread too."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     X = blobs(3000, 4, 5, seed=1)
-    if _numpy.workers_for(X) < 2:
+    if _threads.workers_for(X) < 2:
         pytest.skip("a single core: NumPy chunks run serially anyway")
 
     def no_pool(workers):
@@ -255,7 +255,7 @@ def test_numpy_chunk_threads_follow_the_callers_thread_limits(monkeypatch):
     monkeypatch.undo()
     np.testing.assert_array_equal(
         limited.labels_, anykmeans.KMeans(5, random_state=0, chunk_size=100).fit(X).labels_)
-    code = ("import numpy as np\nfrom anykmeans._libraries._numpy import workers_for\n"
+    code = ("import numpy as np\nfrom anykmeans._libraries._threads import workers_for\n"
             "print(workers_for(np.zeros((10, 2))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120, check=True)

@@ -58,7 +58,7 @@ def floors() -> dict[str, int]:
         if name in floor:
             return floor[name]
         if name in visiting:
-            circle = visiting[visiting.index(name):] + [name]
+            circle = [*visiting[visiting.index(name):], name]
             raise AssertionError("import circle: " + " -> ".join(circle))
         visiting.append(name)
         floor[name] = 1 + max((visit(other) for other in GRAPH[name]), default=-1)

@@ -43,7 +43,7 @@ import array_api_compat
 import numpy as np
 
 from ._base import Array, Assignment, Backend, Library, Pass
-from ._numpy import single_threaded_blas
+from ._threads import single_threaded_blas
 
 #: The key of Dask's configuration that says whether a fit holds ``X`` in the workers'
 #: memory: ``"auto"`` (the default), True or False.

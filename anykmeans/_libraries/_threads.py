@@ -1,4 +1,5 @@
-"""Chunks on a pool of threads, and process-wide thread limits shared by concurrent fits.
+"""Chunks on a pool of threads, and process-wide thread limits shared by concurrent fits:
+the service every library's module uses to run a pass's chunks and hold BLAS at one thread.
 
 Libraries that compute each operation on one core (NumPy), or whose own
 threads fight for the cores under load (PyTorch on the CPU), run a pass's
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -104,3 +106,94 @@ class SharedLimit:
                 if self._users == 0:
                     self._restore()
                     self._restore = None
+
+
+# -- BLAS's threads -----------------------------------------------------------------------
+
+
+def workers_for(X: Any) -> int:
+    """Threads for the chunks of a pass over ``X`` (see :meth:`NumPy.map_chunks`).
+
+    The usable cores, but no more than BLAS may use now: a caller's
+    ``threadpoolctl.threadpool_limits(n)``, or ``OMP_NUM_THREADS`` /
+    ``OPENBLAS_NUM_THREADS`` read by BLAS when it loaded, limit our threads as
+    they limit BLAS's (as scikit-learn honours them). Inside a Dask task, whose
+    BLAS runs one thread, a block's chunks run one after another.
+    """
+    if X.shape[0] == 0 or not can_limit_blas():
+        return 1
+    blas = [library.num_threads
+            for library in _blas_controller().select(user_api="blas").lib_controllers]
+    return max(1, min(usable_cores(), *blas))
+
+
+@functools.cache
+def can_limit_blas() -> bool:
+    """Whether BLAS's thread count can be limited (``threadpoolctl`` is installed)."""
+    return importlib.util.find_spec("threadpoolctl") is not None
+
+
+def _blas_at_one_thread():
+    """Set BLAS to one thread; return what puts back the limits found.
+
+    BLAS's idle threads spin on the cores that the other chunks need: with a
+    thread per core already busy, one BLAS thread per chunk is faster, as
+    scikit-learn's Lloyd loop also does.
+    """
+    limiter = _blas_controller().limit(limits=1, user_api="blas")
+    _release_blas_control()
+
+    def restore() -> None:
+        limiter.restore_original_limits()
+        _release_blas_control()
+
+    return restore
+
+
+def _release_blas_control() -> None:
+    """Let any thread set OpenBLAS's process-wide limit next, so that another can restore it.
+
+    From threadpoolctl 3.8, only the thread that set it may change it until it lets go.
+    """
+    import threadpoolctl
+
+    release = getattr(threadpoolctl.OpenBLASController, "clear_controlling_thread", None)
+    if release is not None:
+        release()
+
+
+_blas_limit = SharedLimit(_blas_at_one_thread)
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Limit BLAS to one thread while our own threads (or Dask's) run chunks in parallel.
+
+    Calls may overlap, in any threads (concurrent fits): the first to begin
+    sets the limit, and the last to end restores the limits the first found.
+    Without ``threadpoolctl`` nothing changes.
+    """
+    if not can_limit_blas():
+        yield
+        return
+    with _blas_limit():
+        yield
+
+
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's view of the BLAS libraries loaded, imported and made on first use.
+
+    Importing threadpoolctl sets ``KMP_DUPLICATE_LIB_OK`` (so that several OpenMP runtimes
+    may load); anykmeans changes no environment variable, so it is put back as it was.
+    Making the controller reads ``/proc/self/maps`` on Linux, where threadpoolctl finds the
+    loaded libraries (docs/guarantees.md).
+    """
+    previous = os.environ.get("KMP_DUPLICATE_LIB_OK")
+    from threadpoolctl import ThreadpoolController
+
+    if previous is None:
+        os.environ.pop("KMP_DUPLICATE_LIB_OK", None)
+    else:
+        os.environ["KMP_DUPLICATE_LIB_OK"] = previous
+    return ThreadpoolController()

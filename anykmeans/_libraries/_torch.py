@@ -24,8 +24,7 @@ import array_api_compat
 
 from . import _fused
 from ._base import Array, Assignment, Backend, Library, Namespace, unusable
-from ._numpy import single_threaded_blas
-from ._threads import run_on_pool, usable_cores
+from ._threads import run_on_pool, single_threaded_blas, usable_cores
 
 T = TypeVar("T")
 
