@@ -25,7 +25,7 @@ from typing import Any
 
 from ._libraries import Array, Assignment, Library, Namespace, library_of
 from ._libraries._base import first_true
-from ._namespace import array_namespace, device_of, index_dtype
+from ._namespace import array_namespace, device_of, index_dtype, to_host
 
 __all__ = [
     "TIE_ULPS",
@@ -34,6 +34,7 @@ __all__ = [
     "assign",
     "distances",
     "labelled_inertia",
+    "labels_and_inertia",
     "nearest",
     "residual_sq_norms",
     "scores",
@@ -347,3 +348,12 @@ def distances(data: Data, centres: Array) -> Array:
         return xp.sqrt(_non_negative(xp, sq))
 
     return xp.concat(list(data.map(block, centres.shape[0])))
+
+
+def labels_and_inertia(data: Data, centres: Array) -> tuple[Array, float]:
+    """Nearest centre of every row of ``data`` and the weighted inertia, from exact residuals.
+
+    ``centres`` are in the frame ``X - data.mean``.
+    """
+    labels = assign(data, centres).labels
+    return labels, float(to_host(labelled_inertia(data, centres, labels)))

@@ -369,6 +369,11 @@ def check_positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def check_chunk_size(chunk_size: Any) -> int | None:
+    """``chunk_size``, checked: None or a positive integer."""
+    return None if chunk_size is None else check_positive_int(chunk_size, "chunk_size")
+
+
 def check_positive_real(value: Any, name: str) -> float:
     """Return ``value`` as a float if it is a finite positive real number (bools excluded)."""
     if (isinstance(value, bool) or not isinstance(value, numbers.Real)

@@ -23,16 +23,16 @@ from typing import IO, Any, NoReturn
 
 import numpy as np
 
-from . import __version__, load, read_scaling
+from . import __version__
 from ._backends import LIBRARIES, Backend, backends
 from ._datafiles import READ_ERRORS, Table, csv_header, one_line, read_table
 from ._datasets import load_iris
-from ._estimator import KMeans
+from ._estimators import KMeans, load
 from ._exceptions import StandardizedModelWarning
 from ._kmeans import resolve_n_init
 from ._libraries import library_named
 from ._namespace import to_host
-from ._persistence import save_model
+from ._persistence import read_scaling, save_model
 from ._scaling import feature_moments, scale_hint, standardize
 from ._validation import counted
 
