@@ -115,7 +115,7 @@ def _centring(xp: Namespace, library: Library, X: Array, tol: float) -> tuple[Ar
     reductions = (largest_magnitude(xp, X), xp.mean(X, axis=0))
     if tol != 0:
         reductions += (_mean_variance(xp, X),)
-    largest, mean, *variance = library.gather(*reductions)
+    largest, mean, *variance = library.passes.to_small_side(*reductions)
     check_magnitude(float(largest), X)  # a lone scalar, as validation reads it
     return mean, float(to_host(variance[0])) * tol if variance else 0.0
 
@@ -167,14 +167,14 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
         init = check_centres(init, xp, X, n_clusters)
 
     library, device = library_of(X), device_of(X)
-    with library.resident(X) as X:
+    with library.passes.resident(X) as X:
         mean, tol = _centring(xp, library, X, tol)
         seeding = Data(X, mean, sample_weight, chunk_size)
         data = Data(X, mean, None if unit_weights else sample_weight, chunk_size)
         best: LloydRun | None = None
         histories = []
         for restart in range(n_init):
-            (centres,) = library.gather(initial_centres(
+            (centres,) = library.passes.to_small_side(initial_centres(
                 seeding, n_clusters, init, rng,
                 oversampling_factor=oversampling_factor, n_rounds=init_max_iter))
             if verbose:

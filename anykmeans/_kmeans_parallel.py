@@ -178,7 +178,7 @@ def sampling_pass(data: Data, rows: slice, state: tuple | None, points: Array | 
                   seed: int, stream: int, oversampling: float, dtype) -> tuple[tuple, Sample]:
     """One k-means|| round over ``data``: distances lowered to ``points``, then rows drawn.
 
-    A block pass of :meth:`~anykmeans._libraries.Library.run_pass`. ``state``
+    A block pass of :meth:`~anykmeans._libraries.Passes.run`. ``state``
     holds the rows' hash keys, weights (in ``dtype``) and squared distances to
     the nearest candidate so far; at first (None) they are made, the distances
     to ``points``. ``points`` (rows of ``X``, not centred) are the candidates
@@ -276,14 +276,15 @@ def kmeans_parallel_centres(data: Data, n_clusters: int, rng: RandomState, *,
     xp, X, library = data.xp, data.X, data.library
     dtype = _probability_dtype(xp, X)
     oversampling = oversampling_factor * n_clusters
-    first, mean = library.gather(xp.reshape(choice(xp, rng, data.weights), (1,)), data.mean)
+    first, mean = library.passes.to_small_side(
+        xp.reshape(choice(xp, rng, data.weights), (1,)), data.mean)
     seed = int(uniform(rng, 1)[0] * 2**32)
-    picked: Any = library.rows(data, first)
+    picked: Any = library.passes.take_rows(data, first)
     candidates = []
     n_candidates, potential, state, round_ = 1, None, None, 0
     while round_ < n_rounds or (n_candidates < n_clusters and float(to_host(potential)) > 0):
-        state, samples, (points, *_) = library.run_pass(
-            data, sampling_pass, state, picked, seed, round_, oversampling, dtype, gather=True)
+        state, samples, (points, *_) = library.passes.run(
+            data, sampling_pass, state, picked, seed, round_, oversampling, dtype, listed=True)
         if points is not None:
             candidates.append(points)
         potential, picked = _sift(samples, oversampling)
@@ -300,7 +301,7 @@ def kmeans_parallel_centres(data: Data, n_clusters: int, rng: RandomState, *,
         repeat = xs.arange(n_clusters, dtype=index_dtype(xs, device_of(candidates)),
                            device=device_of(candidates)) % n_candidates
         return xp.asarray(xs.take(candidates, repeat, axis=0), device=device_of(X))
-    nearest_weight = library.run_pass(data, weighing_pass, None, candidates).small
+    nearest_weight = library.passes.run(data, weighing_pass, None, candidates).small
     # The candidates and their weights cross to the host in one transfer.
     weighted = to_host(xs.concat([candidates, xs.astype(nearest_weight, X.dtype)[:, None]],
                                  axis=1))

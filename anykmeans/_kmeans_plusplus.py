@@ -5,7 +5,7 @@ All seeding happens on the caller's device. The host supplies uniforms (see
 cumulative sum and a sorted search, and nothing n-sized crosses to the host.
 Seeds are returned as row indices.
 
-Each step is one pass over the rows (:meth:`~anykmeans._libraries.Library.search_pass`):
+Each step is one pass over the rows (:meth:`~anykmeans._libraries.Passes.search`):
 the candidates are found where the running sum of ``weight * D(x)^2`` reaches
 the step's targets, then every row's distance to each of them is lowered and
 summed. A lazy library runs it as one round trip, one task per block of rows
@@ -150,15 +150,16 @@ def kmeans_plusplus_indices(data: Data, n_clusters: int, rng: RandomState,
     Returns
     -------
     indices : integer array of shape (n_clusters,), on the library's small side
-        (:meth:`~anykmeans._libraries.Library.gather`)
+        (:meth:`~anykmeans._libraries._passes.Passes.to_small_side`)
     """
     if n_local_trials is None:
         n_local_trials = default_local_trials(n_clusters)
     xp, library = data.xp, data.library
     dtype = _distance_dtype(xp, data.X)
-    (first,) = library.gather(xp.reshape(choice(xp, rng, data.weights), (1,)))
-    state, parts, _ = library.run_pass(data, start_pass, None, library.rows(data, first),
-                                       n_local_trials, dtype, gather=True)
+    (first,) = library.passes.to_small_side(xp.reshape(choice(xp, rng, data.weights), (1,)))
+    state, parts, _ = library.passes.run(data, start_pass, None,
+                                         library.passes.take_rows(data, first), n_local_trials,
+                                         dtype, listed=True)
     potential = functools.reduce(operator.add, parts)
     xs = array_namespace(potential)  # the small side
     targets = xs.asarray(uniform(rng, (n_clusters - 1) * n_local_trials), dtype=dtype,
@@ -166,7 +167,7 @@ def kmeans_plusplus_indices(data: Data, n_clusters: int, rng: RandomState,
     indices, best, totals = [first], None, parts if len(parts) > 1 else None
     for step in range(n_clusters - 1):
         step_targets = targets[step * n_local_trials:(step + 1) * n_local_trials]
-        state, parts, (found,) = library.search_pass(
+        state, parts, (found,) = library.passes.search(
             data, state, step_targets * potential, totals,
             functools.partial(closest_distances, best=best), find_candidates, lower_pass)
         potentials = functools.reduce(operator.add, parts)

@@ -65,7 +65,7 @@ def lloyd_pass(data: Data, rows: slice, state: tuple[Array, Array] | None,
                centres: Array) -> tuple[tuple[Array, Array], LloydSums]:
     """One Lloyd iteration's pass over ``data``: assignment and per-cluster sums.
 
-    A block pass of :meth:`~anykmeans._libraries.Library.run_pass`. ``state``
+    A block pass of :meth:`~anykmeans._libraries.Passes.run`. ``state``
     holds the rows' labels and squared norms from the previous iteration
     (None at first); the labels that changed are counted against it.
 
@@ -161,7 +161,7 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
         weights, then never multiplied: the same result, faster).
     centres : array of shape (n_clusters, n_features)
         Initial centres in the centred frame, on the library's small side
-        (:meth:`~anykmeans._libraries.Library.gather`), where the run's
+        (:meth:`~anykmeans._libraries._passes.Passes.to_small_side`), where the run's
         centres stay.
     max_iter : int
     tol : float
@@ -187,7 +187,7 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     history: list[float] = []
     strict = converged = False
     for iteration in range(max_iter):
-        state, (sums, weight_sums, inertia, n_changed), _ = library.run_pass(
+        state, (sums, weight_sums, inertia, n_changed), _ = library.passes.run(
             data, lloyd_pass, state, centres)
         xs = array_namespace(sums)  # the small side
         new_centres = average_centres(xs, sums, weight_sums)
@@ -199,8 +199,8 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
         ])
         n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats))
         if n_empty:
-            labels = library.state_rows(data, state, 0, index_dtype(data.xp, device_of(X)))
-            sums, weight_sums = library.gather(*relocate_empty_clusters(
+            labels = library.passes.state_array(data, state, 0, index_dtype(data.xp, device_of(X)))
+            sums, weight_sums = library.passes.to_small_side(*relocate_empty_clusters(
                 data, centres, labels, sums, weight_sums, int(n_empty)))
             new_centres = average_centres(xs, sums, weight_sums)
             shift = float(to_host(xs.sum((new_centres - centres) ** 2)))
@@ -221,8 +221,8 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
                 print(f"Converged at iteration {iteration}: center shift {shift} "
                       f"within tolerance {tol}.")
             break
-    state, (inertia, counts), _ = library.run_pass(
+    state, (inertia, counts), _ = library.passes.run(
         data, labelled_inertia_pass if strict else final_pass, state, centres)
-    labels = library.state_rows(data, state, 0, index_dtype(data.xp, device_of(X)))
+    labels = library.passes.state_array(data, state, 0, index_dtype(data.xp, device_of(X)))
     return LloydRun(centres, labels, float(to_host(inertia)), iteration + 1, converged,
                     tuple(history), counts)

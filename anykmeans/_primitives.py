@@ -23,8 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._libraries import Array, Assignment, Library, Namespace, library_of
-from ._libraries._base import first_true
+from ._libraries import Array, Assignment, Library, Namespace, first_true, library_of
 from ._namespace import array_namespace, device_of, index_dtype, to_host
 
 __all__ = [
@@ -79,7 +78,7 @@ class Data:
         object.__setattr__(self, "xp", array_namespace(self.X))
         object.__setattr__(self, "library", library_of(self.X))
 
-    def rows(self, n_centres: int, dtype: Any = None) -> int:
+    def chunk_rows(self, n_centres: int, dtype: Any = None) -> int:
         """Rows per chunk of a pass against ``n_centres`` centres, in ``dtype`` (``X``'s)."""
         dtype = self.X.dtype if dtype is None else dtype
         n_samples, n_features = self.X.shape
@@ -88,8 +87,8 @@ class Data:
                                        self.chunk_size)
 
     def chunks(self, n_centres: int, dtype: Any = None) -> Iterator[slice]:
-        """Slices covering the rows in consecutive chunks (see :meth:`rows`)."""
-        n_samples, rows = self.X.shape[0], self.rows(n_centres, dtype)
+        """Slices covering the rows in consecutive chunks (see :meth:`chunk_rows`)."""
+        n_samples, rows = self.X.shape[0], self.chunk_rows(n_centres, dtype)
         for start in range(0, n_samples, rows):
             yield slice(start, min(start + rows, n_samples))
 
@@ -154,11 +153,11 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     group's members only, and the score block is read once, for the minima.
 
     Where ``library`` lays the block out row by row for this chunk
-    (:meth:`~anykmeans._libraries.Library.rows_first`: far more centres than
+    (:meth:`~anykmeans._libraries.Library.row_major_scores`: far more centres than
     rows), each row's scores are one contiguous run of ``k`` values: its
     minimum and its first tied centre are found along it, without groups.
     """
-    if library is not None and library.rows_first(x.shape[0], centres.shape[0]):
+    if library is not None and library.row_major_scores(x.shape[0], centres.shape[0]):
         return _nearest_by_rows(xp, library, x, x_sq_norms, centres, centre_sq_norms)
     n_clusters, n_rows = centres.shape[0], x.shape[0]
     group_size = tie_group_size(n_clusters)
@@ -240,7 +239,7 @@ def assign(data: Data, centres: Array, *, update: bool = False, exact_inertia: b
     its chunks may run concurrently, and a lazy library may run one task per
     block; parts are added up in row order, so the result does not depend on it.
     """
-    return data.library.assign(data, centres, _assign_eager, update=update,
+    return data.library.passes.assign(data, centres, _assign_eager, update=update,
                                exact_inertia=exact_inertia, x_sq_norms=x_sq_norms)
 
 

@@ -332,7 +332,7 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
             f"sample_weight must have shape ({n_samples},) to match X, "
             f"got shape {tuple(sample_weight.shape)}."
         )
-    sample_weight = library_of(X).rows_like(sample_weight, X)
+    sample_weight = library_of(X).passes.blocked_like(sample_weight, X)
     source = sample_weight.dtype
     sample_weight = xp.astype(sample_weight, X.dtype)
     _check_finite(xp, sample_weight, "sample_weight", source)

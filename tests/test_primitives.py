@@ -7,8 +7,8 @@ import pytest
 
 import anykmeans
 from anykmeans._libraries import Library, library_of
-from anykmeans._libraries._base import CPU_CHUNK_BYTES
 from anykmeans._libraries._numpy import FEATURE_MAJOR_MAX_FEATURES, NumPy
+from anykmeans._libraries._plan import CPU_CHUNK_BYTES
 from anykmeans._namespace import array_namespace
 from anykmeans._primitives import Data, assign, labelled_inertia, nearest, tie_group_size
 from tests.conftest import host
@@ -138,7 +138,7 @@ def test_ties_go_to_the_lowest_index_when_centres_are_grouped(xp, n_clusters):
 class RowsFirst(Library):
     """The reference library with row-major score blocks: the generic by-rows tie test."""
 
-    def rows_first(self, n_rows, n_centres):
+    def row_major_scores(self, n_rows, n_centres):
         return True
 
 

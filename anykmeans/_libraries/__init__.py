@@ -17,22 +17,17 @@ from typing import Any
 
 import array_api_compat
 
-from ._base import (
-    PLAN_VARIABLE,
-    Array,
-    Assignment,
-    Backend,
-    Library,
-    Namespace,
-    forced_plan,
-    unusable,
-)
+from ._base import Library
 from ._cupy import CuPy
 from ._dask import Dask
+from ._devices import Backend, unusable
 from ._jax import Jax
 from ._numpy import NumPy
+from ._ops import first_true
+from ._plan import PLAN_VARIABLE, forced_plan
 from ._strict import ArrayApiStrict
 from ._torch import Torch
+from ._types import Array, Assignment, Namespace, PassData
 
 __all__ = [
     "LIBRARIES",
@@ -42,6 +37,8 @@ __all__ = [
     "Backend",
     "Library",
     "Namespace",
+    "PassData",
+    "first_true",
     "library_named",
     "library_of",
     "like_for",
@@ -107,14 +104,14 @@ def like_for(target: Any, current: Array) -> Array | None:
     if target is None or array_api_compat.is_array_api_obj(target):
         return target
     if isinstance(target, str):
-        return library_of(current).empty(target)
+        return library_of(current).array_on(target)
     cls = next((cls for cls in LIBRARIES if cls.owns_object(target)), None)
     if cls is None:
         raise TypeError(
             "like must be an array of the target library and device, a library's module "
             "(e.g. torch), a device (e.g. torch.device('cuda')), a device name in the model's "
             f"library (e.g. 'cpu'), or None (NumPy); got {type(target).__name__}.")
-    return _instance(cls, False).empty(None if isinstance(target, ModuleType) else target)
+    return _instance(cls, False).array_on(None if isinstance(target, ModuleType) else target)
 
 
 @functools.cache

@@ -12,7 +12,9 @@ from typing import Any
 
 import array_api_compat
 
-from ._base import Array, Backend, Library, unusable
+from ._base import Library
+from ._devices import Backend, unusable
+from ._types import Array
 
 
 class CuPy(Library):
@@ -38,7 +40,7 @@ class CuPy(Library):
             return [unusable("cupy", "cuda", "no CUDA device")]
         return [Backend("cupy", "cuda", True, cupy.__version__, lambda x: cupy.asarray(x))]
 
-    def empty(self, device: Any = None) -> Array:
+    def array_on(self, device: Any = None) -> Array:
         """On a CUDA device: a ``cupy.cuda.Device``, its index, or its name "cuda[:index]"."""
         import cupy
 

@@ -1,6 +1,6 @@
 """Dask: a pass is one task per block of rows, and one round trip.
 
-A fit's passes (:meth:`Dask.run_pass`, :meth:`Dask.search_pass`) each build one
+A fit's passes (:meth:`DaskPasses.run`, :meth:`DaskPasses.search`) each build one
 graph: a task per block of rows runs the generic block pass on its block, in
 the block's own library (NumPy, CuPy); the blocks' small results meet in a
 tree of additions (or a list); the client evaluates the graph in one round
@@ -8,7 +8,7 @@ trip and gets the small results. Each block's state (labels, row norms,
 distances) stays where its task computed it, a future on a distributed
 cluster (a value in this process on Dask's local schedulers), and goes to the
 task of the same block in the next pass: nothing n-sized is built on the
-client. The small side of a fit (:meth:`Dask.gather`) is the blocks' library
+client. The small side of a fit (:meth:`DaskPasses.to_small_side`) is the blocks' library
 in the client's process: centres, the mean and candidates go into the tasks
 as values, never as Dask collections, which ``dask.delayed`` would copy, with
 their whole graph, into every task.
@@ -18,7 +18,7 @@ While a fit runs, ``X`` is held in the workers' memory when it fits (the
 False), so that each pass reads it rather than computing it again.
 
 Lazy results for the caller (``predict``, ``transform``) are built the same way
-and left unevaluated (:meth:`Dask.assign`). BLAS runs one thread per task while
+and left unevaluated (:meth:`DaskPasses.assign`). BLAS runs one thread per task while
 Dask's own threads run the blocks.
 
 A pass that is interrupted (Ctrl-C) or fails is cancelled before the exception
@@ -42,8 +42,11 @@ from typing import Any, NamedTuple
 import array_api_compat
 import numpy as np
 
-from ._base import Array, Assignment, Backend, Library, Pass
+from ._base import Library
+from ._devices import Backend
+from ._passes import Passes
 from ._threads import single_threaded_blas
+from ._types import Array, Assignment, Pass, PassData
 
 #: The key of Dask's configuration that says whether a fit holds ``X`` in the workers'
 #: memory: ``"auto"`` (the default), True or False.
@@ -66,54 +69,8 @@ SPLIT_EVERY = 8
 CANCEL_TIMEOUT = 10.0
 
 
-class Dask(Library):
-    """``dask.array.Array`` arrays, whatever library their blocks are in."""
-
-    name = "dask"
-    install = "pip install 'dask[array]' (and distributed for a cluster)"
-
-    @staticmethod
-    def owns(x: Array) -> bool:
-        return array_api_compat.is_dask_array(x)
-
-    def backends(self, module: Any) -> list[Backend]:
-        import dask.array as da
-
-        def convert(x):
-            rows = max(1, -(-x.shape[0] // 4)) if x.ndim else ()
-            return da.from_array(x, chunks=(rows, *x.shape[1:]) if x.ndim else ())
-
-        return [Backend("dask", "cpu", True, module.__version__, convert)]
-
-    def empty(self, device: Any = None) -> Array:
-        if device not in (None, "cpu"):
-            raise ValueError(f"Dask arrays are on the CPU (\"cpu\"), not on {device!r}.")
-        import dask.array as da
-
-        return da.empty((0,))
-
-    def prepare(self, x: Array, name: str) -> Array:
-        """Without empty blocks of rows (Dask's reductions fail on them); an array with no
-        rows keeps one empty block, for the checks to refuse as they refuse any empty array."""
-        if x.ndim and 0 in x.chunks[0]:
-            rows = tuple(rows for rows in x.chunks[0] if rows) or (0,)
-            x = x.rechunk((rows, *x.chunks[1:]))
-        return x
-
-    def rows_like(self, v: Array, X: Array) -> Array:
-        return v.rechunk((X.chunks[0],))
-
-    def to_host(self, x: Array) -> np.ndarray:
-        with single_threaded_blas():
-            return np.asarray(x.compute())
-
-    def materialise(self, *arrays: Array) -> tuple[Array, ...]:
-        import dask
-
-        with single_threaded_blas():
-            return dask.persist(*arrays)
-
-    # -- a fit's passes ----------------------------------------------------------------------
+class DaskPasses(Passes):
+    """The lazy strategy: a pass is one task per block of rows and one round trip."""
 
     @contextlib.contextmanager
     def resident(self, X: Array) -> Iterator[Array]:
@@ -154,7 +111,7 @@ class Dask(Library):
                 future.release()
             _wait_until_released(client, [f.key for f in futures])
 
-    def gather(self, *arrays: Any) -> tuple[Any, ...]:
+    def to_small_side(self, *arrays: Any) -> tuple[Any, ...]:
         """The Dask arrays (and delayed rows) among ``arrays`` evaluated in one round trip; an
         array of one block already in this process's memory is read without one."""
         import dask
@@ -167,12 +124,12 @@ class Dask(Library):
             out[i] = value
         return tuple(out)
 
-    def rows(self, data: Any, indices: Array) -> Any:
+    def take_rows(self, data: PassData, indices: Array) -> Any:
         """A delayed value: only the blocks that hold ``indices`` are read, by one small task
-        each, in the graph of the pass (or :meth:`gather`) that evaluates it."""
+        each, in the graph of the pass (or :meth:`to_small_side`) that evaluates it."""
         import dask
 
-        (indices,) = self.gather(indices)
+        (indices,) = self.to_small_side(indices)
         indices = np.asarray(indices)
         blocks = _blocks(data)
         starts = np.asarray([rows.start for rows in blocks.rows])
@@ -185,24 +142,24 @@ class Dask(Library):
             parts.append(take(blocks.X[b], indices[where] - starts[b]))
         return dask.delayed(_in_order, pure=False)(positions, parts)
 
-    def run_pass(self, data: Any, block_pass: Callable[..., tuple[Any, Any]], state: Any,
-                 *operands: Any, gather: bool = False) -> Pass:
+    def run(self, data: PassData, block_pass: Callable[..., tuple[Any, Any]], state: Any,
+            *operands: Any, listed: bool = False) -> Pass:
         """One task per block of rows and a tree of additions (or a list), one round trip.
 
         A pass over ``b`` blocks is ``b`` block tasks, ``b`` small picks of their
         small results and ``ceil(b / SPLIT_EVERY)`` additions, plus reading
-        ``X``'s blocks (and evaluating what :meth:`rows` returned among the
+        ``X``'s blocks (and evaluating what :meth:`take_rows` returned among the
         operands).
         """
         blocks = _blocks(data)
         operands = tuple(_operand(o) for o in operands)
         token = uuid.uuid4().hex
         return _evaluate_pass(_block_tasks(blocks, data, block_pass, state, operands, token),
-                              operands, gather, token)
+                              operands, listed, token)
 
-    def search_pass(self, data: Any, state: Any, values: Array, totals: list | None,
-                    select: Callable[..., Any], find: Callable[..., tuple],
-                    block_pass: Callable[..., tuple[Any, Any]], *operands: Any) -> Pass:
+    def search(self, data: PassData, state: Any, values: Array, totals: list | None,
+               select: Callable[..., Any], find: Callable[..., tuple],
+               block_pass: Callable[..., tuple[Any, Any]], *operands: Any) -> Pass:
         """Each value is sent to the block whose running total reaches it first (by the
         ``totals``); a small task per block that receives values finds them, and every
         block's task takes what was found: one graph, one round trip."""
@@ -228,9 +185,9 @@ class Dask(Library):
         operands = (found, *(_operand(o) for o in operands))
         function = functools.partial(_searched_block, select, block_pass)
         return _evaluate_pass(_block_tasks(blocks, data, function, state, operands, token),
-                              operands, gather=True, token=token)
+                              operands, listed=True, token=token)
 
-    def state_rows(self, data: Any, state: Any, index: int, dtype: Any) -> Array:
+    def state_array(self, data: PassData, state: Any, index: int, dtype: Any) -> Array:
         """Lazy, with ``X``'s row chunks, each block read from where its task left it."""
         import dask
         import dask.array as da
@@ -240,11 +197,11 @@ class Dask(Library):
             da.from_delayed(field(part, index), shape=(rows.stop - rows.start,), dtype=dtype)
             for part, rows in zip(state.parts, _blocks(data).rows, strict=True)])
 
-    def assign(self, data: Any, centres: Array, eager: Callable[..., Assignment], *,
+    def assign(self, data: PassData, centres: Array, eager: Callable[..., Assignment], *,
                update: bool = False, exact_inertia: bool = False,
                x_sq_norms: Array | None = None) -> Assignment:
         """``eager`` on every block of rows, one task each, results added in a binary tree,
-        left lazy (for ``predict``, ``transform``, ``score``: see :meth:`run_pass` for a fit's).
+        left lazy (for ``predict``, ``transform``, ``score``: see :meth:`run` for a fit's).
 
         Reading ``X`` once, the graph has ``O(blocks)`` tasks whatever the number
         of iterations before it. Task keys are fresh on every call
@@ -291,6 +248,55 @@ class Dask(Library):
             weight_sums = da.from_delayed(total.weight_sums, shape=(n_clusters,), dtype=X.dtype)
         return Assignment(labels, inertia, sums, weight_sums, x_sq_norms)
 
+    def blocked_like(self, v: Array, X: Array) -> Array:
+        return v.rechunk((X.chunks[0],))
+
+
+class Dask(Library):
+    """``dask.array.Array`` arrays, whatever library their blocks are in."""
+
+    name = "dask"
+    passes_type = DaskPasses
+    install = "pip install 'dask[array]' (and distributed for a cluster)"
+
+    @staticmethod
+    def owns(x: Array) -> bool:
+        return array_api_compat.is_dask_array(x)
+
+    def backends(self, module: Any) -> list[Backend]:
+        import dask.array as da
+
+        def convert(x):
+            rows = max(1, -(-x.shape[0] // 4)) if x.ndim else ()
+            return da.from_array(x, chunks=(rows, *x.shape[1:]) if x.ndim else ())
+
+        return [Backend("dask", "cpu", True, module.__version__, convert)]
+
+    def array_on(self, device: Any = None) -> Array:
+        if device not in (None, "cpu"):
+            raise ValueError(f"Dask arrays are on the CPU (\"cpu\"), not on {device!r}.")
+        import dask.array as da
+
+        return da.empty((0,))
+
+    def prepare(self, x: Array, name: str) -> Array:
+        """Without empty blocks of rows (Dask's reductions fail on them); an array with no
+        rows keeps one empty block, for the checks to refuse as they refuse any empty array."""
+        if x.ndim and 0 in x.chunks[0]:
+            rows = tuple(rows for rows in x.chunks[0] if rows) or (0,)
+            x = x.rechunk((rows, *x.chunks[1:]))
+        return x
+
+    def to_host(self, x: Array) -> np.ndarray:
+        with single_threaded_blas():
+            return np.asarray(x.compute())
+
+    def materialise(self, *arrays: Array) -> tuple[Array, ...]:
+        import dask
+
+        with single_threaded_blas():
+            return dask.persist(*arrays)
+
 
 class _Blocks(NamedTuple):
     """The blocks of rows of a pass's data, as task arguments."""
@@ -307,7 +313,7 @@ class _State(NamedTuple):
     parts: list
 
 
-def _blocks(data: Any) -> _Blocks:
+def _blocks(data: PassData) -> _Blocks:
     """``data``'s blocks of rows, each with every feature, and its weights in the same rows.
 
     Graphs are taken unoptimised: Dask's optimisation fuses ``X``'s tasks
@@ -423,7 +429,7 @@ def _in_memory(X: Array) -> bool:
     return len(graph) == X.npartitions and not any(map(istask, graph.values()))
 
 
-def _block_tasks(blocks: _Blocks, data: Any, function: Callable[..., tuple[Any, Any]],
+def _block_tasks(blocks: _Blocks, data: PassData, function: Callable[..., tuple[Any, Any]],
                  state: _State | None, operands: tuple, token: str) -> list:
     """One task per block: ``function`` on the block and the block's state, in the pass
     ``token`` (see :data:`_PASSES`)."""
@@ -437,7 +443,7 @@ def _block_tasks(blocks: _Blocks, data: Any, function: Callable[..., tuple[Any, 
                                         strict=True)]
 
 
-def _evaluate_pass(parts: list, operands: tuple, gather: bool, token: str) -> Pass:
+def _evaluate_pass(parts: list, operands: tuple, listed: bool, token: str) -> Pass:
     """The block tasks ``parts`` of the pass ``token`` evaluated in one round trip, with their
     small results added up (or listed) and the delayed operands: the blocks' results stay
     where they are.
@@ -450,7 +456,7 @@ def _evaluate_pass(parts: list, operands: tuple, gather: bool, token: str) -> Pa
     from dask.delayed import Delayed
 
     small = [part[1] for part in parts]
-    if gather:
+    if listed:
         root = dask.delayed(_listed, pure=False)(*small)
     else:
         add = dask.delayed(_add_up, pure=False)
@@ -518,7 +524,7 @@ class PassCancelled(Exception):
     """Raised in a task of a pass that was cancelled (the caller no longer waits for it)."""
 
 
-class _Passes:
+class _RunningPasses:
     """The passes of this process that were cancelled, and how many tasks of each run here.
 
     A task runs inside :meth:`task`, and calls :meth:`check` as it begins and
@@ -564,8 +570,8 @@ class _Passes:
             self._changed.wait_for(lambda: not self._running[token], timeout)
 
 
-#: The passes of this process, for their tasks (see :class:`_Passes`).
-_PASSES = _Passes()
+#: The passes of this process, for their tasks (see :class:`_RunningPasses`).
+_PASSES = _RunningPasses()
 
 #: What a block task of a cancelled pass returns: the state and small result it did not
 #: compute. The tasks after it (picks, additions, gathering what was found) pass None on.
@@ -611,9 +617,9 @@ def _run_block(token: str, function: Callable[..., tuple[Any, Any]], data_type: 
 
 
 def _searched_block(select: Callable[..., Any], block_pass: Callable[..., tuple[Any, Any]],
-                    data: Any, rows: slice, state: Any, found: tuple,
+                    data: PassData, rows: slice, state: Any, found: tuple,
                     *operands: Any) -> tuple[Any, Any]:
-    """``block_pass`` of :meth:`Dask.search_pass`, given what ``select`` reads of the state."""
+    """``block_pass`` of :meth:`DaskPasses.search`, given what ``select`` reads of the state."""
     return block_pass(data, rows, state, select(data, state), found, *operands)
 
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Array, Assignment
+from ._types import Array, Assignment
 
 #: A tile's score block and centred rows take about this many bytes: about a core's L2
 #: cache, below which a chunk's time rises (docs/notes/benchmark-history.md). A constant:

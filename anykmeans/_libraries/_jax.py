@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 
 import array_api_compat
 
-from ._base import Array, Backend, Library, Namespace
+from ._base import Library
+from ._devices import Backend
+from ._types import Array, Namespace
 
 T = TypeVar("T")
 
@@ -25,6 +27,7 @@ class Jax(Library):
     """``jax.Array`` arrays, on any of JAX's devices."""
 
     name = "jax"
+    native_segment_sum = True
     install = "pip install jax"
     modules = ("jaxlib",)  # JAX's device types live there
 
@@ -45,7 +48,7 @@ class Jax(Library):
                         lambda x, d=d: jax.device_put(jnp.asarray(x), d))
                 for d in jax.devices()]
 
-    def empty(self, device: Any = None) -> Array:
+    def array_on(self, device: Any = None) -> Array:
         """On a JAX device, or the one a name gives as ``platform[:index]`` ("cpu", "gpu:1")."""
         import jax
         import jax.numpy as jnp

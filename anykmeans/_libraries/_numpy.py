@@ -16,8 +16,10 @@ import array_api_compat
 import numpy as np
 
 from . import _fused
-from ._base import Array, Assignment, Backend, Library, Namespace
+from ._base import Library
+from ._devices import Backend
 from ._threads import run_on_pool, single_threaded_blas, workers_for
+from ._types import Array, Assignment, Namespace, PassData
 
 T = TypeVar("T")
 
@@ -39,6 +41,7 @@ class NumPy(Library):
     """NumPy arrays (always on the CPU; the accelerator plan only when forced)."""
 
     name = "numpy"
+    native_segment_sum = True
     install = "pip install numpy"
 
     @staticmethod
@@ -48,7 +51,7 @@ class NumPy(Library):
     def backends(self, module: Any) -> list[Backend]:
         return [Backend("numpy", "cpu", True, np.__version__, lambda x: x)]
 
-    def empty(self, device: Any = None) -> Array:
+    def array_on(self, device: Any = None) -> Array:
         if device not in (None, "cpu"):
             raise ValueError(f"NumPy arrays are on the CPU only, not on {device!r}; to move "
                              "the model to another library, pass its module (e.g. torch) or "
@@ -94,7 +97,7 @@ class NumPy(Library):
         with single_threaded_blas():
             yield from run_on_pool(function, chunks, workers)
 
-    def fused_assignment(self, data: Any, centres: Array, centre_sq_norms: Array, *,
+    def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
                          tie_ulps: int) -> Callable[[slice], Assignment] | None:
         """:mod:`~anykmeans._libraries._fused`'s tiles and compiled loop on the CPU plan, where
@@ -116,7 +119,7 @@ class NumPy(Library):
         rows = super().chunk_rows(n_samples, n_features, n_centres, itemsize, device, chunk_size)
         return rows if chunk_size is not None else max(rows, min(MIN_CHUNK_ROWS, n_samples))
 
-    def rows_first(self, n_rows: int, n_centres: int) -> bool:
+    def row_major_scores(self, n_rows: int, n_centres: int) -> bool:
         """Row-major score blocks where centres outnumber rows :data:`ROWS_FIRST_RATIO`-fold.
 
         A reduction over centres then runs along rows of ``k`` values instead of

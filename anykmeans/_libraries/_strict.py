@@ -12,7 +12,9 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._base import Array, Backend, Library, unusable
+from ._base import Library
+from ._devices import Backend, unusable
+from ._types import Array
 
 
 class ArrayApiStrict(Library):
@@ -49,7 +51,7 @@ class ArrayApiStrict(Library):
                                      lambda x, d=device: convert(x, d)))
         return found
 
-    def empty(self, device: Any = None) -> Array:
+    def array_on(self, device: Any = None) -> Array:
         """On a device, or the one its name gives ("cpu": the default device, CPU_DEVICE)."""
         import array_api_strict as xps
 

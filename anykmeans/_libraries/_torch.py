@@ -23,16 +23,39 @@ from typing import Any, TypeVar
 import array_api_compat
 
 from . import _fused
-from ._base import Array, Assignment, Backend, Library, Namespace, unusable
+from ._base import Library
+from ._devices import Backend, unusable
+from ._passes import Passes
 from ._threads import run_on_pool, single_threaded_blas, usable_cores
+from ._types import Array, Assignment, Namespace, PassData
 
 T = TypeVar("T")
+
+
+class TorchPasses(Passes):
+    """The eager strategy, the calling thread at one torch thread while a fit lasts."""
+
+    def resident(self, X: Array) -> contextlib.AbstractContextManager[Array]:
+        """``X`` itself; on the CPU plan, the calling thread runs torch on one thread while
+        the fit lasts (its count is put back after).
+
+        Between passes the fit computes on its small side (the new centres,
+        the convergence test, the labels that changed) in the calling thread.
+        On more threads, torch's OpenMP threads wait for work by spinning after
+        each of those operations, on the cores the next pass's chunks need
+        (docs/notes/benchmark-history.md).
+        """
+        if self.library.accelerator:
+            return contextlib.nullcontext(X)
+        return _one_torch_thread(X)
 
 
 class Torch(Library):
     """``torch.Tensor`` arrays, on any device."""
 
     name = "torch"
+    native_segment_sum = True
+    passes_type = TorchPasses
     install = ("pip install torch --index-url https://download.pytorch.org/whl/cpu for the CPU "
                "build; a plain pip install torch brings the CUDA one on Linux")
 
@@ -53,7 +76,7 @@ class Torch(Library):
             found.append(unusable("torch", "cuda", "no CUDA device (or a CPU-only build)"))
         return found
 
-    def empty(self, device: Any = None) -> Array:
+    def array_on(self, device: Any = None) -> Array:
         """On any device torch names (``torch.device``, "cuda:1", "mps", ...)."""
         import torch
 
@@ -84,21 +107,6 @@ class Torch(Library):
         free, _ = torch.cuda.mem_get_info(device)
         return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
 
-    def resident(self, X: Array) -> contextlib.AbstractContextManager[Array]:
-        """``X`` itself; on the CPU plan, the calling thread runs torch on one thread while
-        the fit lasts (its count is put back after).
-
-        Between passes the fit computes on its small side (the new centres,
-        the convergence test, the labels that changed) in the calling thread.
-        On more threads, torch's OpenMP threads wait for work by spinning after
-        each of those operations, on the cores the next pass's chunks need: an
-        extra Lloyd iteration of 200 000 x 32 with k = 16 took 8.2-8.6 ms that
-        way, 4.7-5.2 ms on one thread (NumPy 3.8-4.0).
-        """
-        if self.accelerator:
-            return contextlib.nullcontext(X)
-        return _one_torch_thread(X)
-
     def map_chunks(self, X: Array, function: Callable[[slice], T],
                    chunks: Iterable[slice]) -> Iterator[T]:
         """On the CPU plan, the chunks on one pool thread per core, torch at one thread in each.
@@ -128,7 +136,7 @@ class Torch(Library):
         with _one_torch_thread(X), single_threaded_blas():  # NumPy's BLAS: the fused path
             yield from run_on_pool(on_one_thread, chunks, workers)
 
-    def fused_assignment(self, data: Any, centres: Array, centre_sq_norms: Array, *,
+    def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
                          tie_ulps: int) -> Callable[[slice], Assignment] | None:
         """On the CPU plan, NumPy's fused assignment on NumPy views of the tensors, where it

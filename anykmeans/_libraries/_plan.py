@@ -1,0 +1,116 @@
+"""How a library runs a pass on one of two plans: the size of a chunk, how chunks run.
+
+:class:`Plan` is the second concern of :class:`~anykmeans._libraries._base.Library`.
+The CPU plan keeps a chunk's working set near the processor's caches
+(:data:`CPU_CHUNK_BYTES`). The accelerator plan (GPUs) sizes chunks from the
+device's memory, so that a pass is a handful of large kernels, uses only
+deterministic, synchronisation-free operations, and reads back to the host
+once per Lloyd iteration. The plan follows the array's device, or the
+environment variable :data:`PLAN_VARIABLE` (``cpu`` or ``accelerator``) when it
+is set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+from ._types import Array, Assignment, PassData
+
+T = TypeVar("T")
+
+#: The environment variable that forces a plan: ``cpu`` or ``accelerator``.
+PLAN_VARIABLE = "ANYKMEANS_PLAN"
+PLANS = ("cpu", "accelerator")
+
+#: Bytes of working memory one chunk may use on the CPU plan when ``chunk_size``
+#: is not given: large enough that per-operation overhead vanishes, small enough
+#: that a chunk's score block stays near the caches (measured in benchmarks/).
+CPU_CHUNK_BYTES = 8 * 2**20
+
+#: The accelerator plan's chunk budget where the device's free memory is unknown.
+ACCELERATOR_CHUNK_BYTES = 2**30
+
+#: The share of the device's free memory one chunk may use on the accelerator plan.
+ACCELERATOR_MEMORY_SHARE = 0.25
+
+def forced_plan() -> str | None:
+    """The plan :data:`PLAN_VARIABLE` forces, or None when it is unset or empty.
+
+    Raises
+    ------
+    ValueError
+        If the variable names no plan.
+    """
+    plan = os.environ.get(PLAN_VARIABLE, "").strip().lower()
+    if not plan:
+        return None
+    if plan not in PLANS:
+        raise ValueError(f"{PLAN_VARIABLE}={os.environ[PLAN_VARIABLE]!r} names no plan; "
+                         f"use one of {PLANS} (or leave it unset).")
+    return plan
+
+
+class Plan:
+    """Chunks and how they run; the reference runs them one after another, uncompiled.
+
+    The accelerator plan's chunks are sized from the device's free memory,
+    which the library's ``free_memory`` (:class:`~anykmeans._libraries._devices.Devices`)
+    tells.
+
+    Parameters
+    ----------
+    accelerator : bool
+        Run the accelerator plan rather than the CPU plan.
+    """
+
+    def __init__(self, accelerator: bool = False) -> None:
+        self.accelerator = accelerator
+
+    def chunk_bytes(self, device: Any) -> int:
+        """Bytes one chunk's working set may take on ``device``."""
+        if not self.accelerator:
+            return CPU_CHUNK_BYTES
+        free = self.free_memory(device)
+        if free is None:
+            return ACCELERATOR_CHUNK_BYTES
+        return max(CPU_CHUNK_BYTES, int(free * ACCELERATOR_MEMORY_SHARE))
+
+    def chunk_rows(self, n_samples: int, n_features: int, n_centres: int, itemsize: int,
+                   device: Any, chunk_size: int | None = None) -> int:
+        """Rows per chunk: ``chunk_size`` if given, else what :meth:`chunk_bytes` allows.
+
+        A chunk holds its centred rows, its score block against ``n_centres``
+        centres and the one-hot block of the generic segment sum: about
+        ``2 (n_features + n_centres)`` values per row.
+        """
+        if chunk_size is None:
+            per_row = 2 * (n_features + n_centres) * itemsize
+            chunk_size = max(1, self.chunk_bytes(device) // per_row)
+        return min(chunk_size, n_samples)
+
+    def map_chunks(self, X: Array, function: Callable[[slice], T],
+                   chunks: Iterable[slice]) -> Iterator[T]:
+        """``function(chunk)`` for every chunk of rows of ``X``, yielded in chunk order."""
+        return map(function, chunks)
+
+    def compiled(self, function: Callable[..., T],
+                 static_argnums: tuple[int, ...]) -> Callable[..., T]:
+        """``function`` of one chunk, compiled where the library compiles; the arguments at
+        ``static_argnums`` are not arrays (the library, the namespace, flags)."""
+        return function
+
+    def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
+                         update: bool, exact_inertia: bool, x_sq_norms: Array | None,
+                         tie_ulps: int) -> Callable[[slice], Assignment] | None:
+        """A function that assigns one chunk of rows of a pass in one fused step, or None.
+
+        The library's own implementation of
+        :func:`anykmeans._primitives.assign` on the rows ``data.X[chunk]``
+        (same arguments; ties within ``tie_ulps`` ulps), where it has one for
+        this pass; None where it has not, and the standard path runs. The
+        reference has none.
+        """
+        return None
+
