@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ._namespace import Array, Namespace, array_namespace, device_of, index_dtype, to_host
-from ._primitives import Data, assign, labelled_inertia, sq_distances_to_labels
+from ._primitives import Data, assign_block, labelled_inertia, sq_distances_to_labels
 
 
 class LloydRun(NamedTuple):
@@ -77,7 +77,7 @@ def lloyd_pass(data: Data, rows: slice, state: tuple[Array, Array] | None,
     """
     xp, X = data.xp, data.X
     labels_old, x_sq_norms = (None, None) if state is None else state
-    step = assign(data, centres, update=True, x_sq_norms=x_sq_norms)
+    step = assign_block(data, centres, update=True, x_sq_norms=x_sq_norms)
     if labels_old is None:
         n_changed = xp.full((), X.shape[0], dtype=X.dtype, device=device_of(X))
     else:
@@ -98,7 +98,7 @@ def final_pass(data: Data, rows: slice, state: tuple[Array, Array],
                centres: Array) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
     """The rows assigned to the final centres, with the exact inertia and the rows per
     cluster (a block pass)."""
-    final = assign(data, centres, exact_inertia=True, x_sq_norms=state[1])
+    final = assign_block(data, centres, exact_inertia=True, x_sq_norms=state[1])
     return ((final.labels, final.x_sq_norms),
             (final.inertia, cluster_counts(data, final.labels, centres.shape[0])))
 
@@ -184,12 +184,13 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     X, library = data.X, data.library
     dtype = X.dtype
     state: Any = None
+    xs: Namespace = None  # the small side's namespace, from the first pass
     history: list[float] = []
     strict = converged = False
     for iteration in range(max_iter):
         state, (sums, weight_sums, inertia, n_changed), _ = library.passes.run(
             data, lloyd_pass, state, centres)
-        xs = array_namespace(sums)  # the small side
+        xs = xs or array_namespace(sums)  # the small side
         new_centres = average_centres(xs, sums, weight_sums)
         stats = xs.stack([
             n_changed,

@@ -31,6 +31,7 @@ __all__ = [
     "Assignment",
     "Data",
     "assign",
+    "assign_block",
     "distances",
     "labelled_inertia",
     "labels_and_inertia",
@@ -73,18 +74,25 @@ class Data:
     chunk_size: int | None = None
     xp: Namespace = field(init=False, repr=False, compare=False)
     library: Library = field(init=False, repr=False, compare=False)
+    _chunk_rows: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "xp", array_namespace(self.X))
         object.__setattr__(self, "library", library_of(self.X))
+        object.__setattr__(self, "_chunk_rows", {})
 
     def chunk_rows(self, n_centres: int, dtype: Any = None) -> int:
-        """Rows per chunk of a pass against ``n_centres`` centres, in ``dtype`` (``X``'s)."""
+        """Rows per chunk of a pass against ``n_centres`` centres, in ``dtype`` (``X``'s): what
+        the library's plan says the first time it is asked, the same for every later pass
+        over these rows (a fit's chunks do not follow the device's free memory)."""
         dtype = self.X.dtype if dtype is None else dtype
-        n_samples, n_features = self.X.shape
-        return self.library.chunk_rows(n_samples, n_features, n_centres,
-                                       self.xp.finfo(dtype).bits // 8, device_of(self.X),
-                                       self.chunk_size)
+        key = (n_centres, str(dtype))
+        if key not in self._chunk_rows:
+            n_samples, n_features = self.X.shape
+            self._chunk_rows[key] = self.library.chunk_rows(
+                n_samples, n_features, n_centres, self.xp.finfo(dtype).bits // 8,
+                device_of(self.X), self.chunk_size)
+        return self._chunk_rows[key]
 
     def chunks(self, n_centres: int, dtype: Any = None) -> Iterator[slice]:
         """Slices covering the rows in consecutive chunks (see :meth:`chunk_rows`)."""
@@ -235,17 +243,19 @@ def assign(data: Data, centres: Array, *, update: bool = False, exact_inertia: b
 
     Notes
     -----
-    The library runs the pass (:meth:`~anykmeans._libraries.Library.assign`):
-    its chunks may run concurrently, and a lazy library may run one task per
-    block; parts are added up in row order, so the result does not depend on it.
+    The library runs the pass (:meth:`~anykmeans._libraries._passes.Passes.assign`):
+    a lazy library may run one task per block; parts are added up in row order,
+    so the result does not depend on it. A block pass, whose rows are eager
+    already, calls :func:`assign_block`.
     """
-    return data.library.passes.assign(data, centres, _assign_eager, update=update,
-                               exact_inertia=exact_inertia, x_sq_norms=x_sq_norms)
+    return data.library.passes.assign(data, centres, assign_block, update=update,
+                                      exact_inertia=exact_inertia, x_sq_norms=x_sq_norms)
 
 
-def _assign_eager(data: Data, centres: Array, *, update: bool, exact_inertia: bool,
-                  x_sq_norms: Array | None) -> Assignment:
-    """:func:`assign` on eager arrays: the chunks' assignments, added up in chunk order."""
+def assign_block(data: Data, centres: Array, *, update: bool = False,
+                 exact_inertia: bool = False, x_sq_norms: Array | None = None) -> Assignment:
+    """:func:`assign` on eager arrays (a block pass's rows): the chunks' assignments, run the
+    library's way (concurrently, or one fused step each) and added up in chunk order."""
     xp, library = data.xp, data.library
     centre_sq_norms = library.sq_norms(xp, centres)
     assign_chunk = library.fused_assignment(data, centres, centre_sq_norms, update=update,
