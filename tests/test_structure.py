@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,36 @@ def documented_floors() -> dict[str, int]:
 def test_design_lists_every_module_on_its_floor(name):
     assert documented_floors().get(name) == floors()[name], (
         f"docs/design.md should list {name} on floor {floors()[name]}")
+
+
+def test_a_lloyd_iteration_on_numpy_walks_the_documented_route():
+    """Every anykmeans function entered from the end of one Lloyd iteration to the end of the
+    next, on NumPy with the fused path where Numba is installed: at most the files and
+    functions docs/design.md states."""
+    import numpy as np
+
+    import anykmeans
+
+    X = np.random.default_rng(0).normal(size=(200_000, 32))
+    init = X[:16].copy()
+    entered: set[tuple[str, str]] = set()
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename.startswith(str(PACKAGE)):
+            entered.add((frame.f_code.co_filename, frame.f_code.co_name))
+
+    def hook(restart, iteration, inertia):
+        if iteration == 0:
+            sys.setprofile(profile)
+            threading.setprofile(profile)
+        elif iteration == 1:
+            sys.setprofile(None)
+            threading.setprofile(None)
+
+    try:
+        anykmeans.KMeans(16, init=init, max_iter=3, tol=0).fit(X, on_iteration=hook)
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    files = {path for path, _ in entered}
+    assert len(files) <= 11 and len(entered) <= 31, sorted(entered)

@@ -129,8 +129,9 @@ class NumPy(Library):
         return n_centres >= ROWS_FIRST_RATIO * n_rows
 
     def first_true(self, xp: Namespace, mask: Array) -> Array:
-        """``argmax`` along each row: NumPy's stops at the first True."""
-        return np.argmax(mask, axis=1)
+        """``argmax`` along each row (NumPy's stops at the first True); the last index for a
+        row without one, as the reference."""
+        return np.where(mask.any(axis=1), np.argmax(mask, axis=1), mask.shape[1] - 1)
 
     def centred_rows(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
         """``X[rows] - mean``; a chunk of at most :data:`FEATURE_MAJOR_MAX_FEATURES` features

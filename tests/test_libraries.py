@@ -1,0 +1,115 @@
+"""Every primitive a library's module overrides gives the reference's answer on the same inputs.
+
+The reference :class:`~anykmeans._libraries.Library` writes each primitive in the
+Array API standard alone. A library module (``_numpy``, ``_torch``, ``_jax``, ...)
+overrides some of them with its own functions; here each override, on both
+plans, is run beside the reference on inputs chosen where implementations part:
+exact ties, rows of NaN, weights, segments and clusters without a row. A new
+library module is tested by being a backend of the ``xp`` fixture.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anykmeans._libraries import Library, library_of
+from anykmeans._libraries._ops import Primitives
+from anykmeans._namespace import array_namespace, device_of, index_dtype
+from tests.conftest import host
+
+#: The primitives a library module may override (names of :class:`Library` methods).
+PRIMITIVES = ("first_true", "centred_rows", "sq_norms", "segment_sum", "segment_count",
+              "cluster_sums")
+
+
+def libraries(xp) -> list[Library]:
+    """The library of ``xp``'s arrays on both plans (each a separate instance)."""
+    cls = type(library_of(xp.asarray(np.zeros(1))))
+    return [cls(accelerator=False), cls(accelerator=True)]
+
+
+def overrides(library: Library, name: str) -> bool:
+    return getattr(type(library), name) is not getattr(Library, name)
+
+
+def test_every_primitive_a_library_overrides_is_compared_here(xp):
+    """A primitive (a method of the reference's ``Primitives``) that a library's module
+    overrides is one :data:`PRIMITIVES` names, or the layout decision ``row_major_scores``
+    (a choice of path, compared through the assignment tests)."""
+    cls = type(library_of(xp.asarray(np.zeros(1))))
+    primitives = {name for name in vars(Primitives) if callable(getattr(Primitives, name))
+                  and not name.startswith("_")}
+    assert set(PRIMITIVES) <= primitives
+    overridden = {name for name in primitives if overrides(cls(), name)}
+    assert overridden <= {*PRIMITIVES, "row_major_scores"}
+
+
+def inputs(xp, weighted: bool):
+    """Rows with exact ties (small integers), one row of NaN, optional weights, labels that
+    leave clusters 1 and 6 without a row."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(-3, 4, size=(41, 5)).astype(np.float64)
+    x[7] = np.nan
+    labels = rng.choice([0, 2, 3, 4, 5], size=41)
+    w = rng.uniform(0.5, 2.0, size=41) if weighted else None
+    X = xp.asarray(x)
+    ns = array_namespace(X)
+    ids = ns.astype(xp.backend.asarray(labels), index_dtype(ns, device_of(X)))
+    return ns, X, (None if w is None else xp.asarray(w)), ids
+
+
+def assert_same(ours, reference, xp):
+    np.testing.assert_allclose(host(ours), host(reference), rtol=xp.rtol * 10,
+                               atol=xp.rtol * 10, equal_nan=True)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_overridden_primitives_equal_the_reference(xp, weighted):
+    ns, X, w, ids = inputs(xp, weighted)
+    reference = Library()
+    finite = ns.take(X, ns.asarray([i for i in range(41) if i != 7], device=device_of(X)), axis=0)
+    finite_ids = ns.take(ids, ns.asarray([i for i in range(41) if i != 7], device=device_of(X)))
+    mean = ns.mean(finite, axis=0)
+    tested = 0
+    for library in libraries(xp):
+        if overrides(library, "sq_norms"):
+            assert_same(library.sq_norms(ns, X), reference.sq_norms(ns, X), xp)
+            tested += 1
+        if overrides(library, "centred_rows"):
+            for rows in (slice(0, 41), slice(5, 20)):
+                assert_same(library.centred_rows(ns, X, rows, mean),
+                            reference.centred_rows(ns, X, rows, mean), xp)
+            tested += 1
+        if overrides(library, "segment_sum"):
+            values = finite if w is None else finite * ns.take(w, ns.arange(40), axis=0)[:, None]
+            for v in (values, values[:, 0]):
+                assert_same(library.segment_sum(ns, v, finite_ids, 7),
+                            reference.segment_sum(ns, v, finite_ids, 7), xp)
+            tested += 1
+        if overrides(library, "segment_count"):
+            assert_same(library.segment_count(ns, ids, 7, X.dtype),
+                        reference.segment_count(ns, ids, 7, X.dtype), xp)
+            tested += 1
+        if overrides(library, "cluster_sums") or overrides(library, "segment_sum"):
+            weights = None if w is None else ns.take(w, ns.arange(40), axis=0)
+            for ours, theirs in zip(library.cluster_sums(ns, finite, weights, finite_ids, 7),
+                                    reference.cluster_sums(ns, finite, weights, finite_ids, 7),
+                                    strict=True):
+                assert_same(ours, theirs, xp)
+            tested += 1
+        if overrides(library, "first_true"):
+            mask = X > 0  # the NaN row has no True: its last index
+            assert_same(library.first_true(ns, mask), reference.first_true(ns, mask), xp)
+            tested += 1
+    assert tested or not any(overrides(libraries(xp)[0], name) for name in PRIMITIVES)
+
+
+def test_the_reference_sums_clusters_without_rows_to_zero(xp):
+    ns, X, _, ids = inputs(xp, weighted=False)
+    finite = ns.take(X, ns.asarray([i for i in range(41) if i != 7], device=device_of(X)), axis=0)
+    finite_ids = ns.take(ids, ns.asarray([i for i in range(41) if i != 7], device=device_of(X)))
+    sums, counts = Library().cluster_sums(ns, finite, None, finite_ids, 7)
+    assert host(counts)[[1, 6]].tolist() == [0, 0]
+    assert not host(sums)[[1, 6]].any()
+    assert host(counts).sum() == 40
