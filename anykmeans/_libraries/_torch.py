@@ -10,7 +10,7 @@ one-hot product, which gives the same bits on every rerun.
 A CPU tensor is a NumPy array without a copy (``Tensor.numpy``, ``torch.from_numpy``):
 where NumPy's fused assignment takes a pass (:mod:`~anykmeans._libraries._fused`, with
 Numba), the CPU plan runs it on views of the tensors, and the results are tensors again.
-torch's own product (MKL) took 1.4-1.6 times NumPy's (OpenBLAS) on the benchmark shapes.
+torch's own product (MKL) was the slower of the two there (docs/notes/benchmark-history.md).
 """
 
 from __future__ import annotations
