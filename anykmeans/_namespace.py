@@ -13,7 +13,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._libraries import Array, Namespace, library_of
+from ._libraries import Array, Namespace, has_float64, library_of
 
 __all__ = [
     "Array",
@@ -50,12 +50,6 @@ def array_namespace(*arrays: Array) -> Namespace:
 def device_of(x: Array) -> Any:
     """Return the device that holds ``x``."""
     return array_api_compat.device(x)
-
-
-def has_float64(xp: Namespace, device: Any) -> bool:
-    """Whether ``device`` of namespace ``xp`` supports float64 arithmetic."""
-    info = xp.__array_namespace_info__()
-    return "float64" in info.dtypes(device=device, kind="real floating")
 
 
 def index_dtype(xp: Namespace, device: Any) -> Any:

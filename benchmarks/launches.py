@@ -32,16 +32,23 @@ from .problems import GPU, STANDARD
 #: Operations that read device data on the host: each one waits for the device.
 READS = {"_local_scalar_dense", "nonzero", "is_nonzero", "item"}
 
+#: Matrix products, whose multiply-adds :func:`counter` counts (2 m n k floating-point
+#: operations each).
+PRODUCTS = {"mm", "addmm", "bmm", "mv"}
+
 #: Operations that only make a new view of the same memory: no kernel runs.
 VIEWS = {"view", "_unsafe_view", "unsqueeze", "squeeze", "permute", "t", "transpose", "expand",
          "slice", "select", "alias", "detach", "as_strided", "_reshape_alias"}
 
-#: Free memory of an H200 as anykmeans would find it: about 139 GiB.
-H200_FREE_BYTES = 139 * 2**30
+#: The memory of the GPUs the accelerator plan is counted for, as CUDA reports their totals:
+#: an H100 (80 GB) about 79 GiB, an H200 about 139 GiB.
+GPU_BYTES = {"H100": 79 * 2**30, "H200": 139 * 2**30}
 
 
 def counter():
-    """A torch dispatch mode counting the operations that run a kernel, and the reads.
+    """A torch dispatch mode counting the operations that run a kernel, the reads, and the
+    floating-point operations of matrix products (``flops``: ``2 m n k`` for an
+    ``(m, k) x (k, n)`` product; everything else, O(n d) at most, is not counted).
 
     Copies to the host through ``Library.to_host`` (a no-op on CPU tensors, a
     read on a GPU) are counted as reads by :func:`counting`.
@@ -53,12 +60,17 @@ def counter():
             super().__init__()
             self.operations = 0
             self.reads = 0
+            self.flops = 0
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             name = func.overloadpacket.__name__
             self.operations += name not in VIEWS
             self.reads += name in READS
-            return func(*args, **(kwargs or {}))
+            out = func(*args, **(kwargs or {}))
+            if name in PRODUCTS:
+                inner = args[-1].shape[-2] if args[-1].ndim > 1 else args[-1].shape[-1]
+                self.flops += 2 * out.numel() * inner
+            return out
 
         def snapshot(self) -> tuple[int, int]:
             return self.operations, self.reads
@@ -116,13 +128,13 @@ def per_iteration(count, X, n_clusters: int, iterations: int = 3,
     return [(b[0] - a[0], b[1] - a[1]) for a, b in itertools.pairwise(marks)]
 
 
-def large_k_model(count, n_rows: int = 1000) -> tuple[float, float, int]:
+def large_k_model(count, gpu: str = "H200", n_rows: int = 1000) -> tuple[float, float, int]:
     """``(fixed, per_chunk, chunks)``: operations of an F1 iteration are
     ``fixed + per_chunk * chunks``.
 
     ``fixed`` and ``per_chunk`` are measured on 4 000 x 256 with k = 256 (grouped
     ties, as k = 20 000 has) in one chunk and in four; ``chunks`` is what the
-    plan makes of F1 with an H200's free memory.
+    plan makes of F1 with the memory of ``gpu`` (a key of :data:`GPU_BYTES`).
     """
     from anykmeans._libraries import library_of
     from anykmeans._libraries._torch import Torch
@@ -132,12 +144,12 @@ def large_k_model(count, n_rows: int = 1000) -> tuple[float, float, int]:
     one = per_iteration(count, X, 256)[-1][0]
     four = per_iteration(count, X, 256, chunk_size=n_rows)[-1][0]
     per_chunk = (four - one) / 3
-    free_memory = Torch.free_memory
-    Torch.free_memory = lambda self, device: H200_FREE_BYTES
+    device_memory = Torch.device_memory
+    Torch.device_memory = lambda self, device: GPU_BYTES[gpu]
     try:
         rows = library_of(X).chunk_rows(problem.n, problem.d, problem.k, 4, X.device)
     finally:
-        Torch.free_memory = free_memory
+        Torch.device_memory = device_memory
     return one - per_chunk, per_chunk, math.ceil(problem.n / rows)
 
 
@@ -147,9 +159,10 @@ def rows() -> Iterator[list[str]]:
         for problem in (STANDARD[0], STANDARD[3]):
             operations, reads = per_iteration(count, tensor(problem.n, problem.d), problem.k)[-1]
             yield [problem.name, str(operations), str(reads), "measured"]
-        fixed, per_chunk, chunks = large_k_model(count)
-        yield [GPU[0].name, f"{fixed + per_chunk * chunks:.0f}", "1",
-               f"{fixed:.0f} + {per_chunk:.0f} per chunk x {chunks} chunks (H200 memory)"]
+        for gpu in GPU_BYTES:
+            fixed, per_chunk, chunks = large_k_model(count, gpu)
+            yield [f"{GPU[0].name} ({gpu})", f"{fixed + per_chunk * chunks:.0f}", "1",
+                   f"{fixed:.0f} + {per_chunk:.0f} per chunk x {chunks} chunks ({gpu} memory)"]
 
 
 def main() -> int:

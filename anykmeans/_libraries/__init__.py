@@ -23,7 +23,7 @@ from ._dask import Dask
 from ._devices import Backend, unusable
 from ._jax import Jax
 from ._numpy import NumPy
-from ._ops import first_true
+from ._ops import first_true, has_float64
 from ._plan import PLAN_VARIABLE, forced_plan
 from ._strict import ArrayApiStrict
 from ._torch import Torch
@@ -39,6 +39,7 @@ __all__ = [
     "Namespace",
     "PassData",
     "first_true",
+    "has_float64",
     "library_named",
     "library_of",
     "like_for",

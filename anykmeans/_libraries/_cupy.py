@@ -59,10 +59,9 @@ class CuPy(Library):
     def to_host(self, x: Array):
         return x.get()
 
-    def free_memory(self, device: Any) -> int | None:
+    def device_memory(self, device: Any) -> int | None:
         import cupy
 
         with cupy.cuda.Device(device.id if hasattr(device, "id") else device):
-            free, _ = cupy.cuda.runtime.memGetInfo()
-        pool = cupy.get_default_memory_pool()
-        return free + pool.total_bytes() - pool.used_bytes()
+            _, total = cupy.cuda.runtime.memGetInfo()
+        return total

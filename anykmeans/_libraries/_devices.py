@@ -4,7 +4,7 @@
 whether an array, a module or a device object is the library's, its devices
 and which are accelerators, an array on a named device (what a model is moved
 like), making an array computable at the boundary, copying to the host,
-evaluating lazy arrays, and the free memory of a device. Its defaults know no
+evaluating lazy arrays, and the memory of a device. Its defaults know no
 library; a library's module overrides what it can tell.
 """
 
@@ -143,6 +143,7 @@ class Devices:
         """Lazy arrays evaluated now, kept where they are; eager ones unchanged."""
         return arrays
 
-    def free_memory(self, device: Any) -> int | None:
-        """Bytes free on ``device`` for a chunk's working set, or None where unknown."""
+    def device_memory(self, device: Any) -> int | None:
+        """Bytes of memory ``device`` has in all (not what is free now, which changes between
+        runs), or None where unknown."""
         return None

@@ -66,11 +66,12 @@ class Jax(Library):
 
         jax.config.update("jax_enable_x64", True)
 
-    def free_memory(self, device: Any) -> int | None:
+    def device_memory(self, device: Any) -> int | None:
+        """What JAX's allocator may take of the device (its ``bytes_limit``)."""
         stats = device.memory_stats() if hasattr(device, "memory_stats") else None
         if not stats or "bytes_limit" not in stats:
             return None
-        return stats["bytes_limit"] - stats.get("bytes_in_use", 0)
+        return stats["bytes_limit"]
 
     def compiled(self, function: Callable[..., T],
                  static_argnums: tuple[int, ...]) -> Callable[..., T]:

@@ -32,6 +32,51 @@ def first_true(xp: Namespace, mask: Array, axis: int) -> Array:
     return (m - 1) - xp.max(marked, axis=axis)
 
 
+def has_float64(xp: Namespace, device: Any) -> bool:
+    """Whether ``device`` of namespace ``xp`` supports float64 arithmetic."""
+    info = xp.__array_namespace_info__()
+    return "float64" in info.dtypes(device=device, kind="real floating")
+
+
+class SortedSegments:
+    """Rows grouped by segment id, for deterministic sums of any rows by segment.
+
+    The ids are sorted once (stably: rows of a segment keep their order) and
+    each segment's bounds in the sorted order found; a sum by segment is then
+    the difference of running sums at those bounds, accumulated in float64
+    where the device has it. No atomic additions (every device gives the same
+    bits on every run), and ``O(n d)`` arithmetic, where a one-hot product
+    takes ``O(n d n_segments)``.
+
+    Parameters
+    ----------
+    xp : namespace
+    segment_ids : integer array of shape (n,), values in ``[0, n_segments)``
+    n_segments : int
+    """
+
+    def __init__(self, xp: Namespace, segment_ids: Array, n_segments: int) -> None:
+        device = array_api_compat.device(segment_ids)
+        self.xp = xp
+        self.order = xp.argsort(segment_ids, stable=True)
+        bounds = xp.arange(n_segments + 1, dtype=segment_ids.dtype, device=device)
+        self.bounds = xp.searchsorted(xp.take(segment_ids, self.order), bounds)
+        self.accumulate = xp.float64 if has_float64(xp, device) else None
+
+    def counts(self, dtype: Any) -> Array:
+        """Rows per segment, in ``dtype``."""
+        return self.xp.astype(self.bounds[1:] - self.bounds[:-1], dtype)
+
+    def sums(self, values: Array) -> Array:
+        """The sum of the rows of ``values`` (``(n,)`` or ``(n, d)``) in each segment, in
+        ``values``' dtype."""
+        xp = self.xp
+        rows = xp.astype(xp.take(values, self.order, axis=0), self.accumulate)
+        running = xp.cumulative_sum(rows, axis=0, include_initial=True)
+        ends, starts = (xp.take(running, b, axis=0) for b in (self.bounds[1:], self.bounds[:-1]))
+        return xp.astype(ends - starts, values.dtype)
+
+
 class Primitives:
     """The reference primitives.
 
@@ -87,14 +132,15 @@ class Primitives:
 
         Notes
         -----
-        The reference is a one-hot matrix product, deterministic on every
-        device (no atomic additions). Its ``n x n_segments`` one-hot block is
-        a chunk's working set: callers pass a chunk's rows, not all of ``X``.
+        The reference is deterministic on every device (no atomic additions):
+        :class:`SortedSegments`' differences of float64 running sums, or, on a
+        device without float64, a one-hot matrix product (an ``n x n_segments``
+        block: callers pass a chunk's rows, not all of ``X``).
         """
-        segments = xp.arange(n_segments, dtype=segment_ids.dtype,
-                             device=array_api_compat.device(values))
-        one_hot = xp.astype(segment_ids[:, None] == segments[None, :], values.dtype)
-        return one_hot.T @ values
+        segments = SortedSegments(xp, segment_ids, n_segments)
+        if segments.accumulate is not None:
+            return segments.sums(values)
+        return _one_hot(xp, segment_ids, n_segments, values.dtype).T @ values
 
     def cluster_sums(self, xp: Namespace, x: Array, w: Array | None, labels: Array,
                      n_clusters: int) -> tuple[Array, Array]:
@@ -116,21 +162,30 @@ class Primitives:
         Notes
         -----
         A library with segment sums of its own uses them on the CPU plan; otherwise,
-        and on every accelerator (where they add atomically), the one-hot block of the
-        reference :meth:`segment_sum` is built once for both sums.
+        and on every accelerator (where they add atomically), the reference's:
+        the labels sorted once for both sums (:class:`SortedSegments`), or one
+        one-hot block for both on a device without float64.
         """
         if self.native_segment_sum and not self.accelerator:
             weight_sums = (self.segment_count(xp, labels, n_clusters, x.dtype) if w is None
                            else self.segment_sum(xp, w, labels, n_clusters))
             return self.segment_sum(xp, x, labels, n_clusters), weight_sums
-        clusters = xp.arange(n_clusters, dtype=labels.dtype, device=array_api_compat.device(x))
-        one_hot = xp.astype(labels[:, None] == clusters[None, :], x.dtype)
+        segments = SortedSegments(xp, labels, n_clusters)
+        if segments.accumulate is not None:
+            weight_sums = segments.counts(x.dtype) if w is None else segments.sums(w)
+            return segments.sums(x), weight_sums
+        one_hot = _one_hot(xp, labels, n_clusters, x.dtype)
         weight_sums = xp.sum(one_hot, axis=0) if w is None else one_hot.T @ w
         return one_hot.T @ x, weight_sums
 
     def segment_count(self, xp: Namespace, segment_ids: Array, n_segments: int,
                       dtype: Any) -> Array:
         """How many of ``segment_ids`` equal each segment, ``(n_segments,)`` in ``dtype``."""
-        ones = xp.ones(segment_ids.shape[0], dtype=dtype,
-                       device=array_api_compat.device(segment_ids))
-        return self.segment_sum(xp, ones, segment_ids, n_segments)
+        return SortedSegments(xp, segment_ids, n_segments).counts(dtype)
+
+
+def _one_hot(xp: Namespace, segment_ids: Array, n_segments: int, dtype: Any) -> Array:
+    """``(n, n_segments)``: 1 where a row's id is the segment, in ``dtype``."""
+    segments = xp.arange(n_segments, dtype=segment_ids.dtype,
+                         device=array_api_compat.device(segment_ids))
+    return xp.astype(segment_ids[:, None] == segments[None, :], dtype)

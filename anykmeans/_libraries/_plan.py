@@ -29,11 +29,12 @@ PLANS = ("cpu", "accelerator")
 #: that a chunk's score block stays near the caches (measured in benchmarks/).
 CPU_CHUNK_BYTES = 8 * 2**20
 
-#: The accelerator plan's chunk budget where the device's free memory is unknown.
+#: The accelerator plan's chunk budget where the device's memory is unknown.
 ACCELERATOR_CHUNK_BYTES = 2**30
 
-#: The share of the device's free memory one chunk may use on the accelerator plan.
-ACCELERATOR_MEMORY_SHARE = 0.25
+#: The share of the device's memory (less the data's) one chunk may use on the accelerator
+#: plan.
+ACCELERATOR_MEMORY_SHARE = 0.4
 
 def forced_plan() -> str | None:
     """The plan :data:`PLAN_VARIABLE` forces, or None when it is unset or empty.
@@ -55,9 +56,10 @@ def forced_plan() -> str | None:
 class Plan:
     """Chunks and how they run; the reference runs them one after another, uncompiled.
 
-    The accelerator plan's chunks are sized from the device's free memory,
-    which the library's ``free_memory`` (:class:`~anykmeans._libraries._devices.Devices`)
-    tells.
+    The accelerator plan's chunks are sized from the device's memory, which
+    the library's ``device_memory`` (:class:`~anykmeans._libraries._devices.Devices`)
+    tells: its total, less the data's bytes, never what is free at the moment
+    (which changes between runs, and with it the chunks and the rounding).
 
     Parameters
     ----------
@@ -68,26 +70,36 @@ class Plan:
     def __init__(self, accelerator: bool = False) -> None:
         self.accelerator = accelerator
 
-    def chunk_bytes(self, device: Any) -> int:
-        """Bytes one chunk's working set may take on ``device``."""
+    def chunk_bytes(self, device: Any, data_bytes: int) -> int:
+        """Bytes one chunk's working set may take on ``device``, beside data of
+        ``data_bytes``: on the accelerator plan a share of the device's memory less the
+        data's, the same on every run."""
         if not self.accelerator:
             return CPU_CHUNK_BYTES
-        free = self.free_memory(device)
-        if free is None:
+        total = self.device_memory(device)
+        if total is None:
             return ACCELERATOR_CHUNK_BYTES
-        return max(CPU_CHUNK_BYTES, int(free * ACCELERATOR_MEMORY_SHARE))
+        return max(CPU_CHUNK_BYTES, int((total - data_bytes) * ACCELERATOR_MEMORY_SHARE))
 
     def chunk_rows(self, n_samples: int, n_features: int, n_centres: int, itemsize: int,
                    device: Any, chunk_size: int | None = None) -> int:
         """Rows per chunk: ``chunk_size`` if given, else what :meth:`chunk_bytes` allows.
 
-        A chunk holds its centred rows, its score block against ``n_centres``
-        centres and the one-hot block of the generic segment sum: about
-        ``2 (n_features + n_centres)`` values per row.
+        On the CPU plan a chunk holds its centred rows, its score block against
+        ``n_centres`` centres and a one-hot block as wide: about
+        ``2 (n_features + n_centres)`` values per row. On the accelerator plan,
+        the score block with the tie test's temporaries (half as much again)
+        and the centred rows, their sorted copy and its float64 running sums
+        (:meth:`~anykmeans._libraries._ops.Primitives.segment_sum`): about
+        ``3 n_centres / 2 + 4 n_features`` values per row.
         """
         if chunk_size is None:
-            per_row = 2 * (n_features + n_centres) * itemsize
-            chunk_size = max(1, self.chunk_bytes(device) // per_row)
+            if self.accelerator:
+                per_row = (3 * n_centres // 2 + 4 * n_features) * itemsize
+            else:
+                per_row = 2 * (n_features + n_centres) * itemsize
+            data_bytes = n_samples * n_features * itemsize
+            chunk_size = max(1, self.chunk_bytes(device, data_bytes) // per_row)
         return min(chunk_size, n_samples)
 
     def map_chunks(self, X: Array, function: Callable[[slice], T],

@@ -98,14 +98,14 @@ class Torch(Library):
     def to_host(self, x: Array):
         return x.detach().cpu().numpy()
 
-    def free_memory(self, device: Any) -> int | None:
-        """Free memory of a CUDA device, counting what torch's caching allocator holds unused."""
+    def device_memory(self, device: Any) -> int | None:
+        """The memory of a CUDA device."""
         import torch
 
         if getattr(device, "type", None) != "cuda":
             return None
-        free, _ = torch.cuda.mem_get_info(device)
-        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        _, total = torch.cuda.mem_get_info(device)
+        return total
 
     def map_chunks(self, X: Array, function: Callable[[slice], T],
                    chunks: Iterable[slice]) -> Iterator[T]:
