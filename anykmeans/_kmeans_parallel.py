@@ -51,9 +51,9 @@ from ._random import RandomState, choice, uniform
 DEFAULT_OVERSAMPLING_FACTOR = 2.0
 DEFAULT_ROUNDS = 5
 
-#: The candidates' k-means++ tries this many times the candidates per seed of a seeding over
-#: the data (``2 + int(log k)``). Candidates are few, and more tries are what brings one
-#: seeding of them to greedy k-means++'s quality (docs/kmeans-parallel.md).
+#: The candidates' k-means++ tries up to this many times the candidates per seed of a
+#: seeding over the data (``2 + int(log k)``). Candidates are few, and more tries are what
+#: brings one seeding of them to greedy k-means++'s quality (docs/kmeans-parallel.md).
 REDUCE_TRIALS_FACTOR = 2
 
 _MASK32 = 0xFFFFFFFF
@@ -321,17 +321,27 @@ def kmeans_parallel_centres(data: Data, n_clusters: int, rng: RandomState, *,
         return xp.asarray(xs.take(candidates, repeat, axis=0), device=device_of(X))
     nearest_weight = library.run_pass(data, weighing_pass, state, picked, offset,
                                       n_candidates).small
-    return xp.asarray(_reduce(candidates, xs.astype(nearest_weight, X.dtype), n_clusters, rng),
+    return xp.asarray(_reduce(candidates, xs.astype(nearest_weight, X.dtype), n_clusters,
+                              X.shape[0], rng),
                       device=device_of(X))
 
 
-def _reduce(candidates: Array, weight: Array, n_clusters: int, rng: RandomState) -> Array:
+def reduce_trials(n_clusters: int, n_candidates: int, n_samples: int) -> int:
+    """Tries per seed of the candidates' k-means++: :data:`REDUCE_TRIALS_FACTOR` times the
+    usual, but no more than keeps its work (candidates times tries) within half of a
+    k-means++ seeding's over the ``n_samples`` rows, and never fewer than the usual."""
+    usual = default_local_trials(n_clusters)
+    affordable = usual * n_samples // (2 * n_candidates)
+    return max(usual, min(REDUCE_TRIALS_FACTOR * usual, affordable))
+
+
+def _reduce(candidates: Array, weight: Array, n_clusters: int, n_samples: int,
+            rng: RandomState) -> Array:
     """``n_clusters`` centres of the weighted ``candidates`` (in the centred frame), where
-    they are: one weighted greedy k-means++ seeding with :data:`REDUCE_TRIALS_FACTOR` times
-    the usual candidates per seed."""
+    they are: one weighted greedy k-means++ seeding (:func:`reduce_trials` tries per seed)."""
     xs = array_namespace(candidates)
     origin = xs.zeros(candidates.shape[1], dtype=candidates.dtype,
                       device=device_of(candidates))
-    trials = REDUCE_TRIALS_FACTOR * default_local_trials(n_clusters)
-    seeds = kmeans_plusplus_indices(Data(candidates, origin, weight), n_clusters, rng, trials)
+    seeds = kmeans_plusplus_indices(Data(candidates, origin, weight), n_clusters, rng,
+                                    reduce_trials(n_clusters, candidates.shape[0], n_samples))
     return xs.take(candidates, seeds, axis=0)

@@ -117,8 +117,9 @@ def _sq_distances(xp: Namespace, x: Array, x_sq_norms: Array, points: Points,
                   dtype) -> Array:
     """Squared distances ``(len(points), rows of x)`` in ``dtype``, at least zero whatever the
     rounding: the product in ``x``'s dtype, the norms added in ``dtype``."""
-    sq = xp.astype((-2.0 * points.rows) @ x.T, dtype) + points.sq_norms[:, None]
-    sq = sq + x_sq_norms[None, :]
+    sq = xp.astype((-2.0 * points.rows) @ x.T, dtype, copy=False)
+    sq += points.sq_norms[:, None]  # our own block: in place (or rebound, where immutable)
+    sq += x_sq_norms[None, :]
     return xp.maximum(sq, xp.zeros((), dtype=dtype, device=device_of(x)))
 
 
