@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib.util
 import json
 import os
 import subprocess
@@ -91,9 +90,8 @@ def _quality(R: float, n: int, k: int, seeds: int = 5) -> dict:
 def _memory(n: int, d: int, k: int) -> dict:
     import anykmeans
 
-    spec = importlib.util.spec_from_file_location("memory", Path(__file__).with_name("memory.py"))
-    memory = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(memory)
+    sys.path.append(str(CHECKOUT))  # after the checkout under test, which may have its own
+    from benchmarks import memory
     X = np.random.default_rng(0).standard_normal((n, d))
     before = memory._start_peak()
     seconds = _timed(lambda: anykmeans.KMeans(k, max_iter=2, random_state=0).fit(X))
