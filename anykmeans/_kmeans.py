@@ -8,6 +8,7 @@ knows which array library it holds.
 from __future__ import annotations
 
 import functools
+import operator
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,9 +97,27 @@ def resolve_n_init(n_init: int | str, init: Init) -> int:
     return n_init
 
 
-def _mean_variance(xp: Namespace, X: Array) -> Array:
-    """The mean variance of the features (0-d)."""
-    return xp.mean(xp.var(X, axis=0))
+def variance_pass(data: Data, rows: slice, state: None) -> tuple[None, Array]:
+    """The per-feature sums of the squared centred rows of ``data``, chunk by chunk: a block
+    pass of :meth:`~anykmeans._libraries._passes.Passes.run`."""
+    xp = data.xp
+
+    def chunk(s: slice) -> Array:
+        x = data.X[s, :] - data.mean
+        return xp.sum(x * x, axis=0)
+
+    return None, functools.reduce(operator.add, data.map(chunk, 1))
+
+
+def _mean_variance(xp: Namespace, X: Array, mean: Array | None = None) -> Array:
+    """The mean variance of the features (0-d, on the library's small side), from the sums
+    of squares of centred chunks (no temporary of ``X``'s size); ``mean``, the features'
+    mean on the small side, is computed when None."""
+    library = library_of(X)
+    if mean is None:
+        (mean,) = library.passes.to_small_side(xp.mean(X, axis=0))
+    sums = library.passes.run(Data(X, mean), variance_pass, None).small
+    return array_namespace(sums).mean(sums) / X.shape[0]
 
 
 def _tolerance(xp: Namespace, X: Array, tol: float) -> float:
@@ -110,14 +129,14 @@ def _tolerance(xp: Namespace, X: Array, tol: float) -> float:
 
 def _centring(xp: Namespace, library: Library, X: Array, tol: float) -> tuple[Array, float]:
     """The centring offset (the mean of ``X``, on the library's small side) and ``tol`` scaled
-    as :func:`_tolerance` does, with ``X``'s values checked (:func:`check_magnitude`): all
-    evaluated together, one pass over a lazy ``X``."""
-    reductions = (largest_magnitude(xp, X), xp.mean(X, axis=0))
-    if tol != 0:
-        reductions += (_mean_variance(xp, X),)
-    largest, mean, *variance = library.passes.to_small_side(*reductions)
+    as :func:`_tolerance` does, with ``X``'s values checked (:func:`check_magnitude`): the
+    check and the mean are one pass over a lazy ``X``, the variance (when ``tol`` is not
+    zero) one more."""
+    largest, mean = library.passes.to_small_side(largest_magnitude(xp, X), xp.mean(X, axis=0))
     check_magnitude(float(largest), X)  # a lone scalar, as validation reads it
-    return mean, float(to_host(variance[0])) * tol if variance else 0.0
+    if tol == 0:
+        return mean, 0.0
+    return mean, float(to_host(_mean_variance(xp, X, mean))) * tol
 
 
 def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:

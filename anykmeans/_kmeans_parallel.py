@@ -34,10 +34,7 @@ import functools
 import operator
 from typing import Any, NamedTuple
 
-import numpy as np
-
-from ._kmeans_plusplus import kmeans_plusplus_indices
-from ._lloyd import lloyd
+from ._kmeans_plusplus import default_local_trials, kmeans_plusplus_indices
 from ._namespace import (
     Array,
     Namespace,
@@ -54,14 +51,10 @@ from ._random import RandomState, choice, uniform
 DEFAULT_OVERSAMPLING_FACTOR = 2.0
 DEFAULT_ROUNDS = 5
 
-#: Iterations allowed to each weighted Lloyd run over the candidates.
-REDUCE_MAX_ITER = 300
-
-#: Seedings of the candidates tried, the best kept. The candidates are few, so
-#: restarts are cheap, and they matter: on the paper's GaussMixture data (R = 10)
-#: one run left k-means|| 6% behind greedy k-means++, ten put it 5% ahead. dask-ml
-#: reduces with scikit-learn's KMeans, whose n_init was 10.
-REDUCE_RESTARTS = 10
+#: The candidates' k-means++ tries up to this many times the candidates per seed of a
+#: seeding over the data (``2 + int(log k)``). Candidates are few, and more tries are what
+#: brings one seeding of them to greedy k-means++'s quality (docs/kmeans-parallel.md).
+REDUCE_TRIALS_FACTOR = 2
 
 _MASK32 = 0xFFFFFFFF
 
@@ -175,52 +168,76 @@ def _picked(xp: Namespace, draws: Array, weight: Array, closest: Array, oversamp
 
 
 def sampling_pass(data: Data, rows: slice, state: tuple | None, points: Array | None,
-                  seed: int, stream: int, oversampling: float, dtype) -> tuple[tuple, Sample]:
+                  offset: int, seed: int, stream: int, oversampling: float,
+                  dtype) -> tuple[tuple, Sample]:
     """One k-means|| round over ``data``: distances lowered to ``points``, then rows drawn.
 
-    A block pass of :meth:`~anykmeans._libraries.Passes.run`. ``state``
-    holds the rows' hash keys, weights (in ``dtype``) and squared distances to
-    the nearest candidate so far; at first (None) they are made, the distances
-    to ``points``. ``points`` (rows of ``X``, not centred) are the candidates
-    picked since, or None. Round ``stream`` then picks each row with
-    probability ``l w D^2 / phi``, ``phi`` the rows' weighted potential.
+    A block pass of :meth:`~anykmeans._libraries._passes.Passes.run`. ``state``
+    holds the rows' hash keys, weights (in ``dtype``), squared distances to
+    the nearest candidate so far and that candidate's index; at first (None)
+    they are made, the distances to ``points``. ``points`` (rows of ``X``,
+    not centred) are the candidates picked since, or None; ``offset`` is the
+    number of candidates before them. Round ``stream`` then picks each row
+    with probability ``l w D^2 / phi``, ``phi`` the rows' weighted potential.
 
     Returns
     -------
-    state : (keys, weight, closest)
+    state : (keys, weight, closest, nearest)
     sample : Sample
         The potential, and the picked rows with their draws, weights and distances.
     """
     xp, X = data.xp, data.X
-    unweighted = dataclasses.replace(data, weights=None)
-
-    def sq_distances_to(points: Array) -> Array:
-        """Squared distance of every row to its nearest row among ``points``."""
-        centred = points - data.mean
-        labels = assign(unweighted, centred).labels
-        return xp.astype(sq_distances_to_labels(unweighted, centred, labels), dtype)
-
     if state is None:
         device = device_of(X)
         index = xp.arange(rows.start, rows.stop, dtype=index_dtype(xp, device), device=device)
         keys, weight = row_keys(xp, seed, index), xp.astype(data.weights, dtype)
-        closest = sq_distances_to(points)
+        nearest, closest = _nearest_candidates(data, points, offset, dtype)
     else:
-        keys, weight, closest = state
+        keys, weight, closest, nearest = state
         if points is not None:
-            closest = xp.minimum(closest, sq_distances_to(points))
+            closest, nearest = _lowered(data, closest, nearest, points, offset, dtype)
     potential = xp.sum(weight * closest)
     draws = uniform_from_keys(xp, keys, stream, dtype)
     picked = xp.nonzero(_picked(xp, draws, weight, closest, oversampling, potential))[0]
     sample = Sample(potential, xp.take(X, picked, axis=0), xp.take(draws, picked),
                     xp.take(weight, picked), xp.take(closest, picked))
-    return (keys, weight, closest), sample
+    return (keys, weight, closest, nearest), sample
 
 
-def weighing_pass(data: Data, rows: slice, state: None,
-                  candidates: Array) -> tuple[None, Array]:
-    """The weight of the rows nearest each of ``candidates`` (centred): a block pass."""
-    return None, assign(data, candidates, update=True).weight_sums
+def _nearest_candidates(data: Data, points: Array, offset: int,
+                        dtype) -> tuple[Array, Array]:
+    """Every row's nearest row among ``points`` (not centred; ties to the lower index), as
+    a candidate index (``offset`` plus its position), and the squared distance to it in
+    ``dtype``, from the residuals."""
+    unweighted = dataclasses.replace(data, weights=None)
+    centred = points - data.mean
+    labels = assign(unweighted, centred).labels
+    distances = data.xp.astype(sq_distances_to_labels(unweighted, centred, labels), dtype)
+    return labels + offset, distances
+
+
+def _lowered(data: Data, closest: Array, nearest: Array, points: Array, offset: int,
+             dtype) -> tuple[Array, Array]:
+    """``closest`` and ``nearest`` lowered to the candidates ``points``: a row changes its
+    nearest candidate only for one strictly nearer (ties stay with the earlier one)."""
+    xp = data.xp
+    labels, distances = _nearest_candidates(data, points, offset, dtype)
+    return xp.minimum(closest, distances), xp.where(distances < closest, labels, nearest)
+
+
+def weighing_pass(data: Data, rows: slice, state: tuple, points: Array | None, offset: int,
+                  n_candidates: int) -> tuple[None, Array]:
+    """The weight of the rows nearest each candidate, the last ``points`` (picked in the
+    last round, at ``offset``) applied first: a block pass."""
+    xp, library = data.xp, data.library
+    _, weight, closest, nearest = state
+    if points is not None:
+        _, nearest = _lowered(data, closest, nearest, points, offset, closest.dtype)
+
+    def chunk(s: slice) -> Array:
+        return library.segment_sum(xp, weight[s], nearest[s], n_candidates)
+
+    return None, functools.reduce(operator.add, data.map(chunk, n_candidates, weight.dtype))
 
 
 def _sift(samples: list[Sample], oversampling: float) -> tuple[Array, Array]:
@@ -281,16 +298,18 @@ def kmeans_parallel_centres(data: Data, n_clusters: int, rng: RandomState, *,
     seed = int(uniform(rng, 1)[0] * 2**32)
     picked: Any = library.passes.take_rows(data, first)
     candidates = []
-    n_candidates, potential, state, round_ = 1, None, None, 0
+    n_candidates, offset, potential, state, round_ = 1, 0, None, None, 0
     while round_ < n_rounds or (n_candidates < n_clusters and float(to_host(potential)) > 0):
         state, samples, (points, *_) = library.passes.run(
-            data, sampling_pass, state, picked, seed, round_, oversampling, dtype, listed=True)
+            data, sampling_pass, state, picked, offset, seed, round_, oversampling, dtype,
+            listed=True)
         if points is not None:
             candidates.append(points)
         potential, picked = _sift(samples, oversampling)
         round_ += 1
         if picked.shape[0] == 0:
             picked = None
+        offset = n_candidates  # the index of the first row picked
         n_candidates += 0 if picked is None else picked.shape[0]
     if picked is not None:
         candidates.append(picked)
@@ -301,25 +320,29 @@ def kmeans_parallel_centres(data: Data, n_clusters: int, rng: RandomState, *,
         repeat = xs.arange(n_clusters, dtype=index_dtype(xs, device_of(candidates)),
                            device=device_of(candidates)) % n_candidates
         return xp.asarray(xs.take(candidates, repeat, axis=0), device=device_of(X))
-    nearest_weight = library.passes.run(data, weighing_pass, None, candidates).small
-    # The candidates and their weights cross to the host in one transfer.
-    weighted = to_host(xs.concat([candidates, xs.astype(nearest_weight, X.dtype)[:, None]],
-                                 axis=1))
-    centres = _reduce(weighted[:, :-1], weighted[:, -1], n_clusters, rng)
-    return xp.asarray(centres, device=device_of(X))
+    nearest_weight = library.passes.run(data, weighing_pass, state, picked, offset,
+                                      n_candidates).small
+    return xp.asarray(_reduce(candidates, xs.astype(nearest_weight, X.dtype), n_clusters,
+                              X.shape[0], rng),
+                      device=device_of(X))
 
 
-def _reduce(candidates: np.ndarray, weight: np.ndarray, n_clusters: int,
-            rng: RandomState) -> np.ndarray:
-    """``n_clusters`` centres of weighted ``candidates`` (in the centred frame, on the host):
-    the best of ``REDUCE_RESTARTS`` greedy k-means++ seedings, each followed by a weighted
-    Lloyd run."""
-    origin = np.zeros(candidates.shape[1], dtype=candidates.dtype)
-    data = Data(candidates, origin, weight)
-    best = None
-    for _ in range(REDUCE_RESTARTS):
-        seeds = kmeans_plusplus_indices(data, n_clusters, rng)
-        run = lloyd(data, np.take(candidates, seeds, axis=0), max_iter=REDUCE_MAX_ITER, tol=0.0)
-        if best is None or run.inertia < best.inertia:
-            best = run
-    return best.centres
+def reduce_trials(n_clusters: int, n_candidates: int, n_samples: int) -> int:
+    """Tries per seed of the candidates' k-means++: :data:`REDUCE_TRIALS_FACTOR` times the
+    usual, but no more than keeps its work (candidates times tries) within half of a
+    k-means++ seeding's over the ``n_samples`` rows, and never fewer than the usual."""
+    usual = default_local_trials(n_clusters)
+    affordable = usual * n_samples // (2 * n_candidates)
+    return max(usual, min(REDUCE_TRIALS_FACTOR * usual, affordable))
+
+
+def _reduce(candidates: Array, weight: Array, n_clusters: int, n_samples: int,
+            rng: RandomState) -> Array:
+    """``n_clusters`` centres of the weighted ``candidates`` (in the centred frame), where
+    they are: one weighted greedy k-means++ seeding (:func:`reduce_trials` tries per seed)."""
+    xs = array_namespace(candidates)
+    origin = xs.zeros(candidates.shape[1], dtype=candidates.dtype,
+                      device=device_of(candidates))
+    seeds = kmeans_plusplus_indices(Data(candidates, origin, weight), n_clusters, rng,
+                                    reduce_trials(n_clusters, candidates.shape[0], n_samples))
+    return xs.take(candidates, seeds, axis=0)

@@ -5,12 +5,23 @@ All seeding happens on the caller's device. The host supplies uniforms (see
 cumulative sum and a sorted search, and nothing n-sized crosses to the host.
 Seeds are returned as row indices.
 
-Each step is one pass over the rows (:meth:`~anykmeans._libraries.Passes.search`):
-the candidates are found where the running sum of ``weight * D(x)^2`` reaches
-the step's targets, then every row's distance to each of them is lowered and
-summed. A lazy library runs it as one round trip, one task per block of rows
-(plus a small one per block that holds a candidate), each block keeping its
-distances where it was computed.
+Each step is one pass over the rows (:meth:`~anykmeans._libraries._passes.Passes.search`)
+that reads ``X`` once, in its own dtype: every chunk is centred and multiplied
+by the step's candidates and by the seed the previous step chose, whose
+distances lower the rows' distances to their nearest seed there, before the
+candidates' do. Distances and potentials are accumulated in float64 (where the
+device has it), in vectors of ``n`` values and in blocks of a chunk; the rows'
+squared norms are computed once per seeding.
+
+The candidates are found where the running sum of ``weight * D(x)^2`` reaches
+the step's targets, ``D`` lowered by the previous step's seed, which the pass
+has not applied yet. The previous pass left, for each candidate it tried, the
+sum of the lowered distances over every block of :data:`SEARCH_ROWS` rows: the
+chosen one's sums locate each target's block, and only those blocks are
+lowered and searched row by row (a few thousand rows a step). A lazy library
+runs a step as one round trip, one task per block of rows (plus a small one
+per block that holds a candidate), each block keeping its distances where it
+was computed.
 """
 
 from __future__ import annotations
@@ -18,10 +29,14 @@ from __future__ import annotations
 import functools
 import math
 import operator
+from typing import NamedTuple
 
 from ._namespace import Array, Namespace, array_namespace, device_of, has_float64, index_dtype
-from ._primitives import Data, scores
+from ._primitives import Data
 from ._random import RandomState, choice, uniform
+
+#: Rows per search block: a step lowers and searches at most one such block per candidate.
+SEARCH_ROWS = 512
 
 
 def default_local_trials(n_clusters: int) -> int:
@@ -30,7 +45,7 @@ def default_local_trials(n_clusters: int) -> int:
 
 
 def _distance_dtype(xp: Namespace, X: Array):
-    """Seeding distances are computed in float64 where the device has it.
+    """Seeding distances are accumulated in float64 where the device has it.
 
     Sampling compares cumulative sums of these distances with uniforms; float64
     keeps the chosen rows the same on every backend for float32 data too.
@@ -38,95 +53,206 @@ def _distance_dtype(xp: Namespace, X: Array):
     return xp.float64 if has_float64(xp, device_of(X)) else X.dtype
 
 
-def _centred(data: Data, rows: Array, dtype) -> Array:
-    """``rows - mean`` in the distances' ``dtype``."""
-    return data.xp.astype(rows - data.mean, dtype)
+class Points(NamedTuple):
+    """Rows of ``X`` in the centred frame, in ``X``'s dtype, with their squared norms in the
+    distances' dtype."""
+
+    rows: Array
+    sq_norms: Array
 
 
-def _sq_distances_to(data: Data, s: slice, x_sq_norms: Array, points: Array,
-                     point_sq_norms: Array) -> Array:
-    """Squared distances ``(len(points), rows in s)``, at least zero whatever the rounding."""
-    xp, x = data.xp, _centred(data, data.X[s, :], points.dtype)
-    sq = scores(x, points, point_sq_norms) + x_sq_norms[None, s]
-    return xp.maximum(sq, xp.zeros((), dtype=points.dtype, device=device_of(data.X)))
+class Seeding(NamedTuple):
+    """A block's k-means++ state between steps.
+
+    Attributes
+    ----------
+    x_sq_norms, weight : arrays of shape (n_rows,), the distances' dtype
+    closest : array of shape (n_rows,)
+        Squared distance of every row to its nearest seed, but for the seed the
+        last step chose (not applied yet).
+    tried : Points or None
+        The last step's candidates (None after the first seed).
+    block_sums : array of shape (len(tried), n_search_blocks) or (1, n_search_blocks)
+        For each candidate, the weighted sums of the distances it lowered, by search block.
+    """
+
+    x_sq_norms: Array
+    weight: Array
+    closest: Array
+    tried: Points | None
+    block_sums: Array
+
+
+class Selected(NamedTuple):
+    """What a step reads of a block's :class:`Seeding`: the previous step's seed applied
+    lazily (``pending``) and the weighted sums of the distances it leaves, by search block."""
+
+    x_sq_norms: Array
+    weight: Array
+    closest: Array
+    pending: Points | None
+    block_sums: Array
+
+
+def _search_rows(n_rows: int) -> int:
+    """Rows per search block of a block of ``n_rows`` rows."""
+    return max(1, min(SEARCH_ROWS, n_rows))
+
+
+def _chunks(data: Data, n_points: int, dtype) -> list[slice]:
+    """The pass's chunks, each a whole number of search blocks (but for the last)."""
+    n_rows, block = data.X.shape[0], _search_rows(data.X.shape[0])
+    rows = max(block, data.chunk_rows(n_points, dtype) // block * block)
+    return [slice(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
+
+
+def _points(data: Data, rows: Array, dtype) -> Points:
+    """Rows of ``X`` centred (``X``'s dtype), with their squared norms in ``dtype``."""
+    xp = data.xp
+    centred = rows - data.mean
+    return Points(centred, data.library.sq_norms(xp, xp.astype(centred, dtype)))
+
+
+def _sq_distances(xp: Namespace, x: Array, x_sq_norms: Array, points: Points,
+                  dtype) -> Array:
+    """Squared distances ``(len(points), rows of x)`` in ``dtype``, at least zero whatever the
+    rounding: the product in ``x``'s dtype, the norms added in ``dtype``."""
+    sq = xp.astype((-2.0 * points.rows) @ x.T, dtype, copy=False)
+    sq += points.sq_norms[:, None]  # our own block: in place (or rebound, where immutable)
+    sq += x_sq_norms[None, :]
+    return xp.maximum(sq, xp.zeros((), dtype=dtype, device=device_of(x)))
+
+
+def _block_sums(xp: Namespace, weighted: Array, block: int) -> Array:
+    """Sums of the columns of ``weighted`` ``(m, rows)`` over consecutive blocks of ``block``
+    columns (the last one shorter): ``(m, ceil(rows / block))``."""
+    m, n_rows = weighted.shape
+    whole = n_rows // block * block
+    parts = [] if whole == 0 else [
+        xp.sum(xp.reshape(weighted[:, :whole], (m, whole // block, block)), axis=2)]
+    if whole < n_rows:
+        parts.append(xp.sum(weighted[:, whole:], axis=1)[:, None])
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=1)
 
 
 def start_pass(data: Data, rows: slice, state: None, first: Array, n_local_trials: int,
-               dtype) -> tuple[tuple, Array]:
-    """Distances to the first seed ``first`` (a row of ``X``): a block pass.
+               dtype) -> tuple[Seeding, Array]:
+    """The rows' squared norms and distances to the first seed ``first`` (a row of ``X``):
+    a block pass.
 
     Returns
     -------
-    state : (row squared norms, weights in ``dtype``, squared distances to the seed)
+    state : Seeding
     potential : the weighted sum of the squared distances
     """
     xp, library = data.xp, data.library
-    chunks = list(data.chunks(n_local_trials, dtype))
-    x_sq_norms = xp.concat([library.sq_norms(xp, _centred(data, data.X[s, :], dtype))
-                            for s in chunks])
-    seeds = _centred(data, first, dtype)
-    seed_norms = library.sq_norms(xp, seeds)
-    closest = xp.concat(list(library.map_chunks(
-        data.X, lambda s: _sq_distances_to(data, s, x_sq_norms, seeds, seed_norms)[0, :],
-        chunks)))
+    seed = _points(data, first, dtype)
     weight = xp.astype(data.weights, dtype)
-    return (x_sq_norms, weight, closest), xp.sum(closest * weight)
+    block = _search_rows(data.X.shape[0])
+
+    def chunk(s: slice) -> tuple[Array, Array]:
+        x = data.X[s, :] - data.mean
+        norms = library.sq_norms(xp, xp.astype(x, dtype))
+        return norms, _sq_distances(xp, x, norms, seed, dtype)[0, :]
+
+    norms, closest = zip(*library.map_chunks(data.X, chunk, _chunks(data, n_local_trials,
+                                                                    dtype)), strict=True)
+    closest = xp.concat(closest)
+    weighted = weight * closest
+    sums = _block_sums(xp, weighted[None, :], block)
+    return Seeding(xp.concat(norms), weight, closest, None, sums), xp.sum(weighted)
 
 
-def closest_distances(data: Data, state: tuple, best: Array | None) -> tuple[Array, Array]:
-    """The rows' weights and squared distances to their nearest seed: the first seed's, or
-    ``best``'s among the candidates of the last step (``state``'s lowered distances)."""
-    xp, (_, weight, lowered) = data.xp, state
+def closest_distances(data: Data, state: Seeding, best: Array | None) -> Selected:
+    """What a step reads of ``state``: the seed ``best`` (among the last step's candidates;
+    None for the first seed, already applied) still to be applied, and its block sums."""
+    xp = data.xp
     if best is None:
-        return weight, lowered
-    return weight, xp.concat([xp.take(block, best, axis=0)[0, :] for block in lowered])
+        return Selected(state.x_sq_norms, state.weight, state.closest, None,
+                        state.block_sums[0, :])
+    pending = Points(xp.take(state.tried.rows, best, axis=0),
+                     xp.take(state.tried.sq_norms, best))
+    return Selected(state.x_sq_norms, state.weight, state.closest, pending,
+                    xp.take(state.block_sums, best, axis=0)[0, :])
 
 
-def find_candidates(data: Data, closest: tuple[Array, Array], targets: Array,
+def find_candidates(data: Data, selected: Selected, targets: Array,
                     offset: Array | None) -> tuple[Array, Array, Array]:
-    """The rows where the running sum of ``weight * distance`` (``closest``, plus ``offset``)
-    reaches each of ``targets``: their indices, centred rows (in the distances' dtype) and
-    squared norms."""
-    xp, X = data.xp, data.X
-    weight, closest = closest
-    cumulative = xp.cumulative_sum(weight * closest)
+    """The rows where the running sum of ``weight * distance`` (plus ``offset``) reaches each
+    of ``targets``: their indices, centred rows (``X``'s dtype) and squared norms.
+
+    The search blocks' sums locate each target's block; those blocks alone
+    are lowered by the pending seed and searched row by row.
+    """
+    xp, X, dtype = data.xp, data.X, selected.closest.dtype
+    device, n_rows = device_of(X), X.shape[0]
+    index = index_dtype(xp, device)
+    block = _search_rows(n_rows)
+    ends = xp.cumulative_sum(selected.block_sums)
     if offset is not None:
-        cumulative = offset + cumulative
-    candidate_ids = xp.searchsorted(cumulative, targets)
-    # Rounding in the cumulative sum can put a target past its end.
-    last_row = xp.full((), X.shape[0] - 1, dtype=index_dtype(xp, device_of(X)),
-                       device=device_of(X))
-    candidate_ids = xp.minimum(xp.astype(candidate_ids, last_row.dtype), last_row)
-    candidates = _centred(data, xp.take(X, candidate_ids, axis=0), closest.dtype)
-    return candidate_ids, candidates, data.library.sq_norms(xp, candidates)
+        ends = offset + ends
+    n_blocks = ends.shape[0]
+    last_block = xp.full((), n_blocks - 1, dtype=index, device=device)
+    found = xp.minimum(xp.astype(xp.searchsorted(ends, targets), index), last_block)
+    starts = found * block
+    before = xp.take(ends, found) - xp.take(selected.block_sums, found)
+    within = xp.arange(block, dtype=index, device=device)
+    last_row = xp.full((), n_rows - 1, dtype=index, device=device)
+    ids = xp.reshape(xp.minimum(starts[:, None] + within[None, :], last_row), (-1,))
+    valid = xp.reshape(starts[:, None] + within[None, :] <= last_row, (-1,))
+    closest = xp.take(selected.closest, ids)
+    if selected.pending is not None:
+        x = xp.take(X, ids, axis=0) - data.mean
+        closest = xp.minimum(closest, _sq_distances(xp, x, xp.take(selected.x_sq_norms, ids),
+                                                    selected.pending, dtype)[0, :])
+    weighted = xp.where(valid, xp.take(selected.weight, ids) * closest,
+                        xp.zeros((), dtype=dtype, device=device))
+    running = (xp.cumulative_sum(xp.reshape(weighted, (-1, block)), axis=1)
+               + before[:, None])
+    # searchsorted (left) within each block: the rows whose running sum is below the target.
+    position = xp.sum(xp.astype(running < targets[:, None], index), axis=1)
+    candidate_ids = xp.minimum(starts + xp.minimum(position, within[-1]), last_row)
+    return (candidate_ids, *_points(data, xp.take(X, candidate_ids, axis=0), dtype))
 
 
-def lower_pass(data: Data, rows: slice, state: tuple, closest: tuple[Array, Array],
-               found: tuple[Array, Array, Array]) -> tuple[tuple, Array]:
-    """Every row's squared distance (``closest``) lowered to each candidate of ``found``: a
-    block pass.
+def lower_pass(data: Data, rows: slice, state: Seeding, selected: Selected,
+               found: tuple[Array, Array, Array]) -> tuple[Seeding, Array]:
+    """Every row's squared distance lowered by the pending seed, then to each candidate of
+    ``found``: a block pass.
 
     Returns
     -------
-    state : ``state`` with the lowered distances, ``(candidates, rows)`` by chunk
+    state : Seeding
+        The distances lowered by the pending seed, the candidates, and the sums
+        of the distances each of them lowers, by search block.
     potentials : for each candidate, the weighted sum of the lowered distances
     """
-    x_sq_norms = state[0]
-    weight, closest = closest
-    _, candidates, candidate_norms = found
     xp = data.xp
+    candidates = Points(*found[1:])
+    weight, dtype = selected.weight, selected.closest.dtype
+    pending = selected.pending
+    points = candidates if pending is None else Points(
+        xp.concat([pending.rows, candidates.rows]),
+        xp.concat([pending.sq_norms, candidates.sq_norms]))
+    block = _search_rows(data.X.shape[0])
 
-    def lowered(s: slice) -> tuple[Array, Array]:
-        block = xp.minimum(closest[None, s],
-                           _sq_distances_to(data, s, x_sq_norms, candidates, candidate_norms))
-        return block, block @ weight[s]
+    def lowered(s: slice) -> tuple[Array, Array, Array]:
+        sq = _sq_distances(xp, data.X[s, :] - data.mean, selected.x_sq_norms[s], points, dtype)
+        closest = selected.closest[s]
+        if pending is not None:
+            closest, sq = xp.minimum(closest, sq[0, :]), sq[1:, :]
+        sq = xp.minimum(closest[None, :], sq)
+        return closest, sq @ weight[s], _block_sums(xp, sq * weight[None, s], block)
 
-    blocks, potentials = [], 0.0
-    chunks = list(data.chunks(candidates.shape[0], closest.dtype))
-    for block, partial in data.library.map_chunks(data.X, lowered, chunks):
-        blocks.append(block)
+    closest, potentials, sums = [], 0.0, []
+    for part, partial, block_sums in data.library.map_chunks(
+            data.X, lowered, _chunks(data, points.rows.shape[0], dtype)):
+        closest.append(part)
         potentials = potentials + partial
-    return (x_sq_norms, weight, blocks), potentials
+        sums.append(block_sums)
+    state = Seeding(selected.x_sq_norms, weight, xp.concat(closest), candidates,
+                    xp.concat(sums, axis=1))
+    return state, potentials
 
 
 def kmeans_plusplus_indices(data: Data, n_clusters: int, rng: RandomState,

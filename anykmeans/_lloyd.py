@@ -65,7 +65,7 @@ def lloyd_pass(data: Data, rows: slice, state: tuple[Array, Array] | None,
                centres: Array) -> tuple[tuple[Array, Array], LloydSums]:
     """One Lloyd iteration's pass over ``data``: assignment and per-cluster sums.
 
-    A block pass of :meth:`~anykmeans._libraries.Passes.run`. ``state``
+    A block pass of :meth:`~anykmeans._libraries._passes.Passes.run`. ``state``
     holds the rows' labels and squared norms from the previous iteration
     (None at first); the labels that changed are counted against it.
 

@@ -1,0 +1,148 @@
+"""Large k: seeding times, k-means||'s quality and a default fit's peak memory.
+
+    python -m benchmarks.large_k                       # this checkout
+    python -m benchmarks.large_k --before /tmp/old     # and an older checkout, in the same run
+
+Every case runs in a child process (``python -m benchmarks.large_k --child CASE ...``)
+with the checkout under test first on ``PYTHONPATH`` and a time limit, so that a
+case that does not finish is reported as such. Cases:
+
+- ``seeding N D K``: k-means|| and k-means++ seeding as a fit makes them (the
+  centred frame, unit weights) and scikit-learn's ``kmeans_plusplus``, seconds each,
+  float64 Gaussian-mixture data.
+- ``plusplus N D K``: the public ``kmeans_plusplus`` against scikit-learn's, float64.
+- ``quality R N K``: the paper's GaussMixture data (Bahmani et al. 2012; d = 15):
+  the median over seeds of the final inertia per point after Lloyd from each init.
+- ``memory N D K``: the peak extra resident memory of ``KMeans(K, max_iter=2).fit(X)``
+  with every default, float64 (Linux's high-water mark, reset after the data is made).
+
+Times are seconds of one run; compare columns of one run only (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def gauss_mixture(n: int, d: int, k: int, R: float, seed: int) -> np.ndarray:
+    """``k`` centres from a ``d``-dim Gaussian of variance ``R``, unit-variance points around."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=np.sqrt(R), size=(k, d))
+    return centres[rng.integers(k, size=n)] + rng.standard_normal((n, d))
+
+
+def _timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def _seeding(n: int, d: int, k: int) -> dict:
+    from sklearn.cluster import kmeans_plusplus
+
+    from anykmeans._primitives import Data
+    from anykmeans._seeding import initial_centres
+
+    X = gauss_mixture(n, d, k, 10.0, 0)
+    data = Data(X, X.mean(axis=0), np.ones(n))
+    out = {}
+    for init in ("k-means||", "k-means++"):
+        out[init] = _timed(functools.partial(initial_centres, data, k, init,
+                                             np.random.RandomState(0)))
+    out["sklearn k-means++"] = _timed(lambda: kmeans_plusplus(X, k, random_state=0))
+    return out
+
+
+def _plusplus(n: int, d: int, k: int) -> dict:
+    from sklearn.cluster import kmeans_plusplus
+
+    import anykmeans
+
+    X = np.random.default_rng(0).standard_normal((n, d))
+    ours = _timed(lambda: anykmeans.kmeans_plusplus(X, k, random_state=0))
+    theirs = _timed(lambda: kmeans_plusplus(X, k, random_state=0))
+    return {"anykmeans": ours, "sklearn": theirs, "ratio": ours / theirs}
+
+
+def _quality(R: float, n: int, k: int, seeds: int = 5) -> dict:
+    import anykmeans
+
+    out = {}
+    for init in ("k-means||", "k-means++"):
+        out[init] = float(np.median([
+            anykmeans.KMeans(k, init=init, n_init=1, random_state=seed)
+            .fit(gauss_mixture(n, 15, k, R, seed)).inertia_ / n for seed in range(seeds)]))
+    out["ratio"] = out["k-means||"] / out["k-means++"]
+    return out
+
+
+def _memory(n: int, d: int, k: int) -> dict:
+    import anykmeans
+
+    sys.path.append(str(CHECKOUT))  # after the checkout under test, which may have its own
+    from benchmarks import memory
+    X = np.random.default_rng(0).standard_normal((n, d))
+    before = memory._start_peak()
+    seconds = _timed(lambda: anykmeans.KMeans(k, max_iter=2, random_state=0).fit(X))
+    extra = memory._peak() - before
+    return {"peak_extra_mb": extra / 2**20, "x_mb": X.nbytes / 2**20,
+            "budget_mb": 100 + 0.1 * X.nbytes / 2**20, "seconds": seconds}
+
+
+CASES = {"seeding": _seeding, "plusplus": _plusplus, "quality": _quality, "memory": _memory}
+
+
+def run_case(checkout: Path, case: str, args: list, timeout: float) -> dict:
+    """``case`` with ``args`` in a child process importing anykmeans from ``checkout``."""
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    command = [sys.executable, __file__, "--child", case, *map(str, args)]
+    try:
+        child = subprocess.run(command, capture_output=True, text=True, env=env,
+                               timeout=timeout, cwd=checkout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {timeout:.0f} s"}
+    if child.returncode != 0:
+        return {"error": (child.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the cases for each checkout and print one JSON line per result."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.large_k")
+    parser.add_argument("--before", type=Path, help="an older checkout, measured first")
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--ks", nargs="+", type=int, default=[256, 1024, 5000])
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    if options.child:
+        case, *numbers = options.child
+        print(json.dumps(CASES[case](*(float(v) if "." in v else int(v) for v in numbers))))
+        return 0
+    checkouts = ([("before", options.before)] if options.before else []) + [("after", CHECKOUT)]
+    plan = {"seeding": [(100_000, 32, k) for k in options.ks],
+            "plusplus": [(200_000, 64, 1024)],
+            "quality": [(R, 10_000, 50) for R in (1.0, 10.0, 100.0)],
+            "memory": [(2_000_000, 32, 4096)]}
+    for case in options.cases:
+        for args in plan[case]:
+            for label, checkout in checkouts:
+                result = run_case(checkout, case, list(args), options.timeout)
+                print(json.dumps({"case": case, "args": args, "code": label, **result}),
+                      flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
