@@ -46,9 +46,11 @@ GPU_BYTES = {"H100": 79 * 2**30, "H200": 139 * 2**30}
 
 
 def counter():
-    """A torch dispatch mode counting the operations that run a kernel, the reads, and the
+    """A torch dispatch mode counting the operations that run a kernel, the reads, the
     floating-point operations of matrix products (``flops``: ``2 m n k`` for an
-    ``(m, k) x (k, n)`` product; everything else, O(n d) at most, is not counted).
+    ``(m, k) x (k, n)`` product; everything else, O(n d) at most, is not counted), and,
+    once ``data`` is set to a tensor, the bytes of its memory that operations read
+    (``data_bytes``) and of other operands as large (``copy_bytes``).
 
     Copies to the host through ``Library.to_host`` (a no-op on CPU tensors, a
     read on a GPU) are counted as reads by :func:`counting`.
@@ -61,16 +63,47 @@ def counter():
             self.operations = 0
             self.reads = 0
             self.flops = 0
+            self.data = None  # a tensor whose memory the reads of ``data_bytes`` are counted in
+            self.data_bytes = 0
+            self.copy_bytes = 0  # what operations read of other operands as large as ``data``
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+
             name = func.overloadpacket.__name__
             self.operations += name not in VIEWS
             self.reads += name in READS
+            if self.data is not None and name not in VIEWS:
+                self.data_bytes += self.bytes_of_data_read(name, args)
+                self.copy_bytes += self.bytes_of_copies_read(args)
             out = func(*args, **(kwargs or {}))
             if name in PRODUCTS:
                 inner = args[-1].shape[-2] if args[-1].ndim > 1 else args[-1].shape[-1]
                 self.flops += 2 * out.numel() * inner
             return out
+
+        def bytes_of_data_read(self, name: str, args: tuple) -> int:
+            """What an operation reads of ``data``'s memory: every operand in it, whole, but
+            for a gather of rows (``index_select``), which reads the rows it is given."""
+            import torch
+
+            pointer = self.data.untyped_storage().data_ptr()
+            read = 0
+            for a in args:
+                if isinstance(a, torch.Tensor) and a.untyped_storage().data_ptr() == pointer:
+                    whole = a.numel() * a.element_size()
+                    read += (args[2].numel() * whole // max(a.shape[0], 1)
+                             if name == "index_select" else whole)
+            return read
+
+        def bytes_of_copies_read(self, args: tuple) -> int:
+            """What an operation reads of operands as large as ``data`` in other memory:
+            copies of it (another dtype, re-centred) or temporaries of its size."""
+            import torch
+
+            pointer = self.data.untyped_storage().data_ptr()
+            return sum(a.numel() * a.element_size() for a in args
+                       if isinstance(a, torch.Tensor) and a.numel() >= self.data.numel()
+                       and a.untyped_storage().data_ptr() != pointer)
 
         def snapshot(self) -> tuple[int, int]:
             return self.operations, self.reads

@@ -78,6 +78,10 @@ STANDARD = (
     Problem("S4", 100_000, 64, 1024),
 )
 
+#: Large k on a CPU: an inverted-file index's coarse quantiser at a size a CPU runs
+#: (``--problems L1``; each iteration is ~100 GFLOP).
+LARGE_K = (Problem("L1", 200_000, 64, 4096, "large k"),)
+
 #: Problems for a GPU: FAISS's published size (1M x 256, k = 20 000). On a CPU one
 #: iteration is ~10 TFLOP: run it with --problems F1 where a GPU is lent.
 GPU = (Problem("F1", 1_000_000, 256, 20_000, "gpu"),)

@@ -111,6 +111,24 @@ def test_kmeans_plusplus_steps_make_no_read(count):
     assert reads[0] == reads[1]
 
 
+def test_a_kmeans_plusplus_step_reads_the_data_once_in_its_dtype(count):
+    # What a step's operations read of X's memory adds up to at most 1.1 times X's bytes:
+    # X once, as it is (no float64 or re-centred copy is made of it, which would be read
+    # instead: the copies' reads are not X's). The blocks of 512 rows searched for a step's
+    # candidates are read again: 100 000 rows keep them a few per cent of X.
+    X = tensor(100_000, 16)
+    count.data = X
+    read, copies = [], []
+    for n_clusters in (3, 12):
+        before, copied = count.data_bytes, count.copy_bytes
+        anykmeans.kmeans_plusplus(X, n_clusters, random_state=0)
+        read.append(count.data_bytes - before)
+        copies.append(count.copy_bytes - copied)
+    per_step = (read[1] - read[0]) / 9
+    assert 0.9 * X.numel() * X.element_size() <= per_step <= 1.1 * X.numel() * X.element_size()
+    assert copies[1] == copies[0]  # no step reads an n x d copy
+
+
 def test_kmeans_parallel_rounds_make_at_most_one_read(count):
     X = tensor(5000, 8)
     origin = torch.zeros(8)
