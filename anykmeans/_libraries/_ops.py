@@ -38,15 +38,24 @@ def has_float64(xp: Namespace, device: Any) -> bool:
     return "float64" in info.dtypes(device=device, kind="real floating")
 
 
+def sums_by_sorting(xp: Namespace, dtype: Any, device: Any) -> bool:
+    """Whether sums by segment of ``dtype`` values are :class:`SortedSegments`' (running
+    sums in float64, wider than the values: their differences lose nothing the values'
+    rounding keeps), rather than a one-hot product (float64 values, whose float64
+    running sums would leave the rounding of their total in a segment's sum, or a device
+    without float64)."""
+    return dtype != xp.float64 and has_float64(xp, device)
+
+
 class SortedSegments:
     """Rows grouped by segment id, for deterministic sums of any rows by segment.
 
     The ids are sorted once (stably: rows of a segment keep their order) and
     each segment's bounds in the sorted order found; a sum by segment is then
     the difference of running sums at those bounds, accumulated in float64
-    where the device has it. No atomic additions (every device gives the same
-    bits on every run), and ``O(n d)`` arithmetic, where a one-hot product
-    takes ``O(n d n_segments)``.
+    (see :func:`sums_by_sorting` for where). No atomic additions (every device
+    gives the same bits on every run), and ``O(n d)`` arithmetic, where a
+    one-hot product takes ``O(n d n_segments)``.
 
     Parameters
     ----------
@@ -61,7 +70,6 @@ class SortedSegments:
         self.order = xp.argsort(segment_ids, stable=True)
         bounds = xp.arange(n_segments + 1, dtype=segment_ids.dtype, device=device)
         self.bounds = xp.searchsorted(xp.take(segment_ids, self.order), bounds)
-        self.accumulate = xp.float64 if has_float64(xp, device) else None
 
     def counts(self, dtype: Any) -> Array:
         """Rows per segment, in ``dtype``."""
@@ -71,7 +79,7 @@ class SortedSegments:
         """The sum of the rows of ``values`` (``(n,)`` or ``(n, d)``) in each segment, in
         ``values``' dtype."""
         xp = self.xp
-        rows = xp.astype(xp.take(values, self.order, axis=0), self.accumulate)
+        rows = xp.astype(xp.take(values, self.order, axis=0), xp.float64)
         running = xp.cumulative_sum(rows, axis=0, include_initial=True)
         ends, starts = (xp.take(running, b, axis=0) for b in (self.bounds[1:], self.bounds[:-1]))
         return xp.astype(ends - starts, values.dtype)
@@ -133,13 +141,12 @@ class Primitives:
         Notes
         -----
         The reference is deterministic on every device (no atomic additions):
-        :class:`SortedSegments`' differences of float64 running sums, or, on a
-        device without float64, a one-hot matrix product (an ``n x n_segments``
+        :class:`SortedSegments`' differences of float64 running sums, or (see
+        :func:`sums_by_sorting`) a one-hot matrix product (an ``n x n_segments``
         block: callers pass a chunk's rows, not all of ``X``).
         """
-        segments = SortedSegments(xp, segment_ids, n_segments)
-        if segments.accumulate is not None:
-            return segments.sums(values)
+        if sums_by_sorting(xp, values.dtype, array_api_compat.device(values)):
+            return SortedSegments(xp, segment_ids, n_segments).sums(values)
         return _one_hot(xp, segment_ids, n_segments, values.dtype).T @ values
 
     def cluster_sums(self, xp: Namespace, x: Array, w: Array | None, labels: Array,
@@ -164,14 +171,14 @@ class Primitives:
         A library with segment sums of its own uses them on the CPU plan; otherwise,
         and on every accelerator (where they add atomically), the reference's:
         the labels sorted once for both sums (:class:`SortedSegments`), or one
-        one-hot block for both on a device without float64.
+        one-hot block for both (see :func:`sums_by_sorting`).
         """
         if self.native_segment_sum and not self.accelerator:
             weight_sums = (self.segment_count(xp, labels, n_clusters, x.dtype) if w is None
                            else self.segment_sum(xp, w, labels, n_clusters))
             return self.segment_sum(xp, x, labels, n_clusters), weight_sums
-        segments = SortedSegments(xp, labels, n_clusters)
-        if segments.accumulate is not None:
+        if sums_by_sorting(xp, x.dtype, array_api_compat.device(x)):
+            segments = SortedSegments(xp, labels, n_clusters)
             weight_sums = segments.counts(x.dtype) if w is None else segments.sums(w)
             return segments.sums(x), weight_sums
         one_hot = _one_hot(xp, labels, n_clusters, x.dtype)

@@ -90,12 +90,14 @@ class Plan:
         ``2 (n_features + n_centres)`` values per row. On the accelerator plan,
         the score block with the tie test's temporaries (half as much again)
         and the centred rows, their sorted copy and its float64 running sums
-        (:meth:`~anykmeans._libraries._ops.Primitives.segment_sum`): about
-        ``3 n_centres / 2 + 4 n_features`` values per row.
+        (:class:`~anykmeans._libraries._ops.SortedSegments`): about
+        ``3 n_centres / 2 + 4 n_features`` values per row; float64 rows are
+        summed by a one-hot block instead, ``n_centres`` more.
         """
         if chunk_size is None:
             if self.accelerator:
-                per_row = (3 * n_centres // 2 + 4 * n_features) * itemsize
+                one_hot = n_centres if itemsize >= 8 else 0
+                per_row = (3 * n_centres // 2 + one_hot + 4 * n_features) * itemsize
             else:
                 per_row = 2 * (n_features + n_centres) * itemsize
             data_bytes = n_samples * n_features * itemsize
