@@ -29,10 +29,16 @@ from .._exceptions import not_fitted_error
 from .._namespace import Array, to_host
 from .._persistence import Field, move_model, save_model
 from .._primitives import Data, assign, distances, labels_and_inertia
+from .._random import check_random_state
 from .._validation import (
     check_chunk_size,
     check_data,
+    check_init_method,
+    check_n_init,
+    check_positive_int,
     check_sample_weight,
+    check_tol,
+    check_verbose,
     feature_names,
 )
 
@@ -95,8 +101,18 @@ class CentresEstimator:
         "_mean": Field("array", "f", ("d",)),
         "feature_names_in_": Field("names", required=False),
     }
-    #: A check of each parameter that needs no data (it raises ValueError or TypeError).
-    _param_checks: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
+    #: A check of each parameter that needs no data (it raises ValueError or TypeError):
+    #: here those every centre-based estimator has.
+    _param_checks: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "n_clusters": lambda value: check_positive_int(value, "n_clusters"),
+        "init": check_init_method,
+        "n_init": check_n_init,
+        "max_iter": lambda value: check_positive_int(value, "max_iter"),
+        "tol": check_tol,
+        "verbose": check_verbose,
+        "random_state": check_random_state,
+        "chunk_size": check_chunk_size,
+    }
 
     # -- scikit-learn's parameter protocol -------------------------------------------------
 

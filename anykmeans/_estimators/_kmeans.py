@@ -10,17 +10,11 @@ from .._kmeans import Init, fit_kmeans
 from .._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from .._namespace import Array
 from .._persistence import Field
-from .._random import check_random_state
 from .._validation import (
     check_algorithm,
     check_bool,
-    check_chunk_size,
-    check_init_method,
-    check_n_init,
     check_positive_int,
     check_positive_real,
-    check_tol,
-    check_verbose,
     feature_names,
 )
 from ._base import CentresEstimator
@@ -97,16 +91,9 @@ class KMeans(CentresEstimator):
         "inertia_histories_": Field("tuples", "f", ("n",)),
     }
     _param_checks: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
-        "n_clusters": lambda value: check_positive_int(value, "n_clusters"),
-        "init": check_init_method,
-        "n_init": check_n_init,
-        "max_iter": lambda value: check_positive_int(value, "max_iter"),
-        "tol": check_tol,
-        "verbose": check_verbose,
-        "random_state": check_random_state,
+        **CentresEstimator._param_checks,
         "copy_x": lambda value: check_bool(value, "copy_x"),
         "algorithm": check_algorithm,
-        "chunk_size": check_chunk_size,
         "oversampling_factor": lambda value: check_positive_real(value, "oversampling_factor"),
         "init_max_iter": lambda value: check_positive_int(value, "init_max_iter"),
     }

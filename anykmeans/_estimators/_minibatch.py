@@ -24,15 +24,12 @@ from .._random import (
 from .._validation import (
     check_bool,
     check_centres,
-    check_chunk_size,
     check_data,
     check_init_method,
     check_n_clusters,
-    check_n_init,
     check_non_negative,
     check_positive_int,
     check_sample_weight,
-    check_tol,
     check_verbose,
     feature_names,
 )
@@ -117,20 +114,13 @@ class MiniBatchKMeans(CentresEstimator):
         "_random_state": Field("generator", required=False),
     }
     _param_checks: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
-        "n_clusters": lambda value: check_positive_int(value, "n_clusters"),
-        "init": check_init_method,
-        "max_iter": lambda value: check_positive_int(value, "max_iter"),
+        **CentresEstimator._param_checks,
         "batch_size": lambda value: check_positive_int(value, "batch_size"),
-        "verbose": check_verbose,
         "compute_labels": lambda value: check_bool(value, "compute_labels"),
-        "random_state": check_random_state,
-        "tol": check_tol,
         "max_no_improvement": lambda value: value is None or check_non_negative(
             value, "max_no_improvement", integral=True),
         "init_size": lambda value: value is None or check_positive_int(value, "init_size"),
-        "n_init": check_n_init,
         "reassignment_ratio": lambda value: check_non_negative(value, "reassignment_ratio"),
-        "chunk_size": check_chunk_size,
     }
 
     def __init__(
