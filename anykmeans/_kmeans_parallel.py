@@ -73,8 +73,9 @@ def _mul32(xp: Namespace, h: Array, constant: int) -> Array:
     modulo 2**32 by itself, as unsigned arithmetic does in every library
     that has it.
     """
-    if h.dtype == xp.uint32:  # (JAX refuses Python ints beyond int32 here: pass an array)
-        return h * xp.asarray(constant, dtype=h.dtype, device=device_of(h))
+    if h.dtype == xp.uint32:  # (JAX refuses Python ints beyond int32 here: pass an array,
+        # filled on the device: a copy of a host scalar would be a synchronising transfer)
+        return h * xp.full((), constant, dtype=h.dtype, device=device_of(h))
     low, high = h & 0xFFFF, h >> 16
     return (low * constant + (((high * constant) & 0xFFFF) << 16)) & _MASK32
 

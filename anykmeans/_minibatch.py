@@ -145,7 +145,8 @@ def _low_count_centres(xp: Namespace, counts: Array, ratio: float, n_rows: int) 
 def _move_to_rows(xp: Namespace, centres: Array, low: Array, rows: Array) -> Array:
     """``centres`` with the ``j``-th centre flagged in ``low`` replaced by ``rows[j]``."""
     position = xp.cumulative_sum(xp.astype(low, index_dtype(xp, device_of(low)))) - 1
-    return xp.where(low[:, None], xp.take(rows, xp.clip(position, min=0), axis=0), centres)
+    first = xp.zeros((), dtype=position.dtype, device=device_of(position))
+    return xp.where(low[:, None], xp.take(rows, xp.maximum(position, first), axis=0), centres)
 
 
 def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres: Array,

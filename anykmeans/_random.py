@@ -71,8 +71,10 @@ def search_cdf(xp: Namespace, cdf: Array, u: np.ndarray) -> Array:
     """
     u = xp.asarray(u, dtype=cdf.dtype, device=device_of(cdf))
     index = xp.searchsorted(cdf, u, side="right")
-    # Rounding in the cumulative sum can leave u above cdf[-1] == 1: clip.
-    return xp.clip(index, max=cdf.shape[0] - 1)
+    # Rounding in the cumulative sum can leave u above cdf[-1] == 1: the last index then
+    # (a minimum, not array-api-compat's clip, which writes through boolean masks: syncs).
+    last = xp.full((), cdf.shape[0] - 1, dtype=index.dtype, device=device_of(index))
+    return xp.minimum(index, last)
 
 
 def inverse_cdf(xp: Namespace, weights: Array, u: np.ndarray) -> Array:
@@ -113,7 +115,9 @@ def choice_without_replacement(xp: Namespace, rng: RandomState, weights: Array, 
         u = uniform(rng, size - len(found))
         if found:
             chosen = xp.asarray(sorted(found), device=device_of(p))
-            slot = xp.clip(xp.searchsorted(chosen, positions), max=len(found) - 1)
+            slot = xp.searchsorted(chosen, positions)
+            slot = xp.minimum(slot, xp.full((), len(found) - 1, dtype=slot.dtype,
+                                            device=device_of(slot)))
             p = xp.where(xp.take(chosen, slot) == positions, xp.zeros_like(p), p)
         drawn = to_host(inverse_cdf(xp, p, u))
         _, first = np.unique(drawn, return_index=True)

@@ -94,6 +94,24 @@ def test_chunks_do_not_follow_free_memory(monkeypatch):
     assert len(rows) == 1 and rows.pop() < 1_000_000
 
 
+def test_no_path_calls_array_api_compats_clip(monkeypatch):
+    # array-api-compat's generic clip writes through boolean masks, which read their counts
+    # back (CuPy: two syncs a bound); anykmeans takes minima and maxima instead.
+    import array_api_compat.torch as compat_torch
+
+    def clip(*args, **kwargs):
+        raise AssertionError("clip called")
+
+    monkeypatch.setattr(compat_torch, "clip", clip)
+    X = tensor(3000, 4)
+    weights = torch.asarray(np.random.default_rng(2).uniform(0.5, 2, 3000), dtype=torch.float32)
+    anykmeans.kmeans_plusplus(X, 5, random_state=0, sample_weight=weights)
+    anykmeans.KMeans(5, init="random", n_init=2, random_state=0).fit(X, sample_weight=weights)
+    anykmeans.KMeans(5, init="k-means||", random_state=0).fit(X)
+    model = anykmeans.MiniBatchKMeans(40, batch_size=100, max_iter=3, random_state=0).fit(X)
+    model.partial_fit(X[:500])
+
+
 def test_one_read_per_iteration_however_many_chunks(count):
     X = tensor(4000, 16)
     for chunk_size in (None, 1000, 100):
