@@ -98,7 +98,7 @@ def row_keys(xp: Namespace, seed: int, index: Array) -> Array:
     """
     device = device_of(index)
     word = _word_dtype(xp, device)
-    key = _fmix32(xp, xp.asarray(seed & _MASK32, dtype=word, device=device))
+    key = _fmix32(xp, xp.full((), seed & _MASK32, dtype=word, device=device))
     words = xp.astype(index, word)
     if word == xp.uint32:
         low, high = words, xp.zeros_like(words)
@@ -110,8 +110,8 @@ def row_keys(xp: Namespace, seed: int, index: Array) -> Array:
 def uniform_from_keys(xp: Namespace, keys: Array, stream: int, dtype) -> Array:
     """Uniforms in [0, 1) for round ``stream`` from :func:`row_keys`' keys (one per key)."""
     # A Weyl step keeps the stream key of round 0 away from fmix32's fixed point 0.
-    stream_key = _fmix32(xp, xp.asarray(((stream + 1) * 0x9E3779B9) & _MASK32, dtype=keys.dtype,
-                                        device=device_of(keys)))
+    stream_key = _fmix32(xp, xp.full((), ((stream + 1) * 0x9E3779B9) & _MASK32, dtype=keys.dtype,
+                                     device=device_of(keys)))
     h = _fmix32(xp, keys ^ stream_key)
     if dtype == xp.float32:
         return xp.astype(h >> 8, xp.float32) * 2.0**-24

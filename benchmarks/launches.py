@@ -32,6 +32,10 @@ from .problems import GPU, STANDARD
 #: Operations that read device data on the host: each one waits for the device.
 READS = {"_local_scalar_dense", "nonzero", "is_nonzero", "item"}
 
+#: Operations that make a tensor of host data (``torch.asarray`` of a Python number or a NumPy
+#: array): on CUDA a copy from pageable host memory, which waits for the device, as a read does.
+COPIES = {"lift_fresh"}
+
 #: Matrix products, whose multiply-adds :func:`counter` counts (2 m n k floating-point
 #: operations each).
 PRODUCTS = {"mm", "addmm", "bmm", "mv"}
@@ -62,6 +66,7 @@ def counter():
             super().__init__()
             self.operations = 0
             self.reads = 0
+            self.copies = 0  # tensors made from host data: a blocking host-to-device copy
             self.flops = 0
             self.data = None  # a tensor whose memory the reads of ``data_bytes`` are counted in
             self.data_bytes = 0
@@ -72,6 +77,7 @@ def counter():
             name = func.overloadpacket.__name__
             self.operations += name not in VIEWS
             self.reads += name in READS
+            self.copies += name in COPIES
             if self.data is not None and name not in VIEWS:
                 self.data_bytes += self.bytes_of_data_read(name, args)
                 self.copy_bytes += self.bytes_of_copies_read(args)

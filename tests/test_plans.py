@@ -147,16 +147,35 @@ def test_a_kmeans_plusplus_step_reads_the_data_once_in_its_dtype(count):
     assert copies[1] == copies[0]  # no step reads an n x d copy
 
 
-def test_kmeans_parallel_rounds_make_at_most_one_read(count):
+def syncs(count) -> int:
+    """Reads to the host and copies of host data to the device: each a sync on CUDA."""
+    return count.reads + count.copies
+
+
+def test_kmeans_parallel_rounds_sync_at_most_once(count):
     X = tensor(5000, 8)
     origin = torch.zeros(8)
-    reads = []
+    made = []
     for n_rounds in (2, 5):
-        before = count.reads
+        before = syncs(count)
         kmeans_parallel_centres(Data(X, origin, torch.ones(5000)), 8,
                                 np.random.RandomState(0), n_rounds=n_rounds)
-        reads.append(count.reads - before)
-    assert (reads[1] - reads[0]) / 3 <= 1
+        made.append(syncs(count) - before)
+    assert (made[1] - made[0]) / 3 <= 1
+
+
+def test_lloyd_iterations_and_kmeans_plusplus_steps_copy_nothing_to_the_device(count):
+    X = tensor(5000, 8)
+    marks = []
+    anykmeans.KMeans(8, init=X[:8].clone(), n_init=1, max_iter=4, tol=0.0).fit(
+        X, on_iteration=lambda *_: marks.append(syncs(count)))
+    assert [b - a for a, b in itertools.pairwise(marks)] == [1, 1, 1]  # the one read
+    made = []
+    for n_clusters in (3, 12):
+        before = syncs(count)
+        anykmeans.kmeans_plusplus(X, n_clusters, random_state=0)
+        made.append(syncs(count) - before)
+    assert made[0] == made[1]
 
 
 def test_reruns_on_the_accelerator_plan_are_bit_identical(count):
