@@ -20,7 +20,7 @@ import itertools
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -192,8 +192,50 @@ def large_k_model(count, gpu: str = "H200", n_rows: int = 1000) -> tuple[float, 
     return one - per_chunk, per_chunk, math.ceil(problem.n / rows)
 
 
+def _per_unit(count, run: Callable[[int], object], small: int, large: int) -> tuple[float, ...]:
+    """(operations, reads, copies) per unit of work: ``run(units)`` for ``large`` units less
+    ``run(small)``, divided by the units between."""
+    made = []
+    for units in (small, large):
+        before = (count.operations, count.reads, count.copies)
+        run(units)
+        made.append((count.operations - before[0], count.reads - before[1],
+                     count.copies - before[2]))
+    return tuple((b - a) / (large - small) for a, b in zip(*made, strict=True))
+
+
+def seeding_and_streaming_rows(count) -> Iterator[list[str]]:
+    """Rows for a k-means++ step, a k-means|| round, a MiniBatch step and a ``partial_fit``
+    call, counted on 20 000 x 8."""
+    from anykmeans._kmeans_parallel import kmeans_parallel_centres
+    from anykmeans._primitives import Data
+
+    X = tensor(20_000, 8)
+    units = {
+        "k-means++ step": lambda k: anykmeans.kmeans_plusplus(X, k, random_state=0),
+        "k-means|| round": lambda rounds: kmeans_parallel_centres(
+            Data(X, X[0] * 0, X[:, 0] * 0 + 1), 8, np.random.RandomState(0), n_rounds=rounds),
+        "MiniBatch step": lambda epochs: anykmeans.MiniBatchKMeans(
+            16, batch_size=2_000, max_iter=epochs, n_init=1, init=X[:16].clone(), tol=0.0,
+            max_no_improvement=None, random_state=0).fit(X),
+    }
+    for name, run in units.items():
+        small, large = (3, 12) if name == "k-means++ step" else (2, 5)
+        operations, reads, copies = _per_unit(count, run, small, large)
+        per = 10 if name == "MiniBatch step" else 1  # 10 steps an epoch
+        yield [name, f"{operations / per:.0f}", f"{reads / per:.1f}", f"{copies / per:.1f}"]
+    model = anykmeans.MiniBatchKMeans(16, batch_size=256, random_state=0).partial_fit(X[:1_000])
+    for weights in (None, X[1_000:2_000, 0] * 0 + 1):
+        before = (count.operations, count.reads, count.copies)
+        model.partial_fit(X[1_000:2_000], sample_weight=weights)
+        yield ["partial_fit" + (" (weights)" if weights is not None else ""),
+               str(count.operations - before[0]), str(count.reads - before[1]),
+               str(count.copies - before[2])]
+
+
 def rows() -> Iterator[list[str]]:
-    """The table's rows: problem, operations and reads per Lloyd iteration, how counted."""
+    """The Lloyd table's rows: problem, operations, reads and copies per iteration, how
+    counted."""
     with counting() as count:
         for problem in (STANDARD[0], STANDARD[3]):
             operations, reads = per_iteration(count, tensor(problem.n, problem.d), problem.k)[-1]
@@ -204,12 +246,19 @@ def rows() -> Iterator[list[str]]:
                    f"{fixed:.0f} + {per_chunk:.0f} per chunk x {chunks} chunks ({gpu} memory)"]
 
 
-def main() -> int:
-    lines = [["problem", "operations / iteration", "reads / iteration", "how counted"],
-             *rows()]
+def _print(lines: list[list[str]]) -> None:
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     for line in lines:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+
+
+def main() -> int:
+    _print([["problem", "operations / iteration", "reads / iteration", "how counted"],
+            *rows()])
+    print()
+    with counting() as count:
+        _print([["unit", "operations", "reads", "host-to-device copies"],
+                *seeding_and_streaming_rows(count)])
     return 0
 
 
