@@ -13,6 +13,7 @@ naming the file: a first column without a name (the row index that pandas'
 
 from __future__ import annotations
 
+import collections
 import csv
 import re
 import warnings
@@ -115,6 +116,11 @@ def _first_line(path: Path) -> tuple[int, str]:
         return next(_lines(stream), (0, ""))
 
 
+def _header_of(line: str) -> list[str] | None:
+    """The fields of ``line`` if it is a header (:func:`_is_header`), else None."""
+    return _fields(line) if line and _is_header(line) else None
+
+
 def csv_header(name: str) -> list[str] | None:
     """The column names of a ``.csv`` file whose first line (comments aside) is a header;
     None for a file without one, of another kind, or that cannot be read (:func:`read_table`
@@ -126,7 +132,7 @@ def csv_header(name: str) -> list[str] | None:
         _, line = _first_line(path)
     except (OSError, UnicodeDecodeError):
         return None
-    return _fields(line) if line and _is_header(line) else None
+    return _header_of(line)
 
 
 def _column_numbers(spec: Sequence[str], header: list[str] | None, n_columns: int,
@@ -179,8 +185,8 @@ def _check_named(header: list[str], chosen: Sequence[int], path: Path) -> None:
                 f"{path}: column {column + 1} {what} in the header: it looks like a row index "
                 f"(pandas' to_csv writes one); drop it with --drop {column + 1}, or pick the "
                 "columns to cluster with --columns")
-    names = [header[column] for column in chosen]
-    twice = sorted({name for name in names if names.count(name) > 1})
+    counts = collections.Counter(header[column] for column in chosen)
+    twice = sorted(name for name, count in counts.items() if count > 1)
     if twice:
         raise DataFileError(f"{path}: the header names {twice[0]!r} more than once")
 
@@ -214,7 +220,7 @@ def _read_csv(path: Path, columns: Sequence[str] | None,
     first, line = _first_line(path)
     if first == 0:
         raise DataFileError(f"{path} holds no data")
-    header = _fields(line) if _is_header(line) else None
+    header = _header_of(line)
     n_columns = _count_fields(line)
     del line
     chosen = _chosen(header, n_columns, path, columns, drop)
