@@ -465,7 +465,7 @@ def predict(args: argparse.Namespace) -> int:
     if args.output:
         args.output = _output_path(args.output, Path(args.output).suffix if as_csv else ".npy",
                                    [args.model, args.data])
-    scaling = read_scaling(args.model)
+    scaling = read_scaling(args.model, model.n_features_in_)
     if scaling is not None and data.shape[1] == model.n_features_in_:  # else predict says so
         data = standardize(data, *scaling)
     with warnings.catch_warnings():  # the names were matched above, on the file's header
