@@ -937,3 +937,10 @@ def test_bench_runs_the_checkouts_suite_not_one_in_the_current_folder(tmp_path):
     out = run("bench", "--help", cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.startswith("usage: anykmeans bench ")
     assert not (tmp_path / "ran").exists()
+
+
+def test_a_data_archive_that_expands_a_thousandfold_is_refused_unread(tmp_path):
+    np.savez_compressed(tmp_path / "bomb.npz", X=np.zeros((300_000, 100)))  # 240 MB of zeros
+    assert (tmp_path / "bomb.npz").stat().st_size < 2**20
+    assert_one_line_error(run("fit", "bomb.npz", "-k", 2, cwd=tmp_path), "cannot read bomb.npz",
+                          "100-fold")
