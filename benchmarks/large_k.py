@@ -87,12 +87,17 @@ def _quality(R: float, n: int, k: int, seeds: int = 5) -> dict:
     return out
 
 
-def _memory(n: int, d: int, k: int) -> dict:
+def _memory(n: int, d: int, k: int, warm: int = 0) -> dict:
+    """The peak a default fit adds; with ``warm``, after a small fit in the same process
+    (which compiles NumPy's fused loop where Numba is installed: the first fit of a process
+    pays that once)."""
     import anykmeans
 
     sys.path.append(str(CHECKOUT))  # after the checkout under test, which may have its own
     from benchmarks import memory
     X = np.random.default_rng(0).standard_normal((n, d))
+    if warm:
+        anykmeans.KMeans(64, max_iter=1, random_state=0).fit(X[:20_000])
     before = memory._start_peak()
     seconds = _timed(lambda: anykmeans.KMeans(k, max_iter=2, random_state=0).fit(X))
     extra = memory._peak() - before
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = {"seeding": [(100_000, 32, k) for k in options.ks],
             "plusplus": [(200_000, 64, 1024)],
             "quality": [(R, 10_000, 50) for R in (1.0, 10.0, 100.0)],
-            "memory": [(2_000_000, 32, 4096)]}
+            "memory": [(2_000_000, 32, 4096, 0), (2_000_000, 32, 4096, 1)]}
     for case in options.cases:
         for args in plan[case]:
             for label, checkout in checkouts:
