@@ -1,4 +1,4 @@
-"""The functional core: :func:`kmeans` and :func:`kmeans_plusplus`.
+"""The functional core: :func:`kmeans`, :func:`k_means` and :func:`kmeans_plusplus`.
 
 Validation, then seeding and Lloyd runs, keeping the best of ``n_init``.
 Nothing here knows about scikit-learn's estimator conventions; nothing here
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
-from ._exceptions import ConvergenceWarning
+from ._exceptions import ConvergenceWarning, sklearn_compatible
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._kmeans_plusplus import kmeans_plusplus_indices
 from ._libraries import Library, library_of
@@ -24,6 +24,8 @@ from ._primitives import Data
 from ._random import check_random_state
 from ._seeding import initial_centres
 from ._validation import (
+    check_algorithm,
+    check_bool,
     check_centres,
     check_data,
     check_init_method,
@@ -95,6 +97,21 @@ def resolve_n_init(n_init: int | str, init: Init) -> int:
         )
         return 1
     return n_init
+
+
+def check_algorithm_for(algorithm: Any, n_clusters: Any) -> str:
+    """Return ``algorithm`` if it is an accepted name (Lloyd's algorithm runs either way).
+
+    Warns
+    -----
+    RuntimeWarning
+        For ``"elkan"`` with one cluster, as scikit-learn warns (its words).
+    """
+    algorithm = check_algorithm(algorithm)
+    if algorithm == "elkan" and n_clusters == 1:
+        warnings.warn("algorithm='elkan' doesn't make sense for a single cluster. Using "
+                      "'lloyd' instead.", RuntimeWarning, stacklevel=3)
+    return algorithm
 
 
 def variance_pass(data: Data, rows: slice, state: None) -> tuple[None, Array]:
@@ -212,7 +229,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
         warnings.warn(
             f"Number of distinct clusters ({n_distinct}) found smaller than "
             f"n_clusters ({n_clusters}). Possibly due to duplicate points in X.",
-            ConvergenceWarning,
+            sklearn_compatible(ConvergenceWarning),
             stacklevel=2,
         )
     result = KMeansResult(xp.asarray(best.centres + mean, device=device), best.labels,
@@ -298,6 +315,65 @@ def kmeans(
                            random_state=random_state, chunk_size=chunk_size, verbose=verbose,
                            oversampling_factor=oversampling_factor, init_max_iter=init_max_iter)
     return result
+
+
+def k_means(
+    X: Array,
+    n_clusters: int,
+    *,
+    sample_weight: Array | None = None,
+    init: Init = "k-means++",
+    n_init: int | str = "auto",
+    max_iter: int = 300,
+    verbose: int = 0,
+    tol: float = 1e-4,
+    random_state: Any = None,
+    copy_x: bool = True,
+    algorithm: str = "lloyd",
+    return_n_iter: bool = False,
+) -> tuple[Array, Array, float] | tuple[Array, Array, float, int]:
+    """scikit-learn's ``k_means``: :func:`kmeans` with scikit-learn's parameters, returning a tuple.
+
+    Parameters
+    ----------
+    X, n_clusters, sample_weight, init, n_init, max_iter, verbose, tol, random_state
+        As for :func:`kmeans`.
+    copy_x : bool, default=True
+        Accepted for compatibility: ``X`` is never modified, whatever its value.
+    algorithm : {"lloyd", "elkan"}, default="lloyd"
+        Accepted for compatibility: Lloyd's algorithm runs, which gives the same result.
+    return_n_iter : bool, default=False
+        Also return the number of iterations.
+
+    Returns
+    -------
+    centers : array of shape (n_clusters, n_features)
+        As :attr:`KMeansResult.centers`.
+    labels : integer array of shape (n_samples,)
+    inertia : float
+    n_iter : int
+        Lloyd iterations of the best run; returned only when ``return_n_iter``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For invalid data or parameters; the message names the problem.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When fewer distinct clusters than ``n_clusters`` are found.
+    RuntimeWarning
+        When an array ``init`` is combined with ``n_init`` > 1, and for
+        ``algorithm="elkan"`` with one cluster (as scikit-learn).
+    """
+    check_bool(copy_x, "copy_x")
+    return_n_iter = check_bool(return_n_iter, "return_n_iter")
+    check_algorithm_for(algorithm, n_clusters)
+    result = kmeans(X, n_clusters, sample_weight=sample_weight, init=init, n_init=n_init,
+                    max_iter=max_iter, tol=tol, random_state=random_state, verbose=verbose)
+    fitted = (result.centers, result.labels, result.inertia)
+    return (*fitted, result.n_iter) if return_n_iter else fitted
 
 
 def kmeans_plusplus(

@@ -457,7 +457,8 @@ def check_centres(centres: Any, xp: Namespace, X: Array, n_clusters: int,
     Raises
     ------
     ValueError
-        For the wrong shape or non-finite values.
+        For the wrong shape (in scikit-learn's words: the number of clusters is
+        checked first, then the number of features) or non-finite values.
     TypeError
         If the centres come from another array library than ``X``.
     """
@@ -466,12 +467,13 @@ def check_centres(centres: Any, xp: Namespace, X: Array, n_clusters: int,
     _check_same_device(X, centres, name)
     if xp.isdtype(centres.dtype, "complex floating"):
         raise ValueError(f"{name} must be real-valued, got complex values.")
-    expected = (n_clusters, X.shape[1])
-    if tuple(centres.shape) != expected:
-        raise ValueError(
-            f"The shape of the initial centers ({name}) {tuple(centres.shape)} does not match "
-            f"(n_clusters, n_features) = {expected}."
-        )
+    shape = tuple(centres.shape)
+    mismatch = (f"the number of clusters {n_clusters}" if shape[:1] != (n_clusters,)
+                else f"the number of features of the data {X.shape[1]}"
+                if shape[1:] != (X.shape[1],) else None)
+    if mismatch is not None:  # scikit-learn's words, then which centres
+        raise ValueError(f"The shape of the initial centers {shape} does not match {mismatch}."
+                         + ("" if name == "init" else f" The initial centers are {name}."))
     source = centres.dtype
     centres = xp.astype(centres, X.dtype, copy=True)
     _check_finite(xp, centres, name, source)

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._exceptions import not_fitted_error
+from .._exceptions import NotFittedError, sklearn_compatible
 from .._namespace import Array, to_host
 from .._persistence import Field, move_model, save_model
 from .._primitives import Data, assign, distances, labels_and_inertia
@@ -302,7 +302,7 @@ class CentresEstimator:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "cluster_centers_"):
-            raise not_fitted_error(
+            raise sklearn_compatible(NotFittedError)(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
             )
@@ -386,8 +386,11 @@ class CentresEstimator:
         """Euclidean distances of every sample to every centre, ``(n_samples, n_clusters)``.
 
         An array of ``X``'s library, or the data frame :meth:`set_output` asked for.
+        ``transform(model.cluster_centers_)`` (that very array) has an exact zero
+        diagonal, as in scikit-learn.
         """
-        return self._output(distances(*self._prepare(X)), X)
+        return self._output(distances(*self._prepare(X),
+                                      rows_are_centres=X is self.cluster_centers_), X)
 
     def score(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> float:
         """Minus the inertia of ``X`` under the fitted centres (higher is better)."""
