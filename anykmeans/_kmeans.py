@@ -34,6 +34,7 @@ from ._validation import (
     check_n_init,
     check_positive_int,
     check_positive_real,
+    check_row_sq_norms,
     check_sample_weight,
     check_tol,
     check_verbose,
@@ -381,6 +382,7 @@ def kmeans_plusplus(
     n_clusters: int,
     *,
     sample_weight: Array | None = None,
+    x_squared_norms: Array | None = None,
     random_state: Any = None,
     n_local_trials: int | None = None,
 ) -> tuple[Array, Array]:
@@ -391,6 +393,11 @@ def kmeans_plusplus(
     X : array of shape (n_samples, n_features)
     n_clusters : int
     sample_weight : array of shape (n_samples,), optional
+    x_squared_norms : array of shape (n_samples,), optional
+        The squared Euclidean norms of the rows of ``X``, in ``X``'s library and
+        on its device. As in scikit-learn, used as given for float64 ``X``
+        (distances are ``|x|^2 - 2 x.c + |c|^2`` with these ``|x|^2``) and
+        only checked for float32 ``X`` (whose norms are computed in float64).
     random_state : None, int, numpy.random.RandomState or numpy.random.Generator
         An int gives the seeds scikit-learn's ``kmeans_plusplus`` gives.
     n_local_trials : int, optional
@@ -403,14 +410,24 @@ def kmeans_plusplus(
         The chosen rows of ``X``, in ``X``'s library, device and floating dtype.
     indices : integer array of shape (n_clusters,)
         Their row indices: ``centers[j] == X[indices[j]]``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For invalid data or parameters (``x_squared_norms`` of another length
+        than ``X``'s rows among them); the message names the problem.
     """
     xp, X = check_data(X)
     n_clusters = check_n_clusters(n_clusters, X.shape[0])
     if n_local_trials is not None:
         n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
     sample_weight = check_sample_weight(sample_weight, xp, X)
+    if x_squared_norms is not None:
+        x_squared_norms = check_row_sq_norms(x_squared_norms, xp, X)
+        if X.dtype != xp.float64:
+            x_squared_norms = None
     rng = check_random_state(random_state)
     origin = xp.zeros(X.shape[1], dtype=X.dtype, device=device_of(X))
     indices = kmeans_plusplus_indices(Data(X, origin, sample_weight), n_clusters, rng,
-                                      n_local_trials)
+                                      n_local_trials, x_squared_norms)
     return xp.take(X, indices, axis=0), xp.asarray(indices, device=device_of(X))

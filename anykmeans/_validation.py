@@ -362,6 +362,31 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
     return sample_weight
 
 
+def check_row_sq_norms(x_squared_norms: Any, xp: Namespace, X: Array) -> Array:
+    """Return the rows' squared norms ``x_squared_norms`` as a 1-D array of ``X``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        If their length is not ``X``'s number of rows (scikit-learn's words),
+        they are not 1-D, or hold NaN or infinity.
+    TypeError
+        If they come from another array library than ``X``.
+    """
+    norms = as_array(x_squared_norms, "x_squared_norms")
+    array_namespace(X, norms)
+    _check_same_device(X, norms, "x_squared_norms")
+    if norms.ndim != 1:
+        raise ValueError(f"x_squared_norms must be 1-D, got shape {tuple(norms.shape)}.")
+    if norms.shape[0] != X.shape[0]:
+        raise ValueError(f"The length of x_squared_norms {norms.shape[0]} should be equal to "
+                         f"the length of n_samples {X.shape[0]}.")
+    source = norms.dtype
+    norms = xp.astype(norms, X.dtype)
+    _check_finite(xp, norms, "x_squared_norms", source)
+    return norms
+
+
 def check_positive_int(value: Any, name: str) -> int:
     """Return ``value`` as an int if it is a positive integer (bools excluded)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
