@@ -21,7 +21,15 @@ import array_api_compat
 import numpy as np
 
 from ._libraries import library_of
-from ._namespace import Array, Namespace, array_namespace, device_of, float_dtype
+from ._namespace import (
+    Array,
+    Namespace,
+    array_namespace,
+    device_of,
+    float_dtype,
+    from_host,
+    to_host,
+)
 
 INIT_METHODS = ("k-means++", "k-means||", "random")
 ALGORITHMS = ("lloyd", "elkan")
@@ -139,6 +147,50 @@ def _check_same_device(X: Array, other: Array, name: str) -> None:
             f"{name} is on device {device_of(other)} but X is on device {device_of(X)}; "
             "move them to one device first."
         )
+
+
+def _following(v: Array, xp: Namespace, X: Array) -> Array:
+    """``v`` in ``X``'s library (``xp``) and on its device: moved through the host if it is
+    in another library or on another device."""
+    try:
+        same = array_namespace(v, X) is not None and device_of(v) == device_of(X)
+    except TypeError:
+        same = False
+    return v if same else from_host(to_host(v), xp, device_of(X))
+
+
+def check_fitted_namespace(X: Any, fitted: Array, estimator: str, method: str) -> None:
+    """Refuse new data ``X`` of another array library or device than the model's ``fitted``
+    arrays, in scikit-learn's words (its array API checks match them).
+
+    Array-likes that are not arrays of a library (lists, data frames) go with a NumPy
+    model only.
+
+    Raises
+    ------
+    ValueError
+        Naming ``estimator.method()``, the two libraries or devices, and how
+        to move the model.
+    """
+    fitted_xp = array_api_compat.array_namespace(fitted)
+    if not array_api_compat.is_array_api_obj(X):
+        if array_api_compat.is_numpy_namespace(fitted_xp):
+            return
+        problem = (f"Array namespace used during fit ({fitted_xp.__name__}) is not compatible "
+                   f"with the array-like input passed to {method}. Only the NumPy namespace "
+                   "is compatible with array-like inputs.")
+    else:
+        xp = array_api_compat.array_namespace(X)
+        if xp is fitted_xp and device_of(X) == device_of(fitted):
+            return
+        problem = (f"Array namespaces used during fit ({fitted_xp.__name__}) and {method} "
+                   f"({xp.__name__}) differ." if xp is not fitted_xp else
+                   f"Devices used during fit ({device_of(fitted)}) and {method} "
+                   f"({device_of(X)}) differ.")
+    raise ValueError(
+        f"Inputs passed to {estimator}.{method}() must use the same namespace and the same "
+        f"device as those passed to fit(). {problem} Move the model to X's library and "
+        "device with model.to(X), or X to the model's.")
 
 
 def _not_finite(name: str, dtype: Any, source: Any) -> ValueError:
@@ -292,6 +344,9 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
     means that weight for every sample, checked as an array of it is. A Dask
     array takes the row chunks of ``X`` (which has no empty ones).
 
+    Weights of another array library or device than ``X`` are moved to ``X``'s
+    (through the host), as scikit-learn's array API support moves them.
+
     The weights are used as given, not normalised: ``inertia_`` and ``score``
     are in their units. Weights that could make a weighted sum overflow are
     refused: the sum of the weights times the bound on squared distances
@@ -307,7 +362,7 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
         If the weights have the wrong shape, are negative, not finite, all zero,
         subnormal, or sum to so much that the weighted inertia could overflow.
     TypeError
-        If they come from another array library than ``X``, or are masked or sparse.
+        If they are masked or sparse.
     """
     n_samples, n_features = X.shape
     device = device_of(X)
@@ -320,9 +375,7 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
             raise ValueError("Input sample_weight contains a number too large for float64 "
                              f"({exc}); rescale sample_weight.") from exc
         sample_weight = xp.asarray(value, device=device)
-    sample_weight = as_array(sample_weight, "sample_weight")
-    array_namespace(X, sample_weight)
-    _check_same_device(X, sample_weight, "sample_weight")
+    sample_weight = _following(as_array(sample_weight, "sample_weight"), xp, X)
     if xp.isdtype(sample_weight.dtype, "complex floating"):
         raise ValueError("sample_weight must be real-valued, got complex values.")
     if sample_weight.ndim == 0:
