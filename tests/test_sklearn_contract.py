@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import warnings
@@ -208,7 +207,8 @@ ARRAY_API_CHECKS = """if True:
     outcome = {}
     for estimator in (anykmeans.KMeans(3), anykmeans.MiniBatchKMeans(3)):
         for check in _yield_array_api_checks(estimator):
-            name = f"{type(estimator).__name__} {check.func.__name__} {sorted(check.keywords.items())}"
+            keywords = sorted(check.keywords.items())
+            name = f"{type(estimator).__name__} {check.func.__name__} {keywords}"
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
