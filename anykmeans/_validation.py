@@ -153,18 +153,19 @@ def _following(v: Array, xp: Namespace, X: Array) -> Array:
     """``v`` in ``X``'s library (``xp``) and on its device: moved through the host if it is
     in another library or on another device."""
     try:
-        same = array_namespace(v, X) is not None and device_of(v) == device_of(X)
-    except TypeError:
-        same = False
-    return v if same else from_host(to_host(v), xp, device_of(X))
+        array_namespace(v, X)
+    except TypeError:  # another library
+        return from_host(to_host(v), xp, device_of(X))
+    return v if device_of(v) == device_of(X) else from_host(to_host(v), xp, device_of(X))
 
 
-def check_fitted_namespace(X: Any, fitted: Array, estimator: str, method: str) -> None:
+def _check_fitted_namespace(X: Array, fitted: Array, estimator: str, method: str,
+                           array_like: bool) -> None:
     """Refuse new data ``X`` of another array library or device than the model's ``fitted``
     arrays, in scikit-learn's words (its array API checks match them).
 
-    Array-likes that are not arrays of a library (lists, data frames) go with a NumPy
-    model only.
+    ``array_like`` says that ``X`` was given as an array-like that is no array of a
+    library (a list, a data frame) and converted to NumPy: it goes with a NumPy model only.
 
     Raises
     ------
@@ -173,7 +174,7 @@ def check_fitted_namespace(X: Any, fitted: Array, estimator: str, method: str) -
         to move the model.
     """
     fitted_xp = array_api_compat.array_namespace(fitted)
-    if not array_api_compat.is_array_api_obj(X):
+    if array_like:
         if array_api_compat.is_numpy_namespace(fitted_xp):
             return
         problem = (f"Array namespace used during fit ({fitted_xp.__name__}) is not compatible "
@@ -254,7 +255,7 @@ def check_magnitude(largest: float, X: Array, name: str = "X", source: Any = Non
 
 
 def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
-               estimator: str = "KMeans", like: Array | None = None,
+               estimator: str = "KMeans", method: str = "predict", like: Array | None = None,
                values: bool = True) -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
 
@@ -267,11 +268,15 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     n_features : int, optional
         The number of features a fitted model expects; checked when given.
     estimator : str, default="KMeans"
-        The fitted model's class name, for the message when ``n_features`` differs.
+        The fitted model's class name, for the message when ``n_features`` or
+        the library differs.
+    method : str, default="predict"
+        The fitted model's method ``X`` was passed to, for the message when
+        the library differs.
     like : array, optional
-        An array of a fitted model: ``X`` must come from its library and is
-        converted to its dtype, the one the model computes in. Otherwise
-        ``X`` keeps a real floating dtype of at least 32 bits; integers,
+        An array of a fitted model: ``X`` must come from its library and device
+        (a ``ValueError`` in scikit-learn's words otherwise) and is converted
+        to its dtype, the one the model computes in. Otherwise ``X`` keeps a real floating dtype of at least 32 bits; integers,
         booleans and half precision take the namespace's default floating
         dtype (see :func:`anykmeans._namespace.float_dtype`).
     values : bool, default=True
@@ -292,13 +297,16 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     ValueError
         If ``X`` is not 2-D, is empty, holds NaN or infinity or values so large
         that squared distances would overflow the dtype it is computed in
-        (checked after the conversion to that dtype), is complex, or has the
-        wrong number of features.
+        (checked after the conversion to that dtype), is complex, has the
+        wrong number of features, or is of another library or device than
+        ``like``.
     TypeError
-        If ``X`` is sparse, masked, on PyTorch's meta device, not numeric, or
-        from another library than ``like``.
+        If ``X`` is sparse, masked, on PyTorch's meta device or not numeric.
     """
+    array_like = not array_api_compat.is_array_api_obj(X)
     X = as_array(X, name)
+    if like is not None:
+        _check_fitted_namespace(X, like, estimator, method, array_like)
     xp = array_namespace(X, like)
     if X.ndim != 2:
         raise ValueError(

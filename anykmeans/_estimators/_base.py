@@ -33,7 +33,6 @@ from .._random import check_random_state
 from .._validation import (
     check_chunk_size,
     check_data,
-    check_fitted_namespace,
     check_init_method,
     check_n_init,
     check_positive_int,
@@ -364,16 +363,16 @@ class CentresEstimator:
         in fit (:meth:`_check_feature_names`). ``X`` is converted to the model's
         dtype before its values are checked, so that data beyond that dtype's
         range is refused rather than assigned from infinite scores.
-        ``X`` must be in the model's library and on its device
-        (:func:`check_fitted_namespace`, whose message names ``method``).
+        ``X`` must be in the model's library and on its device (a
+        ``ValueError`` naming ``method`` otherwise, in scikit-learn's words).
         ``sample_weight`` is validated too; None stays None (unit weights). The
         model's ``chunk_size`` is checked here, as a loaded or re-parametrised
         model may carry any value.
         """
         self._check_fitted()
-        check_fitted_namespace(X, self.cluster_centers_, type(self).__name__, method)
         self._check_feature_names(X)
         xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__,
+                           method=method,
                            like=self.cluster_centers_)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, xp, X)
