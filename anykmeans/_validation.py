@@ -276,9 +276,10 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     like : array, optional
         An array of a fitted model: ``X`` must come from its library and device
         (a ``ValueError`` in scikit-learn's words otherwise) and is converted
-        to its dtype, the one the model computes in. Otherwise ``X`` keeps a real floating dtype of at least 32 bits; integers,
-        booleans and half precision take the namespace's default floating
-        dtype (see :func:`anykmeans._namespace.float_dtype`).
+        to its dtype, the one the model computes in. Otherwise ``X`` keeps a
+        real floating dtype of at least 32 bits; integers, booleans and half
+        precision take the namespace's default floating dtype (see
+        :func:`anykmeans._namespace.float_dtype`).
     values : bool, default=True
         Check the values now (finite, not so large that squared distances
         overflow). False leaves it to the caller, who evaluates
