@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._kmeans import _centring
-from ._libraries import library_of
+from ._libraries import Library, library_of
 from ._lloyd import LloydRun, lloyd
 from ._namespace import Array, Namespace, array_namespace, device_of, index_dtype, to_host
 from ._primitives import TIE_ULPS, Data, labelled_inertia, scores, sq_distances_to_labels
@@ -141,17 +141,44 @@ def _bisect(data: Data, seeding: Data, init: Any, rng: RandomState, *, n_init: i
     return best
 
 
-def _split_scores(data: Data, run: LloydRun, xs: Namespace) -> Array:
-    """The two children's (weighted) inertias and row counts, ``(4,)`` on the small side."""
+def _split_scores(data: Data, run: LloydRun, labels: Array, xs: Namespace) -> Array:
+    """The two children's (weighted) inertias and row counts, ``(4,)`` on the small side;
+    ``labels`` are the run's for the leaf's own rows (the padding's left out)."""
     xp = data.xp
     centres = xp.asarray(run.centres, device=device_of(data.X))
     sq = sq_distances_to_labels(data, centres, run.labels)
     if data.weights is not None:
         sq = data.weights * sq
     zero = xp.zeros((), dtype=sq.dtype, device=device_of(sq))
-    inertias = xp.stack([xp.sum(xp.where(run.labels == j, sq, zero)) for j in (0, 1)])
-    (inertias,) = data.library.passes.to_small_side(inertias)
-    return xs.concat([xs.astype(inertias, run.counts.dtype), run.counts])
+    one = xp.ones((), dtype=sq.dtype, device=device_of(sq))
+    sums = xp.stack([xp.sum(xp.where(run.labels == j, sq, zero)) for j in (0, 1)]
+                    + [xp.sum(xp.where(labels == j, one, zero)) for j in (0, 1)])
+    (sums,) = data.library.passes.to_small_side(sums)
+    return sums
+
+
+def _leaf_data(library: Library, X: Array, mean: Array, sample_weight: Array,
+               unit_weights: bool, leaf: Leaf, chunk_size: int | None) -> tuple[Data, Data]:
+    """The rows of ``leaf`` gathered (a copy, in ascending order) for its bisection, with
+    their weights (None for unit weights, never for the seeding's :class:`Data`).
+
+    Where the library's plan pads a subset (:meth:`~anykmeans._libraries._plan.Plan.padded_rows`),
+    copies of the leaf's first row with weight zero follow its rows: they move no centre,
+    weigh in no inertia and are drawn by no seeding.
+    """
+    xp, xs = array_namespace(X), array_namespace(leaf.rows)
+    n_rows = library.padded_rows(leaf.size)
+    rows, weights = leaf.rows, xp.take(sample_weight, leaf.rows)
+    if n_rows > leaf.size:
+        padding = n_rows - leaf.size
+        rows = xs.concat([rows, xs.zeros(padding, dtype=rows.dtype, device=device_of(rows))
+                          + rows[0]])
+        weights = xp.concat([weights, xp.zeros(padding, dtype=weights.dtype,
+                                               device=device_of(weights))])
+        unit_weights = False
+    leaf_X = xp.take(X, rows, axis=0)
+    return (Data(leaf_X, mean, None if unit_weights else weights, chunk_size),
+            Data(leaf_X, mean, weights, chunk_size))
 
 
 def _children(leaf: Leaf, labels: Array, n_left: int, xs: Namespace) -> tuple[Array, Array]:
@@ -224,13 +251,14 @@ def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, ini
         for t in range(n_clusters - 1):
             position = max(range(len(leaves)), key=lambda i: leaves[i].score)  # the first
             leaf = leaves[position]
-            rows = xp.take(X, leaf.rows, axis=0)
-            weights = xp.take(sample_weight, leaf.rows)
-            data = Data(rows, mean, None if unit_weights else weights, chunk_size)
-            run = _bisect(data, Data(rows, mean, weights, chunk_size), init, rng,
-                          n_init=n_init, max_iter=max_iter, tol=tol, verbose=verbose)
-            inertia_0, inertia_1, size_0, size_1 = to_host(_split_scores(data, run, xs)).tolist()
-            (labels,) = library.passes.to_small_side(run.labels)
+            data, seeding = _leaf_data(library, X, mean, sample_weight, unit_weights, leaf,
+                                       chunk_size)
+            run = _bisect(data, seeding, init, rng, n_init=n_init, max_iter=max_iter, tol=tol,
+                          verbose=verbose)
+            labels = run.labels[:leaf.size]
+            inertia_0, inertia_1, size_0, size_1 = to_host(
+                _split_scores(data, run, labels, xs)).tolist()
+            (labels,) = library.passes.to_small_side(labels)
             left_rows, right_rows = _children(leaf, labels, int(size_0), xs)
             if bisecting_strategy == "biggest_inertia":
                 scores_ = (inertia_0, inertia_1)
