@@ -33,6 +33,10 @@ from ._namespace import (
 
 INIT_METHODS = ("k-means++", "k-means||", "random")
 ALGORITHMS = ("lloyd", "elkan")
+#: How bisecting k-means chooses the leaf to split (scikit-learn's names).
+BISECTING_STRATEGIES = ("biggest_inertia", "largest_cluster")
+#: The seedings of one bisection (scikit-learn's).
+BISECTION_INITS = ("k-means++", "random")
 
 
 def counted(count: int, noun: str) -> str:
@@ -519,6 +523,22 @@ def check_algorithm(algorithm: Any) -> str:
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
     return algorithm
+
+
+def check_bisecting_strategy(strategy: Any) -> str:
+    """Return ``strategy`` if it is one of :data:`BISECTING_STRATEGIES`."""
+    if not (isinstance(strategy, str) and strategy in BISECTING_STRATEGIES):
+        raise ValueError(f"bisecting_strategy must be one of {BISECTING_STRATEGIES}, "
+                         f"got {strategy!r}.")
+    return strategy
+
+
+def check_bisection_init(init: Any) -> Any:
+    """Return ``init`` if it is one of :data:`BISECTION_INITS` or a callable (not an array: a
+    bisection's two centres cannot be given in advance)."""
+    if callable(init) or (isinstance(init, str) and init in BISECTION_INITS):
+        return init
+    raise ValueError(f"init must be one of {BISECTION_INITS} or a callable, got {init!r}.")
 
 
 def check_init_method(init: Any) -> Any:
