@@ -342,8 +342,9 @@ def labelled_inertia(data: Data, centres: Array, labels: Array) -> Array:
     return data.xp.sum(sq_distances if data.weights is None else data.weights * sq_distances)
 
 
-def distances(data: Data, centres: Array) -> Array:
-    """Euclidean distances of every row to every centre, ``(n_samples, n_clusters)``.
+def distances(data: Data, centres: Array, squared: bool = False) -> Array:
+    """Euclidean distances of every row to every centre, ``(n_samples, n_clusters)``; their
+    squares when ``squared``.
 
     Only for callers that asked for this matrix (``transform``); computed by
     chunk like the rest.
@@ -353,8 +354,9 @@ def distances(data: Data, centres: Array) -> Array:
 
     def block(rows: slice) -> Array:
         x = data.X[rows, :] - data.mean
-        sq = scores(x, centres, centre_sq_norms).T + library.sq_norms(xp, x)[:, None]
-        return xp.sqrt(_non_negative(xp, sq))
+        sq = _non_negative(xp, scores(x, centres, centre_sq_norms).T
+                           + library.sq_norms(xp, x)[:, None])
+        return sq if squared else xp.sqrt(sq)
 
     return xp.concat(list(data.map(block, centres.shape[0])))
 

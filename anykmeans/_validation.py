@@ -21,10 +21,11 @@ import array_api_compat
 import numpy as np
 
 from ._libraries import library_of
-from ._namespace import Array, Namespace, array_namespace, device_of, float_dtype
+from ._namespace import Array, Namespace, array_namespace, device_of, float_dtype, to_host
 
 INIT_METHODS = ("k-means++", "k-means||", "random")
 ALGORITHMS = ("lloyd", "elkan")
+METRICS = ("euclidean", "cosine")
 
 
 def counted(count: int, noun: str) -> str:
@@ -432,6 +433,32 @@ def check_algorithm(algorithm: Any) -> str:
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
     return algorithm
+
+
+def check_metric(metric: Any) -> str:
+    """Return ``metric`` if it is one of :data:`METRICS`."""
+    if not (isinstance(metric, str) and metric in METRICS):
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
+    return metric
+
+
+def check_nonzero_norms(xp: Namespace, norms: Array, name: str = "X") -> None:
+    """Refuse rows of norm zero, which have no direction (cosine distances to them are
+    undefined): one read of the smallest of the rows' ``norms``.
+
+    Raises
+    ------
+    ValueError
+        Naming how many rows of ``name`` are zero and the first of them.
+    """
+    if float(to_host(xp.min(norms))) != 0:  # norms are never negative
+        return
+    zero = to_host(norms) == 0
+    raise ValueError(
+        f"{name} has {counted(int(zero.sum()), 'row')} of norm zero (the first is row "
+        f"{int(np.argmax(zero))}): the cosine metric needs a direction for every row; "
+        "drop them or use metric='euclidean'."
+    )
 
 
 def check_init_method(init: Any) -> Any:
