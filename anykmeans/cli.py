@@ -391,7 +391,8 @@ def fit(args: argparse.Namespace) -> int:
     backend = _backend(args.backend)
     X = backend.asarray(data)
     model = KMeans(args.k, init=INIT_SPELLINGS.get(args.init, args.init), n_init=args.n_init,
-                   max_iter=args.max_iter, tol=args.tol, random_state=args.seed)
+                   max_iter=args.max_iter, tol=args.tol, random_state=args.seed,
+                   metric=args.metric)
     progress = None
     if not args.quiet and sys.stderr.isatty():
         n_restarts = resolve_n_init(args.n_init, model.init)
@@ -419,7 +420,8 @@ def fit(args: argparse.Namespace) -> int:
         if args.standardize:
             print("features standardized: each centred and divided by its standard deviation"
                   + (" (kept in the model file for predict)" if args.output else ""))
-        print(f"inertia {model.inertia_:.8g} after {counted(model.n_iter_, 'iteration')} "
+        cosine = " (sum of 1 - cos)" if args.metric == "cosine" else ""
+        print(f"inertia{cosine} {model.inertia_:.8g} after {counted(model.n_iter_, 'iteration')} "
               f"({counted(len(model.inertia_histories_), 'restart')}, the best kept)")
         print("cluster sizes:", " ".join(map(str, sizes)))
         for path in (args.output, args.plot):
@@ -585,6 +587,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tol", type=float, default=1e-4, metavar="T",
                    help="tolerance on the centre shift, relative to the data's variance "
                         "(default 1e-4)")
+    p.add_argument("--metric", choices=["euclidean", "cosine"], default="euclidean",
+                   help="cosine: spherical k-means, clustering the rows' directions "
+                        "(default euclidean)")
     p.add_argument("--standardize", action="store_true",
                    help="cluster z-scores: centre every feature and divide it by its standard "
                         "deviation (kept in the -o model file; predict applies them)")
