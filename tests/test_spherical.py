@@ -246,6 +246,15 @@ def test_every_backend_gives_numpys_labels(xp):
                                   expected.predict(host(X_new).astype(xp.dtype)))
 
 
+def test_one_small_transfer_per_iteration(xp, transfers):
+    X = xp.asarray(directions(2000, 4, 6, seed=8))
+    model = anykmeans.KMeans(6, metric="cosine", random_state=0, max_iter=5, tol=0.0).fit(X)
+    # A Euclidean fit's (the stats of every iteration, the final inertia, the distinct-cluster
+    # count), and the smallest of the rows' norms (whether a row is zero).
+    assert len(transfers) == model.n_iter_ + 3
+    assert max(transfers) <= 4
+
+
 def test_every_backend_gives_numpys_minibatch_fit_and_partial_fit(xp):
     X = directions(1000, 5, 6, seed=14, concentration=6.0)  # no row near a tie in float32
     params = dict(n_clusters=6, batch_size=256, max_iter=5, metric="cosine", random_state=0)
