@@ -3,12 +3,16 @@
 
     python -m benchmarks.spherical                          # 200 000 x 384, k = 256
     python -m benchmarks.spherical --shape 50000 128 64 --repeats 2
+    python -m benchmarks.spherical --threads 1             # both on one thread
 
 The data are float32 unit vectors around ``k`` random directions (embeddings
 normalised as FAISS's users normalise them). Both start from the same ``k`` rows
 and run ``--iterations`` iterations (``tol=0``), timed in one process with their
 repeats interleaved: faiss-cpu on every point (no subsampling) with its OpenMP
-threads, anykmeans on NumPy with its defaults. anykmeans' fit also normalises the
+threads, anykmeans on NumPy with its defaults (one pool thread per core); ``--threads N``
+holds both at ``N`` threads (faiss's OpenMP threads, threadpoolctl's limit that anykmeans
+honours): on a loaded machine OpenMP's threads wait for each other at every barrier, which
+one thread each leaves out of the comparison. anykmeans' fit also normalises the
 rows (a copy), centres them and relabels once at the end, which faiss does not:
 so each one also runs ``2 * iterations``, and the difference of the two times per
 extra iteration is reported beside the plain time per iteration. The machine's
@@ -19,6 +23,7 @@ numbers: a loaded machine's ratio is the number to read, not its times.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -53,26 +58,46 @@ def anykmeans_lloyd(X: np.ndarray, centres: np.ndarray, iterations: int):
     return run
 
 
-def measure(n: int, d: int, k: int, iterations: int, repeats: int) -> dict:
-    """Seconds of every run of both, at ``iterations`` and ``2 * iterations``, interleaved."""
+def threads_held(threads: int | None) -> contextlib.AbstractContextManager:
+    """faiss's OpenMP threads and threadpoolctl's limit (which anykmeans' pool honours) at
+    ``threads`` while the block lasts; nothing held when None."""
+    if threads is None:
+        return contextlib.nullcontext()
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(threadpool_limits(threads))
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads)
+    stack.callback(faiss.omp_set_num_threads, previous)
+    return stack
+
+
+def measure(n: int, d: int, k: int, iterations: int, repeats: int,
+            threads: int | None = None) -> dict:
+    """Seconds of every run of both, at ``iterations`` and ``2 * iterations``, interleaved,
+    on ``threads`` threads each (None: each library's default)."""
     X = unit_directions(n, d, k)
     centres = X[np.random.default_rng(1).choice(n, k, replace=False)]
     runs = {(name, its): make(X, centres, its)
             for its in (iterations, 2 * iterations)
             for name, make in (("anykmeans", anykmeans_lloyd),
                                ("faiss", lambda X, c, i: faiss_lloyd(X, c, i, spherical=True)))}
-    runs[("anykmeans", iterations)]()  # warm-up: Numba's compilation,
-    runs[("faiss", iterations)]()  # faiss's thread pool
     seconds: dict = {key: [] for key in runs}
     ran: dict = {}
-    load_before = os.getloadavg()
-    for _ in range(repeats):
-        for key, run in runs.items():
-            start = time.perf_counter()
-            ran[key] = run()
-            seconds[key].append(time.perf_counter() - start)
-    load_after = os.getloadavg()
+    with threads_held(threads):
+        runs[("anykmeans", iterations)]()  # warm-up: Numba's compilation,
+        runs[("faiss", iterations)]()  # faiss's thread pool
+        load_before = os.getloadavg()
+        for _ in range(repeats):
+            for key, run in runs.items():
+                start = time.perf_counter()
+                ran[key] = run()
+                seconds[key].append(time.perf_counter() - start)
+        load_after = os.getloadavg()
     result = {"shape": [n, d, k], "iterations": iterations, "repeats": repeats,
+              "threads": threads,
               "load_before": load_before, "load_after": load_after, "machine": describe(),
               "seconds": {f"{name} {its}": s for (name, its), s in seconds.items()},
               "ran": {f"{name} {its}": r for (name, its), r in ran.items()}}
@@ -92,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
                         metavar=("N", "D", "K"))
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="threads of each (default: their own)")
     parser.add_argument("--json", help="also write the measurements to this file")
     args = parser.parse_args(argv)
-    result = measure(*args.shape, args.iterations, args.repeats)
+    result = measure(*args.shape, args.iterations, args.repeats, args.threads)
     machine = result["machine"]
     print(f"{machine['cores']} cores, {machine['cpu']}; BLAS: {machine['blas']}; "
           f"NumPy assignment: {machine['numpy_assignment']}")
@@ -102,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
           f"after {result['load_after']}")
     n, d, k = result["shape"]
     print(f"{n} x {d} float32 unit vectors, k = {k}, {args.iterations} and "
-          f"{2 * args.iterations} iterations, median of {args.repeats}")
+          f"{2 * args.iterations} iterations, median of {args.repeats}, "
+          f"{'default threads' if args.threads is None else f'{args.threads} thread(s) each'}")
     for name in ("anykmeans", "faiss"):
         r = result[name]
         print(f"  {name:10s} {r['ms_per_iteration']:8.1f} ms/iteration, "
