@@ -17,7 +17,9 @@ rows (a copy), centres them and relabels once at the end, which faiss does not:
 so each one also runs ``2 * iterations``, and the difference of the two times per
 extra iteration is reported beside the plain time per iteration. The machine's
 load (``os.getloadavg``) before and after, its CPU and BLAS are printed with the
-numbers: a loaded machine's ratio is the number to read, not its times.
+numbers, and the floor: an iteration's matrix product (``2 n k d`` flops) at the float32
+GEMM rate measured in the same run, on the same threads. A loaded machine's ratios are the
+numbers to read, not its times.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import time
 import numpy as np
 
 from .machine import describe
+from .measure import gemm_rate
 from .peers import faiss_lloyd
 
 
@@ -90,6 +93,7 @@ def measure(n: int, d: int, k: int, iterations: int, repeats: int,
         runs[("anykmeans", iterations)]()  # warm-up: Numba's compilation,
         runs[("faiss", iterations)]()  # faiss's thread pool
         load_before = os.getloadavg()
+        flops = gemm_rate()
         for _ in range(repeats):
             for key, run in runs.items():
                 start = time.perf_counter()
@@ -97,7 +101,7 @@ def measure(n: int, d: int, k: int, iterations: int, repeats: int,
                 seconds[key].append(time.perf_counter() - start)
         load_after = os.getloadavg()
     result = {"shape": [n, d, k], "iterations": iterations, "repeats": repeats,
-              "threads": threads,
+              "threads": threads, "gemm_floor_ms": 2 * n * k * d / flops * 1e3,
               "load_before": load_before, "load_after": load_after, "machine": describe(),
               "seconds": {f"{name} {its}": s for (name, its), s in seconds.items()},
               "ran": {f"{name} {its}": r for (name, its), r in ran.items()}}
@@ -134,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         r = result[name]
         print(f"  {name:10s} {r['ms_per_iteration']:8.1f} ms/iteration, "
               f"{r['ms_per_extra_iteration']:8.1f} ms per extra iteration")
+    print(f"  GEMM floor {result['gemm_floor_ms']:8.1f} ms/iteration")
     ours, theirs = result["anykmeans"], result["faiss"]
     print(f"  anykmeans / faiss: {ours['ms_per_iteration'] / theirs['ms_per_iteration']:.2f} "
           f"per iteration, {ours['ms_per_extra_iteration'] / theirs['ms_per_extra_iteration']:.2f}"
