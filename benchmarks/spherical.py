@@ -15,7 +15,8 @@ honours): on a loaded machine OpenMP's threads wait for each other at every barr
 one thread each leaves out of the comparison. anykmeans' fit also normalises the
 rows (a copy), centres them and relabels once at the end, which faiss does not:
 so each one also runs ``2 * iterations``, and the difference of the two times per
-extra iteration is reported beside the plain time per iteration. The machine's
+extra iteration is reported beside the plain time per iteration. anykmeans' Euclidean fit
+of the same rows is timed too: what the cosine metric adds to the passes they share. The machine's
 load (``os.getloadavg``) before and after, its CPU and BLAS are printed with the
 numbers, and the floor: an iteration's matrix product (``2 n k d`` flops) at the float32
 GEMM rate measured in the same run, on the same threads. A loaded machine's ratios are the
@@ -49,16 +50,29 @@ def unit_directions(n: int, d: int, k: int, seed: int = 0) -> np.ndarray:
     return X
 
 
-def anykmeans_lloyd(X: np.ndarray, centres: np.ndarray, iterations: int):
-    """anykmeans' spherical ``KMeans`` from ``centres`` for ``iterations`` (``tol=0``)."""
+def anykmeans_lloyd(metric: str):
+    """A driver of anykmeans' ``KMeans`` with ``metric`` from ``centres`` for ``iterations``
+    (``tol=0``), as :mod:`benchmarks.peers`' drivers."""
     import anykmeans
 
-    def run() -> int:
-        model = anykmeans.KMeans(len(centres), init=centres, metric="cosine",
-                                 max_iter=iterations, tol=0)
-        return int(model.fit(X).n_iter_)
+    def prepare(X: np.ndarray, centres: np.ndarray, iterations: int):
+        def run() -> int:
+            model = anykmeans.KMeans(len(centres), init=centres, metric=metric,
+                                     max_iter=iterations, tol=0)
+            return int(model.fit(X).n_iter_)
 
-    return run
+        return run
+
+    return prepare
+
+
+#: What is timed: anykmeans' cosine fit, faiss's spherical one, and anykmeans' Euclidean fit
+#: of the same unit rows (what the cosine metric adds to the passes it shares).
+DRIVERS = {
+    "anykmeans": anykmeans_lloyd("cosine"),
+    "faiss": lambda X, c, i: faiss_lloyd(X, c, i, spherical=True),
+    "euclidean": anykmeans_lloyd("euclidean"),
+}
 
 
 def threads_held(threads: int | None) -> contextlib.AbstractContextManager:
@@ -85,8 +99,7 @@ def measure(n: int, d: int, k: int, iterations: int, repeats: int,
     centres = X[np.random.default_rng(1).choice(n, k, replace=False)]
     runs = {(name, its): make(X, centres, its)
             for its in (iterations, 2 * iterations)
-            for name, make in (("anykmeans", anykmeans_lloyd),
-                               ("faiss", lambda X, c, i: faiss_lloyd(X, c, i, spherical=True)))}
+            for name, make in DRIVERS.items()}
     seconds: dict = {key: [] for key in runs}
     ran: dict = {}
     with threads_held(threads):
@@ -105,7 +118,7 @@ def measure(n: int, d: int, k: int, iterations: int, repeats: int,
               "load_before": load_before, "load_after": load_after, "machine": describe(),
               "seconds": {f"{name} {its}": s for (name, its), s in seconds.items()},
               "ran": {f"{name} {its}": r for (name, its), r in ran.items()}}
-    for name in ("anykmeans", "faiss"):
+    for name in DRIVERS:
         short = statistics.median(seconds[(name, iterations)])
         long = statistics.median(seconds[(name, 2 * iterations)])
         result[name] = {"ms_per_iteration": short / ran[(name, iterations)] * 1e3,
@@ -134,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n} x {d} float32 unit vectors, k = {k}, {args.iterations} and "
           f"{2 * args.iterations} iterations, median of {args.repeats}, "
           f"{'default threads' if args.threads is None else f'{args.threads} thread(s) each'}")
-    for name in ("anykmeans", "faiss"):
+    for name in DRIVERS:
         r = result[name]
         print(f"  {name:10s} {r['ms_per_iteration']:8.1f} ms/iteration, "
               f"{r['ms_per_extra_iteration']:8.1f} ms per extra iteration")
