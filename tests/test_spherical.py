@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -185,6 +187,28 @@ def test_zero_rows_and_unknown_metrics_are_refused():
     with pytest.raises(ValueError, match="metric must be one of"):
         anykmeans.MiniBatchKMeans(2, metric=None).fit(X)
     anykmeans.KMeans(2).fit(zero)  # Euclidean k-means takes zero rows
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", ["KMeans", "MiniBatchKMeans"])
+def test_check_estimator(estimator):
+    from sklearn.utils import estimator_checks
+
+    expected = {
+        # scikit-learn's own expected failures for its k-means estimators
+        "check_sample_weight_equivalence_on_dense_data": "randomness",
+        "check_sample_weight_equivalence_on_sparse_data": "randomness",
+        # a deliberate refusal: its integer data has a row of zeros, which has no direction
+        "check_estimators_dtypes": "zero rows are refused",
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = estimator_checks.check_estimator(
+            getattr(anykmeans, estimator)(n_clusters=3, metric="cosine"),
+            expected_failed_checks=expected, on_fail=None)
+    failed = [r for r in results if r["status"] == "failed"]
+    assert not failed, [(r["check_name"], repr(r["exception"])) for r in failed]
+    assert sum(r["status"] == "passed" for r in results) > 30
 
 
 # -- mini-batches -------------------------------------------------------------------------------
