@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._exceptions import not_fitted_error
+from .._exceptions import NotFittedError, sklearn_compatible
 from .._namespace import Array, to_host
 from .._persistence import Field, move_model, save_model
 from .._primitives import Data, assign, distances, labels_and_inertia
@@ -167,6 +167,7 @@ class CentresEstimator:
 
         return Tags(
             estimator_type="clusterer",
+            array_api_support=True,
             target_tags=TargetTags(required=False),
             transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
             input_tags=InputTags(two_d_array=True, allow_nan=False),
@@ -305,7 +306,7 @@ class CentresEstimator:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "cluster_centers_"):
-            raise not_fitted_error(
+            raise sklearn_compatible(NotFittedError)(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
             )
@@ -362,13 +363,16 @@ class CentresEstimator:
         estimator without that parameter is Euclidean."""
         return check_metric(getattr(self, "metric", "euclidean")) == "cosine"
 
-    def _prepare(self, X: Array, sample_weight: Any = None) -> tuple[Data, Array]:
+    def _prepare(self, X: Array, method: str, sample_weight: Any = None
+                 ) -> tuple[Data, Array]:
         """New data validated against the fitted model, and the centres in its frame.
 
         The column names of a data frame ``X`` are checked against those seen
         in fit (:meth:`_check_feature_names`). ``X`` is converted to the model's
         dtype before its values are checked, so that data beyond that dtype's
-        range is refused rather than assigned from infinite scores. A
+        range is refused rather than assigned from infinite scores.
+        ``X`` must be in the model's library and on its device (a
+        ``ValueError`` naming ``method`` otherwise, in scikit-learn's words). A
         spherical model's rows are put on the unit sphere (a zero row is
         refused). ``sample_weight`` is validated too; None stays None (unit weights). The
         model's ``chunk_size`` is checked here, as a loaded or re-parametrised
@@ -377,6 +381,7 @@ class CentresEstimator:
         self._check_fitted()
         self._check_feature_names(X)
         xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__,
+                           method=method,
                            like=self.cluster_centers_)
         if self._spherical():
             X = unit_rows(xp, X)
@@ -392,7 +397,7 @@ class CentresEstimator:
     def predict(self, X: Array) -> Array:
         """The index of the nearest centre of every sample of ``X`` (of largest cosine, for a
         spherical model)."""
-        return assign(*self._prepare(X)).labels
+        return assign(*self._prepare(X, "predict")).labels
 
     def transform(self, X: Array) -> Any:
         """Distances of every sample to every centre, ``(n_samples, n_clusters)``.
@@ -401,17 +406,20 @@ class CentresEstimator:
         ``1 - cos`` (in ``[0, 2]``, the smallest at the predicted centre;
         FAISS's inner products are ``1 -`` them). An array of ``X``'s
         library, or the data frame :meth:`set_output` asked for.
+        ``transform(model.cluster_centers_)`` (that very array) has an exact zero
+        diagonal, as in scikit-learn.
         """
-        data, centres = self._prepare(X)
+        data, centres = self._prepare(X, "transform")
+        own = X is self.cluster_centers_
         if self._spherical():
-            return self._output(distances(data, centres, squared=True)
+            return self._output(distances(data, centres, rows_are_centres=own, squared=True)
                                 * COSINE_PER_SQUARED_DISTANCE, X)
-        return self._output(distances(data, centres), X)
+        return self._output(distances(data, centres, rows_are_centres=own), X)
 
     def score(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> float:
         """Minus the inertia of ``X`` under the fitted centres (higher is better): the
         weighted sum of squared distances, of cosine distances for a spherical model."""
-        inertia = labels_and_inertia(*self._prepare(X, sample_weight))[1]
+        inertia = labels_and_inertia(*self._prepare(X, "score", sample_weight))[1]
         return -inertia * (COSINE_PER_SQUARED_DISTANCE if self._spherical() else 1.0)
 
     # -- persistence -------------------------------------------------------------------------
