@@ -145,8 +145,9 @@ def relocate_empty_clusters(data: Data, centres: Array, labels: Array, sums: Arr
     slots = xp.arange(n_empty, dtype=old.dtype, device=device_of(sums))
     into_empty = xp.astype(is_empty[:, None] & (empty_rank[:, None] == slots[None, :]),
                            sums.dtype)
-    sums = xp.where(is_empty[:, None], into_empty @ moved, sums)
-    weight_sums = xp.where(is_empty, into_empty @ far_weights, weight_sums)
+    sums = xp.where(is_empty[:, None], data.library.matmul(xp, into_empty, moved), sums)
+    weight_sums = xp.where(is_empty, data.library.matmul(xp, into_empty, far_weights),
+                           weight_sums)
     return sums, weight_sums
 
 

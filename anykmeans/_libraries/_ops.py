@@ -114,6 +114,12 @@ class Primitives:
         :func:`first_true` along axis 1)."""
         return first_true(xp, mask, axis=1)
 
+    def matmul(self, xp: Namespace, a: Array, b: Array) -> Array:
+        """``a @ b`` at the full precision of the operands' dtype, whatever the library's
+        process-wide settings say (a library that may take float32 products through TF32 or
+        bfloat16 overrides this to forbid it for this product): every matrix product of a
+        fit, a prediction, a transform, a score, a seeding and a relocation is made here."""
+        return a @ b
 
     def centred_rows(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
         """``X[rows] - mean``: a chunk of rows in the centred frame, a new array."""
@@ -147,7 +153,7 @@ class Primitives:
         """
         if sums_by_sorting(xp, values.dtype, array_api_compat.device(values)):
             return SortedSegments(xp, segment_ids, n_segments).sums(values)
-        return _one_hot(xp, segment_ids, n_segments, values.dtype).T @ values
+        return self.matmul(xp, _one_hot(xp, segment_ids, n_segments, values.dtype).T, values)
 
     def cluster_sums(self, xp: Namespace, x: Array, w: Array | None, labels: Array,
                      n_clusters: int) -> tuple[Array, Array]:
@@ -182,8 +188,8 @@ class Primitives:
             weight_sums = segments.counts(x.dtype) if w is None else segments.sums(w)
             return segments.sums(x), weight_sums
         one_hot = _one_hot(xp, labels, n_clusters, x.dtype)
-        weight_sums = xp.sum(one_hot, axis=0) if w is None else one_hot.T @ w
-        return one_hot.T @ x, weight_sums
+        weight_sums = xp.sum(one_hot, axis=0) if w is None else self.matmul(xp, one_hot.T, w)
+        return self.matmul(xp, one_hot.T, x), weight_sums
 
     def segment_count(self, xp: Namespace, segment_ids: Array, n_segments: int,
                       dtype: Any) -> Array:
