@@ -163,9 +163,10 @@ class Torch(Library):
 
     def matmul(self, xp: Namespace, a: Array, b: Array) -> Array:
         """``a @ b`` with torch's float32 products at full precision while it runs: neither
-        ``torch.backends.cuda.matmul.allow_tf32`` nor ``torch.set_float32_matmul_precision``
-        below ``"highest"`` reach it (both are process-wide: held by :data:`_full_precision`
-        while any of our products runs, put back after)."""
+        ``torch.backends.cuda.matmul.allow_tf32``, ``torch.set_float32_matmul_precision``
+        below ``"highest"`` nor a backend's ``fp32_precision`` of ``"tf32"`` or ``"bf16"``
+        reach it (all process-wide: held by :data:`_full_precision` while any of our
+        products runs, put back after)."""
         with _full_precision():
             return a @ b
 
@@ -202,17 +203,34 @@ def _check_strided(x: Array, name: str) -> None:
 
 
 def _float32_at_full_precision():
-    """Set torch's float32 products to full precision; return what puts back the settings
-    found."""
+    """Set torch's float32 products to full precision (IEEE float32: no TF32 on CUDA, no
+    bfloat16 or TF32 through oneDNN on the CPU); return what puts back the settings found.
+
+    From torch 2.9 the settings are the backends' ``fp32_precision``, which the older
+    ``allow_tf32`` and ``set_float32_matmul_precision`` only set; before, those two.
+    """
     import torch
 
-    precision = torch.get_float32_matmul_precision()
-    allow_tf32 = torch.backends.cuda.matmul.allow_tf32
-    torch.set_float32_matmul_precision("highest")  # also turns allow_tf32 off
+    settings = [matmul for matmul in (torch.backends.cuda.matmul,
+                                      getattr(torch.backends.mkldnn, "matmul", None))
+                if hasattr(matmul, "fp32_precision")]
+    if not settings:
+        precision = torch.get_float32_matmul_precision()
+        allow_tf32 = torch.backends.cuda.matmul.allow_tf32
+        torch.set_float32_matmul_precision("highest")  # also turns allow_tf32 off
+
+        def restore_legacy() -> None:
+            torch.set_float32_matmul_precision(precision)
+            torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+
+        return restore_legacy
+    found = [matmul.fp32_precision for matmul in settings]
+    for matmul in settings:
+        matmul.fp32_precision = "ieee"
 
     def restore() -> None:
-        torch.set_float32_matmul_precision(precision)
-        torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+        for matmul, value in zip(settings, found, strict=True):
+            matmul.fp32_precision = value
 
     return restore
 
