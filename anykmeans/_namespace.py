@@ -57,13 +57,15 @@ def index_dtype(xp: Namespace, device: Any) -> Any:
     return xp.__array_namespace_info__().default_dtypes(device=device)["indexing"]
 
 
-def float_dtype(xp: Namespace, dtype: Any, device: Any) -> Any:
-    """The floating dtype k-means computes in for input of ``dtype``.
+def float_dtype(xp: Namespace, x: Array) -> Any:
+    """The floating dtype k-means computes in for the input ``x``.
 
-    Real floating dtypes of 32 bits or more are kept; booleans, integers and
+    Real floating dtypes of 32 bits or more are kept; booleans and integers
+    become the namespace's default real floating dtype on ``x``'s device;
     narrower floating dtypes (float16, PyTorch's bfloat16: too coarse to rank
-    squared distances, and overflowing from magnitudes near 10) become the
-    namespace's default real floating dtype on ``device``.
+    squared distances, and overflowing from magnitudes near 10) the one the
+    library computes half precision in
+    (:meth:`~anykmeans._libraries.Library.half_precision_dtype`).
 
     Raises
     ------
@@ -72,11 +74,14 @@ def float_dtype(xp: Namespace, dtype: Any, device: Any) -> Any:
     TypeError
         For dtypes that are not numeric.
     """
+    dtype, device = x.dtype, device_of(x)
     if xp.isdtype(dtype, "real floating") and xp.finfo(dtype).bits >= 32:
         return dtype
     if xp.isdtype(dtype, "complex floating"):
         raise ValueError("Complex data not supported; pass real-valued arrays.")
-    if xp.isdtype(dtype, ("integral", "bool", "real floating")):
+    if xp.isdtype(dtype, "real floating"):
+        return library_of(x).half_precision_dtype(xp, device)
+    if xp.isdtype(dtype, ("integral", "bool")):
         info = xp.__array_namespace_info__()
         return info.default_dtypes(device=device)["real floating"]
     raise TypeError(f"Expected numeric data, got dtype {dtype}.")

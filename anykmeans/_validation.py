@@ -217,11 +217,11 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     estimator : str, default="KMeans"
         The fitted model's class name, for the message when ``n_features`` differs.
     like : array, optional
-        An array of a fitted model: ``X`` must come from its library and is
-        converted to its dtype, the one the model computes in. Otherwise
-        ``X`` keeps a real floating dtype of at least 32 bits; integers,
-        booleans and half precision take the namespace's default floating
-        dtype (see :func:`anykmeans._namespace.float_dtype`).
+        An array of a fitted model: ``X`` must come from its library and its
+        device, and is converted to its dtype, the one the model computes in.
+        Otherwise ``X`` keeps a real floating dtype of at least 32 bits;
+        integers, booleans and half precision take the dtype
+        :func:`anykmeans._namespace.float_dtype` gives them.
     values : bool, default=True
         Check the values now (finite, not so large that squared distances
         overflow). False leaves it to the caller, who evaluates
@@ -240,8 +240,8 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     ValueError
         If ``X`` is not 2-D, is empty, holds NaN or infinity or values so large
         that squared distances would overflow the dtype it is computed in
-        (checked after the conversion to that dtype), is complex, or has the
-        wrong number of features.
+        (checked after the conversion to that dtype), is complex, has the
+        wrong number of features, or is on another device than ``like``.
     TypeError
         If ``X`` is sparse, masked, on PyTorch's meta device, not numeric, or
         from another library than ``like``.
@@ -274,8 +274,14 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
             f"X has {shape[1]} features, but {estimator} is expecting {n_features} features "
             "as input."
         )
+    if like is not None and device_of(X) != device_of(like):
+        raise ValueError(
+            f"{name} is on device {device_of(X)} but the model is on device "
+            f"{device_of(like)}; move {name} to the model's device, or the model to "
+            f"{name}'s (model.to({name}))."
+        )
     source = X.dtype
-    dtype = float_dtype(xp, source, device_of(X))  # refuses complex and non-numeric dtypes
+    dtype = float_dtype(xp, X)  # refuses complex and non-numeric dtypes
     if like is not None:
         dtype = like.dtype
     if source != dtype:

@@ -86,6 +86,7 @@ def test_torch_products_run_at_full_precision(monkeypatch, plan, reduced):
     assert set(seen) == {("ieee", "ieee")}
 
 
+@pytest.mark.slow  # JAX compiles each chunk's maths: 45 s on 2 loaded cores
 def test_jax_products_ask_for_the_highest_precision(monkeypatch):
     jax = pytest.importorskip("jax")
     matmul = jax.numpy.matmul

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ._types import Array
+from ._types import Array, Namespace
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,12 @@ class Devices:
     def enable_float64(self) -> None:
         """Let the library make float64 arrays where it needs to be asked (the command line
         computes in float64 on every library, as NumPy does)."""
+
+    def half_precision_dtype(self, xp: Namespace, device: Any) -> Any:
+        """The floating dtype that half-precision input (float16, bfloat16) is computed in
+        on ``device``: the namespace's default real floating dtype (NumPy's float64, as
+        scikit-learn converts it; float32 in torch and JAX)."""
+        return xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
 
     def prepare(self, x: Array, name: str) -> Array:
         """``x`` as anykmeans computes on it, at the boundary: the same values, in an array
