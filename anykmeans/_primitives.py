@@ -352,7 +352,7 @@ def distances(data: Data, centres: Array) -> Array:
     """Euclidean distances of every row to every centre, ``(n_samples, n_clusters)``.
 
     Only for callers that asked for this matrix (``transform``); computed by
-    chunk like the rest.
+    chunk like the rest, each chunk's block copied into the result as it comes.
     """
     xp, library = data.xp, data.library
     centre_sq_norms = library.sq_norms(xp, centres)
@@ -362,7 +362,7 @@ def distances(data: Data, centres: Array) -> Array:
         sq = scores(library, xp, x, centres, centre_sq_norms).T + library.sq_norms(xp, x)[:, None]
         return xp.sqrt(_non_negative(xp, sq))
 
-    return xp.concat(list(data.map(block, centres.shape[0])))
+    return library.stacked_rows(xp, data.map(block, centres.shape[0]), data.X.shape[0])
 
 
 def labels_and_inertia(data: Data, centres: Array) -> tuple[Array, float]:

@@ -46,16 +46,19 @@ def faiss_lloyd(X: np.ndarray, centres: np.ndarray, iterations: int) -> Run:
     when ``n > k * max_points_per_centroid``); ``min_points_per_centroid = 1``
     silences its warning on small problems. faiss always runs ``niter``
     iterations and, unlike scikit-learn and anykmeans, no final relabelling.
+    Where faiss sees a GPU (faiss-gpu on a machine with CUDA), it trains there
+    (``gpu=True``).
     """
     import faiss
 
+    gpu = hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0
     n, d = X.shape
     points = np.ascontiguousarray(X, dtype=np.float32)
     start = np.ascontiguousarray(centres, dtype=np.float32)
 
     def run() -> int:
         model = faiss.Kmeans(d, len(start), niter=iterations, max_points_per_centroid=n,
-                             min_points_per_centroid=1, verbose=False, seed=0)
+                             min_points_per_centroid=1, verbose=False, seed=0, gpu=gpu)
         model.train(points, init_centroids=start)
         return len(model.obj)
 

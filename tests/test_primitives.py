@@ -194,3 +194,23 @@ def test_exact_inertia_of_an_assignment_is_the_labelled_inertia(xp):
     np.testing.assert_allclose(float(host(step.inertia)),
                                (host(weights) * d2[np.arange(300), host(step.labels)]).sum(),
                                rtol=xp.rtol * 10)
+
+
+def test_transform_holds_its_output_once():
+    """The chunks' distance blocks are copied into the output as they come: the pass's peak
+    memory is the output and a few blocks, where a concatenation of kept blocks held the
+    output twice."""
+    import tracemalloc
+
+    import anykmeans
+
+    X = np.random.default_rng(0).standard_normal((40_000, 8))
+    model = anykmeans.KMeans(64, init=X[:64], n_init=1, max_iter=1, chunk_size=1000).fit(X)
+    tracemalloc.start()
+    try:
+        out = model.transform(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (40_000, 64)
+    assert peak < 1.5 * out.nbytes

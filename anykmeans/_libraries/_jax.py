@@ -12,7 +12,7 @@ the accelerator plan keeps the reference one-hot product.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import array_api_compat
@@ -83,6 +83,10 @@ class Jax(Library):
         import jax
 
         return jax.numpy.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
+
+    def stacked_rows(self, xp: Namespace, parts: Iterable[Array], n_rows: int) -> Array:
+        """Concatenated: JAX arrays cannot be written into."""
+        return xp.concat(list(parts))
 
     def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
                     n_segments: int) -> Array:

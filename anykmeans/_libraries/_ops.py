@@ -9,6 +9,7 @@ the same inputs (``tests/test_libraries.py``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import array_api_compat
@@ -120,6 +121,26 @@ class Primitives:
         bfloat16 overrides this to forbid it for this product): every matrix product of a
         fit, a prediction, a transform, a score, a seeding and a relocation is made here."""
         return a @ b
+
+    def stacked_rows(self, xp: Namespace, parts: Iterable[Array], n_rows: int) -> Array:
+        """The blocks of rows ``parts`` (``n_rows`` rows in all, in order) one under the other.
+
+        The reference copies each block, as it comes, into one array made for
+        all the rows (one block alone is returned as it is), so that the whole
+        is held once beside one block, where a concatenation of the kept blocks
+        holds it twice. A library whose arrays cannot be written (or are lazy)
+        concatenates.
+        """
+        out, start = None, 0
+        for part in parts:
+            if out is None:
+                if part.shape[0] == n_rows:
+                    return part
+                out = xp.empty((n_rows, *part.shape[1:]), dtype=part.dtype,
+                               device=array_api_compat.device(part))
+            out[start:start + part.shape[0], ...] = part
+            start += part.shape[0]
+        return out
 
     def centred_rows(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
         """``X[rows] - mean``: a chunk of rows in the centred frame, a new array."""
