@@ -214,3 +214,37 @@ def test_transform_holds_its_output_once():
         tracemalloc.stop()
     assert out.shape == (40_000, 64)
     assert peak < 1.5 * out.nbytes
+
+
+class SortsRecorded:
+    """A namespace that records the length of every array it sorts."""
+
+    def __init__(self, xp):
+        self.xp, self.sorted = xp, []
+
+    def __getattr__(self, name):
+        return getattr(self.xp, name)
+
+    def argsort(self, x, **kwargs):
+        self.sorted.append(x.shape[0])
+        return self.xp.argsort(x, **kwargs)
+
+    def sort(self, x, **kwargs):
+        self.sorted.append(x.shape[0])
+        return self.xp.sort(x, **kwargs)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 37])
+def test_farthest_rows_are_the_first_of_a_stable_descending_sort(n):
+    """Ties (few distinct values) to the lower index, whatever the blocks; only about
+    ``sqrt(rows n)`` values sorted at a time, never all the rows."""
+    from anykmeans._lloyd import farthest_rows
+
+    rng = np.random.default_rng(n)
+    for n_rows in (n, n + 1, 97, 1000, 10_007):
+        for values in (rng.integers(0, 4, n_rows), rng.standard_normal(n_rows) ** 2):
+            d = values.astype(np.float64)
+            xp = SortsRecorded(array_namespace(d))
+            expected = np.argsort(-d, kind="stable")[:n]
+            np.testing.assert_array_equal(farthest_rows(xp, d, n), expected)
+            assert max(xp.sorted) <= 2 * np.sqrt(n_rows * n) + n
