@@ -17,9 +17,11 @@ with ``partial_fit``, one :func:`minibatch_step` per chunk.
 
 Random numbers come from the host in scikit-learn's order, so an integer
 ``random_state`` draws scikit-learn's batches; batch indices are found on the
-device from host uniforms. Per step one small vector crosses to the host
-(batch inertia, centre shift, centres to reassign, centres without weight),
-and one more number in a step that reassigns centres while ``tol > 0``.
+device from host uniforms, drawn for many steps ahead and sent down together
+(:class:`~anykmeans._random.StagedUniforms`). Per step one small vector crosses
+to the host (batch inertia, centre shift, centres to reassign, centres without
+weight), and one more number in a step that reassigns centres while
+``tol > 0``.
 Centres live in a centred frame, ``x - offset``, the offset being the mean of
 the first rows the model saw (the validation subsample in ``fit``, the first
 chunk in ``partial_fit``).
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -39,11 +42,11 @@ from ._namespace import Array, Namespace, device_of, index_dtype, materialise, t
 from ._primitives import Data, assign, labels_and_inertia
 from ._random import (
     RandomState,
+    StagedUniforms,
     check_random_state,
     cumulative_distribution,
     integers,
     search_cdf,
-    uniform,
 )
 from ._seeding import initial_centres
 from ._validation import (
@@ -152,7 +155,8 @@ def _move_to_rows(xp: Namespace, centres: Array, low: Array, rows: Array) -> Arr
 def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres: Array,
                    counts: Array, offset: Array, rng: RandomState, *, reassign: bool,
                    reassignment_ratio: float, chunk_size: int | None, with_shift: bool,
-                   verbose: int = 0) -> MiniBatchStep:
+                   verbose: int = 0,
+                   before_drawing: Callable[[], None] | None = None) -> MiniBatchStep:
     """One mini-batch update of ``centres`` from the rows ``x``.
 
     Parameters
@@ -178,6 +182,9 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
         Also measure the squared centre shift (for ``tol``).
     verbose : int
         Print the number of reassigned centres when positive.
+    before_drawing : callable, optional
+        Called before the step draws from ``rng``: a caller that drew from it
+        ahead puts it back (:meth:`~anykmeans._random.StagedUniforms.settle`).
 
     Returns
     -------
@@ -208,6 +215,8 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
     inertia, shift, n_low, n_empty = (float(v) for v in to_host(stats))
     n_reassigned = int(n_low)
     if n_reassigned:
+        if before_drawing is not None:
+            before_drawing()
         drawn = rng.choice(x.shape[0], size=n_reassigned, replace=False)
         if verbose:
             print(f"[MiniBatchKMeans] Reassigning {n_reassigned} cluster centers.")
@@ -394,18 +403,20 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
     stopping = EarlyStopping(batch_size, n_samples, _tolerance(xp, X, tol), max_no_improvement,
                              verbose)
     cdf = cumulative_distribution(xp, sample_weight / xp.sum(sample_weight))
+    draws = StagedUniforms(xp, rng, batch_size, cdf.dtype, device_of(cdf))
     n_steps = (max_iter * n_samples) // batch_size
     inertia = math.nan
     for i in range(n_steps):
-        batch = xp.take(X, search_cdf(xp, cdf, uniform(rng, batch_size)), axis=0)
+        batch = xp.take(X, search_cdf(xp, cdf, draws.next()), axis=0)
         step = minibatch_step(xp, batch, None, centres, counts, offset, rng,
                               reassign=schedule.due(), reassignment_ratio=reassignment_ratio,
                               chunk_size=chunk_size, with_shift=stopping.tol > 0.0,
-                              verbose=verbose)
+                              verbose=verbose, before_drawing=draws.settle)
         centres, counts, inertia = step.centres, step.counts, step.inertia
         schedule.has_empty = step.has_empty
         if stopping(i, n_steps, step.shift, step.inertia):
             break
+    draws.settle()
     n_steps = i + 1
 
     labels = None

@@ -38,3 +38,16 @@ def test_an_iteration_that_relocates_empty_clusters_syncs_twice(count):
         made.append(syncs(count) - before)
     assert len(np.unique(model.labels_.numpy())) == 5  # relocated
     assert made[1] - made[0] == 1
+
+
+def test_a_minibatch_step_syncs_once(count):
+    """The step's one read; its batch's uniforms were sent down with many others'."""
+    X = tensor(20_000, 8)
+    made = []
+    for epochs in (2, 5):  # 10 steps an epoch
+        before = syncs(count)
+        anykmeans.MiniBatchKMeans(16, batch_size=2_000, max_iter=epochs, n_init=1,
+                                  init=X[:16].clone(), tol=0.0, max_no_improvement=None,
+                                  random_state=0).fit(X)
+        made.append(syncs(count) - before)
+    assert (made[1] - made[0]) / 30 == 1
