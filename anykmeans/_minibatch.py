@@ -39,7 +39,7 @@ import numpy as np
 
 from ._kmeans import Init, _tolerance, resolve_n_init
 from ._namespace import Array, Namespace, device_of, index_dtype, materialise, to_host
-from ._primitives import Data, assign, labels_and_inertia
+from ._primitives import Data, assign, labelled_inertia, labels_and_inertia
 from ._random import (
     RandomState,
     StagedUniforms,
@@ -50,6 +50,7 @@ from ._random import (
 )
 from ._seeding import initial_centres
 from ._validation import (
+    DeferredChecks,
     check_bool,
     check_centres,
     check_data,
@@ -124,6 +125,10 @@ class MiniBatchStep(NamedTuple):
         Whether a centre has still received no weight (the next step then reassigns).
     n_reassigned : int
         Centres moved to random rows of the batch.
+    labels : array of shape (n_rows,) or None
+        The nearest updated centre of every row, when asked for (``relabel``).
+    labelled_inertia : float
+        Their exact weighted inertia (NaN unless asked for).
     """
 
     centres: Array
@@ -132,6 +137,8 @@ class MiniBatchStep(NamedTuple):
     shift: float
     has_empty: bool
     n_reassigned: int
+    labels: Array | None = None
+    labelled_inertia: float = math.nan
 
 
 def _low_count_centres(xp: Namespace, counts: Array, ratio: float, n_rows: int) -> Array:
@@ -155,8 +162,9 @@ def _move_to_rows(xp: Namespace, centres: Array, low: Array, rows: Array) -> Arr
 def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres: Array,
                    counts: Array, offset: Array, rng: RandomState, *, reassign: bool,
                    reassignment_ratio: float, chunk_size: int | None, with_shift: bool,
-                   verbose: int = 0,
-                   before_drawing: Callable[[], None] | None = None) -> MiniBatchStep:
+                   verbose: int = 0, before_drawing: Callable[[], None] | None = None,
+                   relabel: Data | None = None,
+                   checks: DeferredChecks | None = None) -> MiniBatchStep:
     """One mini-batch update of ``centres`` from the rows ``x``.
 
     Parameters
@@ -185,6 +193,12 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
     before_drawing : callable, optional
         Called before the step draws from ``rng``: a caller that drew from it
         ahead puts it back (:meth:`~anykmeans._random.StagedUniforms.settle`).
+    relabel : Data, optional
+        Rows to assign to the updated centres, with their exact inertia: read
+        with the step's numbers (again in a step that reassigns centres).
+    checks : DeferredChecks, optional
+        The batch's value checks, read with the step's numbers and done before
+        anything else is (a failing one raises its error).
 
     Returns
     -------
@@ -205,14 +219,22 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
         smallest_kept = xp.min(xp.where(low, xp.max(counts_new), counts_new))
         counts_new = xp.where(low, smallest_kept, counts_new)
         n_low = xp.sum(xp.astype(low, dtype))
-    stats = xp.stack([
+    labels = labelled = None
+    if relabel is not None:
+        labels = assign(relabel, new_centres).labels
+        labelled = labelled_inertia(relabel, new_centres, labels)
+    stats = xp.concat([xp.stack([
         step.inertia,
         xp.sum((new_centres - centres) ** 2) if with_shift else zero,
         n_low,
         xp.sum(xp.astype(counts_new == 0, dtype)),
-    ])
+        zero if labelled is None else labelled,
+    ]), zero[None] if checks is None else xp.astype(checks.values, dtype)])
     new_centres, counts_new, stats = materialise(new_centres, counts_new, stats)
-    inertia, shift, n_low, n_empty = (float(v) for v in to_host(stats))
+    read = to_host(stats)
+    if checks is not None:
+        checks.recheck(read[5:])
+    inertia, shift, n_low, n_empty, labelled = (float(v) for v in read[:5])
     n_reassigned = int(n_low)
     if n_reassigned:
         if before_drawing is not None:
@@ -224,7 +246,10 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
         new_centres = _move_to_rows(xp, new_centres, low, batch_rows)
         if with_shift:
             shift = float(to_host(xp.sum((new_centres - centres) ** 2)))
-    return MiniBatchStep(new_centres, counts_new, inertia, shift, n_empty > 0, n_reassigned)
+        if relabel is not None:
+            labels, labelled = labels_and_inertia(relabel, new_centres)
+    return MiniBatchStep(new_centres, counts_new, inertia, shift, n_empty > 0, n_reassigned,
+                         labels, labelled if relabel is not None else math.nan)
 
 
 @dataclass

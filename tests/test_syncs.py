@@ -51,3 +51,45 @@ def test_a_minibatch_step_syncs_once(count):
                                   random_state=0).fit(X)
         made.append(syncs(count) - before)
     assert (made[1] - made[0]) / 30 == 1
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_partial_fit_syncs_once(count, weighted):
+    """A later chunk's value checks (and its weights') are read with the step's numbers and
+    its labels' inertia: one read."""
+    X = tensor(3_000, 8)
+    model = anykmeans.MiniBatchKMeans(4, random_state=0).partial_fit(X[:1_000])
+    weights = X[1_000:2_000, 0] * 0 + 1 if weighted else None
+    model.partial_fit(X[1_000:2_000], sample_weight=weights)  # reassigns its empty centres
+    before = syncs(count)
+    model.partial_fit(X[2_000:], sample_weight=None if weights is None else weights * 2)
+    assert syncs(count) - before == 1
+
+
+@pytest.mark.filterwarnings("ignore:(invalid value|overflow) encountered:RuntimeWarning")
+@pytest.mark.parametrize("plan", ["cpu", "accelerator"])
+@pytest.mark.parametrize("bad", ["nan", "inf", "huge", "negative", "zero", "subnormal",
+                                 "heavy"])
+def test_a_later_chunks_value_checks_raise_their_errors(monkeypatch, bad, plan):
+    """Each value check, read with the step on an accelerator (eager on the CPU plan), raises
+    its own message and leaves the model as it was."""
+    monkeypatch.setenv("ANYKMEANS_PLAN", plan)
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    model = anykmeans.MiniBatchKMeans(3, random_state=0).partial_fit(X[:100])
+    centres = model.cluster_centers_.copy()
+    chunk, weights = X[100:].copy(), None
+    match = {"nan": "NaN or infinity", "inf": "NaN or infinity", "huge": "magnitude",
+             "negative": "non-negative", "zero": "at least one positive",
+             "subnormal": "smallest normal", "heavy": "sums to"}[bad]
+    if bad in ("nan", "inf", "huge"):
+        chunk[3, 1] = {"nan": np.nan, "inf": np.inf, "huge": 1e300}[bad]
+    else:
+        weights = np.ones(100)
+        weights[5] = {"negative": -1.0, "zero": 1.0, "subnormal": 1e-320, "heavy": 1e300}[bad]
+        if bad == "zero":
+            weights[:] = 0.0
+        if bad == "heavy":
+            chunk[0, 0] = 1e4
+    with pytest.raises(ValueError, match=match):
+        model.partial_fit(chunk, sample_weight=weights)
+    np.testing.assert_array_equal(model.cluster_centers_, centres)

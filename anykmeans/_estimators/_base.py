@@ -354,7 +354,8 @@ class CentresEstimator:
             message += "Feature names must be in the same order as they were in fit.\n"
         raise ValueError(message)
 
-    def _prepare(self, X: Array, sample_weight: Any = None) -> tuple[Data, Array]:
+    def _prepare(self, X: Array, sample_weight: Any = None, *,
+                 values: bool = True) -> tuple[Data, Array]:
         """New data validated against the fitted model, and the centres in its frame.
 
         The column names of a data frame ``X`` are checked against those seen
@@ -363,14 +364,16 @@ class CentresEstimator:
         range is refused rather than assigned from infinite scores.
         ``sample_weight`` is validated too; None stays None (unit weights). The
         model's ``chunk_size`` is checked here, as a loaded or re-parametrised
-        model may carry any value.
+        model may carry any value. ``values=False`` leaves the values of ``X`` and
+        ``sample_weight`` unchecked, for the caller to read
+        (:func:`~anykmeans._validation.deferred_checks`).
         """
         self._check_fitted()
         self._check_feature_names(X)
         xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__,
-                           like=self.cluster_centers_)
+                           like=self.cluster_centers_, values=values)
         if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, xp, X)
+            sample_weight = check_sample_weight(sample_weight, xp, X, values=values)
         data = Data(X, self._mean, sample_weight, self._chunk_size())
         return data, self.cluster_centers_ - self._mean
 

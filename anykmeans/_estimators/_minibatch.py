@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from .._kmeans import Init
+from .._libraries import library_of
 from .._minibatch import (
     ReassignSchedule,
     fit_minibatch,
@@ -17,7 +18,7 @@ from .._minibatch import (
 )
 from .._namespace import Array, device_of, materialise
 from .._persistence import Field
-from .._primitives import Data, labels_and_inertia
+from .._primitives import Data
 from .._random import (
     check_random_state,
 )
@@ -31,6 +32,7 @@ from .._validation import (
     check_positive_int,
     check_sample_weight,
     check_verbose,
+    deferred_checks,
     feature_names,
 )
 from ._base import UNCHANGED, CentresEstimator
@@ -244,24 +246,31 @@ class MiniBatchKMeans(CentresEstimator):
                                    chunk_size)
             counts = xp.zeros(n_clusters, dtype=X.dtype, device=device_of(X))
             schedule = ReassignSchedule(n_clusters, batch_size)
-            fitted = {"_batch_size": batch_size}
+            fitted, checks = {"_batch_size": batch_size}, None
         else:
-            data, _ = self._prepare(X)
+            # On an accelerator the values are checked with the step's numbers: one read.
+            defer = library_of(self.cluster_centers_).accelerator
+            data, _ = self._prepare(X, sample_weight, values=not defer)
+            chunk = X
             xp, X, chunk_size = data.xp, data.X, self._chunk_size()
-            weights = check_sample_weight(sample_weight, xp, X)
+            weights = (data.weights if sample_weight is not None
+                       else check_sample_weight(None, xp, X))
+            checks = deferred_checks(xp, X, data.weights, recheck=lambda: self._prepare(
+                chunk, sample_weight)) if defer else None
             centres, offset, counts = self._centres, self._mean, self._counts
             schedule = dataclasses.replace(self._schedule)
             fitted = {}
         step = minibatch_step(
             xp, X, None if sample_weight is None else weights, centres, counts, offset, rng,
             reassign=schedule.due(), reassignment_ratio=self.reassignment_ratio,
-            chunk_size=chunk_size, with_shift=False, verbose=verbose)
+            chunk_size=chunk_size, with_shift=False, verbose=verbose,
+            relabel=Data(X, offset, weights, chunk_size) if compute_labels else None,
+            checks=checks)
         schedule.has_empty = step.has_empty
         fitted.update(self._centre_attributes(step.centres, offset), _counts=step.counts,
                       _schedule=schedule, n_steps_=getattr(self, "n_steps_", 0) + 1)
         if compute_labels:
-            fitted["labels_"], fitted["inertia_"] = labels_and_inertia(
-                Data(X, offset, weights, chunk_size), step.centres)
+            fitted["labels_"], fitted["inertia_"] = step.labels, step.labelled_inertia
         if first:
             self._replace_fit(fitted, names)
         else:
