@@ -219,22 +219,25 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
         smallest_kept = xp.min(xp.where(low, xp.max(counts_new), counts_new))
         counts_new = xp.where(low, smallest_kept, counts_new)
         n_low = xp.sum(xp.astype(low, dtype))
-    labels = labelled = None
-    if relabel is not None:
-        labels = assign(relabel, new_centres).labels
-        labelled = labelled_inertia(relabel, new_centres, labels)
-    stats = xp.concat([xp.stack([
+    read_with = [
         step.inertia,
         xp.sum((new_centres - centres) ** 2) if with_shift else zero,
         n_low,
         xp.sum(xp.astype(counts_new == 0, dtype)),
-        zero if labelled is None else labelled,
-    ]), zero[None] if checks is None else xp.astype(checks.values, dtype)])
+    ]
+    labels = None
+    if relabel is not None:
+        labels = assign(relabel, new_centres).labels
+        read_with.append(labelled_inertia(relabel, new_centres, labels))
+    stats = xp.stack(read_with)
+    if checks is not None:
+        stats = xp.concat([stats, xp.astype(checks.values, dtype)])
     new_centres, counts_new, stats = materialise(new_centres, counts_new, stats)
     read = to_host(stats)
     if checks is not None:
-        checks.recheck(read[5:])
-    inertia, shift, n_low, n_empty, labelled = (float(v) for v in read[:5])
+        checks.recheck(read[len(read_with):])
+    inertia, shift, n_low, n_empty = (float(v) for v in read[:4])
+    labelled = float(read[4]) if relabel is not None else math.nan
     n_reassigned = int(n_low)
     if n_reassigned:
         if before_drawing is not None:
@@ -249,7 +252,7 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
         if relabel is not None:
             labels, labelled = labels_and_inertia(relabel, new_centres)
     return MiniBatchStep(new_centres, counts_new, inertia, shift, n_empty > 0, n_reassigned,
-                         labels, labelled if relabel is not None else math.nan)
+                         labels, labelled)
 
 
 @dataclass
