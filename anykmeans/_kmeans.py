@@ -185,7 +185,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     if not isinstance(init, str) and not callable(init):
         init = check_centres(init, xp, X, n_clusters)
 
-    library, device = library_of(X), device_of(X)
+    library = library_of(X)
     with library.passes.resident(X) as X:
         mean, tol = _centring(xp, library, X, tol)
         seeding = Data(X, mean, sample_weight, chunk_size)
@@ -215,10 +215,10 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
             ConvergenceWarning,
             stacklevel=2,
         )
-    result = KMeansResult(xp.asarray(best.centres + mean, device=device), best.labels,
-                          best.inertia, best.n_iter, best.converged, best.inertia_history,
-                          tuple(histories))
-    return result, xp.asarray(mean, device=device)
+    centres, mean = library.passes.from_small_side(X, best.centres + mean, mean)
+    result = KMeansResult(centres, best.labels, best.inertia, best.n_iter, best.converged,
+                          best.inertia_history, tuple(histories))
+    return result, mean
 
 
 def kmeans(

@@ -155,8 +155,8 @@ def relocate_empty_clusters(data: Data, centres: Array, labels: Array, sums: Arr
     largest : 0-d array, the largest squared distance of a row to its centre
     """
     xp, X, sample_weight = data.xp, data.X, data.weights
-    centres, sums, weight_sums = (xp.asarray(a, device=device_of(X))
-                                  for a in (centres, sums, weight_sums))
+    centres, sums, weight_sums = data.library.passes.from_small_side(X, centres, sums,
+                                                                     weight_sums)
     sq_distances = sq_distances_to_labels(data, centres, labels)
     n_clusters = sums.shape[0]
     is_empty = weight_sums == 0

@@ -142,8 +142,13 @@ class Devices:
 
 
     def to_host(self, x: Array) -> np.ndarray:
-        """``x`` copied to a NumPy array in host memory."""
-        return np.asarray(x)
+        """``x`` copied to a NumPy array in host memory: through DLPack where ``x`` refuses an
+        implicit conversion (as arrays of a device do; the standard's way to share host
+        memory)."""
+        try:
+            return np.asarray(x)
+        except TypeError:
+            return np.from_dlpack(x)
 
     def materialise(self, *arrays: Array) -> tuple[Array, ...]:
         """Lazy arrays evaluated now, kept where they are; eager ones unchanged."""
