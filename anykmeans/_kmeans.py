@@ -19,7 +19,7 @@ from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._kmeans_plusplus import kmeans_plusplus_indices
 from ._libraries import Library, library_of
 from ._lloyd import LloydRun, lloyd
-from ._namespace import Array, Namespace, array_namespace, device_of, to_host
+from ._namespace import Array, Namespace, array_namespace, device_of, on_data_device, to_host
 from ._primitives import Data
 from ._random import check_random_state
 from ._seeding import initial_centres
@@ -154,6 +154,7 @@ def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
     return is_function_of(labels, other) and is_function_of(other, labels)
 
 
+@on_data_device()
 def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: Init,
                n_init: int | str, max_iter: int, tol: float, random_state: Any,
                chunk_size: int | None, verbose: int,
@@ -300,6 +301,7 @@ def kmeans(
     return result
 
 
+@on_data_device()
 def kmeans_plusplus(
     X: Array,
     n_clusters: int,

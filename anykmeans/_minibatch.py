@@ -38,7 +38,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._kmeans import Init, _tolerance, resolve_n_init
-from ._namespace import Array, Namespace, device_of, index_dtype, materialise, to_host
+from ._namespace import (
+    Array,
+    Namespace,
+    device_of,
+    index_dtype,
+    materialise,
+    on_data_device,
+    to_host,
+)
 from ._primitives import Data, assign, labelled_inertia, labels_and_inertia
 from ._random import (
     RandomState,
@@ -367,6 +375,7 @@ def seed_centres(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int,
     return initial_centres(Data(X, offset, sample_weight, chunk_size), n_clusters, init, rng)
 
 
+@on_data_device()
 def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = None,
                   init: Init = "k-means++", n_init: int | str = "auto", max_iter: int = 100,
                   batch_size: int = 1024, tol: float = 0.0,

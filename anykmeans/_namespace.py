@@ -8,12 +8,16 @@ carries out (:mod:`anykmeans._libraries`). The rest of the package receives
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import array_api_compat
 import numpy as np
 
 from ._libraries import Array, Namespace, has_float64, library_of
+
+T = TypeVar("T")
 
 __all__ = [
     "Array",
@@ -24,6 +28,7 @@ __all__ = [
     "has_float64",
     "index_dtype",
     "materialise",
+    "on_data_device",
     "to_host",
 ]
 
@@ -50,6 +55,25 @@ def array_namespace(*arrays: Array) -> Namespace:
 def device_of(x: Array) -> Any:
     """Return the device that holds ``x``."""
     return array_api_compat.device(x)
+
+
+def on_data_device(position: int = 0) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A decorator: the function runs with its arrays made on the device of its data, the
+    argument at ``position`` (or ``X=``), where that is an array
+    (:meth:`~anykmeans._libraries.Library.on_device`: CuPy's creation functions follow
+    the current device, not ``device=``)."""
+    def decorate(function: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> T:
+            X = args[position] if len(args) > position else kwargs.get("X")
+            if not array_api_compat.is_array_api_obj(X):
+                return function(*args, **kwargs)
+            with library_of(X).on_device(device_of(X)):
+                return function(*args, **kwargs)
+
+        return run
+
+    return decorate
 
 
 def index_dtype(xp: Namespace, device: Any) -> Any:

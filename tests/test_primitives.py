@@ -248,3 +248,12 @@ def test_farthest_rows_are_the_first_of_a_stable_descending_sort(n):
             expected = np.argsort(-d, kind="stable")[:n]
             np.testing.assert_array_equal(farthest_rows(xp, d, n), expected)
             assert max(xp.sorted) <= 2 * np.sqrt(n_rows * n) + n
+
+
+def test_stacked_rows_are_the_blocks_one_under_the_other():
+    from anykmeans._libraries import Library
+
+    parts = [np.arange(6.0).reshape(3, 2), np.arange(6.0, 10.0).reshape(2, 2)]
+    np.testing.assert_array_equal(Library().stacked_rows(np, iter(parts), 5),
+                                  np.concatenate(parts))
+    assert Library().stacked_rows(np, iter(parts[:1]), 3) is parts[0]  # one block: no copy

@@ -16,7 +16,7 @@ from .._minibatch import (
     resolve_sizes,
     seed_centres,
 )
-from .._namespace import Array, device_of, materialise
+from .._namespace import Array, device_of, materialise, on_data_device
 from .._persistence import Field
 from .._primitives import Data
 from .._random import (
@@ -201,6 +201,7 @@ class MiniBatchKMeans(CentresEstimator):
         self._replace_fit(fitted, names)
         return self
 
+    @on_data_device(1)
     def partial_fit(self, X: Array, y: Any = None,
                     sample_weight: Array | None = None) -> MiniBatchKMeans:
         """Update the centres with one mini-batch step on the chunk ``X``.

@@ -8,6 +8,7 @@ memory pool holds unused.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import array_api_compat
@@ -59,6 +60,13 @@ class CuPy(Library):
 
     def to_host(self, x: Array):
         return x.get()
+
+    def on_device(self, device: Any) -> contextlib.AbstractContextManager[Any]:
+        """CuPy's current device: array-api-compat's CuPy ``zeros``, ``arange``, ``full`` and
+        ``empty`` make arrays there whatever their ``device=`` says."""
+        import cupy
+
+        return cupy.cuda.Device(getattr(device, "id", device))
 
     def half_precision_dtype(self, xp: Namespace, device: Any) -> Any:
         """float32, as torch and JAX on a GPU (CuPy's default floating dtype is float64,

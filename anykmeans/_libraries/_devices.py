@@ -10,6 +10,7 @@ library; a library's module overrides what it can tell.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -122,6 +123,12 @@ class Devices:
     def enable_float64(self) -> None:
         """Let the library make float64 arrays where it needs to be asked (the command line
         computes in float64 on every library, as NumPy does)."""
+
+    def on_device(self, device: Any) -> contextlib.AbstractContextManager[Any]:
+        """A context in which the library's creation functions (``zeros``, ``arange``,
+        ``full``, ...) make arrays on ``device``: for a library whose functions follow a
+        current device rather than their ``device=`` argument. The reference's take it."""
+        return contextlib.nullcontext()
 
     def half_precision_dtype(self, xp: Namespace, device: Any) -> Any:
         """The floating dtype that half-precision input (float16, bfloat16) is computed in
