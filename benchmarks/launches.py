@@ -10,8 +10,11 @@ forcing the accelerator plan (``ANYKMEANS_PLAN=accelerator``) on CPU tensors
 gives the counts a CUDA device would see. Printed: operations and reads per
 Lloyd iteration on S1 and S4 (measured), and on FAISS's size F1 (1M x 256,
 k = 20 000: operations per chunk and per iteration measured on a small problem
-of the same kind, times the chunks the plan makes with an H200's free memory).
-tests/test_plans.py asserts the budgets from the same counts.
+of the same kind, times the chunks the plan makes with an H200's free memory);
+then operations, reads and host-to-device copies (each a sync on CUDA) per k-means++
+step, k-means|| round, MiniBatch step and ``partial_fit`` call, and what an iteration
+with empty clusters adds. tests/test_plans.py and tests/test_syncs.py assert the budgets
+from the same counts.
 """
 
 from __future__ import annotations
