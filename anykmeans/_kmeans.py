@@ -154,7 +154,7 @@ def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
     return is_function_of(labels, other) and is_function_of(other, labels)
 
 
-@on_data_device()
+@on_data_device
 def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: Init,
                n_init: int | str, max_iter: int, tol: float, random_state: Any,
                chunk_size: int | None, verbose: int,
@@ -301,7 +301,7 @@ def kmeans(
     return result
 
 
-@on_data_device()
+@on_data_device
 def kmeans_plusplus(
     X: Array,
     n_clusters: int,

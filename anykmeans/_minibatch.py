@@ -375,7 +375,7 @@ def seed_centres(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int,
     return initial_centres(Data(X, offset, sample_weight, chunk_size), n_clusters, init, rng)
 
 
-@on_data_device()
+@on_data_device
 def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = None,
                   init: Init = "k-means++", n_init: int | str = "auto", max_iter: int = 100,
                   batch_size: int = 1024, tol: float = 0.0,

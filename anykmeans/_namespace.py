@@ -8,6 +8,7 @@ carries out (:mod:`anykmeans._libraries`). The rest of the package receives
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ __all__ = [
     "index_dtype",
     "materialise",
     "on_data_device",
+    "on_device_of",
     "to_host",
 ]
 
@@ -57,23 +59,24 @@ def device_of(x: Array) -> Any:
     return array_api_compat.device(x)
 
 
-def on_data_device(position: int = 0) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """A decorator: the function runs with its arrays made on the device of its data, the
-    argument at ``position`` (or ``X=``), where that is an array
-    (:meth:`~anykmeans._libraries.Library.on_device`: CuPy's creation functions follow
-    the current device, not ``device=``)."""
-    def decorate(function: Callable[..., T]) -> Callable[..., T]:
-        @functools.wraps(function)
-        def run(*args: Any, **kwargs: Any) -> T:
-            X = args[position] if len(args) > position else kwargs.get("X")
-            if not array_api_compat.is_array_api_obj(X):
-                return function(*args, **kwargs)
-            with library_of(X).on_device(device_of(X)):
-                return function(*args, **kwargs)
+def on_device_of(X: Any) -> contextlib.AbstractContextManager[Any]:
+    """A context in which arrays are made on the device of ``X``, where ``X`` is an array
+    (:meth:`~anykmeans._libraries.Library.on_device`: CuPy's creation functions follow the
+    current device, not ``device=``); nothing for other data (lists, data frames)."""
+    if not array_api_compat.is_array_api_obj(X):
+        return contextlib.nullcontext()
+    return library_of(X).on_device(device_of(X))
 
-        return run
 
-    return decorate
+def on_data_device(function: Callable[..., T]) -> Callable[..., T]:
+    """A decorator: ``function(X, ...)`` runs :func:`on_device_of` its data, its first
+    argument (or ``X=``)."""
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> T:
+        with on_device_of(args[0] if args else kwargs.get("X")):
+            return function(*args, **kwargs)
+
+    return run
 
 
 def index_dtype(xp: Namespace, device: Any) -> Any:

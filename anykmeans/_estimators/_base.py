@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._exceptions import not_fitted_error
-from .._namespace import Array, on_data_device, to_host
+from .._namespace import Array, on_device_of, to_host
 from .._persistence import Field, move_model, save_model
 from .._primitives import Data, assign, distances, labels_and_inertia
 from .._random import check_random_state
@@ -381,23 +381,26 @@ class CentresEstimator:
         """The ``chunk_size`` parameter, checked: None or a positive integer."""
         return check_chunk_size(self.chunk_size)
 
-    @on_data_device(1)
     def predict(self, X: Array) -> Array:
         """The index of the nearest centre of every sample of ``X``."""
-        return assign(*self._prepare(X)).labels
+        data, centres = self._prepare(X)
+        with on_device_of(data.X):
+            return assign(data, centres).labels
 
-    @on_data_device(1)
     def transform(self, X: Array) -> Any:
         """Euclidean distances of every sample to every centre, ``(n_samples, n_clusters)``.
 
         An array of ``X``'s library, or the data frame :meth:`set_output` asked for.
         """
-        return self._output(distances(*self._prepare(X)), X)
+        data, centres = self._prepare(X)
+        with on_device_of(data.X):
+            return self._output(distances(data, centres), X)
 
-    @on_data_device(1)
     def score(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> float:
         """Minus the inertia of ``X`` under the fitted centres (higher is better)."""
-        return -labels_and_inertia(*self._prepare(X, sample_weight))[1]
+        data, centres = self._prepare(X, sample_weight)
+        with on_device_of(data.X):
+            return -labels_and_inertia(data, centres)[1]
 
     # -- persistence -------------------------------------------------------------------------
 

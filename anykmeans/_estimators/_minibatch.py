@@ -16,7 +16,7 @@ from .._minibatch import (
     resolve_sizes,
     seed_centres,
 )
-from .._namespace import Array, device_of, materialise, on_data_device
+from .._namespace import Array, device_of, materialise, on_device_of
 from .._persistence import Field
 from .._primitives import Data
 from .._random import (
@@ -201,7 +201,6 @@ class MiniBatchKMeans(CentresEstimator):
         self._replace_fit(fitted, names)
         return self
 
-    @on_data_device(1)
     def partial_fit(self, X: Array, y: Any = None,
                     sample_weight: Array | None = None) -> MiniBatchKMeans:
         """Update the centres with one mini-batch step on the chunk ``X``.
@@ -223,60 +222,61 @@ class MiniBatchKMeans(CentresEstimator):
         -------
         self
         """
-        verbose = check_verbose(self.verbose)
-        compute_labels = check_bool(self.compute_labels, "compute_labels")
-        if not hasattr(self, "_random_state"):
-            self._random_state = check_random_state(self.random_state)
-        rng = self._random_state
-        first = not hasattr(self, "cluster_centers_")
-        if first:
-            names = feature_names(X)
-            xp, X = check_data(X)
-            n_clusters = check_n_clusters(self.n_clusters, X.shape[0])
-            batch_size, init_size = resolve_sizes(self.batch_size, self.init_size, n_clusters,
-                                                  X.shape[0])
-            check_init_method(self.init)
-            init = self.init
-            if not isinstance(init, str) and not callable(init):
-                init = check_centres(init, xp, X, n_clusters)
-            check_non_negative(self.reassignment_ratio, "reassignment_ratio")
-            chunk_size = self._chunk_size()
-            (offset,) = materialise(xp.mean(X, axis=0))
-            weights = check_sample_weight(sample_weight, xp, X)
-            centres = seed_centres(xp, X, weights, n_clusters, init, rng, offset, init_size,
-                                   chunk_size)
-            counts = xp.zeros(n_clusters, dtype=X.dtype, device=device_of(X))
-            schedule = ReassignSchedule(n_clusters, batch_size)
-            fitted, checks = {"_batch_size": batch_size}, None
-        else:
-            # On an accelerator the values are checked with the step's numbers: one read.
-            defer = library_of(self.cluster_centers_).accelerator
-            data, _ = self._prepare(X, sample_weight, values=not defer)
-            chunk = X
-            xp, X, chunk_size = data.xp, data.X, self._chunk_size()
-            weights = (data.weights if sample_weight is not None
-                       else check_sample_weight(None, xp, X))
-            checks = deferred_checks(xp, X, data.weights, recheck=lambda: self._prepare(
-                chunk, sample_weight)) if defer else None
-            centres, offset, counts = self._centres, self._mean, self._counts
-            schedule = dataclasses.replace(self._schedule)
-            fitted = {}
-        step = minibatch_step(
-            xp, X, None if sample_weight is None else weights, centres, counts, offset, rng,
-            reassign=schedule.due(), reassignment_ratio=self.reassignment_ratio,
-            chunk_size=chunk_size, with_shift=False, verbose=verbose,
-            relabel=Data(X, offset, weights, chunk_size) if compute_labels else None,
-            checks=checks)
-        schedule.has_empty = step.has_empty
-        fitted.update(self._centre_attributes(step.centres, offset), _counts=step.counts,
-                      _schedule=schedule, n_steps_=getattr(self, "n_steps_", 0) + 1)
-        if compute_labels:
-            fitted["labels_"], fitted["inertia_"] = step.labels, step.labelled_inertia
-        if first:
-            self._replace_fit(fitted, names)
-        else:
-            vars(self).update(fitted)  # one update: the previous step or this one
-        return self
+        with on_device_of(X):
+            verbose = check_verbose(self.verbose)
+            compute_labels = check_bool(self.compute_labels, "compute_labels")
+            if not hasattr(self, "_random_state"):
+                self._random_state = check_random_state(self.random_state)
+            rng = self._random_state
+            first = not hasattr(self, "cluster_centers_")
+            if first:
+                names = feature_names(X)
+                xp, X = check_data(X)
+                n_clusters = check_n_clusters(self.n_clusters, X.shape[0])
+                batch_size, init_size = resolve_sizes(self.batch_size, self.init_size, n_clusters,
+                                                      X.shape[0])
+                check_init_method(self.init)
+                init = self.init
+                if not isinstance(init, str) and not callable(init):
+                    init = check_centres(init, xp, X, n_clusters)
+                check_non_negative(self.reassignment_ratio, "reassignment_ratio")
+                chunk_size = self._chunk_size()
+                (offset,) = materialise(xp.mean(X, axis=0))
+                weights = check_sample_weight(sample_weight, xp, X)
+                centres = seed_centres(xp, X, weights, n_clusters, init, rng, offset, init_size,
+                                       chunk_size)
+                counts = xp.zeros(n_clusters, dtype=X.dtype, device=device_of(X))
+                schedule = ReassignSchedule(n_clusters, batch_size)
+                fitted, checks = {"_batch_size": batch_size}, None
+            else:
+                # On an accelerator the values are checked with the step's numbers: one read.
+                defer = library_of(self.cluster_centers_).accelerator
+                data, _ = self._prepare(X, sample_weight, values=not defer)
+                chunk = X
+                xp, X, chunk_size = data.xp, data.X, self._chunk_size()
+                weights = (data.weights if sample_weight is not None
+                           else check_sample_weight(None, xp, X))
+                checks = deferred_checks(xp, X, data.weights, recheck=lambda: self._prepare(
+                    chunk, sample_weight)) if defer else None
+                centres, offset, counts = self._centres, self._mean, self._counts
+                schedule = dataclasses.replace(self._schedule)
+                fitted = {}
+            step = minibatch_step(
+                xp, X, None if sample_weight is None else weights, centres, counts, offset, rng,
+                reassign=schedule.due(), reassignment_ratio=self.reassignment_ratio,
+                chunk_size=chunk_size, with_shift=False, verbose=verbose,
+                relabel=Data(X, offset, weights, chunk_size) if compute_labels else None,
+                checks=checks)
+            schedule.has_empty = step.has_empty
+            fitted.update(self._centre_attributes(step.centres, offset), _counts=step.counts,
+                          _schedule=schedule, n_steps_=getattr(self, "n_steps_", 0) + 1)
+            if compute_labels:
+                fitted["labels_"], fitted["inertia_"] = step.labels, step.labelled_inertia
+            if first:
+                self._replace_fit(fitted, names)
+            else:
+                vars(self).update(fitted)  # one update: the previous step or this one
+            return self
 
     def set_partial_fit_request(self, *, sample_weight: bool | str | None = UNCHANGED
                                 ) -> MiniBatchKMeans:
