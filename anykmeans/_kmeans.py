@@ -19,7 +19,7 @@ from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._kmeans_plusplus import kmeans_plusplus_indices
 from ._libraries import Library, library_of
 from ._lloyd import LloydRun, lloyd
-from ._namespace import Array, Namespace, array_namespace, device_of, to_host
+from ._namespace import Array, Namespace, array_namespace, device_of, on_data_device, to_host
 from ._primitives import Data
 from ._random import check_random_state
 from ._seeding import initial_centres
@@ -175,6 +175,7 @@ def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
     return is_function_of(labels, other) and is_function_of(other, labels)
 
 
+@on_data_device
 def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: Init,
                n_init: int | str, max_iter: int, tol: float, random_state: Any,
                chunk_size: int | None, verbose: int,
@@ -209,7 +210,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     if not isinstance(init, str) and not callable(init):
         init = check_centres(init, xp, X, n_clusters)
 
-    library, device = library_of(X), device_of(X)
+    library = library_of(X)
     if spherical:
         X = unit_rows(xp, X)
     with library.passes.resident(X) as X:
@@ -241,10 +242,10 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
             sklearn_compatible(ConvergenceWarning),
             stacklevel=2,
         )
-    result = KMeansResult(xp.asarray(best.centres + mean, device=device), best.labels,
-                          best.inertia, best.n_iter, best.converged, best.inertia_history,
-                          tuple(histories))
-    return result, xp.asarray(mean, device=device)
+    centres, mean = library.passes.from_small_side(X, best.centres + mean, mean)
+    result = KMeansResult(centres, best.labels, best.inertia, best.n_iter, best.converged,
+                          best.inertia_history, tuple(histories))
+    return result, mean
 
 
 def kmeans(
@@ -394,6 +395,7 @@ def k_means(
     return (*fitted, result.n_iter) if return_n_iter else fitted
 
 
+@on_data_device
 def kmeans_plusplus(
     X: Array,
     n_clusters: int,

@@ -320,12 +320,11 @@ def kmeans_parallel_centres(data: Data, n_clusters: int, rng: RandomState, *,
     if n_candidates < n_clusters:  # every row sits on a candidate: repeat some
         repeat = xs.arange(n_clusters, dtype=index_dtype(xs, device_of(candidates)),
                            device=device_of(candidates)) % n_candidates
-        return xp.asarray(xs.take(candidates, repeat, axis=0), device=device_of(X))
+        return library.passes.from_small_side(X, xs.take(candidates, repeat, axis=0))[0]
     nearest_weight = library.passes.run(data, weighing_pass, state, picked, offset,
                                       n_candidates).small
-    return xp.asarray(_reduce(candidates, xs.astype(nearest_weight, X.dtype), n_clusters,
-                              X.shape[0], rng),
-                      device=device_of(X))
+    return library.passes.from_small_side(X, _reduce(
+        candidates, xs.astype(nearest_weight, X.dtype), n_clusters, X.shape[0], rng))[0]
 
 
 def reduce_trials(n_clusters: int, n_candidates: int, n_samples: int) -> int:

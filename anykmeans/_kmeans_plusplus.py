@@ -31,6 +31,7 @@ import math
 import operator
 from typing import NamedTuple
 
+from ._libraries import Library
 from ._namespace import Array, Namespace, array_namespace, device_of, has_float64, index_dtype
 from ._primitives import Data
 from ._random import RandomState, choice, uniform
@@ -113,11 +114,11 @@ def _points(data: Data, rows: Array, dtype) -> Points:
     return Points(centred, data.library.sq_norms(xp, xp.astype(centred, dtype)))
 
 
-def _sq_distances(xp: Namespace, x: Array, x_sq_norms: Array, points: Points,
-                  dtype) -> Array:
+def _sq_distances(library: Library, xp: Namespace, x: Array, x_sq_norms: Array,
+                  points: Points, dtype) -> Array:
     """Squared distances ``(len(points), rows of x)`` in ``dtype``, at least zero whatever the
     rounding: the product in ``x``'s dtype, the norms added in ``dtype``."""
-    sq = xp.astype((-2.0 * points.rows) @ x.T, dtype, copy=False)
+    sq = xp.astype(library.matmul(xp, -2.0 * points.rows, x.T), dtype, copy=False)
     sq += points.sq_norms[:, None]  # our own block: in place (or rebound, where immutable)
     sq += x_sq_norms[None, :]
     return xp.maximum(sq, xp.zeros((), dtype=dtype, device=device_of(x)))
@@ -155,7 +156,7 @@ def start_pass(data: Data, rows: slice, state: None, first: Array, n_local_trial
         x = data.X[s, :] - data.mean
         norms = (library.sq_norms(xp, xp.astype(x, dtype)) if x_sq_norms is None
                  else xp.astype(x_sq_norms[rows][s], dtype))
-        return norms, _sq_distances(xp, x, norms, seed, dtype)[0, :]
+        return norms, _sq_distances(library, xp, x, norms, seed, dtype)[0, :]
 
     norms, closest = zip(*library.map_chunks(data.X, chunk, _chunks(data, n_local_trials,
                                                                     dtype)), strict=True)
@@ -205,8 +206,9 @@ def find_candidates(data: Data, selected: Selected, targets: Array,
     closest = xp.take(selected.closest, ids)
     if selected.pending is not None:
         x = xp.take(X, ids, axis=0) - data.mean
-        closest = xp.minimum(closest, _sq_distances(xp, x, xp.take(selected.x_sq_norms, ids),
-                                                    selected.pending, dtype)[0, :])
+        pending = _sq_distances(data.library, xp, x, xp.take(selected.x_sq_norms, ids),
+                                selected.pending, dtype)
+        closest = xp.minimum(closest, pending[0, :])
     weighted = xp.where(valid, xp.take(selected.weight, ids) * closest,
                         xp.zeros((), dtype=dtype, device=device))
     running = (xp.cumulative_sum(xp.reshape(weighted, (-1, block)), axis=1)
@@ -239,12 +241,14 @@ def lower_pass(data: Data, rows: slice, state: Seeding, selected: Selected,
     block = _search_rows(data.X.shape[0])
 
     def lowered(s: slice) -> tuple[Array, Array, Array]:
-        sq = _sq_distances(xp, data.X[s, :] - data.mean, selected.x_sq_norms[s], points, dtype)
+        sq = _sq_distances(data.library, xp, data.X[s, :] - data.mean, selected.x_sq_norms[s],
+                           points, dtype)
         closest = selected.closest[s]
         if pending is not None:
             closest, sq = xp.minimum(closest, sq[0, :]), sq[1:, :]
         sq = xp.minimum(closest[None, :], sq)
-        return closest, sq @ weight[s], _block_sums(xp, sq * weight[None, s], block)
+        return (closest, data.library.matmul(xp, sq, weight[s]),
+                _block_sums(xp, sq * weight[None, s], block))
 
     closest, potentials, sums = [], 0.0, []
     for part, partial, block_sums in data.library.map_chunks(

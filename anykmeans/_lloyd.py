@@ -10,11 +10,13 @@ labels where it was computed); the new centres and the convergence test come
 from the pass's small sums, on the library's small side. Per iteration exactly
 one small vector crosses to the host (labels changed, empty clusters, centre
 shift, inertia); a second one only in the rare iteration that has empty
-clusters to relocate.
+clusters to relocate (the largest distance of a row to its centre, and the
+shift of the relocated centres).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -112,28 +114,54 @@ def labelled_inertia_pass(data: Data, rows: slice, state: tuple[Array, Array],
                    cluster_counts(data, state[0], centres.shape[0]))
 
 
+def farthest_rows(xp: Namespace, sq_distances: Array, n: int) -> Array:
+    """Indices of the ``n`` largest ``sq_distances`` (non-negative), largest first, ties to
+    the lower index: the first ``n`` of a stable descending sort, without sorting every row.
+
+    The rows are cut into blocks of about ``sqrt(rows / n)``; the ``n`` largest
+    values lie in the ``n`` blocks whose maxima come first (a block's maximum
+    precedes all of its rows, and a block before another by maximum has a
+    row before each of the other's). Only the block maxima and the rows of
+    those blocks are sorted: about ``sqrt(rows n)`` values each.
+    """
+    n_rows = sq_distances.shape[0]
+    device = device_of(sq_distances)
+    size = max(1, math.isqrt(n_rows // n))
+    n_blocks = -(-n_rows // size)
+    padding = n_blocks * size - n_rows  # -1 ranks below every distance
+    padded = xp.concat([sq_distances, xp.full(padding, -1, dtype=sq_distances.dtype,
+                                              device=device)]) if padding else sq_distances
+    maxima = xp.max(xp.reshape(padded, (n_blocks, size)), axis=1)
+    blocks = xp.sort(xp.argsort(maxima, descending=True, stable=True)[:min(n, n_blocks)])
+    within = xp.arange(size, dtype=blocks.dtype, device=device)
+    candidates = xp.reshape(blocks[:, None] * size + within[None, :], (-1,))  # rising rows
+    first = xp.argsort(xp.take(padded, candidates), descending=True, stable=True)[:n]
+    return xp.take(candidates, first)
+
+
 def relocate_empty_clusters(data: Data, centres: Array, labels: Array, sums: Array,
-                            weight_sums: Array, n_empty: int) -> tuple[Array, Array]:
+                            weight_sums: Array, n_empty: int) -> tuple[Array, Array, Array]:
     """Move each cluster without weight to one of the rows farthest from their centre.
 
     The ``n_empty`` rows with the largest squared distance to the centre of
     their ``labels`` (ties to the lower row index) each leave their cluster's
-    ``sums`` and found a cluster of their own. Nothing moves when every row
-    sits on its centre (fewer distinct rows than clusters).
+    ``sums`` and found a cluster of their own. Where every row sits on its
+    centre (fewer distinct rows than clusters) nothing should move: the
+    largest squared distance, returned beside the sums, is then zero, and
+    the caller keeps the sums it had.
 
     Returns
     -------
     sums, weight_sums : the updated per-cluster sums, in ``X``'s library
+    largest : 0-d array, the largest squared distance of a row to its centre
     """
     xp, X, sample_weight = data.xp, data.X, data.weights
-    centres, sums, weight_sums = (xp.asarray(a, device=device_of(X))
-                                  for a in (centres, sums, weight_sums))
+    centres, sums, weight_sums = data.library.passes.from_small_side(X, centres, sums,
+                                                                     weight_sums)
     sq_distances = sq_distances_to_labels(data, centres, labels)
-    if float(to_host(xp.max(sq_distances))) == 0.0:
-        return sums, weight_sums
     n_clusters = sums.shape[0]
     is_empty = weight_sums == 0
-    far = xp.argsort(sq_distances, descending=True, stable=True)[:n_empty]
+    far = farthest_rows(xp, sq_distances, n_empty)
     far_weights = (xp.ones(n_empty, dtype=X.dtype, device=device_of(X)) if sample_weight is None
                    else xp.take(sample_weight, far))
     moved = (xp.take(X, far, axis=0) - data.mean) * far_weights[:, None]
@@ -146,9 +174,10 @@ def relocate_empty_clusters(data: Data, centres: Array, labels: Array, sums: Arr
     slots = xp.arange(n_empty, dtype=old.dtype, device=device_of(sums))
     into_empty = xp.astype(is_empty[:, None] & (empty_rank[:, None] == slots[None, :]),
                            sums.dtype)
-    sums = xp.where(is_empty[:, None], into_empty @ moved, sums)
-    weight_sums = xp.where(is_empty, into_empty @ far_weights, weight_sums)
-    return sums, weight_sums
+    sums = xp.where(is_empty[:, None], data.library.matmul(xp, into_empty, moved), sums)
+    weight_sums = xp.where(is_empty, data.library.matmul(xp, into_empty, far_weights),
+                           weight_sums)
+    return sums, weight_sums, xp.max(sq_distances)
 
 
 def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int = 0,
@@ -210,14 +239,17 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
         ])
         n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats))
         inertia *= scale
-        if n_empty:
+        if n_empty:  # relocated, kept if a row is away from its centre: one more read
             labels = library.passes.state_array(data, state, 0, index_dtype(data.xp, device_of(X)))
-            sums, weight_sums = library.passes.to_small_side(*relocate_empty_clusters(
-                data, centres, labels, sums, weight_sums, int(n_empty)))
-            new_centres = average_centres(xs, sums, weight_sums)
+            moved_sums, moved_weight_sums, largest = library.passes.to_small_side(
+                *relocate_empty_clusters(data, centres, labels, sums, weight_sums, int(n_empty)))
+            moved_centres = average_centres(xs, moved_sums, moved_weight_sums)
             if spherical:
-                new_centres = on_sphere(xs, new_centres, data.mean)
-            shift = float(to_host(xs.sum((new_centres - centres) ** 2)))
+                moved_centres = on_sphere(xs, moved_centres, data.mean)
+            largest, moved_shift = (float(v) for v in to_host(xs.stack([
+                xs.astype(largest, dtype), xs.sum((moved_centres - centres) ** 2)])))
+            if largest > 0.0:
+                new_centres, shift = moved_centres, moved_shift
         history.append(inertia)
         if on_iteration is not None:
             on_iteration(iteration, inertia)

@@ -17,9 +17,11 @@ with ``partial_fit``, one :func:`minibatch_step` per chunk.
 
 Random numbers come from the host in scikit-learn's order, so an integer
 ``random_state`` draws scikit-learn's batches; batch indices are found on the
-device from host uniforms. Per step one small vector crosses to the host
-(batch inertia, centre shift, centres to reassign, centres without weight),
-and one more number in a step that reassigns centres while ``tol > 0``.
+device from host uniforms, drawn for many steps ahead and sent down together
+(:class:`~anykmeans._random.StagedUniforms`). Per step one small vector crosses
+to the host (batch inertia, centre shift, centres to reassign, centres without
+weight), and one more number in a step that reassigns centres while
+``tol > 0``.
 Centres live in a centred frame, ``x - offset``, the offset being the mean of
 the first rows the model saw (the validation subsample in ``fit``, the first
 chunk in ``partial_fit``).
@@ -33,25 +35,35 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ._kmeans import Init, _tolerance, resolve_n_init
-from ._namespace import Array, Namespace, device_of, index_dtype, materialise, to_host
-from ._primitives import Data, assign, labels_and_inertia
+from ._namespace import (
+    Array,
+    Namespace,
+    device_of,
+    index_dtype,
+    materialise,
+    on_data_device,
+    to_host,
+)
+from ._primitives import Data, assign, labelled_inertia, labels_and_inertia
 from ._random import (
     RandomState,
+    StagedUniforms,
     check_random_state,
     cumulative_distribution,
     integers,
     search_cdf,
-    uniform,
 )
 from ._seeding import initial_centres
 from ._sphere import COSINE_PER_SQUARED_DISTANCE, on_sphere, unit_rows
 from ._validation import (
+    DeferredChecks,
     check_bool,
     check_centres,
     check_data,
@@ -128,6 +140,10 @@ class MiniBatchStep(NamedTuple):
         Whether a centre has still received no weight (the next step then reassigns).
     n_reassigned : int
         Centres moved to random rows of the batch.
+    labels : array of shape (n_rows,) or None
+        The nearest updated centre of every row, when asked for (``relabel``).
+    labelled_inertia : float
+        Their exact weighted inertia (NaN unless asked for).
     """
 
     centres: Array
@@ -136,6 +152,8 @@ class MiniBatchStep(NamedTuple):
     shift: float
     has_empty: bool
     n_reassigned: int
+    labels: Array | None = None
+    labelled_inertia: float = math.nan
 
 
 def _low_count_centres(xp: Namespace, counts: Array, ratio: float, n_rows: int) -> Array:
@@ -159,7 +177,10 @@ def _move_to_rows(xp: Namespace, centres: Array, low: Array, rows: Array) -> Arr
 def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres: Array,
                    counts: Array, offset: Array, rng: RandomState, *, reassign: bool,
                    reassignment_ratio: float, chunk_size: int | None, with_shift: bool,
-                   verbose: int = 0, spherical: bool = False) -> MiniBatchStep:
+                   verbose: int = 0, spherical: bool = False,
+                   before_drawing: Callable[[], None] | None = None,
+                   relabel: Data | None = None,
+                   checks: DeferredChecks | None = None) -> MiniBatchStep:
     """One mini-batch update of ``centres`` from the rows ``x``.
 
     Parameters
@@ -188,6 +209,15 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
     spherical : bool, default=False
         Spherical k-means: ``x``'s rows are unit vectors, and the moved centres
         are put back on the unit sphere (:func:`~anykmeans._sphere.on_sphere`).
+    before_drawing : callable, optional
+        Called before the step draws from ``rng``: a caller that drew from it
+        ahead puts it back (:meth:`~anykmeans._random.StagedUniforms.settle`).
+    relabel : Data, optional
+        Rows to assign to the updated centres, with their exact inertia: read
+        with the step's numbers (again in a step that reassigns centres).
+    checks : DeferredChecks, optional
+        The batch's value checks, read with the step's numbers and done before
+        anything else is (a failing one raises its error).
 
     Returns
     -------
@@ -210,18 +240,31 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
         smallest_kept = xp.min(xp.where(low, xp.max(counts_new), counts_new))
         counts_new = xp.where(low, smallest_kept, counts_new)
         n_low = xp.sum(xp.astype(low, dtype))
-    stats = xp.stack([
+    read_with = [
         step.inertia,
         xp.sum((new_centres - centres) ** 2) if with_shift else zero,
         n_low,
         xp.sum(xp.astype(counts_new == 0, dtype)),
-    ])
+    ]
+    labels = None
+    if relabel is not None:
+        labels = assign(relabel, new_centres).labels
+        read_with.append(labelled_inertia(relabel, new_centres, labels))
+    stats = xp.stack(read_with)
+    if checks is not None:
+        stats = xp.concat([stats, xp.astype(checks.values, dtype)])
     new_centres, counts_new, stats = materialise(new_centres, counts_new, stats)
-    inertia, shift, n_low, n_empty = (float(v) for v in to_host(stats))
+    read = to_host(stats)
+    if checks is not None:
+        checks.recheck(read[len(read_with):])
+    inertia, shift, n_low, n_empty = (float(v) for v in read[:4])
+    labelled = float(read[4]) if relabel is not None else math.nan
     if spherical:
         inertia *= COSINE_PER_SQUARED_DISTANCE
     n_reassigned = int(n_low)
     if n_reassigned:
+        if before_drawing is not None:
+            before_drawing()
         drawn = rng.choice(x.shape[0], size=n_reassigned, replace=False)
         if verbose:
             print(f"[MiniBatchKMeans] Reassigning {n_reassigned} cluster centers.")
@@ -229,7 +272,10 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
         new_centres = _move_to_rows(xp, new_centres, low, batch_rows)
         if with_shift:
             shift = float(to_host(xp.sum((new_centres - centres) ** 2)))
-    return MiniBatchStep(new_centres, counts_new, inertia, shift, n_empty > 0, n_reassigned)
+        if relabel is not None:
+            labels, labelled = labels_and_inertia(relabel, new_centres)
+    return MiniBatchStep(new_centres, counts_new, inertia, shift, n_empty > 0, n_reassigned,
+                         labels, labelled)
 
 
 @dataclass
@@ -346,6 +392,7 @@ def seed_centres(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int,
                            spherical)
 
 
+@on_data_device
 def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = None,
                   init: Init = "k-means++", n_init: int | str = "auto", max_iter: int = 100,
                   batch_size: int = 1024, tol: float = 0.0,
@@ -413,18 +460,21 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
     stopping = EarlyStopping(batch_size, n_samples, _tolerance(xp, X, tol), max_no_improvement,
                              verbose)
     cdf = cumulative_distribution(xp, sample_weight / xp.sum(sample_weight))
+    draws = StagedUniforms(xp, rng, batch_size, cdf.dtype, device_of(cdf))
     n_steps = (max_iter * n_samples) // batch_size
     inertia = math.nan
     for i in range(n_steps):
-        batch = xp.take(X, search_cdf(xp, cdf, uniform(rng, batch_size)), axis=0)
+        batch = xp.take(X, search_cdf(xp, cdf, draws.next()), axis=0)
         step = minibatch_step(xp, batch, None, centres, counts, offset, rng,
                               reassign=schedule.due(), reassignment_ratio=reassignment_ratio,
                               chunk_size=chunk_size, with_shift=stopping.tol > 0.0,
-                              verbose=verbose, spherical=spherical)
+                              verbose=verbose, spherical=spherical,
+                              before_drawing=draws.settle)
         centres, counts, inertia = step.centres, step.counts, step.inertia
         schedule.has_empty = step.has_empty
         if stopping(i, n_steps, step.shift, step.inertia):
             break
+    draws.settle()
     n_steps = i + 1
 
     labels = None

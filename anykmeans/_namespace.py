@@ -8,12 +8,17 @@ carries out (:mod:`anykmeans._libraries`). The rest of the package receives
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import array_api_compat
 import numpy as np
 
 from ._libraries import Array, Namespace, has_float64, library_of
+
+T = TypeVar("T")
 
 __all__ = [
     "Array",
@@ -25,6 +30,8 @@ __all__ = [
     "has_float64",
     "index_dtype",
     "materialise",
+    "on_data_device",
+    "on_device_of",
     "to_host",
 ]
 
@@ -53,18 +60,40 @@ def device_of(x: Array) -> Any:
     return array_api_compat.device(x)
 
 
+def on_device_of(X: Any) -> contextlib.AbstractContextManager[Any]:
+    """A context in which arrays are made on the device of ``X``, where ``X`` is an array
+    (:meth:`~anykmeans._libraries.Library.on_device`: CuPy's creation functions follow the
+    current device, not ``device=``); nothing for other data (lists, data frames)."""
+    if not array_api_compat.is_array_api_obj(X):
+        return contextlib.nullcontext()
+    return library_of(X).on_device(device_of(X))
+
+
+def on_data_device(function: Callable[..., T]) -> Callable[..., T]:
+    """A decorator: ``function(X, ...)`` runs :func:`on_device_of` its data, its first
+    argument (or ``X=``)."""
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> T:
+        with on_device_of(args[0] if args else kwargs.get("X")):
+            return function(*args, **kwargs)
+
+    return run
+
+
 def index_dtype(xp: Namespace, device: Any) -> Any:
     """The namespace's default index dtype on ``device`` (the dtype of labels)."""
     return xp.__array_namespace_info__().default_dtypes(device=device)["indexing"]
 
 
-def float_dtype(xp: Namespace, dtype: Any, device: Any) -> Any:
-    """The floating dtype k-means computes in for input of ``dtype``.
+def float_dtype(xp: Namespace, x: Array) -> Any:
+    """The floating dtype k-means computes in for the input ``x``.
 
-    Real floating dtypes of 32 bits or more are kept; booleans, integers and
+    Real floating dtypes of 32 bits or more are kept; booleans and integers
+    become the namespace's default real floating dtype on ``x``'s device;
     narrower floating dtypes (float16, PyTorch's bfloat16: too coarse to rank
-    squared distances, and overflowing from magnitudes near 10) become the
-    namespace's default real floating dtype on ``device``.
+    squared distances, and overflowing from magnitudes near 10) the one the
+    library computes half precision in
+    (:meth:`~anykmeans._libraries.Library.half_precision_dtype`).
 
     Raises
     ------
@@ -73,11 +102,14 @@ def float_dtype(xp: Namespace, dtype: Any, device: Any) -> Any:
     TypeError
         For dtypes that are not numeric.
     """
+    dtype, device = x.dtype, device_of(x)
     if xp.isdtype(dtype, "real floating") and xp.finfo(dtype).bits >= 32:
         return dtype
     if xp.isdtype(dtype, "complex floating"):
         raise ValueError("Complex data not supported; pass real-valued arrays.")
-    if xp.isdtype(dtype, ("integral", "bool", "real floating")):
+    if xp.isdtype(dtype, "real floating"):
+        return library_of(x).half_precision_dtype(xp, device)
+    if xp.isdtype(dtype, ("integral", "bool")):
         info = xp.__array_namespace_info__()
         return info.default_dtypes(device=device)["real floating"]
     raise TypeError(f"Expected numeric data, got dtype {dtype}.")

@@ -110,7 +110,8 @@ class Data:
         return self.library.map_chunks(self.X, function, self.chunks(n_centres, dtype))
 
 
-def scores(x: Array, centres: Array, centre_sq_norms: Array) -> Array:
+def scores(library: Library, xp: Namespace, x: Array, centres: Array,
+           centre_sq_norms: Array) -> Array:
     """``|c_j|^2 - 2 c_j . x_i`` for every centre ``j`` and row ``i`` of ``x``: ``(k, n_rows)``.
 
     The squared distance minus ``|x_i|^2``, from one matrix product. The block
@@ -121,7 +122,7 @@ def scores(x: Array, centres: Array, centre_sq_norms: Array) -> Array:
     own; libraries without in-place operators rebind it): a fresh block per
     operation costs more than the operation on a CPU.
     """
-    block = (-2.0 * centres) @ x.T
+    block = library.matmul(xp, -2.0 * centres, x.T)
     block += centre_sq_norms[:, None]
     return block
 
@@ -136,6 +137,9 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     x_sq_norms : array of shape (n_rows,)
     centres : array of shape (n_clusters, n_features)
     centre_sq_norms : array of shape (n_clusters,)
+    library : Library, optional
+        The library that makes the product and lays out the block; by default
+        ``x``'s own.
 
     Returns
     -------
@@ -165,7 +169,8 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     rows), each row's scores are one contiguous run of ``k`` values: its
     minimum and its first tied centre are found along it, without groups.
     """
-    if library is not None and library.row_major_scores(x.shape[0], centres.shape[0]):
+    library = library or library_of(x)
+    if library.row_major_scores(x.shape[0], centres.shape[0]):
         return _nearest_by_rows(xp, library, x, x_sq_norms, centres, centre_sq_norms)
     n_clusters, n_rows = centres.shape[0], x.shape[0]
     group_size = tie_group_size(n_clusters)
@@ -178,7 +183,8 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
         centre_sq_norms = xp.concat([centre_sq_norms, xp.full(padding, xp.inf,
                                                               dtype=centre_sq_norms.dtype,
                                                               device=device_of(centres))])
-    block = xp.reshape(scores(x, centres, centre_sq_norms), (n_groups, group_size, n_rows))
+    block = xp.reshape(scores(library, xp, x, centres, centre_sq_norms),
+                       (n_groups, group_size, n_rows))
     group_best = xp.min(block, axis=1) if group_size > 1 else block[:, 0, :]
     best = xp.min(group_best, axis=0)
     threshold = best + slack
@@ -199,7 +205,7 @@ def _nearest_by_rows(xp: Namespace, library: Library, x: Array, x_sq_norms: Arra
     """:func:`nearest` on a row-major ``(n_rows, k)`` score block: the same ties, the same
     labels."""
     slack = TIE_ULPS * xp.finfo(x.dtype).eps * (x_sq_norms + xp.max(centre_sq_norms))
-    block = x @ (-2.0 * centres).T
+    block = library.matmul(xp, x, (-2.0 * centres).T)
     block += centre_sq_norms[None, :]
     best = xp.min(block, axis=1)
     tied = block <= (best + slack)[:, None]
@@ -348,8 +354,9 @@ def distances(data: Data, centres: Array, *, rows_are_centres: bool = False,
     squares when ``squared``.
 
     Only for callers that asked for this matrix (``transform``); computed by
-    chunk like the rest. With ``rows_are_centres`` (the rows are the centres
-    themselves, the very array), row ``i``'s distance to centre ``i`` is
+    chunk like the rest, each chunk's block copied into the result as it
+    comes. With ``rows_are_centres`` (the rows are the centres themselves, the
+    very array), row ``i``'s distance to centre ``i`` is
     exactly zero, as scikit-learn's ``euclidean_distances(X, X)`` makes it,
     where the expansion ``|x|^2 - 2 x.c + |c|^2`` leaves its rounding; each
     chunk is corrected on its own.
@@ -362,7 +369,7 @@ def distances(data: Data, centres: Array, *, rows_are_centres: bool = False,
 
     def block(rows: slice) -> Array:
         x = data.X[rows, :] - data.mean
-        sq = scores(x, centres, centre_sq_norms).T + library.sq_norms(xp, x)[:, None]
+        sq = scores(library, xp, x, centres, centre_sq_norms).T + library.sq_norms(xp, x)[:, None]
         if rows_are_centres:
             own = (xp.arange(rows.start, rows.stop, dtype=index, device=device)[:, None]
                    == xp.arange(centres.shape[0], dtype=index, device=device)[None, :])
@@ -370,7 +377,7 @@ def distances(data: Data, centres: Array, *, rows_are_centres: bool = False,
         sq = _non_negative(xp, sq)
         return sq if squared else xp.sqrt(sq)
 
-    return xp.concat(list(data.map(block, centres.shape[0])))
+    return library.stacked_rows(xp, data.map(block, centres.shape[0]), data.X.shape[0])
 
 
 def labels_and_inertia(data: Data, centres: Array) -> tuple[Array, float]:

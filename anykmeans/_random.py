@@ -52,6 +52,73 @@ def integers(rng: RandomState, high: int, size: int) -> np.ndarray:
     return rng.randint(0, high, size)
 
 
+#: Uniforms that :class:`StagedUniforms` sends to the device in one transfer, at most
+#: (8 MiB of float64): a batch's draws are a transfer of their own where they are more.
+STAGED_UNIFORMS = 2**20
+
+
+class StagedUniforms:
+    """Draws of ``size`` uniforms each, drawn from ``rng`` ahead of use and sent to the device
+    together, so that most draws cost no transfer (on CUDA a copy from the host waits for
+    the device, as a read does).
+
+    The draws are the numbers that drawing them one at a time gives (a
+    generator's uniforms come in the same order however many are asked for at
+    once). Before ``rng`` draws anything else, :meth:`settle` puts it back where
+    the draws taken so far leave it, and the uniforms staged beyond them are
+    dropped: the order of every draw is the order without staging.
+
+    Parameters
+    ----------
+    xp : namespace
+    rng : RandomState
+    size : int
+        Uniforms per draw.
+    dtype, device
+        What the uniforms are on the device.
+    """
+
+    def __init__(self, xp: Namespace, rng: RandomState, size: int, dtype: Any,
+                 device: Any) -> None:
+        self.xp, self.rng, self.size, self.dtype, self.device = xp, rng, size, dtype, device
+        self.per_transfer = max(1, STAGED_UNIFORMS // size)
+        self._staged: Array | None = None
+        self._state: Any = None
+        self._taken = 0
+
+    def next(self) -> Array:
+        """The next draw's ``size`` uniforms, on the device."""
+        if self._staged is None or self._taken == self.per_transfer:
+            self._state = _generator_state(self.rng)
+            self._staged = self.xp.asarray(uniform(self.rng, self.per_transfer * self.size),
+                                           dtype=self.dtype, device=self.device)
+            self._taken = 0
+        start = self._taken * self.size
+        self._taken += 1
+        return self._staged[start:start + self.size]
+
+    def settle(self) -> None:
+        """Put ``rng`` where the draws taken so far leave it (the rest are dropped)."""
+        if self._staged is None:
+            return
+        _set_generator_state(self.rng, self._state)
+        uniform(self.rng, self._taken * self.size)
+        self._staged = None
+
+
+def _generator_state(rng: RandomState) -> Any:
+    if isinstance(rng, np.random.Generator):
+        return rng.bit_generator.state
+    return rng.get_state()
+
+
+def _set_generator_state(rng: RandomState, state: Any) -> None:
+    if isinstance(rng, np.random.Generator):
+        rng.bit_generator.state = state
+    else:
+        rng.set_state(state)
+
+
 def _sampling_dtype(xp: Namespace, weights: Array) -> Any:
     """float64 where the device has it (as NumPy samples), else the weights' dtype."""
     return xp.float64 if has_float64(xp, device_of(weights)) else weights.dtype
@@ -63,11 +130,12 @@ def cumulative_distribution(xp: Namespace, weights: Array) -> Array:
     return cdf / cdf[-1]
 
 
-def search_cdf(xp: Namespace, cdf: Array, u: np.ndarray) -> Array:
+def search_cdf(xp: Namespace, cdf: Array, u: np.ndarray | Array) -> Array:
     """Indices drawn by inverting a :func:`cumulative_distribution`.
 
-    ``u`` holds host uniforms in [0, 1); index ``i`` is returned for the ``u``
-    that falls in the ``i``-th slice of ``cdf``.
+    ``u`` holds uniforms in [0, 1), on the host or already on ``cdf``'s device
+    in its dtype (:class:`StagedUniforms`); index
+    ``i`` is returned for the ``u`` that falls in the ``i``-th slice of ``cdf``.
     """
     u = xp.asarray(u, dtype=cdf.dtype, device=device_of(cdf))
     index = xp.searchsorted(cdf, u, side="right")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 import numbers
 from collections import Counter
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 import array_api_compat
 import numpy as np
@@ -340,8 +340,14 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
             f"X has {shape[1]} features, but {estimator} is expecting {n_features} features "
             "as input."
         )
+    if like is not None and device_of(X) != device_of(like):
+        raise ValueError(
+            f"{name} is on device {device_of(X)} but the model is on device "
+            f"{device_of(like)}; move {name} to the model's device, or the model to "
+            f"{name}'s (model.to({name}))."
+        )
     source = X.dtype
-    dtype = float_dtype(xp, source, device_of(X))  # refuses complex and non-numeric dtypes
+    dtype = float_dtype(xp, X)  # refuses complex and non-numeric dtypes
     if like is not None:
         dtype = like.dtype
     if source != dtype:
@@ -351,7 +357,8 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     return xp, X
 
 
-def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
+def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array, *,
+                        values: bool = True) -> Array:
     """Return sample weights as a 1-D array of ``X``'s dtype on ``X``'s device.
 
     ``None`` means unit weights; a number (Python's or NumPy's) or a 0-d array
@@ -369,6 +376,9 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
     of ``X``'s dtype (subnormal ones, e.g. 1e-320 in float64), whose
     reciprocals overflow: scaling every weight by one positive factor changes
     neither the labels nor the centres, only the inertia's units.
+
+    ``values=False`` leaves the values to the caller, who reads
+    :func:`deferred_checks` with its own results.
 
     Raises
     ------
@@ -402,6 +412,8 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
     sample_weight = library_of(X).passes.blocked_like(sample_weight, X)
     source = sample_weight.dtype
     sample_weight = xp.astype(sample_weight, X.dtype)
+    if not values:
+        return sample_weight
     _check_finite(xp, sample_weight, "sample_weight", source)
     if bool(xp.any(sample_weight < 0)):
         raise ValueError("sample_weight must be non-negative; found negative values.")
@@ -452,6 +464,69 @@ def check_row_sq_norms(x_squared_norms: Any, xp: Namespace, X: Array) -> Array:
     norms = xp.astype(norms, X.dtype)
     _check_finite(xp, norms, "x_squared_norms", source)
     return norms
+
+
+class DeferredChecks(NamedTuple):
+    """The value checks of :func:`check_data` and :func:`check_sample_weight` (called with
+    ``values=False``), to be read with a caller's own numbers: one read, not one a check.
+
+    Attributes
+    ----------
+    values : 1-D array
+        What the checks read: the largest ``|X|``, then for weights whether all
+        are finite, whether one is negative, one positive, one subnormal, and
+        their sum.
+    recheck : callable
+        Given ``values`` on the host: nothing where every check passes;
+        otherwise it runs the checks again, eagerly, and they raise their error.
+    """
+
+    values: Array
+    recheck: Callable[[np.ndarray], None]
+
+
+def deferred_checks(xp: Namespace, X: Array, sample_weight: Array | None,
+                    recheck: Callable[[], Any]) -> DeferredChecks:
+    """The values of ``X`` (and of ``sample_weight``, unless None) that :func:`check_data`
+    and :func:`check_sample_weight` check, as one small lazy vector.
+
+    Parameters
+    ----------
+    X : array
+        Data as :func:`check_data` returned it with ``values=False``.
+    sample_weight : array or None
+        Weights as :func:`check_sample_weight` returned them with ``values=False``.
+    recheck : callable
+        Runs those checks again with values (``recheck()``): called when the
+        values read fail one, it raises that check's error.
+    """
+    checks = [largest_magnitude(xp, X)]
+    if sample_weight is not None:
+        tiny = xp.finfo(X.dtype).smallest_normal
+        checks += [xp.all(xp.isfinite(sample_weight)), xp.any(sample_weight < 0),
+                   xp.any(sample_weight > 0),
+                   xp.any((sample_weight > 0) & (sample_weight < tiny)),
+                   xp.sum(sample_weight)]
+    values = xp.stack([xp.astype(check, X.dtype) for check in checks])
+    n_samples, n_features = X.shape
+
+    def passes(read: np.ndarray) -> bool:
+        largest = float(read[0])
+        if not math.isfinite(largest) or largest > _safe_magnitude(xp, X.dtype, n_samples,
+                                                                   n_features):
+            return False
+        if sample_weight is None:
+            return True
+        finite, negative, positive, subnormal, total = (float(v) for v in read[1:])
+        return (finite and not negative and positive and not subnormal
+                and (total <= n_samples
+                     or largest <= _safe_magnitude(xp, X.dtype, total, n_features)))
+
+    def check(read: np.ndarray) -> None:
+        if not passes(read):
+            recheck()
+
+    return DeferredChecks(values, check)
 
 
 def check_positive_int(value: Any, name: str) -> int:

@@ -10,8 +10,11 @@ forcing the accelerator plan (``ANYKMEANS_PLAN=accelerator``) on CPU tensors
 gives the counts a CUDA device would see. Printed: operations and reads per
 Lloyd iteration on S1 and S4 (measured), and on FAISS's size F1 (1M x 256,
 k = 20 000: operations per chunk and per iteration measured on a small problem
-of the same kind, times the chunks the plan makes with an H200's free memory).
-tests/test_plans.py asserts the budgets from the same counts.
+of the same kind, times the chunks the plan makes with an H200's free memory);
+then operations, reads and host-to-device copies (each a sync on CUDA) per k-means++
+step, k-means|| round, MiniBatch step and ``partial_fit`` call, and what an iteration
+with empty clusters adds. tests/test_plans.py and tests/test_syncs.py assert the budgets
+from the same counts.
 """
 
 from __future__ import annotations
@@ -205,9 +208,10 @@ def _per_unit(count, run: Callable[[int], object], small: int, large: int) -> tu
 
 
 def seeding_and_streaming_rows(count) -> Iterator[list[str]]:
-    """Rows for a k-means++ step, a k-means|| round, a MiniBatch step, a bisection (k-means++
-    seeding, one Lloyd iteration and the final relabelling of its one run) and a
-    ``partial_fit`` call, counted on 20 000 x 8."""
+    """Rows for a k-means++ step, a k-means|| round, a MiniBatch step, what an iteration
+    with empty clusters costs beyond one without, a bisection (k-means++ seeding, one Lloyd
+    iteration and the final relabelling of its one run) and a ``partial_fit`` call, counted
+    on 20 000 x 8."""
     from anykmeans._kmeans_parallel import kmeans_parallel_centres
     from anykmeans._primitives import Data
 
@@ -227,6 +231,17 @@ def seeding_and_streaming_rows(count) -> Iterator[list[str]]:
         operations, reads, copies = _per_unit(count, run, small, large)
         per = 10 if name == "MiniBatch step" else 1  # 10 steps an epoch
         yield [name, f"{operations / per:.0f}", f"{reads / per:.1f}", f"{copies / per:.1f}"]
+    made = []
+    for far in (False, True):  # the same one-iteration fit, with two empty clusters
+        init = X[:5].clone()
+        if far:
+            init[3:] = 1e3
+        before = (count.operations, count.reads, count.copies)
+        anykmeans.KMeans(5, init=init, n_init=1, max_iter=1, tol=0.0).fit(X)
+        made.append((count.operations - before[0], count.reads - before[1],
+                     count.copies - before[2]))
+    yield ["relocation (more than a Lloyd iteration)",
+           *(str(b - a) for a, b in zip(*made, strict=True))]
     model = anykmeans.MiniBatchKMeans(16, batch_size=256, random_state=0).partial_fit(X[:1_000])
     for weights in (None, X[1_000:2_000, 0] * 0 + 1):
         before = (count.operations, count.reads, count.copies)

@@ -49,9 +49,13 @@ def faiss_lloyd(X: np.ndarray, centres: np.ndarray, iterations: int,
     iterations and, unlike scikit-learn and anykmeans, no final relabelling.
     ``spherical``: faiss's spherical k-means (inner-product assignment, centres
     normalised after each update; it does not normalise ``X``).
+
+    Where faiss sees a GPU (faiss-gpu on a machine with CUDA), it trains there
+    (``gpu=True``).
     """
     import faiss
 
+    gpu = hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0
     n, d = X.shape
     points = np.ascontiguousarray(X, dtype=np.float32)
     start = np.ascontiguousarray(centres, dtype=np.float32)
@@ -59,7 +63,7 @@ def faiss_lloyd(X: np.ndarray, centres: np.ndarray, iterations: int,
     def run() -> int:
         model = faiss.Kmeans(d, len(start), niter=iterations, max_points_per_centroid=n,
                              min_points_per_centroid=1, verbose=False, seed=0,
-                             spherical=spherical)
+                             spherical=spherical, gpu=gpu)
         model.train(points, init_centroids=start)
         return len(model.obj)
 

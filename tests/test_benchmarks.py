@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +112,24 @@ def test_problems_are_float32_with_distinct_initial_rows_and_reproducible():
     np.testing.assert_array_equal(centres, centres2)
     assert [(p.n, p.d, p.k) for p in STANDARD] == [
         (1_000_000, 32, 64), (200_000, 128, 256), (1_000_000, 4, 16), (100_000, 64, 1024)]
+
+
+def test_faiss_trains_on_the_gpu_where_it_sees_one(monkeypatch):
+    """faiss-gpu on a machine with CUDA: the FAISS peer is asked for ``gpu=True``."""
+    from benchmarks import peers
+
+    made = []
+
+    class Kmeans:
+        def __init__(self, d, k, **options):
+            made.append(options)
+            self.obj = [0.0]
+
+        def train(self, points, init_centroids):
+            pass
+
+    for gpus in (0, 1):
+        faiss = types.SimpleNamespace(Kmeans=Kmeans, get_num_gpus=lambda gpus=gpus: gpus)
+        monkeypatch.setitem(sys.modules, "faiss", faiss)
+        peers.faiss_lloyd(np.zeros((8, 2), np.float32), np.zeros((2, 2), np.float32), 1)()
+    assert [options["gpu"] for options in made] == [False, True]

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import anykmeans
+from anykmeans._libraries import Library, library_of
 from anykmeans._namespace import array_namespace, device_of
 from tests.conftest import host
 from tests.data import blobs
@@ -153,19 +154,27 @@ def test_numpy_float16_is_computed_in_float64():
     assert np.isfinite(model.inertia_)
 
 
-def test_half_precision_is_computed_in_the_default_float_dtype(xp):
-    """float16 on every library that has it: the fit of its values in the default dtype."""
+def test_half_precision_is_computed_in_the_libraries_dtype_for_it(xp):
+    """float16 on every library that has it: the fit of its values in the dtype the library
+    computes half precision in (the default dtype but on CuPy: float32)."""
     data = xp.asarray(blobs(200, 2, 3, seed=6))
     ns = array_namespace(data)
     if not hasattr(ns, "float16"):
         pytest.skip(f"{xp.backend.name} has no float16")
-    default = ns.__array_namespace_info__().default_dtypes(device=device_of(data))
+    wide = library_of(data).half_precision_dtype(ns, device_of(data))
     data16 = ns.astype(data, ns.float16)
     half = anykmeans.KMeans(3, random_state=0).fit(data16)
-    full = anykmeans.KMeans(3, random_state=0).fit(ns.astype(data16, default["real floating"]))
-    assert half.cluster_centers_.dtype == default["real floating"]
+    full = anykmeans.KMeans(3, random_state=0).fit(ns.astype(data16, wide))
+    assert half.cluster_centers_.dtype == wide
     np.testing.assert_array_equal(host(half.labels_), host(full.labels_))
     np.testing.assert_array_equal(host(half.cluster_centers_), host(full.cluster_centers_))
+
+
+def test_cupy_computes_half_precision_in_float32_as_torch_and_jax():
+    from anykmeans._libraries._cupy import CuPy
+
+    assert Library().half_precision_dtype(np, None) == np.float64  # NumPy's default
+    assert CuPy(True).half_precision_dtype(np, None) == np.float32
 
 
 def test_torch_bfloat16_fits():

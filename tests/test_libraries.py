@@ -20,7 +20,7 @@ from tests.conftest import host
 
 #: The primitives a library module may override (names of :class:`Library` methods).
 PRIMITIVES = ("first_true", "centred_rows", "sq_norms", "segment_sum", "segment_count",
-              "cluster_sums")
+              "cluster_sums", "matmul", "stacked_rows")
 
 
 def libraries(xp) -> list[Library]:
@@ -97,6 +97,14 @@ def test_overridden_primitives_equal_the_reference(xp, weighted):
                                     reference.cluster_sums(ns, finite, weights, finite_ids, 7),
                                     strict=True):
                 assert_same(ours, theirs, xp)
+            tested += 1
+        if overrides(library, "matmul"):
+            for a, b in ((finite, finite.T), (finite.T, finite[:, 0])):
+                assert_same(library.matmul(ns, a, b), reference.matmul(ns, a, b), xp)
+            tested += 1
+        if overrides(library, "stacked_rows"):  # the reference writes in place: not on JAX
+            parts = [finite[:10, :], finite[10:, :]]
+            assert_same(library.stacked_rows(ns, iter(parts), 40), ns.concat(parts), xp)
             tested += 1
         if overrides(library, "first_true"):
             mask = X > 0  # the NaN row has no True: its last index

@@ -312,3 +312,22 @@ def test_partial_fit_checks_later_chunks():
         warnings.simplefilter("error")
         model.partial_fit(blobs(100, 2, 3).astype(np.float32))  # converted to the model's dtype
     assert model.cluster_centers_.dtype == np.float64
+
+
+@pytest.mark.parametrize("generator", [np.random.RandomState, np.random.default_rng])
+def test_staged_uniforms_are_drawn_in_the_order_of_one_draw_at_a_time(monkeypatch, generator):
+    """Draws staged ahead (here 3 at a time) are the sequential draws, and a settled generator
+    draws next what it would have without staging."""
+    from anykmeans import _random
+    from anykmeans._namespace import array_namespace
+
+    monkeypatch.setattr(_random, "STAGED_UNIFORMS", 12)
+    xp = array_namespace(np.zeros(1))
+    staged_rng, plain_rng = generator(5), generator(5)
+    staged = _random.StagedUniforms(xp, staged_rng, 4, np.float64, "cpu")
+    for taken in (1, 2, 3, 5):
+        for _ in range(taken):
+            np.testing.assert_array_equal(staged.next(), _random.uniform(plain_rng, 4))
+        staged.settle()
+        np.testing.assert_array_equal(_random.integers(staged_rng, 100, 7),
+                                      _random.integers(plain_rng, 100, 7))

@@ -194,3 +194,66 @@ def test_exact_inertia_of_an_assignment_is_the_labelled_inertia(xp):
     np.testing.assert_allclose(float(host(step.inertia)),
                                (host(weights) * d2[np.arange(300), host(step.labels)]).sum(),
                                rtol=xp.rtol * 10)
+
+
+def test_transform_holds_its_output_once():
+    """The chunks' distance blocks are copied into the output as they come: the pass's peak
+    memory is the output and a few blocks, where a concatenation of kept blocks held the
+    output twice."""
+    import tracemalloc
+
+    import anykmeans
+
+    X = np.random.default_rng(0).standard_normal((40_000, 8))
+    model = anykmeans.KMeans(64, init=X[:64], n_init=1, max_iter=1, chunk_size=1000).fit(X)
+    tracemalloc.start()
+    try:
+        out = model.transform(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (40_000, 64)
+    assert peak < 1.5 * out.nbytes
+
+
+class SortsRecorded:
+    """A namespace that records the length of every array it sorts."""
+
+    def __init__(self, xp):
+        self.xp, self.sorted = xp, []
+
+    def __getattr__(self, name):
+        return getattr(self.xp, name)
+
+    def argsort(self, x, **kwargs):
+        self.sorted.append(x.shape[0])
+        return self.xp.argsort(x, **kwargs)
+
+    def sort(self, x, **kwargs):
+        self.sorted.append(x.shape[0])
+        return self.xp.sort(x, **kwargs)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 37])
+def test_farthest_rows_are_the_first_of_a_stable_descending_sort(n):
+    """Ties (few distinct values) to the lower index, whatever the blocks; only about
+    ``sqrt(rows n)`` values sorted at a time, never all the rows."""
+    from anykmeans._lloyd import farthest_rows
+
+    rng = np.random.default_rng(n)
+    for n_rows in (n, n + 1, 97, 1000, 10_007):
+        for values in (rng.integers(0, 4, n_rows), rng.standard_normal(n_rows) ** 2):
+            d = values.astype(np.float64)
+            xp = SortsRecorded(array_namespace(d))
+            expected = np.argsort(-d, kind="stable")[:n]
+            np.testing.assert_array_equal(farthest_rows(xp, d, n), expected)
+            assert max(xp.sorted) <= 2 * np.sqrt(n_rows * n) + n
+
+
+def test_stacked_rows_are_the_blocks_one_under_the_other():
+    from anykmeans._libraries import Library
+
+    parts = [np.arange(6.0).reshape(3, 2), np.arange(6.0, 10.0).reshape(2, 2)]
+    np.testing.assert_array_equal(Library().stacked_rows(np, iter(parts), 5),
+                                  np.concatenate(parts))
+    assert Library().stacked_rows(np, iter(parts[:1]), 3) is parts[0]  # one block: no copy

@@ -64,13 +64,19 @@ def _send(connection, function: Callable, *args) -> None:
 fork_only = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
                                reason="no fork()")
 
-#: Libraries that cannot fit in a forked child, for reasons of their own.
+#: Libraries (or backends) that cannot fit in a forked child, for reasons of their own.
 NOT_AFTER_FORK = {
     "jax": "JAX is multithreaded and does not support fork()",
     "dask": "Dask's threaded scheduler keeps a thread pool of its own, which a forked child "
             "inherits without its threads",
     "cupy": "CUDA cannot be used in a child forked after the parent used it",
+    "torch:cuda": "CUDA cannot be used in a child forked after the parent used it",
 }
+
+
+def not_after_fork(backend) -> str | None:
+    """Why ``backend`` cannot fit in a forked child, or None."""
+    return NOT_AFTER_FORK.get(backend.name) or NOT_AFTER_FORK.get(backend.library)
 
 
 @fork_only
@@ -78,8 +84,8 @@ NOT_AFTER_FORK = {
 @pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")  # JAX's
 def test_fit_in_a_forked_child_after_a_fit_in_the_parent(xp, monkeypatch):
     """The parent fits (NumPy: on its chunk thread pool), then a forked child fits: same labels."""
-    if xp.backend.library in NOT_AFTER_FORK:
-        pytest.skip(NOT_AFTER_FORK[xp.backend.library])
+    if not_after_fork(xp.backend):
+        pytest.skip(not_after_fork(xp.backend))
     X = xp.asarray(blobs(1000, 3, 4, seed=2))
     numpy = xp.backend.library == "numpy"
     if numpy and _threads.workers_for(X) < 2:  # a single core, or no threadpoolctl

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._exceptions import NotFittedError, sklearn_compatible
-from .._namespace import Array, to_host
+from .._namespace import Array, on_device_of, to_host
 from .._persistence import Field, move_model, save_model
 from .._primitives import Data, assign, distances, labels_and_inertia
 from .._random import check_random_state
@@ -363,8 +363,8 @@ class CentresEstimator:
         estimator without that parameter is Euclidean."""
         return check_metric(getattr(self, "metric", "euclidean")) == "cosine"
 
-    def _prepare(self, X: Array, method: str, sample_weight: Any = None
-                 ) -> tuple[Data, Array]:
+    def _prepare(self, X: Array, method: str, sample_weight: Any = None, *,
+                 values: bool = True) -> tuple[Data, Array]:
         """New data validated against the fitted model, and the centres in its frame.
 
         The column names of a data frame ``X`` are checked against those seen
@@ -376,17 +376,18 @@ class CentresEstimator:
         spherical model's rows are put on the unit sphere (a zero row is
         refused). ``sample_weight`` is validated too; None stays None (unit weights). The
         model's ``chunk_size`` is checked here, as a loaded or re-parametrised
-        model may carry any value.
+        model may carry any value. ``values=False`` leaves the values of ``X`` and
+        ``sample_weight`` unchecked, for the caller to read
+        (:func:`~anykmeans._validation.deferred_checks`).
         """
         self._check_fitted()
         self._check_feature_names(X)
         xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__,
-                           method=method,
-                           like=self.cluster_centers_)
+                           method=method, like=self.cluster_centers_, values=values)
         if self._spherical():
             X = unit_rows(xp, X)
         if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, xp, X)
+            sample_weight = check_sample_weight(sample_weight, xp, X, values=values)
         data = Data(X, self._mean, sample_weight, self._chunk_size())
         return data, self.cluster_centers_ - self._mean
 
@@ -397,7 +398,9 @@ class CentresEstimator:
     def predict(self, X: Array) -> Array:
         """The index of the nearest centre of every sample of ``X`` (of largest cosine, for a
         spherical model)."""
-        return assign(*self._prepare(X, "predict")).labels
+        data, centres = self._prepare(X, "predict")
+        with on_device_of(data.X):
+            return assign(data, centres).labels
 
     def transform(self, X: Array) -> Any:
         """Distances of every sample to every centre, ``(n_samples, n_clusters)``.
@@ -411,15 +414,18 @@ class CentresEstimator:
         """
         data, centres = self._prepare(X, "transform")
         own = X is self.cluster_centers_
-        if self._spherical():
-            return self._output(distances(data, centres, rows_are_centres=own, squared=True)
-                                * COSINE_PER_SQUARED_DISTANCE, X)
-        return self._output(distances(data, centres, rows_are_centres=own), X)
+        with on_device_of(data.X):
+            if self._spherical():
+                return self._output(distances(data, centres, rows_are_centres=own, squared=True)
+                                    * COSINE_PER_SQUARED_DISTANCE, X)
+            return self._output(distances(data, centres, rows_are_centres=own), X)
 
     def score(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> float:
         """Minus the inertia of ``X`` under the fitted centres (higher is better): the
         weighted sum of squared distances, of cosine distances for a spherical model."""
-        inertia = labels_and_inertia(*self._prepare(X, "score", sample_weight))[1]
+        data, centres = self._prepare(X, "score", sample_weight)
+        with on_device_of(data.X):
+            inertia = labels_and_inertia(data, centres)[1]
         return -inertia * (COSINE_PER_SQUARED_DISTANCE if self._spherical() else 1.0)
 
     # -- persistence -------------------------------------------------------------------------

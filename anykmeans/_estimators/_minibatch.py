@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from .._kmeans import Init
+from .._libraries import library_of
 from .._minibatch import (
     ReassignSchedule,
     fit_minibatch,
@@ -15,9 +16,9 @@ from .._minibatch import (
     resolve_sizes,
     seed_centres,
 )
-from .._namespace import Array, device_of, materialise
+from .._namespace import Array, device_of, materialise, on_device_of
 from .._persistence import Field
-from .._primitives import Data, labels_and_inertia
+from .._primitives import Data
 from .._random import (
     check_random_state,
 )
@@ -33,6 +34,7 @@ from .._validation import (
     check_positive_int,
     check_sample_weight,
     check_verbose,
+    deferred_checks,
     feature_names,
 )
 from ._base import UNCHANGED, CentresEstimator
@@ -231,57 +233,67 @@ class MiniBatchKMeans(CentresEstimator):
         -------
         self
         """
-        verbose = check_verbose(self.verbose)
-        compute_labels = check_bool(self.compute_labels, "compute_labels")
-        if not hasattr(self, "_random_state"):
-            self._random_state = check_random_state(self.random_state)
-        rng = self._random_state
-        spherical = self._spherical()
-        first = not hasattr(self, "cluster_centers_")
-        if first:
-            names = feature_names(X)
-            xp, X = check_data(X)
-            n_clusters = check_n_clusters(self.n_clusters, X.shape[0])
-            batch_size, init_size = resolve_sizes(self.batch_size, self.init_size, n_clusters,
-                                                  X.shape[0])
-            check_init_method(self.init)
-            init = self.init
-            if not isinstance(init, str) and not callable(init):
-                init = check_centres(init, xp, X, n_clusters)
-            check_non_negative(self.reassignment_ratio, "reassignment_ratio")
-            chunk_size = self._chunk_size()
-            if spherical:
-                X = unit_rows(xp, X)
-            (offset,) = materialise(xp.mean(X, axis=0))
-            weights = check_sample_weight(sample_weight, xp, X)
-            centres = seed_centres(xp, X, weights, n_clusters, init, rng, offset, init_size,
-                                   chunk_size, spherical)
-            counts = xp.zeros(n_clusters, dtype=X.dtype, device=device_of(X))
-            schedule = ReassignSchedule(n_clusters, batch_size)
-            fitted = {"_batch_size": batch_size}
-        else:
-            data, _ = self._prepare(X, "partial_fit")
-            xp, X, chunk_size = data.xp, data.X, self._chunk_size()
-            weights = check_sample_weight(sample_weight, xp, X)
-            centres, offset, counts = self._centres, self._mean, self._counts
-            schedule = dataclasses.replace(self._schedule)
-            fitted = {}
-        step = minibatch_step(
-            xp, X, None if sample_weight is None else weights, centres, counts, offset, rng,
-            reassign=schedule.due(), reassignment_ratio=self.reassignment_ratio,
-            chunk_size=chunk_size, with_shift=False, verbose=verbose, spherical=spherical)
-        schedule.has_empty = step.has_empty
-        fitted.update(self._centre_attributes(step.centres, offset), _counts=step.counts,
-                      _schedule=schedule, n_steps_=getattr(self, "n_steps_", 0) + 1)
-        if compute_labels:
-            fitted["labels_"], inertia = labels_and_inertia(Data(X, offset, weights, chunk_size),
-                                                            step.centres)
-            fitted["inertia_"] = inertia * (COSINE_PER_SQUARED_DISTANCE if spherical else 1.0)
-        if first:
-            self._replace_fit(fitted, names)
-        else:
-            vars(self).update(fitted)  # one update: the previous step or this one
-        return self
+        with on_device_of(X):
+            verbose = check_verbose(self.verbose)
+            compute_labels = check_bool(self.compute_labels, "compute_labels")
+            if not hasattr(self, "_random_state"):
+                self._random_state = check_random_state(self.random_state)
+            rng = self._random_state
+            spherical = self._spherical()
+            first = not hasattr(self, "cluster_centers_")
+            if first:
+                names = feature_names(X)
+                xp, X = check_data(X)
+                n_clusters = check_n_clusters(self.n_clusters, X.shape[0])
+                batch_size, init_size = resolve_sizes(self.batch_size, self.init_size, n_clusters,
+                                                      X.shape[0])
+                check_init_method(self.init)
+                init = self.init
+                if not isinstance(init, str) and not callable(init):
+                    init = check_centres(init, xp, X, n_clusters)
+                check_non_negative(self.reassignment_ratio, "reassignment_ratio")
+                chunk_size = self._chunk_size()
+                if spherical:
+                    X = unit_rows(xp, X)
+                (offset,) = materialise(xp.mean(X, axis=0))
+                weights = check_sample_weight(sample_weight, xp, X)
+                centres = seed_centres(xp, X, weights, n_clusters, init, rng, offset, init_size,
+                                       chunk_size, spherical)
+                counts = xp.zeros(n_clusters, dtype=X.dtype, device=device_of(X))
+                schedule = ReassignSchedule(n_clusters, batch_size)
+                fitted, checks = {"_batch_size": batch_size}, None
+            else:
+                # On an accelerator the values are checked with the step's numbers: one read.
+                defer = library_of(self.cluster_centers_).accelerator
+                data, _ = self._prepare(X, "partial_fit", sample_weight,
+                                              values=not defer)
+                chunk = X
+                xp, X, chunk_size = data.xp, data.X, self._chunk_size()
+                weights = (data.weights if sample_weight is not None
+                           else check_sample_weight(None, xp, X))
+                checks = deferred_checks(xp, X, data.weights, recheck=lambda: self._prepare(
+                    chunk, "partial_fit", sample_weight)) if defer else None
+                centres, offset, counts = self._centres, self._mean, self._counts
+                schedule = dataclasses.replace(self._schedule)
+                fitted = {}
+            step = minibatch_step(
+                xp, X, None if sample_weight is None else weights, centres, counts, offset, rng,
+                reassign=schedule.due(), reassignment_ratio=self.reassignment_ratio,
+                chunk_size=chunk_size, with_shift=False, verbose=verbose,
+                relabel=Data(X, offset, weights, chunk_size) if compute_labels else None,
+                checks=checks, spherical=spherical)
+            schedule.has_empty = step.has_empty
+            fitted.update(self._centre_attributes(step.centres, offset), _counts=step.counts,
+                          _schedule=schedule, n_steps_=getattr(self, "n_steps_", 0) + 1)
+            if compute_labels:
+                fitted["labels_"] = step.labels
+                fitted["inertia_"] = step.labelled_inertia * (
+                    COSINE_PER_SQUARED_DISTANCE if spherical else 1.0)
+            if first:
+                self._replace_fit(fitted, names)
+            else:
+                vars(self).update(fitted)  # one update: the previous step or this one
+            return self
 
     def set_partial_fit_request(self, *, sample_weight: bool | str | None = UNCHANGED
                                 ) -> MiniBatchKMeans:

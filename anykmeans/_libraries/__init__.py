@@ -118,3 +118,6 @@ def like_for(target: Any, current: Array) -> Array | None:
 @functools.cache
 def _instance(cls: type[Library], accelerator: bool) -> Library:
     return cls(accelerator)
+
+
+Dask.block_library = staticmethod(library_of)

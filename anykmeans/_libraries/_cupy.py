@@ -8,13 +8,15 @@ memory pool holds unused.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import array_api_compat
 
 from ._base import Library
 from ._devices import Backend, unusable
-from ._types import Array
+from ._threads import SharedLimit
+from ._types import Array, Namespace
 
 
 class CuPy(Library):
@@ -59,9 +61,45 @@ class CuPy(Library):
     def to_host(self, x: Array):
         return x.get()
 
+    def on_device(self, device: Any) -> contextlib.AbstractContextManager[Any]:
+        """CuPy's current device: array-api-compat's CuPy ``zeros``, ``arange``, ``full`` and
+        ``empty`` make arrays there whatever their ``device=`` says."""
+        import cupy
+
+        return cupy.cuda.Device(getattr(device, "id", device))
+
+    def half_precision_dtype(self, xp: Namespace, device: Any) -> Any:
+        """float32, as torch and JAX on a GPU (CuPy's default floating dtype is float64,
+        whose products run at a fraction of float32's rate on most GPUs)."""
+        return xp.float32
+
+    def matmul(self, xp: Namespace, a: Array, b: Array) -> Array:
+        """``a @ b`` with CuPy's float32 products at full precision while it runs: CuPy's
+        compute type for float32 (TF32 under ``CUPY_TF32=1``, or whatever
+        ``set_compute_type`` chose) is held at the default, full-precision one by
+        :data:`_full_precision` while any of our products runs, and put back after."""
+        with _full_precision():
+            return a @ b
+
     def device_memory(self, device: Any) -> int | None:
         import cupy
 
         with cupy.cuda.Device(device.id if hasattr(device, "id") else device):
             _, total = cupy.cuda.runtime.memGetInfo()
         return total
+
+
+def _float32_at_full_precision():
+    """Set CuPy's compute type for float32 products to its full-precision default; return
+    what puts back the type found."""
+    import numpy as np
+    from cupy._core import _routines_linalg as linalg
+
+    found = linalg.get_compute_type(np.float32)
+    linalg.set_compute_type(np.float32, linalg.COMPUTE_TYPE_DEFAULT)
+    return lambda: linalg.set_compute_type(np.float32, found)
+
+
+#: CuPy's float32 products at full precision while any of anykmeans' products runs, from any
+#: thread (Dask's).
+_full_precision = SharedLimit(_float32_at_full_precision)

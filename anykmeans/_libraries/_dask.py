@@ -124,13 +124,21 @@ class DaskPasses(Passes):
             out[i] = value
         return tuple(out)
 
+    def from_small_side(self, X: Array, *arrays: Array) -> tuple[Array, ...]:
+        """One-block Dask arrays of the small side's arrays, in their own library (Dask's
+        ``asarray`` would convert them to NumPy, which CuPy refuses)."""
+        import dask.array as da
+
+        return tuple(a if _is_lazy(a) else da.from_array(a, chunks=a.shape, asarray=False)
+                     for a in arrays)
+
     def take_rows(self, data: PassData, indices: Array) -> Any:
         """A delayed value: only the blocks that hold ``indices`` are read, by one small task
         each, in the graph of the pass (or :meth:`to_small_side`) that evaluates it."""
         import dask
 
         (indices,) = self.to_small_side(indices)
-        indices = np.asarray(indices)
+        indices = self.library.to_host(indices)
         blocks = _blocks(data)
         starts = np.asarray([rows.start for rows in blocks.rows])
         holder = np.searchsorted(starts, indices, side="right") - 1
@@ -166,11 +174,11 @@ class DaskPasses(Passes):
         import dask
 
         blocks = _blocks(data)
-        values = np.asarray(values)
+        values = self.library.to_host(values)
         if totals is None:
             holder, ends = np.zeros(values.shape[0], dtype=np.intp), None
         else:
-            ends = np.cumsum(np.asarray(totals))
+            ends = np.cumsum([self.library.to_host(total) for total in totals])
             holder = np.minimum(np.searchsorted(ends, values), len(blocks.rows) - 1)
         finder = dask.delayed(_find_in_block, pure=False)
         token = uuid.uuid4().hex
@@ -259,6 +267,10 @@ class Dask(Library):
     passes_type = DaskPasses
     install = "pip install 'dask[array]' (and distributed for a cluster)"
 
+    #: The library of an array of a Dask computation's result, its blocks' library: set by
+    #: :mod:`anykmeans._libraries`, which knows every library (a module below it cannot).
+    block_library: Callable[[Array], Library]
+
     @staticmethod
     def owns(x: Array) -> bool:
         return array_api_compat.is_dask_array(x)
@@ -288,8 +300,12 @@ class Dask(Library):
         return x
 
     def to_host(self, x: Array) -> np.ndarray:
-        with single_threaded_blas():
-            return np.asarray(x.compute())
+        """``x`` computed (an array already computed as it is), then copied by the library of
+        the result (its blocks' library: ``get`` for CuPy, which refuses ``np.asarray``)."""
+        if _is_lazy(x):
+            with single_threaded_blas():
+                x = x.compute()
+        return self.block_library(x).to_host(x)
 
     def materialise(self, *arrays: Array) -> tuple[Array, ...]:
         import dask

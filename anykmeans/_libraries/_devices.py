@@ -10,6 +10,7 @@ library; a library's module overrides what it can tell.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._types import Array
+from ._types import Array, Namespace
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,18 @@ class Devices:
         """Let the library make float64 arrays where it needs to be asked (the command line
         computes in float64 on every library, as NumPy does)."""
 
+    def on_device(self, device: Any) -> contextlib.AbstractContextManager[Any]:
+        """A context in which the library's creation functions (``zeros``, ``arange``,
+        ``full``, ...) make arrays on ``device``: for a library whose functions follow a
+        current device rather than their ``device=`` argument. The reference's take it."""
+        return contextlib.nullcontext()
+
+    def half_precision_dtype(self, xp: Namespace, device: Any) -> Any:
+        """The floating dtype that half-precision input (float16, bfloat16) is computed in
+        on ``device``: the namespace's default real floating dtype (NumPy's float64, as
+        scikit-learn converts it; float32 in torch and JAX)."""
+        return xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
+
     def prepare(self, x: Array, name: str) -> Array:
         """``x`` as anykmeans computes on it, at the boundary: the same values, in an array
         the rest of the package can use (e.g. detached from an autograd graph).
@@ -136,8 +149,13 @@ class Devices:
 
 
     def to_host(self, x: Array) -> np.ndarray:
-        """``x`` copied to a NumPy array in host memory."""
-        return np.asarray(x)
+        """``x`` copied to a NumPy array in host memory: through DLPack where ``x`` refuses an
+        implicit conversion (as arrays of a device do; the standard's way to share host
+        memory)."""
+        try:
+            return np.asarray(x)
+        except TypeError:
+            return np.from_dlpack(x)
 
     def materialise(self, *arrays: Array) -> tuple[Array, ...]:
         """Lazy arrays evaluated now, kept where they are; eager ones unchanged."""

@@ -1,9 +1,9 @@
 """JAX: each chunk's maths compiled, float32 products at full precision.
 
 JAX dispatches each operation on its own; compiled with ``jax.jit``, a chunk
-is one call, several times faster (docs/notes/benchmark-history.md). Matrix products
-run at ``"highest"`` precision: on recent GPUs JAX's default takes float32
-products through TF32, far coarser than the rounding that the tie test allows
+is one call, several times faster (docs/notes/benchmark-history.md). Matrix products,
+compiled or not, run at ``"highest"`` precision: on recent GPUs JAX's default takes
+float32 products through TF32, far coarser than the rounding that the tie test allows
 for. JAX arrays are immutable, so the reference code's in-place operators
 rebind instead. On an accelerator ``jax.ops.segment_sum`` adds atomically, so
 the accelerator plan keeps the reference one-hot product.
@@ -12,7 +12,7 @@ the accelerator plan keeps the reference one-hot product.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import array_api_compat
@@ -82,6 +82,17 @@ class Jax(Library):
         """The ladder's size on either plan: JAX compiles every operation per shape."""
         return ladder_size(n_rows)
 
+    def matmul(self, xp: Namespace, a: Array, b: Array) -> Array:
+        """``a @ b`` at ``"highest"`` precision, whatever ``jax_default_matmul_precision`` says
+        (eager or traced: the precision is the product's own argument)."""
+        import jax
+
+        return jax.numpy.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
+
+    def stacked_rows(self, xp: Namespace, parts: Iterable[Array], n_rows: int) -> Array:
+        """Concatenated: JAX arrays cannot be written into."""
+        return xp.concat(list(parts))
+
     def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
                     n_segments: int) -> Array:
         if self.accelerator:
@@ -93,14 +104,7 @@ class Jax(Library):
 
 @functools.cache
 def _jit(function: Callable[..., T], static_argnums: tuple[int, ...]) -> Callable[..., T]:
-    """``function`` compiled once (traced once per chunk shape), products at full precision."""
+    """``function`` compiled once (traced once per chunk shape)."""
     import jax
 
-    compiled = jax.jit(function, static_argnums=static_argnums)
-
-    @functools.wraps(function)
-    def run(*args: Any) -> T:
-        with jax.default_matmul_precision("highest"):
-            return compiled(*args)
-
-    return run
+    return jax.jit(function, static_argnums=static_argnums)

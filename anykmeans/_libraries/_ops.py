@@ -9,6 +9,7 @@ the same inputs (``tests/test_libraries.py``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import array_api_compat
@@ -114,6 +115,32 @@ class Primitives:
         :func:`first_true` along axis 1)."""
         return first_true(xp, mask, axis=1)
 
+    def matmul(self, xp: Namespace, a: Array, b: Array) -> Array:
+        """``a @ b`` at the full precision of the operands' dtype, whatever the library's
+        process-wide settings say (a library that may take float32 products through TF32 or
+        bfloat16 overrides this to forbid it for this product): every matrix product of a
+        fit, a prediction, a transform, a score, a seeding and a relocation is made here."""
+        return a @ b
+
+    def stacked_rows(self, xp: Namespace, parts: Iterable[Array], n_rows: int) -> Array:
+        """The blocks of rows ``parts`` (``n_rows`` rows in all, in order) one under the other.
+
+        The reference copies each block, as it comes, into one array made for
+        all the rows (one block alone is returned as it is), so that the whole
+        is held once beside one block, where a concatenation of the kept blocks
+        holds it twice. A library whose arrays cannot be written (or are lazy)
+        concatenates.
+        """
+        out, start = None, 0
+        for part in parts:
+            if out is None:
+                if part.shape[0] == n_rows:
+                    return part
+                out = xp.empty((n_rows, *part.shape[1:]), dtype=part.dtype,
+                               device=array_api_compat.device(part))
+            out[start:start + part.shape[0], ...] = part
+            start += part.shape[0]
+        return out
 
     def centred_rows(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
         """``X[rows] - mean``: a chunk of rows in the centred frame, a new array."""
@@ -147,7 +174,7 @@ class Primitives:
         """
         if sums_by_sorting(xp, values.dtype, array_api_compat.device(values)):
             return SortedSegments(xp, segment_ids, n_segments).sums(values)
-        return _one_hot(xp, segment_ids, n_segments, values.dtype).T @ values
+        return self.matmul(xp, _one_hot(xp, segment_ids, n_segments, values.dtype).T, values)
 
     def cluster_sums(self, xp: Namespace, x: Array, w: Array | None, labels: Array,
                      n_clusters: int) -> tuple[Array, Array]:
@@ -182,8 +209,8 @@ class Primitives:
             weight_sums = segments.counts(x.dtype) if w is None else segments.sums(w)
             return segments.sums(x), weight_sums
         one_hot = _one_hot(xp, labels, n_clusters, x.dtype)
-        weight_sums = xp.sum(one_hot, axis=0) if w is None else one_hot.T @ w
-        return one_hot.T @ x, weight_sums
+        weight_sums = xp.sum(one_hot, axis=0) if w is None else self.matmul(xp, one_hot.T, w)
+        return self.matmul(xp, one_hot.T, x), weight_sums
 
     def segment_count(self, xp: Namespace, segment_ids: Array, n_segments: int,
                       dtype: Any) -> Array:

@@ -17,6 +17,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+import array_api_compat
+
 from ._types import Array, Assignment, Pass, PassData
 
 
@@ -49,6 +51,12 @@ class Passes:
         round trip) into the library of its blocks, in the caller's process.
         """
         return arrays
+
+    def from_small_side(self, X: Array, *arrays: Array) -> tuple[Array, ...]:
+        """Arrays of the small side (:meth:`to_small_side`) as arrays of ``X``'s library on
+        its device: an eager library's are already."""
+        xp = array_api_compat.array_namespace(X)
+        return tuple(xp.asarray(a, device=array_api_compat.device(X)) for a in arrays)
 
     def take_rows(self, data: PassData, indices: Array) -> Any:
         """The rows of ``data.X`` at ``indices`` (not centred), for :meth:`to_small_side` or as

@@ -26,7 +26,7 @@ from . import _fused
 from ._base import Library
 from ._devices import Backend, unusable
 from ._passes import Passes
-from ._threads import run_on_pool, single_threaded_blas, usable_cores
+from ._threads import SharedLimit, run_on_pool, single_threaded_blas, usable_cores
 from ._types import Array, Assignment, Namespace, PassData
 
 T = TypeVar("T")
@@ -161,6 +161,15 @@ class Torch(Library):
 
         return as_tensors
 
+    def matmul(self, xp: Namespace, a: Array, b: Array) -> Array:
+        """``a @ b`` with torch's float32 products at full precision while it runs: neither
+        ``torch.backends.cuda.matmul.allow_tf32``, ``torch.set_float32_matmul_precision``
+        below ``"highest"`` nor a backend's ``fp32_precision`` of ``"tf32"`` or ``"bf16"``
+        reach it (all process-wide: held by :data:`_full_precision` while any of our
+        products runs, put back after)."""
+        with _full_precision():
+            return a @ b
+
     def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
                     n_segments: int) -> Array:
         if self.accelerator:
@@ -191,6 +200,44 @@ def _check_strided(x: Array, name: str) -> None:
     kind = "sparse" if layout.startswith("sparse") else layout.lstrip("_")
     raise TypeError(f"{kind} torch tensors are not supported for {name} (layout {x.layout}); "
                     f"densify with {name}.to_dense().")
+
+
+def _float32_at_full_precision():
+    """Set torch's float32 products to full precision (IEEE float32: no TF32 on CUDA, no
+    bfloat16 or TF32 through oneDNN on the CPU); return what puts back the settings found.
+
+    From torch 2.9 the settings are the backends' ``fp32_precision``, which the older
+    ``allow_tf32`` and ``set_float32_matmul_precision`` only set; before, those two.
+    """
+    import torch
+
+    settings = [matmul for matmul in (torch.backends.cuda.matmul,
+                                      getattr(torch.backends.mkldnn, "matmul", None))
+                if hasattr(matmul, "fp32_precision")]
+    if not settings:
+        precision = torch.get_float32_matmul_precision()
+        allow_tf32 = torch.backends.cuda.matmul.allow_tf32
+        torch.set_float32_matmul_precision("highest")  # also turns allow_tf32 off
+
+        def restore_legacy() -> None:
+            torch.set_float32_matmul_precision(precision)
+            torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+
+        return restore_legacy
+    found = [matmul.fp32_precision for matmul in settings]
+    for matmul in settings:
+        matmul.fp32_precision = "ieee"
+
+    def restore() -> None:
+        for matmul, value in zip(settings, found, strict=True):
+            matmul.fp32_precision = value
+
+    return restore
+
+
+#: torch's float32 products at full precision while any of anykmeans' products runs, from
+#: any thread (pool threads, Dask's).
+_full_precision = SharedLimit(_float32_at_full_precision)
 
 
 #: The torch thread count of a thread that :func:`_one_torch_thread` holds at one thread.
