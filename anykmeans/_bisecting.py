@@ -307,7 +307,7 @@ def descent_pass(data: Data, rows: slice, state: None, node_centres: Array, chil
     def chunk(s: slice) -> Array:
         x = data.centred(s)
         x_sq_norms = library.sq_norms(xp, x)
-        block = scores(x, node_centres, node_sq_norms)
+        block = scores(library, xp, x, node_centres, node_sq_norms)
         node = xp.zeros(x.shape[0], dtype=index, device=device_of(x))
         for _ in range(depth):
             pair = xp.take(children, node, axis=0)

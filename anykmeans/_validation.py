@@ -340,12 +340,6 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
             f"X has {shape[1]} features, but {estimator} is expecting {n_features} features "
             "as input."
         )
-    if like is not None and device_of(X) != device_of(like):
-        raise ValueError(
-            f"{name} is on device {device_of(X)} but the model is on device "
-            f"{device_of(like)}; move {name} to the model's device, or the model to "
-            f"{name}'s (model.to({name}))."
-        )
     source = X.dtype
     dtype = float_dtype(xp, X)  # refuses complex and non-numeric dtypes
     if like is not None:

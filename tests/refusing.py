@@ -32,7 +32,8 @@ def wrap(x):
 class Namespace:
     def __getattr__(self, name):
         value = getattr(cnp, name)
-        if not callable(value) or isinstance(value, type) or name in ("isdtype", "finfo", "iinfo", "__array_namespace_info__"):
+        if not callable(value) or isinstance(value, type) or name in (
+                "isdtype", "finfo", "iinfo", "__array_namespace_info__"):
             return value
         return lambda *args, **kwargs: wrap(value(*unwrap(args), **unwrap(kwargs)))
 
