@@ -154,15 +154,25 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
 
 @functools.cache
 def compiled_kernel() -> Callable[..., float] | None:
-    """:func:`nearest_and_sums` compiled by Numba (once per process, on first use), or None
-    where Numba is not installed. Compiled without a cache file: fitting writes no file."""
+    """:func:`nearest_and_sums` compiled by Numba on first use, or None where Numba is not
+    installed.
+
+    The machine code is cached by Numba, so that later processes load it rather than
+    compile it again: in ``NUMBA_CACHE_DIR`` where that is set, else in the
+    ``__pycache__`` folder beside this module, else in Numba's folder in the user's
+    cache (docs/guarantees.md). Where none of them can be written, the loop is compiled
+    in memory, once per process, and nothing is written.
+    """
     if importlib.util.find_spec("numba") is None:
         return None
     import numba
 
     if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT: the loop would run in Python
         return None
-    return numba.njit(nogil=True, cache=False)(nearest_and_sums)
+    try:
+        return numba.njit(nogil=True, cache=True)(nearest_and_sums)
+    except RuntimeError:  # Numba found no folder it can write its cache to
+        return numba.njit(nogil=True, cache=False)(nearest_and_sums)
 
 
 #: A thread keeps a buffer for its next tiles only up to this size: what a fit with very many
