@@ -111,3 +111,18 @@ def test_problems_are_float32_with_distinct_initial_rows_and_reproducible():
     np.testing.assert_array_equal(centres, centres2)
     assert [(p.n, p.d, p.k) for p in STANDARD] == [
         (1_000_000, 32, 64), (200_000, 128, 256), (1_000_000, 4, 16), (100_000, 64, 1024)]
+
+
+@pytest.mark.slow
+def test_the_command_line_and_the_sklearn_script_fit_the_same_data_alike(monkeypatch, tmp_path):
+    """benchmarks.startup times a like-for-like pair: the script and ``anykmeans fit`` read the
+    same CSV and find the same centres (scikit-learn's answer, same seed)."""
+    import anykmeans
+    from benchmarks import startup
+
+    monkeypatch.setattr(startup, "CLI_PROBLEM", Problem("CLI", 2000, 3, 16, "custom"))
+    seconds = startup.command_line(tmp_path, repeats=1)
+    assert {name: len(runs) for name, runs in seconds.items()} == {
+        "anykmeans fit": 1, "scikit-learn script": 1}
+    ours = anykmeans.load(tmp_path / "model.npz").cluster_centers_
+    np.testing.assert_allclose(ours, np.load(tmp_path / "centres.npy"), rtol=1e-6, atol=1e-6)
