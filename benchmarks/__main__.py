@@ -12,7 +12,9 @@ Every problem is float32 and runs from the same fixed initial centres for a
 fixed number of iterations (tol=0) on every implementation, timed in one
 process, repeats interleaved. Reported per problem and implementation: median
 ms per Lloyd iteration, its ratio to scikit-learn's, its ratio to the GEMM floor
-(2 n k d flops at the float32 GEMM rate measured in the same run), optionally
+(2 n k d flops at the float32 GEMM rate measured in the same run), the floor of
+an iteration (that product plus one read of X at the memory read rate measured
+in the same run) and the ratio to it, optionally
 the end-to-end KMeans(k, random_state=0).fit time, and the peak extra memory of
 a fit (in a child process). Ratios within one run are the numbers to trust on a
 shared machine. See docs/benchmarks.md.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 
 from . import chart, implementations, measure, report
@@ -111,20 +114,24 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> i
     notes += [note for note in scaling_notes + memory_notes if note not in notes]
 
     gemm_flops = measure.gemm_rate()  # first, while BLAS has all its threads
+    read_bytes = measure.read_rate()
     machine = describe()
-    print(f"{title(machine)}; float32 GEMM {gemm_flops / 1e9:.0f} GF/s", file=sys.stderr)
+    rates = f"float32 GEMM {gemm_flops / 1e9:.0f} GF/s, memory read {read_bytes / 1e9:.1f} GB/s"
+    print(f"{title(machine)}; {rates}", file=sys.stderr)
     rows = []
     for problem in problems:
         rows += run_problem(problem, chosen, iterations=args.iterations, repeats=args.repeats,
-                            gemm_flops=gemm_flops, end_to_end=args.end_to_end,
+                            gemm_flops=gemm_flops, read_bytes=read_bytes,
+                            end_to_end=args.end_to_end,
                             memory=args.memory, notes=notes)
     for series in args.scaling:
         for problem in SCALING[series]:
             rows += run_problem(problem, scaling_chosen, iterations=args.iterations,
-                                repeats=args.repeats, gemm_flops=gemm_flops, notes=notes)
+                                repeats=args.repeats, gemm_flops=gemm_flops,
+                                read_bytes=read_bytes, notes=notes)
     memory_rows = memory_target([impl.name for impl in memory_chosen], notes)
 
-    print(f"{title(machine)}; float32 GEMM {gemm_flops / 1e9:.0f} GF/s")
+    print(f"{title(machine)}; {rates}; load average {os.getloadavg()[0]:.1f}")
     if rows:
         print(f"Lloyd: {args.iterations} iterations per fit, median of {args.repeats} fits")
         print(report.table(rows))
@@ -137,7 +144,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> i
         print(report.table(memory_rows))
     for note in notes:
         print(f"note: {note}")
-    results = {"machine": machine, "gemm_flops": gemm_flops,
+    results = {"machine": machine, "gemm_flops": gemm_flops, "read_bytes": read_bytes,
+               "load_average": os.getloadavg(),
                "settings": {"iterations": args.iterations, "repeats": args.repeats,
                             "end_to_end": args.end_to_end, "memory": args.memory},
                "rows": rows, "geomean_vs_sklearn": report.geometric_means(rows),

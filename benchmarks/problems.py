@@ -44,6 +44,11 @@ class Problem:
         """Floating-point operations of one assignment's GEMM, ``2 n k d``."""
         return 2 * self.n * self.k * self.d
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the float32 data ``X``: what one read of it moves."""
+        return 4 * self.n * self.d
+
     def data(self, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """The points and the initial centres, the same for every implementation.
 

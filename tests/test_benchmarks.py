@@ -50,8 +50,11 @@ def test_json_has_one_sane_row_per_implementation(results):
         assert (row["n"], row["d"], row["k"]) == (2000, 4, 3)
         assert row["ms_per_iter"] > 0
         assert 1 <= row["iterations"] <= 2
-        floor_ms = 2 * 2000 * 3 * 4 / data["gemm_flops"] * 1e3
-        assert math.isclose(row["vs_gemm_floor"], row["ms_per_iter"] / floor_ms)
+        gemm_ms = 2 * 2000 * 3 * 4 / data["gemm_flops"] * 1e3
+        assert math.isclose(row["vs_gemm_floor"], row["ms_per_iter"] / gemm_ms)
+        # the floor: the product, and one read of the 2000 x 4 float32 rows
+        assert math.isclose(row["floor_ms"], gemm_ms + 4 * 2000 * 4 / data["read_bytes"] * 1e3)
+        assert math.isclose(row["vs_floor"], row["ms_per_iter"] / row["floor_ms"])
         assert math.isclose(row["vs_sklearn"],
                             row["ms_per_iter"] / rows["scikit-learn"]["ms_per_iter"])
         assert row["fit_s"] > 0 and row["fit_iterations"] >= 1
