@@ -77,11 +77,10 @@ def lloyd_pass(data: Data, rows: slice, state: tuple[Array, Array] | None,
     """
     xp, X = data.xp, data.X
     labels_old, x_sq_norms = (None, None) if state is None else state
-    step = assign_block(data, centres, update=True, x_sq_norms=x_sq_norms)
-    if labels_old is None:
-        n_changed = xp.full((), X.shape[0], dtype=X.dtype, device=device_of(X))
-    else:
-        n_changed = xp.sum(xp.astype(step.labels != labels_old, X.dtype))
+    step = assign_block(data, centres, update=True, x_sq_norms=x_sq_norms,
+                        previous_labels=labels_old)
+    n_changed = (xp.full((), X.shape[0], dtype=X.dtype, device=device_of(X))
+                 if labels_old is None else step.n_changed)
     return ((step.labels, step.x_sq_norms),
             LloydSums(step.sums, step.weight_sums, step.inertia, n_changed))
 

@@ -203,8 +203,9 @@ def tile_rows(n_features: int, n_clusters: int, itemsize: int) -> int:
 
 
 def chunk_assignment(X: Array, mean: Array, weights: Array | None, centres: Array,
-                     centre_sq_norms: Array, x_sq_norms: Array | None, *, update: bool,
-                     exact_inertia: bool, tie_ulps: int) -> Callable[[slice], Assignment] | None:
+                     centre_sq_norms: Array, x_sq_norms: Array | None,
+                     previous_labels: Array | None, *, update: bool, exact_inertia: bool,
+                     tie_ulps: int) -> Callable[[slice], Assignment] | None:
     """:func:`assign_chunk` for the NumPy arrays of a pass, or None where the pass is not
     for the fused loop: Numba is not installed, the rows are not float32 or float64, the
     centres are of another dtype, or the pass has fewer than :data:`MIN_SCORES` scores.
@@ -219,15 +220,16 @@ def chunk_assignment(X: Array, mean: Array, weights: Array | None, centres: Arra
         return None
     dtype = X.dtype
     return functools.partial(assign_chunk, kernel, X, mean, weights, centres, centre_sq_norms,
-                             x_sq_norms, update, exact_inertia, -2.0 * centres,
+                             x_sq_norms, previous_labels, update, exact_inertia,
+                             -2.0 * centres,
                              dtype.type(tie_ulps * np.finfo(dtype).eps),
                              dtype.type(np.max(centre_sq_norms)))
 
 
 def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: Array | None,
                  centres: Array, centre_sq_norms: Array, x_sq_norms: Array | None,
-                 update: bool, exact_inertia: bool, scaled: Array, slack_scale: Any,
-                 max_norm: Any, rows: slice) -> Assignment:
+                 previous_labels: Array | None, update: bool, exact_inertia: bool,
+                 scaled: Array, slack_scale: Any, max_norm: Any, rows: slice) -> Assignment:
     """The assignment of the rows ``X[rows]`` (centred on ``mean``), tile by tile.
 
     The contract of :func:`anykmeans._primitives.assign` on one chunk; ``kernel``
@@ -264,6 +266,8 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
         x = next_x
         buffers.reverse()
     inertia = np.asarray(inertia, dtype=dtype)
+    n_changed = (None if previous_labels is None
+                 else np.asarray(np.count_nonzero(labels != previous_labels[rows]), dtype=dtype))
     if not update:
-        return Assignment(labels, inertia, None, None, norms)
-    return Assignment(labels, inertia, sums, weight_sums.astype(dtype), norms)
+        return Assignment(labels, inertia, None, None, norms, n_changed)
+    return Assignment(labels, inertia, sums, weight_sums.astype(dtype), norms, n_changed)
