@@ -29,7 +29,7 @@ import sys
 
 from . import chart, implementations, measure, report
 from .machine import describe, title
-from .problems import GPU, LARGE_K, SCALING, STANDARD, custom
+from .problems import EXTRA, GPU, LARGE_K, SCALING, STANDARD, custom
 from .suite import MEMORY_TARGET_ITERATIONS, memory_target, run_problem
 
 
@@ -47,9 +47,10 @@ def build_parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     names = [p.name for p in STANDARD]
     parser.add_argument("--problems", nargs="*", default=names,
-                        choices=names + [p.name for p in LARGE_K + GPU], metavar="S",
+                        choices=names + [p.name for p in EXTRA + LARGE_K + GPU], metavar="S",
                         help="problems to run: S1-S4 (default: all; none if the flag is "
-                             "given alone), L1 (200k x 64, k = 4 096: large k on a CPU), "
+                             "given alone), W1 (300k x 256, k = 100), N1 (2M x 3, k = 8), "
+                             "L1 (200k x 64, k = 4 096: large k on a CPU), "
                              "F1 (1M x 256, k = 20 000: FAISS's GPU size)")
     parser.add_argument("--shape", nargs=3, type=_positive, metavar=("N", "D", "K"),
                         help="run this shape instead of the standard problems")
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> i
     if args.chart and importlib.util.find_spec("matplotlib") is None:
         parser.error("--chart needs matplotlib (pip install matplotlib)")
     problems = [custom(*args.shape)] if args.shape else [
-        p for p in STANDARD + LARGE_K + GPU if p.name in args.problems]
+        p for p in STANDARD + EXTRA + LARGE_K + GPU if p.name in args.problems]
     if args.shape and args.shape[2] > args.shape[0]:
         parser.error("--shape N D K needs K <= N (the initial centres are K distinct rows)")
     if args.chart and not (problems or args.scaling):

@@ -83,6 +83,13 @@ STANDARD = (
     Problem("S4", 100_000, 64, 1024),
 )
 
+#: The two shapes beside S1-S4 in issue 27's table: wide rows, few centres (W1); three
+#: features (N1), where one read of ``X`` is most of the floor (``--problems W1 N1``).
+EXTRA = (
+    Problem("W1", 300_000, 256, 100, "extra"),
+    Problem("N1", 2_000_000, 3, 8, "extra"),
+)
+
 #: Large k on a CPU: an inverted-file index's coarse quantiser at a size a CPU runs
 #: (``--problems L1``; each iteration is ~100 GFLOP).
 LARGE_K = (Problem("L1", 200_000, 64, 4096, "large k"),)

@@ -1,6 +1,6 @@
 """NumPy's fused assignment: the nearest centres and the cluster sums in one compiled loop.
 
-With Numba installed (``pip install numba``), the NumPy plan
+With Numba installed (``pip install ".[fast]"``), the NumPy plan
 assigns a chunk of rows tile by tile: the tile's rows centred into one of two
 buffers of the thread's own, one BLAS product for its score block, and one
 compiled loop over the block (:func:`nearest_and_sums`) that finds each row's
@@ -44,7 +44,8 @@ TILE_BYTES = 2**20
 MIN_TILE_ROWS = 256
 
 #: Passes with fewer scores (rows times centres) than this take the standard path: they
-#: take milliseconds, and the loop's compilation, once per process and dtype, about a second.
+#: take milliseconds; the loop's compilation, once per dtype, about a second, and loading
+#: it from Numba's cache in a later process (with Numba's import) more than half of that.
 MIN_SCORES = 2**20
 
 #: The dtypes the loop is compiled for.
