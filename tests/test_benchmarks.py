@@ -129,3 +129,29 @@ def test_the_command_line_and_the_sklearn_script_fit_the_same_data_alike(monkeyp
         "anykmeans fit": 1, "scikit-learn script": 1}
     ours = anykmeans.load(tmp_path / "model.npz").cluster_centers_
     np.testing.assert_allclose(ours, np.load(tmp_path / "centres.npy"), rtol=1e-6, atol=1e-6)
+
+
+def test_benchmarks_paths_forces_the_standard_path_only_while_its_fit_runs(monkeypatch):
+    """benchmarks.paths: "numpy standard" runs no compiled loop, "numpy" does, and the
+    standard path's switch is undone after each fit."""
+    pytest.importorskip("torch")
+    from anykmeans._libraries import _fused
+    from benchmarks import paths
+
+    if _fused.compiled_kernel() is None:
+        pytest.skip("Numba is not installed")
+    calls = []
+    real = _fused.compiled_kernel()
+
+    def counting():
+        calls.append(1)
+        return real
+
+    monkeypatch.setattr(_fused, "MIN_SCORES", 0)
+    monkeypatch.setattr(_fused, "compiled_kernel", counting)
+    found = {impl.name: impl for impl in paths.implementations()}
+    X, centres = Problem("tiny", 500, 3, 4).data()
+    assert found["numpy standard"].lloyd(X, centres, 2)() >= 1
+    assert calls == [] and _fused.compiled_kernel is counting
+    found["numpy"].lloyd(X, centres, 2)()
+    assert calls
