@@ -70,7 +70,9 @@ def lloyd_pass(data: Data, rows: slice, state: tuple[Array, Array] | None,
 
     A block pass of :meth:`~anykmeans._libraries._passes.Passes.run`. ``state``
     holds the rows' labels and squared norms from the previous iteration
-    (None at first); the labels that changed are counted against it.
+    (None at first); the labels that changed are counted against it: on the
+    CPU plan chunk by chunk, in the pass; on the accelerator plan once after
+    it (a chunk's count would be four more kernels a chunk).
 
     Returns
     -------
@@ -80,11 +82,14 @@ def lloyd_pass(data: Data, rows: slice, state: tuple[Array, Array] | None,
     """
     xp, X = data.xp, data.X
     labels_old, x_sq_norms = (None, None) if state is None else state
-    step = assign_block(data, centres, update=True, x_sq_norms=x_sq_norms)
+    step = assign_block(data, centres, update=True, x_sq_norms=x_sq_norms,
+                        previous_labels=None if data.library.accelerator else labels_old)
     if labels_old is None:
         n_changed = xp.full((), X.shape[0], dtype=X.dtype, device=device_of(X))
-    else:
+    elif step.n_changed is None:
         n_changed = xp.sum(xp.astype(step.labels != labels_old, X.dtype))
+    else:
+        n_changed = step.n_changed
     return ((step.labels, step.x_sq_norms),
             LloydSums(step.sums, step.weight_sums, step.inertia, n_changed))
 

@@ -12,7 +12,9 @@ Every problem is float32 and runs from the same fixed initial centres for a
 fixed number of iterations (tol=0) on every implementation, timed in one
 process, repeats interleaved. Reported per problem and implementation: median
 ms per Lloyd iteration, its ratio to scikit-learn's, its ratio to the GEMM floor
-(2 n k d flops at the float32 GEMM rate measured in the same run), optionally
+(2 n k d flops at the float32 GEMM rate measured in the same run), the floor of
+an iteration (that product plus one read of X at the memory read rate measured
+in the same run) and the ratio to it, optionally
 the end-to-end KMeans(k, random_state=0).fit time, and the peak extra memory of
 a fit (in a child process). Ratios within one run are the numbers to trust on a
 shared machine. See docs/benchmarks.md.
@@ -22,11 +24,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 
 from . import chart, implementations, measure, report
 from .machine import describe, title
-from .problems import GPU, LARGE_K, SCALING, STANDARD, custom
+from .problems import EXTRA, GPU, LARGE_K, SCALING, STANDARD, custom
 from .suite import MEMORY_TARGET_ITERATIONS, memory_target, run_problem
 
 
@@ -44,9 +47,10 @@ def build_parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     names = [p.name for p in STANDARD]
     parser.add_argument("--problems", nargs="*", default=names,
-                        choices=names + [p.name for p in LARGE_K + GPU], metavar="S",
+                        choices=names + [p.name for p in EXTRA + LARGE_K + GPU], metavar="S",
                         help="problems to run: S1-S4 (default: all; none if the flag is "
-                             "given alone), L1 (200k x 64, k = 4 096: large k on a CPU), "
+                             "given alone), W1 (300k x 256, k = 100), N1 (2M x 3, k = 8), "
+                             "L1 (200k x 64, k = 4 096: large k on a CPU), "
                              "F1 (1M x 256, k = 20 000: FAISS's GPU size)")
     parser.add_argument("--shape", nargs=3, type=_positive, metavar=("N", "D", "K"),
                         help="run this shape instead of the standard problems")
@@ -95,7 +99,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> i
     if args.chart and importlib.util.find_spec("matplotlib") is None:
         parser.error("--chart needs matplotlib (pip install matplotlib)")
     problems = [custom(*args.shape)] if args.shape else [
-        p for p in STANDARD + LARGE_K + GPU if p.name in args.problems]
+        p for p in STANDARD + EXTRA + LARGE_K + GPU if p.name in args.problems]
     if args.shape and args.shape[2] > args.shape[0]:
         parser.error("--shape N D K needs K <= N (the initial centres are K distinct rows)")
     if args.chart and not (problems or args.scaling):
@@ -111,20 +115,24 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> i
     notes += [note for note in scaling_notes + memory_notes if note not in notes]
 
     gemm_flops = measure.gemm_rate()  # first, while BLAS has all its threads
+    read_bytes = measure.read_rate()
     machine = describe()
-    print(f"{title(machine)}; float32 GEMM {gemm_flops / 1e9:.0f} GF/s", file=sys.stderr)
+    rates = f"float32 GEMM {gemm_flops / 1e9:.0f} GF/s, memory read {read_bytes / 1e9:.1f} GB/s"
+    print(f"{title(machine)}; {rates}", file=sys.stderr)
     rows = []
     for problem in problems:
         rows += run_problem(problem, chosen, iterations=args.iterations, repeats=args.repeats,
-                            gemm_flops=gemm_flops, end_to_end=args.end_to_end,
+                            gemm_flops=gemm_flops, read_bytes=read_bytes,
+                            end_to_end=args.end_to_end,
                             memory=args.memory, notes=notes)
     for series in args.scaling:
         for problem in SCALING[series]:
             rows += run_problem(problem, scaling_chosen, iterations=args.iterations,
-                                repeats=args.repeats, gemm_flops=gemm_flops, notes=notes)
+                                repeats=args.repeats, gemm_flops=gemm_flops,
+                                read_bytes=read_bytes, notes=notes)
     memory_rows = memory_target([impl.name for impl in memory_chosen], notes)
 
-    print(f"{title(machine)}; float32 GEMM {gemm_flops / 1e9:.0f} GF/s")
+    print(f"{title(machine)}; {rates}; load average {os.getloadavg()[0]:.1f}")
     if rows:
         print(f"Lloyd: {args.iterations} iterations per fit, median of {args.repeats} fits")
         print(report.table(rows))
@@ -137,7 +145,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> i
         print(report.table(memory_rows))
     for note in notes:
         print(f"note: {note}")
-    results = {"machine": machine, "gemm_flops": gemm_flops,
+    results = {"machine": machine, "gemm_flops": gemm_flops, "read_bytes": read_bytes,
+               "load_average": os.getloadavg(),
                "settings": {"iterations": args.iterations, "repeats": args.repeats,
                             "end_to_end": args.end_to_end, "memory": args.memory},
                "rows": rows, "geomean_vs_sklearn": report.geometric_means(rows),

@@ -1,10 +1,12 @@
-"""Timing: the GEMM rate, and interleaved repeats of fits that report their iterations."""
+"""Timing: the GEMM and memory read rates, and interleaved repeats of fits that count iterations."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +28,28 @@ def gemm_rate(size: int = 2048, repeats: int = 5, budget: float = 1.0) -> float:
         np.matmul(a, a, out=out)
         times.append(time.perf_counter() - start)
     return 2 * size**3 / min(times)
+
+
+def read_rate(size: int = 1 << 28, repeats: int = 5, budget: float = 1.0) -> float:
+    """Rate in bytes per second at which the machine's cores read memory together.
+
+    One float32 array of ``size`` bytes (far beyond the caches) summed in as
+    many parts as there are usable cores, each on its own thread (NumPy's sums
+    release the GIL): as a pass over ``X`` reads it. The best of up to
+    ``repeats`` reads, after one untimed one; timing stops after two once
+    ``budget`` seconds are spent.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    parts = np.array_split(np.ones(size // 4, dtype=np.float32), cores)
+    with ThreadPoolExecutor(cores) as pool:
+        list(pool.map(np.sum, parts))
+        times: list[float] = []
+        while len(times) < repeats and (len(times) < 2 or sum(times) < budget):
+            start = time.perf_counter()
+            list(pool.map(np.sum, parts))
+            times.append(time.perf_counter() - start)
+    return size / min(times)
 
 
 @dataclass

@@ -44,6 +44,11 @@ class Problem:
         """Floating-point operations of one assignment's GEMM, ``2 n k d``."""
         return 2 * self.n * self.k * self.d
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the float32 data ``X``: what one read of it moves."""
+        return 4 * self.n * self.d
+
     def data(self, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """The points and the initial centres, the same for every implementation.
 
@@ -76,6 +81,13 @@ STANDARD = (
     Problem("S2", 200_000, 128, 256),
     Problem("S3", 1_000_000, 4, 16),
     Problem("S4", 100_000, 64, 1024),
+)
+
+#: The two shapes beside S1-S4 in issue 27's table: wide rows, few centres (W1); three
+#: features (N1), where one read of ``X`` is most of the floor (``--problems W1 N1``).
+EXTRA = (
+    Problem("W1", 300_000, 256, 100, "extra"),
+    Problem("N1", 2_000_000, 3, 8, "extra"),
 )
 
 #: Large k on a CPU: an inverted-file index's coarse quantiser at a size a CPU runs

@@ -15,6 +15,8 @@ _COLUMNS = (
     ("iters", "iterations", "{}"),
     ("vs sklearn", "vs_sklearn", "{:.2f}"),
     ("vs GEMM floor", "vs_gemm_floor", "{:.1f}"),
+    ("floor ms", "floor_ms", "{:.2f}"),
+    ("vs floor", "vs_floor", "{:.1f}"),
     ("fit s", "fit_s", "{:.2f}"),
     ("fit iters", "fit_iterations", "{}"),
     ("fit vs sklearn", "fit_vs_sklearn", "{:.2f}"),

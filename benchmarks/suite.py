@@ -20,7 +20,7 @@ REFERENCE = "scikit-learn"
 
 ROW_KEYS = (
     "problem", "series", "n", "d", "k", "implementation",
-    "ms_per_iter", "iterations", "vs_sklearn", "vs_gemm_floor",
+    "ms_per_iter", "iterations", "vs_sklearn", "vs_gemm_floor", "floor_ms", "vs_floor",
     "fit_s", "fit_iterations", "fit_vs_sklearn", "peak_extra_mb",
 )
 
@@ -54,8 +54,9 @@ def _timed(timings: dict[str, Timing], problem: Problem, what: str,
 
 
 def run_problem(problem: Problem, implementations: Sequence[Implementation], *,
-                iterations: int, repeats: int, gemm_flops: float, end_to_end: bool = False,
-                memory: bool = False, notes: list[str]) -> list[dict]:
+                iterations: int, repeats: int, gemm_flops: float, read_bytes: float,
+                end_to_end: bool = False, memory: bool = False,
+                notes: list[str]) -> list[dict]:
     """Time one problem on every implementation, interleaved; one row per implementation.
 
     Parameters
@@ -67,7 +68,10 @@ def run_problem(problem: Problem, implementations: Sequence[Implementation], *,
     repeats : int
         Timed fits per implementation (after one untimed warm-up round).
     gemm_flops : float
-        The float32 GEMM rate that defines the floor, ``problem.flops / gemm_flops``.
+        The float32 GEMM rate: ``problem.flops / gemm_flops`` is the product's floor.
+    read_bytes : float
+        The memory read rate (bytes per second): the floor of an iteration is its
+        product's plus one read of ``X``, ``problem.nbytes / read_bytes``.
     end_to_end : bool
         Also time ``KMeans(k, random_state=0).fit(X)`` where the library has it.
     memory : bool
@@ -87,7 +91,8 @@ def run_problem(problem: Problem, implementations: Sequence[Implementation], *,
         fits = _timed(interleaved(runs, repeats, warmup=False), problem, "end-to-end fit",
                       notes)
         del runs
-    floor_ms = problem.flops / gemm_flops * 1e3
+    gemm_ms = problem.flops / gemm_flops * 1e3
+    floor_ms = gemm_ms + problem.nbytes / read_bytes * 1e3
     reference = lloyd.get(REFERENCE)
     reference_fit = fits.get(REFERENCE)
     rows = []
@@ -101,7 +106,8 @@ def run_problem(problem: Problem, implementations: Sequence[Implementation], *,
         row = dict.fromkeys(ROW_KEYS)
         row.update(problem=problem.name, series=problem.series, n=problem.n, d=problem.d,
                    k=problem.k, implementation=name, ms_per_iter=ms,
-                   iterations=max(timing.iterations), vs_gemm_floor=ms / floor_ms)
+                   iterations=max(timing.iterations), vs_gemm_floor=ms / gemm_ms,
+                   floor_ms=floor_ms, vs_floor=ms / floor_ms)
         if reference is not None:
             row["vs_sklearn"] = ms / reference.median_ms_per_iteration
         if name in fits:

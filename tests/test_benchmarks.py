@@ -51,8 +51,11 @@ def test_json_has_one_sane_row_per_implementation(results):
         assert (row["n"], row["d"], row["k"]) == (2000, 4, 3)
         assert row["ms_per_iter"] > 0
         assert 1 <= row["iterations"] <= 2
-        floor_ms = 2 * 2000 * 3 * 4 / data["gemm_flops"] * 1e3
-        assert math.isclose(row["vs_gemm_floor"], row["ms_per_iter"] / floor_ms)
+        gemm_ms = 2 * 2000 * 3 * 4 / data["gemm_flops"] * 1e3
+        assert math.isclose(row["vs_gemm_floor"], row["ms_per_iter"] / gemm_ms)
+        # the floor: the product, and one read of the 2000 x 4 float32 rows
+        assert math.isclose(row["floor_ms"], gemm_ms + 4 * 2000 * 4 / data["read_bytes"] * 1e3)
+        assert math.isclose(row["vs_floor"], row["ms_per_iter"] / row["floor_ms"])
         assert math.isclose(row["vs_sklearn"],
                             row["ms_per_iter"] / rows["scikit-learn"]["ms_per_iter"])
         assert row["fit_s"] > 0 and row["fit_iterations"] >= 1
@@ -133,3 +136,44 @@ def test_faiss_trains_on_the_gpu_where_it_sees_one(monkeypatch):
         monkeypatch.setitem(sys.modules, "faiss", faiss)
         peers.faiss_lloyd(np.zeros((8, 2), np.float32), np.zeros((2, 2), np.float32), 1)()
     assert [options["gpu"] for options in made] == [False, True]
+
+
+@pytest.mark.slow
+def test_the_command_line_and_the_sklearn_script_fit_the_same_data_alike(monkeypatch, tmp_path):
+    """benchmarks.startup times a like-for-like pair: the script and ``anykmeans fit`` read the
+    same CSV and find the same centres (scikit-learn's answer, same seed)."""
+    import anykmeans
+    from benchmarks import startup
+
+    monkeypatch.setattr(startup, "CLI_PROBLEM", Problem("CLI", 2000, 3, 16, "custom"))
+    seconds = startup.command_line(tmp_path, repeats=1)
+    assert {name: len(runs) for name, runs in seconds.items()} == {
+        "anykmeans fit": 1, "scikit-learn script": 1}
+    ours = anykmeans.load(tmp_path / "model.npz").cluster_centers_
+    np.testing.assert_allclose(ours, np.load(tmp_path / "centres.npy"), rtol=1e-6, atol=1e-6)
+
+
+def test_benchmarks_paths_forces_the_standard_path_only_while_its_fit_runs(monkeypatch):
+    """benchmarks.paths: "numpy standard" runs no compiled loop, "numpy" does, and the
+    standard path's switch is undone after each fit."""
+    pytest.importorskip("torch")
+    from anykmeans._libraries import _fused
+    from benchmarks import paths
+
+    if _fused.compiled_kernel() is None:
+        pytest.skip("Numba is not installed")
+    calls = []
+    real = _fused.compiled_kernel()
+
+    def counting():
+        calls.append(1)
+        return real
+
+    monkeypatch.setattr(_fused, "MIN_SCORES", 0)
+    monkeypatch.setattr(_fused, "compiled_kernel", counting)
+    found = {impl.name: impl for impl in paths.implementations()}
+    X, centres = Problem("tiny", 500, 3, 4).data()
+    assert found["numpy standard"].lloyd(X, centres, 2)() >= 1
+    assert calls == [] and _fused.compiled_kernel is counting
+    found["numpy"].lloyd(X, centres, 2)()
+    assert calls

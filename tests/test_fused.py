@@ -156,7 +156,8 @@ def test_the_fused_path_is_the_numpy_cpu_plans_only(monkeypatch):
     monkeypatch.setattr(_fused, "compiled_kernel", lambda: _fused.nearest_and_sums)
     X = np.zeros((10, 2), dtype=np.float32)
     data = Data(X, X.mean(axis=0))
-    options = dict(update=True, exact_inertia=False, x_sq_norms=None, tie_ulps=TIE_ULPS)
+    options = dict(update=True, exact_inertia=False, x_sq_norms=None, previous_labels=None,
+                   tie_ulps=TIE_ULPS)
     numpy = library_of(X)
     # Small passes: the standard path (compiling would take longer than the fit).
     assert numpy.fused_assignment(data, X[:2], X[:2, 0], **options) is None

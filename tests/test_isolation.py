@@ -375,6 +375,9 @@ import anykmeans
 from anykmeans._libraries import _fused
 
 _fused.MIN_SCORES = 0  # however small the data
+if sys.argv[1:] == ["no-folder"]:  # no folder Numba may write its cache to
+    from numba.core import caching
+    caching.CacheImpl._locator_classes = []
 written = []
 
 WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -383,25 +386,63 @@ def hook(event, args):
     if event == "open":
         path, mode, flags = args
         if (isinstance(mode, str) and set(mode) & set("wax+")) or (flags or 0) & WRITING:
-            written.append((path, mode))
-    elif event in ("os.mkdir", "os.rename", "os.remove", "os.rmdir", "shutil.copyfile"):
-        written.append((event, args[:1]))
+            written.append(str(path))
+    elif event in ("os.mkdir", "os.rename", "os.replace", "os.remove", "os.rmdir",
+                   "shutil.copyfile"):
+        written.append(str(args[0]))
 
 sys.addaudithook(hook)
 X = np.random.default_rng(0).standard_normal((600, 3))
 for dtype in (np.float32, np.float64):
     anykmeans.KMeans(4, random_state=0).fit(X.astype(dtype), sample_weight=np.ones(600, dtype))
+stats = _fused.compiled_kernel().stats
 assert _fused.compiled_kernel().signatures, "the loop was not compiled"
-print(written)
+print(len(stats.cache_hits), len(stats.cache_misses))
+print("\\n".join(written))
 """
 
 
-def test_compiling_the_fused_loop_writes_no_file(tmp_path):
-    """Numba compiles the loop in memory: no cache file, in the package or anywhere else."""
+def compile_in_a_process(cwd, cache, *args):
+    """Run :data:`NUMBA_COMPILES` in a new process, Numba's cache in ``cache``: the loop's
+    signatures loaded from the cache and compiled, and the paths the process wrote."""
+    environ = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    out = subprocess.run([sys.executable, "-c", NUMBA_COMPILES, *args], capture_output=True,
+                         text=True, cwd=cwd, timeout=300, check=True, env=environ)
+    counts, *written = out.stdout.splitlines()
+    loaded, compiled = map(int, counts.split())
+    return loaded, compiled, [path for path in written if path]
+
+
+def test_the_fused_loop_is_compiled_once_into_numbas_cache(tmp_path):
+    """The first process compiles the loop (one signature per dtype) and writes only into
+    Numba's cache folder; the next loads both and changes no file there (Numba opens a
+    temporary file to check that the folder is writable) (docs/guarantees.md)."""
     pytest.importorskip("numba")
-    out = subprocess.run([sys.executable, "-c", NUMBA_COMPILES], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=300, check=True)
-    assert out.stdout.strip() == "[]"
+    work, cache = tmp_path / "work", tmp_path / "cache"
+    work.mkdir()
+
+    def cached_files():
+        return {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in cache.rglob("*")
+                if path.is_file()}
+
+    files = None
+    for loaded_before in (0, 2):
+        loaded, compiled, written = compile_in_a_process(work, cache)
+        assert (loaded, compiled) == (loaded_before, 2 - loaded_before)
+        assert written and all(Path(path).is_relative_to(cache) for path in written), written
+        if loaded_before:
+            assert cached_files() == files
+        files = cached_files()
+        assert sorted(path.suffix for path in files) == [".nbc", ".nbc", ".nbi"]
+    assert list(work.iterdir()) == []
+
+
+def test_without_a_cache_folder_the_fused_loop_is_compiled_in_memory(tmp_path):
+    """Where Numba can write no cache folder, the loop is compiled in each process and
+    nothing is written."""
+    pytest.importorskip("numba")
+    loaded, compiled, written = compile_in_a_process(tmp_path, tmp_path / "cache", "no-folder")
+    assert (loaded, compiled, written) == (0, 2, [])
     assert list(tmp_path.iterdir()) == []
 
 

@@ -10,7 +10,14 @@ from anykmeans._libraries import Library, library_of
 from anykmeans._libraries._numpy import FEATURE_MAJOR_MAX_FEATURES, NumPy
 from anykmeans._libraries._plan import CPU_CHUNK_BYTES
 from anykmeans._namespace import array_namespace
-from anykmeans._primitives import Data, assign, labelled_inertia, nearest, tie_group_size
+from anykmeans._primitives import (
+    Data,
+    assign,
+    assign_block,
+    labelled_inertia,
+    nearest,
+    tie_group_size,
+)
 from tests.conftest import host
 from tests.data import blobs
 
@@ -257,3 +264,18 @@ def test_stacked_rows_are_the_blocks_one_under_the_other():
     np.testing.assert_array_equal(Library().stacked_rows(np, iter(parts), 5),
                                   np.concatenate(parts))
     assert Library().stacked_rows(np, iter(parts[:1]), 3) is parts[0]  # one block: no copy
+
+
+def test_a_pass_counts_the_labels_that_changed_chunk_by_chunk(numpy_path, monkeypatch):
+    """Given the previous labels, each chunk counts its changed rows, on both NumPy paths;
+    given none, nothing is counted."""
+    X = blobs(1000, 3, 5, seed=4).astype(np.float32)
+    data = Data(X, X.mean(axis=0), chunk_size=128)
+    centres = X[[0, 300, 600, 900, 999]] - data.mean
+    labels = assign_block(data, centres).labels
+    previous = labels.copy()
+    previous[::7] = (previous[::7] + 1) % 5  # every 7th row had another label
+    step = assign_block(data, centres, update=True, previous_labels=previous)
+    np.testing.assert_array_equal(step.labels, labels)
+    assert step.n_changed.dtype == X.dtype and int(step.n_changed) == len(X[::7])
+    assert assign_block(data, centres, update=True).n_changed is None

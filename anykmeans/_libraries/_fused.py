@@ -1,6 +1,6 @@
 """NumPy's fused assignment: the nearest centres and the cluster sums in one compiled loop.
 
-With Numba installed (``pip install numba``), the NumPy plan
+With Numba installed (``pip install ".[fast]"``), the NumPy plan
 assigns a chunk of rows tile by tile: the tile's rows centred into one of two
 buffers of the thread's own, one BLAS product for its score block, and one
 compiled loop over the block (:func:`nearest_and_sums`) that finds each row's
@@ -44,7 +44,8 @@ TILE_BYTES = 2**20
 MIN_TILE_ROWS = 256
 
 #: Passes with fewer scores (rows times centres) than this take the standard path: they
-#: take milliseconds, and the loop's compilation, once per process and dtype, about a second.
+#: take milliseconds; the loop's compilation, once per dtype, about a second, and loading
+#: it from Numba's cache in a later process (with Numba's import) more than half of that.
 MIN_SCORES = 2**20
 
 #: The dtypes the loop is compiled for.
@@ -154,15 +155,25 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
 
 @functools.cache
 def compiled_kernel() -> Callable[..., float] | None:
-    """:func:`nearest_and_sums` compiled by Numba (once per process, on first use), or None
-    where Numba is not installed. Compiled without a cache file: fitting writes no file."""
+    """:func:`nearest_and_sums` compiled by Numba on first use, or None where Numba is not
+    installed.
+
+    The machine code is cached by Numba, so that later processes load it rather than
+    compile it again: in ``NUMBA_CACHE_DIR`` where that is set, else in the
+    ``__pycache__`` folder beside this module, else in Numba's folder in the user's
+    cache (docs/guarantees.md). Where none of them can be written, the loop is compiled
+    in memory, once per process, and nothing is written.
+    """
     if importlib.util.find_spec("numba") is None:
         return None
     import numba
 
     if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT: the loop would run in Python
         return None
-    return numba.njit(nogil=True, cache=False)(nearest_and_sums)
+    try:
+        return numba.njit(nogil=True, cache=True)(nearest_and_sums)
+    except RuntimeError:  # Numba found no folder it can write its cache to
+        return numba.njit(nogil=True, cache=False)(nearest_and_sums)
 
 
 #: A thread keeps a buffer for its next tiles only up to this size: what a fit with very many
@@ -193,8 +204,9 @@ def tile_rows(n_features: int, n_clusters: int, itemsize: int) -> int:
 
 
 def chunk_assignment(X: Array, mean: Array, weights: Array | None, centres: Array,
-                     centre_sq_norms: Array, x_sq_norms: Array | None, *, update: bool,
-                     exact_inertia: bool, tie_ulps: int) -> Callable[[slice], Assignment] | None:
+                     centre_sq_norms: Array, x_sq_norms: Array | None,
+                     previous_labels: Array | None, *, update: bool, exact_inertia: bool,
+                     tie_ulps: int) -> Callable[[slice], Assignment] | None:
     """:func:`assign_chunk` for the NumPy arrays of a pass, or None where the pass is not
     for the fused loop: Numba is not installed, the rows are not float32 or float64, the
     centres are of another dtype, or the pass has fewer than :data:`MIN_SCORES` scores.
@@ -209,15 +221,16 @@ def chunk_assignment(X: Array, mean: Array, weights: Array | None, centres: Arra
         return None
     dtype = X.dtype
     return functools.partial(assign_chunk, kernel, X, mean, weights, centres, centre_sq_norms,
-                             x_sq_norms, update, exact_inertia, -2.0 * centres,
+                             x_sq_norms, previous_labels, update, exact_inertia,
+                             -2.0 * centres,
                              dtype.type(tie_ulps * np.finfo(dtype).eps),
                              dtype.type(np.max(centre_sq_norms)))
 
 
 def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: Array | None,
                  centres: Array, centre_sq_norms: Array, x_sq_norms: Array | None,
-                 update: bool, exact_inertia: bool, scaled: Array, slack_scale: Any,
-                 max_norm: Any, rows: slice) -> Assignment:
+                 previous_labels: Array | None, update: bool, exact_inertia: bool,
+                 scaled: Array, slack_scale: Any, max_norm: Any, rows: slice) -> Assignment:
     """The assignment of the rows ``X[rows]`` (centred on ``mean``), tile by tile.
 
     The contract of :func:`anykmeans._primitives.assign` on one chunk; ``kernel``
@@ -254,6 +267,8 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
         x = next_x
         buffers.reverse()
     inertia = np.asarray(inertia, dtype=dtype)
+    n_changed = (None if previous_labels is None
+                 else np.asarray(np.count_nonzero(labels != previous_labels[rows]), dtype=dtype))
     if not update:
-        return Assignment(labels, inertia, None, None, norms)
-    return Assignment(labels, inertia, sums, weight_sums.astype(dtype), norms)
+        return Assignment(labels, inertia, None, None, norms, n_changed)
+    return Assignment(labels, inertia, sums, weight_sums.astype(dtype), norms, n_changed)

@@ -99,14 +99,16 @@ class NumPy(Library):
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
+                         previous_labels: Array | None,
                          tie_ulps: int) -> Callable[[slice], Assignment] | None:
         """:mod:`~anykmeans._libraries._fused`'s tiles and compiled loop on the CPU plan, where
         it takes the pass (:func:`~anykmeans._libraries._fused.chunk_assignment`)."""
         if self.accelerator:
             return None
         return _fused.chunk_assignment(data.X, data.mean, data.weights, centres,
-                                       centre_sq_norms, x_sq_norms, update=update,
-                                       exact_inertia=exact_inertia, tie_ulps=tie_ulps)
+                                       centre_sq_norms, x_sq_norms, previous_labels,
+                                       update=update, exact_inertia=exact_inertia,
+                                       tie_ulps=tie_ulps)
 
     # -- primitives --------------------------------------------------------------------------
 

@@ -142,6 +142,7 @@ class Plan:
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
+                         previous_labels: Array | None,
                          tie_ulps: int) -> Callable[[slice], Assignment] | None:
         """A function that assigns one chunk of rows of a pass in one fused step, or None.
 

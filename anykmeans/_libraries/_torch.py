@@ -138,6 +138,7 @@ class Torch(Library):
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
+                         previous_labels: Array | None,
                          tie_ulps: int) -> Callable[[slice], Assignment] | None:
         """On the CPU plan, NumPy's fused assignment on NumPy views of the tensors, where it
         takes the pass; its results viewed as tensors (no copies either way)."""
@@ -150,7 +151,7 @@ class Torch(Library):
 
         assign_chunk = _fused.chunk_assignment(
             view(data.X), view(data.mean), view(data.weights), view(centres),
-            view(centre_sq_norms), view(x_sq_norms), update=update,
+            view(centre_sq_norms), view(x_sq_norms), view(previous_labels), update=update,
             exact_inertia=exact_inertia, tie_ulps=tie_ulps)
         if assign_chunk is None:
             return None

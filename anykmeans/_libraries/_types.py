@@ -53,6 +53,9 @@ class Assignment(NamedTuple):
     x_sq_norms : array of shape (n_samples,)
         Squared norm of every centred row: what the next assignment of the
         same rows may be given instead of computing it again.
+    n_changed : 0-d array or None
+        How many rows got another label than the pass was given as their
+        previous ones, in the rows' dtype; None when it was given none.
     """
 
     labels: Array
@@ -60,14 +63,17 @@ class Assignment(NamedTuple):
     sums: Array | None
     weight_sums: Array | None
     x_sq_norms: Array
+    n_changed: Array | None = None
 
     def plus(self, other: Assignment) -> Assignment:
-        """The inertia and sums of two parts of a pass added up (labels and norms dropped)."""
+        """The inertia, sums and changed labels of two parts of a pass added up (labels and
+        norms dropped)."""
         def add(a: Array | None, b: Array | None) -> Array | None:
             return None if a is None else a + b
 
         return Assignment(None, self.inertia + other.inertia, add(self.sums, other.sums),
-                          add(self.weight_sums, other.weight_sums), None)
+                          add(self.weight_sums, other.weight_sums), None,
+                          add(self.n_changed, other.n_changed))
 
 
 class Pass(NamedTuple):
