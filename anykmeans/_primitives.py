@@ -104,13 +104,23 @@ class Data:
         """``X[rows] - mean``, a new array laid out as the library computes fastest."""
         return self.library.centred_rows(self.xp, self.X, rows, self.mean)
 
+    def centred_at(self, indices: Array) -> Array:
+        """The rows at ``indices`` minus ``mean``, in ``X``'s kind (a sparse library's stay
+        sparse): rows to compute on, as a chunk."""
+        return self.library.centred_rows_at(self.xp, self.X, indices, self.mean)
+
+    def rows_at(self, indices: Array) -> Array:
+        """The rows at ``indices``, not centred, as a dense array: rows that become centres."""
+        return self.library.dense(self.xp, self.library.rows_at(self.xp, self.X, indices))
+
     def map(self, function: Callable[[slice], Any], n_centres: int,
             dtype: Any = None) -> Iterator[Any]:
         """``function(chunk)`` for every chunk, yielded in chunk order, run the library's way."""
         return self.library.map_chunks(self.X, function, self.chunks(n_centres, dtype))
 
 
-def scores(x: Array, centres: Array, centre_sq_norms: Array) -> Array:
+def scores(x: Array, centres: Array, centre_sq_norms: Array,
+           library: Library | None = None) -> Array:
     """``|c_j|^2 - 2 c_j . x_i`` for every centre ``j`` and row ``i`` of ``x``: ``(k, n_rows)``.
 
     The squared distance minus ``|x_i|^2``, from one matrix product. The block
@@ -119,9 +129,11 @@ def scores(x: Array, centres: Array, centre_sq_norms: Array) -> Array:
     rows of length ``k`` does not). ``-2 c`` is exact, so the product equals
     ``-2 (c . x)`` bit for bit. The norms are added in place (the block is our
     own; libraries without in-place operators rebind it): a fresh block per
-    operation costs more than the operation on a CPU.
+    operation costs more than the operation on a CPU. ``library``, where given,
+    computes the product (:meth:`~anykmeans._libraries.Library.cross`: a
+    sparse ``x``).
     """
-    block = (-2.0 * centres) @ x.T
+    block = (-2.0 * centres) @ x.T if library is None else library.cross(-2.0 * centres, x)
     block += centre_sq_norms[:, None]
     return block
 
@@ -295,7 +307,7 @@ def _assign_rows(library: Library, xp: Namespace, x: Array, x_sq_norms: Array | 
         inertia = xp.sum(sq_distances)
     else:
         inertia = xp.sum(w * sq_distances)
-        x = x * w[:, None]
+        x = library.scale_rows(xp, x, w)
     if not update:
         return Assignment(labels, inertia, None, None, x_sq_norms)
     sums, weight_sums = library.cluster_sums(xp, x, w, labels, centres.shape[0])
@@ -321,16 +333,16 @@ def sq_distances_to_labels(data: Data, centres: Array, labels: Array) -> Array:
     xp, library = data.xp, data.library
 
     def chunk(rows: slice) -> Array:
-        return residual_sq_norms(library, xp, data.X[rows, :] - data.mean, centres,
-                                 labels[rows])
+        return residual_sq_norms(library, xp, data.centred(rows), centres, labels[rows])
 
     return xp.concat(list(data.map(chunk, centres.shape[0])))
 
 
 def residual_sq_norms(library: Library, xp: Namespace, x: Array, centres: Array,
                       labels: Array) -> Array:
-    """``|x_i - c_(labels_i)|^2`` for centred rows ``x``: exact, no cancellation."""
-    return library.sq_norms(xp, x - xp.take(centres, labels, axis=0))
+    """``|x_i - c_(labels_i)|^2`` for centred rows ``x``: exact, no cancellation (the
+    library's :meth:`~anykmeans._libraries.Library.residual_sq_norms`)."""
+    return library.residual_sq_norms(xp, x, centres, labels)
 
 
 def labelled_inertia(data: Data, centres: Array, labels: Array) -> Array:
@@ -352,8 +364,8 @@ def distances(data: Data, centres: Array) -> Array:
     centre_sq_norms = library.sq_norms(xp, centres)
 
     def block(rows: slice) -> Array:
-        x = data.X[rows, :] - data.mean
-        sq = scores(x, centres, centre_sq_norms).T + library.sq_norms(xp, x)[:, None]
+        x = data.centred(rows)
+        sq = scores(x, centres, centre_sq_norms, library).T + library.sq_norms(xp, x)[:, None]
         return xp.sqrt(_non_negative(xp, sq))
 
     return xp.concat(list(data.map(block, centres.shape[0])))

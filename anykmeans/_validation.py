@@ -20,7 +20,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._libraries import library_of
+from ._libraries import is_sparse, library_of
 from ._namespace import Array, Namespace, array_namespace, device_of, float_dtype
 
 INIT_METHODS = ("k-means++", "k-means||", "random")
@@ -51,20 +51,23 @@ def as_array(X: Any, name: str = "X") -> Array:
     plain ``ndarray`` views and object arrays numbers, PyTorch tensors are
     detached from autograd, Dask arrays lose their empty blocks of rows.
 
+    Sparse data of a library anykmeans has a module for (SciPy sparse, torch
+    sparse CSR) is kept sparse, as its module prepares it (CSR, canonical).
+
     Raises
     ------
     TypeError
-        For sparse matrices, and what the library refuses: masked arrays,
-        strings and other non-numeric content, PyTorch tensors on the ``meta``
-        device (they hold no data).
+        For sparse matrices of other kinds, and what the library refuses: masked
+        arrays, strings and other non-numeric content, PyTorch tensors on the
+        ``meta`` device (they hold no data), sparse layouts it cannot compute on.
     """
-    module = type(X).__module__
-    if module.startswith("scipy.sparse") or hasattr(X, "tocsr"):
-        raise TypeError(
-            f"Sparse input is not supported for {name}; pass a dense array "
-            "(for example X.toarray())."
-        )
-    if not array_api_compat.is_array_api_obj(X):
+    if not array_api_compat.is_array_api_obj(X) and not is_sparse(X):
+        if hasattr(X, "tocsr"):
+            raise TypeError(
+                f"Sparse input of type {type(X).__module__}.{type(X).__name__} is not supported "
+                f"for {name}; pass a SciPy sparse matrix or array (e.g. "
+                f"scipy.sparse.csr_array({name}.tocsr())) or a dense array."
+            )
         X = _host_array(X)
     return library_of(X).prepare(X, name)
 
@@ -154,13 +157,10 @@ def _check_finite(xp: Namespace, x: Array, name: str, source: Any) -> None:
 
 
 def largest_magnitude(xp: Namespace, X: Array) -> Array:
-    """``max |X|`` as a 0-d array (NaN if ``X`` holds NaN), for :func:`check_magnitude`.
-
-    From the largest and the smallest value: two reductions that make no
-    temporary the size of ``X`` (NaN propagates through both); lazy where
-    ``X`` is, so that a caller can evaluate it with its other reductions.
-    """
-    return xp.max(xp.stack([xp.max(X), -xp.min(X)]))
+    """``max |X|`` as a 0-d array (NaN if ``X`` holds NaN), for :func:`check_magnitude`: the
+    library's (:meth:`~anykmeans._libraries.Library.largest_magnitude`), lazy where ``X`` is,
+    so that a caller can evaluate it with its other reductions."""
+    return library_of(X).largest_magnitude(xp, X)
 
 
 def _safe_magnitude(xp: Namespace, dtype: Any, total_weight: float, n_features: int) -> float:
@@ -243,8 +243,8 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         (checked after the conversion to that dtype), is complex, or has the
         wrong number of features.
     TypeError
-        If ``X`` is sparse, masked, on PyTorch's meta device, not numeric, or
-        from another library than ``like``.
+        If ``X`` is sparse of a kind anykmeans does not take, masked, on PyTorch's
+        meta device, not numeric, or from another library than ``like``.
     """
     X = as_array(X, name)
     xp = array_namespace(X, like)
@@ -279,7 +279,7 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     if like is not None:
         dtype = like.dtype
     if source != dtype:
-        X = xp.astype(X, dtype)
+        X = library_of(X).astype(xp, X, dtype)
     if values:
         check_magnitude(float(largest_magnitude(xp, X)), X, name, source)
     return xp, X

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._exceptions import not_fitted_error
+from .._libraries import library_of
 from .._namespace import Array, to_host
 from .._persistence import Field, move_model, save_model
 from .._primitives import Data, assign, distances, labels_and_inertia
@@ -363,7 +364,8 @@ class CentresEstimator:
         range is refused rather than assigned from infinite scores.
         ``sample_weight`` is validated too; None stays None (unit weights). The
         model's ``chunk_size`` is checked here, as a loaded or re-parametrised
-        model may carry any value.
+        model may carry any value. Sparse ``X`` is not centred: its frame is
+        ``X`` itself, whatever the model was fitted on.
         """
         self._check_fitted()
         self._check_feature_names(X)
@@ -371,8 +373,9 @@ class CentresEstimator:
                            like=self.cluster_centers_)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, xp, X)
-        data = Data(X, self._mean, sample_weight, self._chunk_size())
-        return data, self.cluster_centers_ - self._mean
+        offset = library_of(X).centring_offset(xp, self._mean)  # zeros for sparse X
+        data = Data(X, offset, sample_weight, self._chunk_size())
+        return data, self.cluster_centers_ - offset
 
     def _chunk_size(self) -> int | None:
         """The ``chunk_size`` parameter, checked: None or a positive integer."""

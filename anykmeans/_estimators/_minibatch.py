@@ -10,12 +10,13 @@ from typing import Any, ClassVar
 from .._kmeans import Init
 from .._minibatch import (
     ReassignSchedule,
+    centring_offset,
     fit_minibatch,
     minibatch_step,
     resolve_sizes,
     seed_centres,
 )
-from .._namespace import Array, device_of, materialise
+from .._namespace import Array, device_of
 from .._persistence import Field
 from .._primitives import Data, labels_and_inertia
 from .._random import (
@@ -238,7 +239,7 @@ class MiniBatchKMeans(CentresEstimator):
                 init = check_centres(init, xp, X, n_clusters)
             check_non_negative(self.reassignment_ratio, "reassignment_ratio")
             chunk_size = self._chunk_size()
-            (offset,) = materialise(xp.mean(X, axis=0))
+            offset = centring_offset(xp, X)
             weights = check_sample_weight(sample_weight, xp, X)
             centres = seed_centres(xp, X, weights, n_clusters, init, rng, offset, init_size,
                                    chunk_size)
@@ -246,10 +247,12 @@ class MiniBatchKMeans(CentresEstimator):
             schedule = ReassignSchedule(n_clusters, batch_size)
             fitted = {"_batch_size": batch_size}
         else:
-            data, _ = self._prepare(X)
-            xp, X, chunk_size = data.xp, data.X, self._chunk_size()
+            data, centres = self._prepare(X)
+            xp, X, offset, chunk_size = data.xp, data.X, data.mean, self._chunk_size()
             weights = check_sample_weight(sample_weight, xp, X)
-            centres, offset, counts = self._centres, self._mean, self._counts
+            if offset is self._mean:  # the fit's own frame (not sparse data after dense)
+                centres = self._centres
+            counts = self._counts
             schedule = dataclasses.replace(self._schedule)
             fitted = {}
         step = minibatch_step(

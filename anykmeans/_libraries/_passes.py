@@ -51,14 +51,14 @@ class Passes:
         return arrays
 
     def take_rows(self, data: PassData, indices: Array) -> Any:
-        """The rows of ``data.X`` at ``indices`` (not centred), for :meth:`to_small_side` or as
-        an operand of the next pass.
+        """The rows of ``data.X`` at ``indices`` (not centred, dense), for :meth:`to_small_side`
+        or as an operand of the next pass.
 
         ``indices`` are on the small side. A lazy library may return them
         unevaluated: the pass that takes them as an operand reads them in its
         own round trip and returns them evaluated (:attr:`Pass.operands`).
         """
-        return data.xp.take(data.X, indices, axis=0)
+        return self.library.dense(data.xp, self.library.rows_at(data.xp, data.X, indices))
 
     def run(self, data: PassData, block_pass: Callable[..., tuple[Any, Any]], state: Any,
             *operands: Any, listed: bool = False) -> Pass:
