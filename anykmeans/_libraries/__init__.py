@@ -28,6 +28,7 @@ from ._plan import PLAN_VARIABLE, forced_plan
 from ._scipy import SciPySparse
 from ._strict import ArrayApiStrict
 from ._torch import Torch
+from ._torch_sparse import TorchSparse
 from ._types import Array, Assignment, Namespace, PassData
 
 __all__ = [
@@ -52,8 +53,9 @@ __all__ = [
 LIBRARIES: tuple[type[Library], ...] = (NumPy, ArrayApiStrict, Torch, Jax, Dask, CuPy)
 
 #: The libraries of sparse data anykmeans has a module for: each computes with a dense
-#: library's namespace (SciPy's with NumPy's) and is recognised before it.
-SPARSE_LIBRARIES: tuple[type[Library], ...] = (SciPySparse,)
+#: library's namespace (SciPy's with NumPy's, torch sparse CSR with torch's) and is
+#: recognised before it.
+SPARSE_LIBRARIES: tuple[type[Library], ...] = (SciPySparse, TorchSparse)
 
 #: Every library, in the order an array is recognised: NumPy's first (the common case), each
 #: sparse library before the dense one it extends.

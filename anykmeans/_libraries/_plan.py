@@ -36,6 +36,26 @@ ACCELERATOR_CHUNK_BYTES = 2**30
 #: plan.
 ACCELERATOR_MEMORY_SHARE = 0.4
 
+#: A chunk of sparse rows holds at least ``n_features / SPARSE_SUMS_ROWS_RATIO`` rows: its
+#: cluster sums are a dense ``k x n_features`` block whatever its rows, paid once per chunk.
+SPARSE_SUMS_ROWS_RATIO = 4
+
+#: Rows a chunk of sparse rows holds at the least.
+SPARSE_MIN_CHUNK_ROWS = 128
+
+
+def sparse_chunk_rows(n_samples: int, n_features: int, n_centres: int, itemsize: int,
+                      chunk_bytes: int, chunk_size: int | None = None) -> int:
+    """Rows per chunk of sparse data: ``chunk_size`` if given; else a chunk's score block
+    (with the tie test's temporaries, about ``3 k`` values a row) within ``chunk_bytes``, but
+    at least ``n_features / SPARSE_SUMS_ROWS_RATIO`` rows and
+    :data:`SPARSE_MIN_CHUNK_ROWS` (the rows' own values are sparse, not counted)."""
+    if chunk_size is None:
+        chunk_size = max(chunk_bytes // (3 * n_centres * itemsize),
+                         n_features // SPARSE_SUMS_ROWS_RATIO, SPARSE_MIN_CHUNK_ROWS)
+    return min(chunk_size, n_samples)
+
+
 def forced_plan() -> str | None:
     """The plan :data:`PLAN_VARIABLE` forces, or None when it is unset or empty.
 

@@ -20,13 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ._numpy import MIN_CHUNK_ROWS, NumPy
-from ._plan import CPU_CHUNK_BYTES
+from ._numpy import NumPy
+from ._plan import sparse_chunk_rows
 from ._types import Array, Namespace
-
-#: A sparse chunk holds at least ``n_features / SUMS_ROWS_RATIO`` rows: its cluster sums are a
-#: dense ``k x n_features`` block whatever its rows, paid once per chunk.
-SUMS_ROWS_RATIO = 4
 
 
 def _is_sparse(x: Any) -> bool:
@@ -82,14 +78,9 @@ class SciPySparse(NumPy):
 
     def chunk_rows(self, n_samples: int, n_features: int, n_centres: int, itemsize: int,
                    device: Any, chunk_size: int | None = None) -> int:
-        """``chunk_size`` if given; else a chunk's score block (with the tie test's
-        temporaries, about ``3 k`` values a row) within the CPU budget, but at least
-        ``n_features / SUMS_ROWS_RATIO`` rows (see :data:`SUMS_ROWS_RATIO`) and
-        :data:`~anykmeans._libraries._numpy.MIN_CHUNK_ROWS`."""
-        if chunk_size is None:
-            chunk_size = max(CPU_CHUNK_BYTES // (3 * n_centres * itemsize),
-                             n_features // SUMS_ROWS_RATIO, MIN_CHUNK_ROWS)
-        return min(chunk_size, n_samples)
+        """:func:`~anykmeans._libraries._plan.sparse_chunk_rows` in the CPU plan's budget."""
+        return sparse_chunk_rows(n_samples, n_features, n_centres, itemsize,
+                                 self.chunk_bytes(device, 0), chunk_size)
 
     def fused_assignment(self, *args: Any, **kwargs: Any) -> None:
         """None: the fused loop reads dense rows."""
