@@ -43,7 +43,7 @@ def counted(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def as_array(X: Any, name: str = "X") -> Array:
+def as_array(X: Any, name: str = "X", *, sparse: bool = False) -> Array:
     """Return ``X`` as an Array API array, converting other array-likes to NumPy.
 
     What its library needs at the boundary is its module's
@@ -51,17 +51,24 @@ def as_array(X: Any, name: str = "X") -> Array:
     plain ``ndarray`` views and object arrays numbers, PyTorch tensors are
     detached from autograd, Dask arrays lose their empty blocks of rows.
 
-    Sparse data of a library anykmeans has a module for (SciPy sparse, torch
-    sparse CSR) is kept sparse, as its module prepares it (CSR, canonical).
+    Where ``sparse`` (data, not weights or centres), sparse data of a library
+    anykmeans has a module for (SciPy sparse, torch sparse CSR) is kept
+    sparse, as its module prepares it (CSR, canonical).
 
     Raises
     ------
     TypeError
-        For sparse matrices of other kinds, and what the library refuses: masked
-        arrays, strings and other non-numeric content, PyTorch tensors on the
-        ``meta`` device (they hold no data), sparse layouts it cannot compute on.
+        For sparse data where ``sparse`` is False, sparse matrices of other
+        kinds, and what the library refuses: masked arrays, strings and other
+        non-numeric content, PyTorch tensors on the ``meta`` device (they hold
+        no data), sparse layouts it cannot compute on.
     """
-    if not array_api_compat.is_array_api_obj(X) and not is_sparse(X):
+    if is_sparse(X):
+        if not sparse:
+            raise TypeError(f"Sparse {name} is not supported; pass a dense array "
+                            f"({name}.toarray(), or {name}.to_dense() for torch).")
+        return library_of(X).prepare(X, name)
+    if not array_api_compat.is_array_api_obj(X):
         if hasattr(X, "tocsr"):
             raise TypeError(
                 f"Sparse input of type {type(X).__module__}.{type(X).__name__} is not supported "
@@ -246,7 +253,7 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         If ``X`` is sparse of a kind anykmeans does not take, masked, on PyTorch's
         meta device, not numeric, or from another library than ``like``.
     """
-    X = as_array(X, name)
+    X = as_array(X, name, sparse=True)
     xp = array_namespace(X, like)
     if X.ndim != 2:
         raise ValueError(
