@@ -167,7 +167,7 @@ class CentresEstimator:
             estimator_type="clusterer",
             target_tags=TargetTags(required=False),
             transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
-            input_tags=InputTags(two_d_array=True, allow_nan=False),
+            input_tags=InputTags(two_d_array=True, allow_nan=False, sparse=True),
         )
 
     def fit_predict(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> Array:

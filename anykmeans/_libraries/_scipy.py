@@ -29,6 +29,15 @@ def _is_sparse(x: Any) -> bool:
     return type(x).__module__.startswith("scipy.sparse")
 
 
+def _row_slice(X: Any, rows: slice) -> Any:
+    """``X[rows]`` as a CSR matrix of views of ``X``'s values and column indices (SciPy's
+    slicing copies them: the whole of ``X`` for a pass of one chunk)."""
+    start, stop = X.indptr[rows.start], X.indptr[rows.stop]
+    return type(X)((X.data[start:stop], X.indices[start:stop],
+                    X.indptr[rows.start:rows.stop + 1] - start),
+                   shape=(rows.stop - rows.start, X.shape[1]))
+
+
 def _row_ids(x: Any) -> np.ndarray:
     """The row of every stored value of the CSR matrix ``x``."""
     return np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
@@ -70,8 +79,10 @@ class SciPySparse(NumPy):
         return X.astype(dtype) if _is_sparse(X) else super().astype(xp, X, dtype)
 
     def largest_magnitude(self, xp: Namespace, X: Array) -> Array:
-        """The stored values' largest magnitude (zeros are smaller); NaN if one is NaN."""
-        return np.asarray(np.max(np.abs(X.data), initial=0.0), dtype=X.dtype)
+        """The stored values' largest magnitude (zeros are smaller); NaN if one is NaN: from
+        their largest and smallest, no temporary."""
+        return np.asarray(max(np.max(X.data, initial=0.0), -np.min(X.data, initial=0.0)),
+                          dtype=X.dtype)
 
     def feature_means(self, xp: Namespace, X: Array) -> Array:
         return np.asarray(X.mean(axis=0), dtype=X.dtype).reshape(-1)
@@ -90,9 +101,10 @@ class SciPySparse(NumPy):
         """Always: ``x @ c.T`` is the product a CSR chunk computes directly."""
         return True
 
-    def centred_rows(self, xp: Namespace, X: Array, rows: Any, mean: Array) -> Array:
-        """``X[rows]`` as it is, CSR: sparse data is not centred (its offset is zero)."""
-        return X[rows]
+    def centred_rows(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
+        """``X[rows]`` as it is, CSR (views of ``X``'s arrays): sparse data is not centred (its
+        offset is zero)."""
+        return _row_slice(X, rows)
 
     def centred_rows_at(self, xp: Namespace, X: Array, indices: Array, mean: Array) -> Array:
         return self.rows_at(xp, X, indices)
@@ -146,7 +158,7 @@ class SciPySparse(NumPy):
     def sq_deviation_sums(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
         """Over the stored values ``(x - m)^2 - m^2`` by feature, plus ``m^2`` for every row:
         the deviations of the zeros too, without making them."""
-        x = X[rows]
+        x = _row_slice(X, rows)
         at = mean[x.indices]
         terms = (x.data - at) ** 2 - at * at
         return (np.bincount(x.indices, weights=terms, minlength=X.shape[1]).astype(X.dtype)
