@@ -88,10 +88,8 @@ class Data:
         dtype = self.X.dtype if dtype is None else dtype
         key = (n_centres, str(dtype))
         if key not in self._chunk_rows:
-            n_samples, n_features = self.X.shape
-            self._chunk_rows[key] = self.library.chunk_rows(
-                n_samples, n_features, n_centres, self.xp.finfo(dtype).bits // 8,
-                device_of(self.X), self.chunk_size)
+            self._chunk_rows[key] = self.library.data_chunk_rows(
+                self.X, n_centres, self.xp.finfo(dtype).bits // 8, self.chunk_size)
         return self._chunk_rows[key]
 
     def chunks(self, n_centres: int, dtype: Any = None) -> Iterator[slice]:

@@ -76,7 +76,7 @@ class SciPySparse(NumPy):
         return x
 
     def astype(self, xp: Namespace, X: Array, dtype: Any) -> Array:
-        return X.astype(dtype) if _is_sparse(X) else super().astype(xp, X, dtype)
+        return X.astype(dtype, copy=False) if _is_sparse(X) else super().astype(xp, X, dtype)
 
     def largest_magnitude(self, xp: Namespace, X: Array) -> Array:
         """The stored values' largest magnitude (zeros are smaller); NaN if one is NaN: from
@@ -85,13 +85,15 @@ class SciPySparse(NumPy):
                           dtype=X.dtype)
 
     def feature_means(self, xp: Namespace, X: Array) -> Array:
-        return np.asarray(X.mean(axis=0), dtype=X.dtype).reshape(-1)
+        """The columns' sums over the rows (SciPy's ``mean`` copies the values first)."""
+        return (np.asarray(X.sum(axis=0)).reshape(-1) / X.shape[0]).astype(X.dtype)
 
-    def chunk_rows(self, n_samples: int, n_features: int, n_centres: int, itemsize: int,
-                   device: Any, chunk_size: int | None = None) -> int:
+    def data_chunk_rows(self, X: Array, n_centres: int, itemsize: int,
+                        chunk_size: int | None = None) -> int:
         """:func:`~anykmeans._libraries._plan.sparse_chunk_rows` in the CPU plan's budget."""
-        return sparse_chunk_rows(n_samples, n_features, n_centres, itemsize,
-                                 self.chunk_bytes(device, 0), chunk_size)
+        n_samples, n_features = X.shape
+        return sparse_chunk_rows(n_samples, n_features, X.nnz, n_centres, itemsize,
+                                 self.chunk_bytes("cpu", 0), chunk_size)
 
     def fused_assignment(self, *args: Any, **kwargs: Any) -> None:
         """None: the fused loop reads dense rows."""

@@ -80,11 +80,12 @@ class TorchSparse(Torch):
     def feature_means(self, xp: Namespace, X: Array) -> Array:
         return _add_by(X.col_indices(), X.values(), X.shape[1]) / X.shape[0]
 
-    def chunk_rows(self, n_samples: int, n_features: int, n_centres: int, itemsize: int,
-                   device: Any, chunk_size: int | None = None) -> int:
+    def data_chunk_rows(self, X: Array, n_centres: int, itemsize: int,
+                        chunk_size: int | None = None) -> int:
         """:func:`~anykmeans._libraries._plan.sparse_chunk_rows` in the plan's budget."""
-        return sparse_chunk_rows(n_samples, n_features, n_centres, itemsize,
-                                 self.chunk_bytes(device, 0), chunk_size)
+        n_samples, n_features = X.shape
+        return sparse_chunk_rows(n_samples, n_features, X.values().shape[0], n_centres, itemsize,
+                                 self.chunk_bytes(X.device, 0), chunk_size)
 
     def fused_assignment(self, *args: Any, **kwargs: Any) -> None:
         """None: the fused loop reads dense rows."""
