@@ -2,6 +2,7 @@
 
     python -m benchmarks.sparse_memory                      # 1M x 100 000, 0.05 %, k = 100
     python -m benchmarks.sparse_memory --n 100000 --d 20000 --k 50
+    python -m benchmarks.sparse_memory --implementation scikit-learn   # the same fit, sklearn's
 
 A CSR matrix of ``n`` rows, each with the same number of non-zeros (``density
 * d``, distinct columns, uniform values), is built in blocks; then one fit
@@ -52,10 +53,14 @@ def sparse_rows(n: int, d: int, per_row: int, seed: int = 0):
     return sp.csr_array((data, indices, indptr), shape=(n, d))
 
 
-def measure(n: int, d: int, density: float, k: int, iterations: int,
-            init: str) -> dict[str, object]:
-    """Build the data, fit once, and return the measurements (bytes, seconds)."""
-    import anykmeans
+def measure(n: int, d: int, density: float, k: int, iterations: int, init: str,
+            implementation: str = "anykmeans") -> dict[str, object]:
+    """Build the data, fit once with ``implementation`` ("anykmeans" or "scikit-learn"), and
+    return the measurements (bytes, seconds)."""
+    if implementation == "anykmeans":
+        from anykmeans import KMeans
+    else:
+        from sklearn.cluster import KMeans
 
     X = sparse_rows(n, d, max(1, round(density * d)))
     assert X.has_canonical_format
@@ -64,15 +69,14 @@ def measure(n: int, d: int, density: float, k: int, iterations: int,
     traced_before = tracemalloc.get_traced_memory()[0]
     before = _start_peak()
     start = time.perf_counter()
-    model = anykmeans.KMeans(k, init=init, n_init=1, max_iter=iterations, tol=0,
-                             random_state=0).fit(X)
+    model = KMeans(k, init=init, n_init=1, max_iter=iterations, tol=0, random_state=0).fit(X)
     seconds = time.perf_counter() - start
     rss = _peak() - before
     traced = tracemalloc.get_traced_memory()[1] - traced_before
     tracemalloc.stop()
     x_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
-    return {"n": n, "d": d, "nnz": X.nnz, "k": k, "init": init, "iterations": model.n_iter_,
-            "seconds": seconds, "x_bytes": x_bytes, "centres_bytes": k * d * 8,
+    return {"implementation": implementation, "n": n, "d": d, "nnz": X.nnz, "k": k,
+            "init": init, "iterations": model.n_iter_, "seconds": seconds, "x_bytes": x_bytes, "centres_bytes": k * d * 8,
             "row_bytes": 8 * n, "peak_extra_rss_bytes": rss, "peak_extra_traced_bytes": traced}
 
 
@@ -86,11 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=100)
     parser.add_argument("--iterations", type=int, default=3, help="Lloyd iterations (tol=0)")
     parser.add_argument("--init", default="random", help="k-means++, random or k-means||")
+    parser.add_argument("--implementation", choices=["anykmeans", "scikit-learn"],
+                        default="anykmeans")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     args = parser.parse_args(argv)
-    result = measure(args.n, args.d, args.density, args.k, args.iterations, args.init)
+    result = measure(args.n, args.d, args.density, args.k, args.iterations, args.init,
+                     args.implementation)
     centres, rows = result["centres_bytes"], result["row_bytes"]
-    print(f"X {args.n} x {args.d}, {result['nnz']} non-zeros ({result['x_bytes'] / _MB:.0f} MB), "
+    print(f"{args.implementation}: X {args.n} x {args.d}, {result['nnz']} non-zeros "
+          f"({result['x_bytes'] / _MB:.0f} MB), "
           f"k = {args.k}, init {args.init}, {result['iterations']} iterations, "
           f"{result['seconds']:.1f} s")
     print(f"centres {centres / _MB:.0f} MB; 8 bytes a row {rows / _MB:.0f} MB")

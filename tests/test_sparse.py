@@ -260,3 +260,67 @@ def test_importing_anykmeans_imports_no_scipy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def sparse_libraries():
+    """(library, its namespace, to its sparse data, to its dense arrays, back to NumPy) for
+    SciPy and torch."""
+    from array_api_compat import numpy as xnp
+    from array_api_compat import torch as xtorch
+
+    from anykmeans._libraries._scipy import SciPySparse
+    from anykmeans._libraries._torch_sparse import TorchSparse
+
+    return [
+        (SciPySparse(), xnp, sp.csr_array, lambda a: a, lambda a: np.asarray(a)),
+        (TorchSparse(), xtorch, torch_csr, torch.asarray, lambda a: a.numpy()),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore:.*(beta|prototype):UserWarning")
+def test_sparse_primitives_equal_the_reference_on_dense_rows():
+    """Each sparse override against the standard-only reference on the same rows, dense."""
+    from array_api_compat import numpy as xnp
+
+    from anykmeans._libraries import Library
+
+    reference = Library()
+    X, weights = sparse_data(n=60, d=12, seed=17)
+    dense = X.toarray()
+    rng = np.random.RandomState(0)
+    centres, labels = rng.rand(4, 12), rng.randint(0, 4, 60)
+    mean = dense.mean(axis=0)
+    rows = slice(10, 50)
+    expected = {
+        "sq_norms": reference.sq_norms(xnp, dense),
+        "residual": reference.residual_sq_norms(xnp, dense, centres, labels),
+        "scaled": reference.scale_rows(xnp, dense, weights),
+        "sums": reference.cluster_sums(xnp, dense, weights, labels, 4)[0],
+        "weight_sums": reference.cluster_sums(xnp, dense, weights, labels, 4)[1],
+        "deviations": reference.sq_deviation_sums(xnp, dense, rows, mean),
+        "means": reference.feature_means(xnp, dense),
+        "largest": reference.largest_magnitude(xnp, dense),
+        "rows_at": dense[[5, 0, 59, 5]],
+        "cross": centres @ dense.T,
+        "chunk": dense[rows],
+    }
+    for library, xp, sparse, dense_of, host in sparse_libraries():
+        S = sparse(X)
+        at = dense_of(np.array([5, 0, 59, 5]))
+        c, w, lab = dense_of(centres), dense_of(weights), dense_of(labels)
+        got = {
+            "sq_norms": host(library.sq_norms(xp, S)),
+            "residual": host(library.residual_sq_norms(xp, S, c, lab)),
+            "scaled": host(library.dense(xp, library.scale_rows(xp, S, w))),
+            "sums": host(library.cluster_sums(xp, S, w, lab, 4)[0]),
+            "weight_sums": host(library.cluster_sums(xp, S, w, lab, 4)[1]),
+            "deviations": host(library.sq_deviation_sums(xp, S, rows, dense_of(mean))),
+            "means": host(library.feature_means(xp, S)),
+            "largest": host(library.largest_magnitude(xp, S)),
+            "rows_at": host(library.dense(xp, library.rows_at(xp, S, at))),
+            "cross": host(library.cross(c, S)),
+            "chunk": host(library.dense(xp, library.centred_rows(xp, S, rows, None))),
+        }
+        for name, value in expected.items():
+            np.testing.assert_allclose(got[name], value, rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{type(library).__name__}: {name}")
