@@ -76,7 +76,8 @@ def measure(n: int, d: int, density: float, k: int, iterations: int, init: str,
     tracemalloc.stop()
     x_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
     return {"implementation": implementation, "n": n, "d": d, "nnz": X.nnz, "k": k,
-            "init": init, "iterations": model.n_iter_, "seconds": seconds, "x_bytes": x_bytes, "centres_bytes": k * d * 8,
+            "init": init, "iterations": model.n_iter_, "seconds": seconds, "x_bytes": x_bytes,
+            "centres_bytes": k * d * 8,
             "row_bytes": 8 * n, "peak_extra_rss_bytes": rss, "peak_extra_traced_bytes": traced}
 
 
