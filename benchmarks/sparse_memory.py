@@ -49,7 +49,9 @@ def sparse_rows(n: int, d: int, per_row: int, seed: int = 0):
         cols.sort(axis=1)
         indices[start * per_row:(start + rows) * per_row] = cols.ravel()
     data = rng.random(n * per_row)
-    indptr = np.arange(0, (n + 1) * per_row, per_row, dtype=np.int64)
+    index = np.int32 if (n + 1) * per_row < 2**31 else np.int64  # scikit-learn takes int32
+    indices = indices.astype(index, copy=False)
+    indptr = np.arange(0, (n + 1) * per_row, per_row, dtype=index)
     return sp.csr_array((data, indices, indptr), shape=(n, d))
 
 
