@@ -338,4 +338,4 @@ def kmeans_plusplus(
     origin = xp.zeros(X.shape[1], dtype=X.dtype, device=device_of(X))
     data = Data(X, origin, sample_weight)
     indices = kmeans_plusplus_indices(data, n_clusters, rng, n_local_trials)
-    return data.rows_at(indices), xp.asarray(indices, device=device_of(X))
+    return data.dense_rows(indices), xp.asarray(indices, device=device_of(X))

@@ -214,7 +214,7 @@ def find_candidates(data: Data, selected: Selected, targets: Array,
     # searchsorted (left) within each block: the rows whose running sum is below the target.
     position = xp.sum(xp.astype(running < targets[:, None], index), axis=1)
     candidate_ids = xp.minimum(starts + xp.minimum(position, within[-1]), last_row)
-    return (candidate_ids, *_points(data, data.rows_at(candidate_ids), dtype))
+    return (candidate_ids, *_points(data, data.dense_rows(candidate_ids), dtype))
 
 
 def lower_pass(data: Data, rows: slice, state: Seeding, selected: Selected,

@@ -135,7 +135,7 @@ def relocate_empty_clusters(data: Data, centres: Array, labels: Array, sums: Arr
     far = xp.argsort(sq_distances, descending=True, stable=True)[:n_empty]
     far_weights = (xp.ones(n_empty, dtype=X.dtype, device=device_of(X)) if sample_weight is None
                    else xp.take(sample_weight, far))
-    moved = (data.rows_at(far) - data.mean) * far_weights[:, None]
+    moved = (data.dense_rows(far) - data.mean) * far_weights[:, None]
     old = xp.take(labels, far)
     sums = sums - data.library.segment_sum(xp, moved, old, n_clusters)
     weight_sums = weight_sums - data.library.segment_sum(xp, far_weights, old, n_clusters)

@@ -212,7 +212,7 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
         drawn = rng.choice(x.shape[0], size=n_reassigned, replace=False)
         if verbose:
             print(f"[MiniBatchKMeans] Reassigning {n_reassigned} cluster centers.")
-        batch_rows = (Data(x, offset).rows_at(xp.asarray(drawn, device=device_of(x)))
+        batch_rows = (Data(x, offset).dense_rows(xp.asarray(drawn, device=device_of(x)))
                       - offset)
         new_centres = _move_to_rows(xp, new_centres, low, batch_rows)
         if with_shift:

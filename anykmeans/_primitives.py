@@ -107,7 +107,7 @@ class Data:
         sparse): rows to compute on, as a chunk."""
         return self.library.centred_rows_at(self.xp, self.X, indices, self.mean)
 
-    def rows_at(self, indices: Array) -> Array:
+    def dense_rows(self, indices: Array) -> Array:
         """The rows at ``indices``, not centred, as a dense array: rows that become centres."""
         return self.library.dense(self.xp, self.library.rows_at(self.xp, self.X, indices))
 
