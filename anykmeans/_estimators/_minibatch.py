@@ -247,7 +247,7 @@ class MiniBatchKMeans(CentresEstimator):
             schedule = ReassignSchedule(n_clusters, batch_size)
             fitted = {"_batch_size": batch_size}
         else:
-            data, centres = self._prepare(X)
+            data, centres = self._prepare(X, "partial_fit")
             xp, X, offset, chunk_size = data.xp, data.X, data.mean, self._chunk_size()
             weights = check_sample_weight(sample_weight, xp, X)
             if offset is self._mean:  # the fit's own frame (not sparse data after dense)
