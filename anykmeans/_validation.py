@@ -267,7 +267,7 @@ def check_magnitude(largest: float, X: Array, name: str = "X", source: Any = Non
 
 def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
                estimator: str = "KMeans", method: str = "predict", like: Array | None = None,
-               values: bool = True) -> tuple[Namespace, Array]:
+               values: bool = True, sparse: bool = True) -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
 
     Parameters
@@ -296,6 +296,9 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         overflow). False leaves it to the caller, who evaluates
         :func:`largest_magnitude` with its own reductions (one pass over a
         lazy ``X`` for all of them) and calls :func:`check_magnitude`.
+    sparse : bool, default=True
+        Take sparse data of a library anykmeans has a module for (False: refuse it,
+        for what does not compute on it yet).
 
     Returns
     -------
@@ -317,7 +320,7 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         meta device or not numeric.
     """
     array_like = not array_api_compat.is_array_api_obj(X) and not is_sparse(X)
-    X = as_array(X, name, sparse=True)
+    X = as_array(X, name, sparse=sparse)
     if like is not None:
         _check_fitted_namespace(X, like, estimator, method, array_like)
     xp = array_namespace(X, like)

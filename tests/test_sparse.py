@@ -317,3 +317,10 @@ def test_sparse_primitives_equal_the_reference_on_dense_rows():
         for name, value in expected.items():
             np.testing.assert_allclose(got[name], value, rtol=1e-12, atol=1e-12,
                                        err_msg=f"{type(library).__name__}: {name}")
+
+
+def test_bisecting_refuses_sparse_data_clearly():
+    """BisectingKMeans does not compute on sparse data yet: a TypeError saying what to pass."""
+    X, _ = sparse_data(seed=18)
+    with pytest.raises(TypeError, match=r"Sparse X is not supported.*toarray"):
+        anykmeans.BisectingKMeans(3, random_state=0).fit(X)
