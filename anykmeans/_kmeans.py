@@ -23,6 +23,7 @@ from ._namespace import Array, Namespace, array_namespace, device_of, to_host
 from ._primitives import Data
 from ._random import check_random_state
 from ._seeding import initial_centres
+from ._sphere import unit_rows
 from ._validation import (
     check_algorithm,
     check_bool,
@@ -30,6 +31,7 @@ from ._validation import (
     check_data,
     check_init_method,
     check_magnitude,
+    check_metric,
     check_n_clusters,
     check_n_init,
     check_positive_int,
@@ -58,7 +60,8 @@ class KMeansResult:
     labels : integer array of shape (n_samples,)
         Index of the centre nearest to each sample.
     inertia : float
-        Weighted sum of squared distances of the samples to their centres.
+        Weighted sum of squared distances of the samples to their centres
+        (of cosine distances ``1 - cos`` with ``metric="cosine"``).
     n_iter : int
         Lloyd iterations of the best run.
     converged : bool
@@ -178,16 +181,19 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
                oversampling_factor: float = DEFAULT_OVERSAMPLING_FACTOR,
                init_max_iter: int = DEFAULT_ROUNDS,
                on_iteration: Callable[[int, int, float], None] | None = None,
-               ) -> tuple[KMeansResult, Array]:
+               metric: str = "euclidean") -> tuple[KMeansResult, Array]:
     """:func:`kmeans`, also returning the centring offset (the mean of ``X``).
 
     The estimator keeps the offset to assign new data in the same frame, so
     that ``predict`` on the training data gives back the fitted labels exactly.
     ``on_iteration``, when given, is called as ``on_iteration(restart,
     iteration, inertia)`` (0-based restart and iteration, host numbers) after
-    every Lloyd iteration of every restart, for progress reporting.
+    every Lloyd iteration of every restart, for progress reporting. With
+    ``metric="cosine"`` the offset is the mean of the rows put on the unit sphere.
     """
-    xp, X = check_data(X, values=False)  # checked with the mean: see _centring
+    spherical = check_metric(metric) == "cosine"
+    # Values are checked with the mean (see _centring), a cosine fit's before its rows' norms.
+    xp, X = check_data(X, values=spherical)
     n_clusters = check_n_clusters(n_clusters, X.shape[0])
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = check_tol(tol)
@@ -204,6 +210,8 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
         init = check_centres(init, xp, X, n_clusters)
 
     library, device = library_of(X), device_of(X)
+    if spherical:
+        X = unit_rows(xp, X)
     with library.passes.resident(X) as X:
         mean, tol = _centring(xp, library, X, tol)
         seeding = Data(X, mean, sample_weight, chunk_size)
@@ -212,13 +220,13 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
         histories = []
         for restart in range(n_init):
             (centres,) = library.passes.to_small_side(initial_centres(
-                seeding, n_clusters, init, rng,
+                seeding, n_clusters, init, rng, spherical,
                 oversampling_factor=oversampling_factor, n_rounds=init_max_iter))
             if verbose:
                 print("Initialization complete")
             run = lloyd(data, centres, max_iter=max_iter, tol=tol, verbose=verbose,
                         on_iteration=None if on_iteration is None
-                        else functools.partial(on_iteration, restart))
+                        else functools.partial(on_iteration, restart), spherical=spherical)
             histories.append(run.inertia_history)
             if best is None or (run.inertia < best.inertia
                                 and not same_clustering(xp, run.labels, best.labels)):
@@ -253,6 +261,7 @@ def kmeans(
     verbose: int = 0,
     oversampling_factor: float = DEFAULT_OVERSAMPLING_FACTOR,
     init_max_iter: int = DEFAULT_ROUNDS,
+    metric: str = "euclidean",
 ) -> KMeansResult:
     """Cluster ``X`` into ``n_clusters`` clusters with Lloyd's k-means.
 
@@ -294,6 +303,13 @@ def kmeans(
         k-means|| only: the number of sampling rounds (dask-ml's name; Spark's
         ``initSteps``); more are made only while there are fewer candidates
         than clusters.
+    metric : {"euclidean", "cosine"}
+        "cosine": spherical k-means (FAISS's ``spherical=True``), clustering
+        directions: rows (none may be zero) and centres are unit vectors, each
+        row goes to the centre of largest cosine, and the inertia is the
+        weighted sum of ``1 - cos``. Seeding is k-means++ (or k-means||,
+        random rows) with that distance; the centres of an array or callable
+        ``init`` are normalised (a callable receives the normalised rows).
 
     Returns
     -------
@@ -314,7 +330,8 @@ def kmeans(
     result, _ = fit_kmeans(X, n_clusters, sample_weight=sample_weight, init=init,
                            n_init=n_init, max_iter=max_iter, tol=tol,
                            random_state=random_state, chunk_size=chunk_size, verbose=verbose,
-                           oversampling_factor=oversampling_factor, init_max_iter=init_max_iter)
+                           oversampling_factor=oversampling_factor, init_max_iter=init_max_iter,
+                           metric=metric)
     return result
 
 

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from ._namespace import Array, Namespace, array_namespace, device_of, index_dtype, to_host
 from ._primitives import Data, assign_block, labelled_inertia, sq_distances_to_labels
+from ._sphere import COSINE_PER_SQUARED_DISTANCE, on_sphere
 
 
 class LloydRun(NamedTuple):
@@ -151,7 +152,8 @@ def relocate_empty_clusters(data: Data, centres: Array, labels: Array, sums: Arr
 
 
 def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int = 0,
-          on_iteration: Callable[[int, float], None] | None = None) -> LloydRun:
+          on_iteration: Callable[[int, float], None] | None = None,
+          spherical: bool = False) -> LloydRun:
     """Run Lloyd's algorithm from ``centres`` until convergence or ``max_iter``.
 
     Parameters
@@ -172,6 +174,11 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     on_iteration : callable, optional
         Called as ``on_iteration(iteration, inertia)`` after every iteration
         (progress reporting); it receives host numbers only.
+    spherical : bool, default=False
+        Spherical k-means: the rows of ``data`` are unit vectors (before
+        centring), every update's centres are put back on the unit sphere
+        (:func:`~anykmeans._sphere.on_sphere`), and inertias are sums of cosine
+        distances ``1 - cos``, half the squared distances.
 
     Notes
     -----
@@ -187,11 +194,14 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     xs: Namespace = None  # the small side's namespace, from the first pass
     history: list[float] = []
     strict = converged = False
+    scale = COSINE_PER_SQUARED_DISTANCE if spherical else 1.0
     for iteration in range(max_iter):
         state, (sums, weight_sums, inertia, n_changed), _ = library.passes.run(
             data, lloyd_pass, state, centres)
         xs = xs or array_namespace(sums)  # the small side
         new_centres = average_centres(xs, sums, weight_sums)
+        if spherical:
+            new_centres = on_sphere(xs, new_centres, data.mean)
         stats = xs.stack([
             n_changed,
             xs.sum(xs.astype(weight_sums == 0, dtype)),
@@ -199,11 +209,14 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
             inertia,
         ])
         n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats))
+        inertia *= scale
         if n_empty:
             labels = library.passes.state_array(data, state, 0, index_dtype(data.xp, device_of(X)))
             sums, weight_sums = library.passes.to_small_side(*relocate_empty_clusters(
                 data, centres, labels, sums, weight_sums, int(n_empty)))
             new_centres = average_centres(xs, sums, weight_sums)
+            if spherical:
+                new_centres = on_sphere(xs, new_centres, data.mean)
             shift = float(to_host(xs.sum((new_centres - centres) ** 2)))
         history.append(inertia)
         if on_iteration is not None:
@@ -225,5 +238,5 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     state, (inertia, counts), _ = library.passes.run(
         data, labelled_inertia_pass if strict else final_pass, state, centres)
     labels = library.passes.state_array(data, state, 0, index_dtype(data.xp, device_of(X)))
-    return LloydRun(centres, labels, float(to_host(inertia)), iteration + 1, converged,
+    return LloydRun(centres, labels, float(to_host(inertia)) * scale, iteration + 1, converged,
                     tuple(history), counts)

@@ -23,6 +23,10 @@ and one more number in a step that reassigns centres while ``tol > 0``.
 Centres live in a centred frame, ``x - offset``, the offset being the mean of
 the first rows the model saw (the validation subsample in ``fit``, the first
 chunk in ``partial_fit``).
+
+Spherical (cosine) mini-batch k-means puts the rows on the unit sphere and the
+centres back on it after every step (:mod:`anykmeans._sphere`); its inertias are
+sums of ``1 - cos``.
 """
 
 from __future__ import annotations
@@ -47,11 +51,13 @@ from ._random import (
     uniform,
 )
 from ._seeding import initial_centres
+from ._sphere import COSINE_PER_SQUARED_DISTANCE, on_sphere, unit_rows
 from ._validation import (
     check_bool,
     check_centres,
     check_data,
     check_init_method,
+    check_metric,
     check_n_clusters,
     check_n_init,
     check_non_negative,
@@ -115,7 +121,8 @@ class MiniBatchStep(NamedTuple):
     counts : array of shape (n_clusters,)
         The accumulated weight of every centre.
     inertia : float
-        Weighted squared distances of the batch to the centres *before* the step.
+        Weighted squared distances (cosine distances, for a spherical step) of the batch to
+        the centres *before* the step.
     shift : float
         Sum of squared centre moves (0.0 unless asked for).
     has_empty : bool
@@ -153,7 +160,7 @@ def _move_to_rows(xp: Namespace, centres: Array, low: Array, rows: Array) -> Arr
 def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres: Array,
                    counts: Array, offset: Array, rng: RandomState, *, reassign: bool,
                    reassignment_ratio: float, chunk_size: int | None, with_shift: bool,
-                   verbose: int = 0) -> MiniBatchStep:
+                   verbose: int = 0, spherical: bool = False) -> MiniBatchStep:
     """One mini-batch update of ``centres`` from the rows ``x``.
 
     Parameters
@@ -179,6 +186,9 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
         Also measure the squared centre shift (for ``tol``).
     verbose : int
         Print the number of reassigned centres when positive.
+    spherical : bool, default=False
+        Spherical k-means: ``x``'s rows are unit vectors, and the moved centres
+        are put back on the unit sphere (:func:`~anykmeans._sphere.on_sphere`).
 
     Returns
     -------
@@ -191,6 +201,8 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
     reciprocal = 1.0 / xp.where(received, counts_new, xp.ones_like(counts_new))
     moved = (centres * counts[:, None] + step.sums) * reciprocal[:, None]
     new_centres = xp.where(received[:, None], moved, centres)
+    if spherical:
+        new_centres = on_sphere(xp, new_centres, offset)
     zero = xp.zeros((), dtype=dtype, device=device_of(x))
     low, n_low = None, zero
     if reassign and reassignment_ratio > 0:
@@ -207,6 +219,8 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
     ])
     new_centres, counts_new, stats = materialise(new_centres, counts_new, stats)
     inertia, shift, n_low, n_empty = (float(v) for v in to_host(stats))
+    if spherical:
+        inertia *= COSINE_PER_SQUARED_DISTANCE
     n_reassigned = int(n_low)
     if n_reassigned:
         drawn = rng.choice(x.shape[0], size=n_reassigned, replace=False)
@@ -330,15 +344,17 @@ def centring_offset(xp: Namespace, X: Array) -> Array:
 
 def seed_centres(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int, init: Init,
                  rng: RandomState, offset: Array, init_size: int,
-                 chunk_size: int | None) -> Array:
+                 chunk_size: int | None, spherical: bool = False) -> Array:
     """Initial centres (centred frame) from ``init`` on ``init_size`` rows drawn with replacement.
 
     The whole of ``X`` is used, and nothing drawn, when ``init_size`` covers it.
+    ``spherical``: as :func:`~anykmeans._seeding.initial_centres`'s.
     """
     if init_size < X.shape[0]:
         chosen = integers(rng, X.shape[0], init_size)
         X, sample_weight = _take_rows(xp, X, chosen), _take_rows(xp, sample_weight, chosen)
-    return initial_centres(Data(X, offset, sample_weight, chunk_size), n_clusters, init, rng)
+    return initial_centres(Data(X, offset, sample_weight, chunk_size), n_clusters, init, rng,
+                           spherical)
 
 
 def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = None,
@@ -347,7 +363,7 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
                   max_no_improvement: int | None = 10, init_size: int | None = None,
                   reassignment_ratio: float = 0.01, random_state: Any = None,
                   compute_labels: bool = True, chunk_size: int | None = None,
-                  verbose: int = 0) -> MiniBatchRun:
+                  verbose: int = 0, metric: str = "euclidean") -> MiniBatchRun:
     """Mini-batch k-means on ``X``, with scikit-learn's ``MiniBatchKMeans.fit`` semantics.
 
     Parameters are those of :class:`MiniBatchKMeans`. Batches of
@@ -365,6 +381,7 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
     xp, X = check_data(X)
     n_samples = X.shape[0]
     n_clusters = check_n_clusters(n_clusters, n_samples)
+    spherical = check_metric(metric) == "cosine"
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = check_tol(tol)
     if max_no_improvement is not None:
@@ -381,6 +398,8 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
     sample_weight = check_sample_weight(sample_weight, xp, X)
     if not isinstance(init, str) and not callable(init):
         init = check_centres(init, xp, X, n_clusters)
+    if spherical:
+        X = unit_rows(xp, X)
 
     validation = integers(rng, n_samples, init_size)
     X_valid = _take_rows(xp, X, validation)
@@ -392,7 +411,7 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
         if verbose:
             print(f"Init {candidate + 1}/{n_init} with method {init}")
         centres = seed_centres(xp, X, sample_weight, n_clusters, init, rng, offset, init_size,
-                               chunk_size)
+                               chunk_size, spherical)
         inertia = float(to_host(assign(validation_data, centres).inertia))
         if verbose:
             print(f"Inertia for init {candidate + 1}/{n_init}: {inertia}")
@@ -412,7 +431,7 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
         step = minibatch_step(xp, batch, None, centres, counts, offset, rng,
                               reassign=schedule.due(), reassignment_ratio=reassignment_ratio,
                               chunk_size=chunk_size, with_shift=stopping.tol > 0.0,
-                              verbose=verbose)
+                              verbose=verbose, spherical=spherical)
         centres, counts, inertia = step.centres, step.counts, step.inertia
         schedule.has_empty = step.has_empty
         if stopping(i, n_steps, step.shift, step.inertia):
@@ -422,6 +441,8 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
     labels = None
     if compute_labels:
         labels, inertia = labels_and_inertia(Data(X, offset, sample_weight, chunk_size), centres)
+        if spherical:
+            inertia *= COSINE_PER_SQUARED_DISTANCE
     else:
         ewa = stopping.ewa_inertia if stopping.ewa_inertia is not None else inertia / batch_size
         inertia = ewa * float(to_host(xp.sum(sample_weight)))

@@ -352,8 +352,10 @@ def labelled_inertia(data: Data, centres: Array, labels: Array) -> Array:
     return data.xp.sum(sq_distances if data.weights is None else data.weights * sq_distances)
 
 
-def distances(data: Data, centres: Array, *, rows_are_centres: bool = False) -> Array:
-    """Euclidean distances of every row to every centre, ``(n_samples, n_clusters)``.
+def distances(data: Data, centres: Array, *, rows_are_centres: bool = False,
+              squared: bool = False) -> Array:
+    """Euclidean distances of every row to every centre, ``(n_samples, n_clusters)``; their
+    squares when ``squared``.
 
     Only for callers that asked for this matrix (``transform``); computed by
     chunk like the rest. With ``rows_are_centres`` (the rows are the centres
@@ -375,7 +377,8 @@ def distances(data: Data, centres: Array, *, rows_are_centres: bool = False) -> 
             own = (xp.arange(rows.start, rows.stop, dtype=index, device=device)[:, None]
                    == xp.arange(centres.shape[0], dtype=index, device=device)[None, :])
             sq = xp.where(own, zero, sq)
-        return xp.sqrt(_non_negative(xp, sq))
+        sq = _non_negative(xp, sq)
+        return sq if squared else xp.sqrt(sq)
 
     return xp.concat(list(data.map(block, centres.shape[0])))
 

@@ -10,11 +10,12 @@ from ._kmeans_plusplus import kmeans_plusplus_indices
 from ._namespace import Array
 from ._primitives import Data
 from ._random import RandomState, choice_without_replacement
+from ._sphere import unit_rows
 from ._validation import check_centres
 
 
 def initial_centres(data: Data, n_clusters: int, init, rng: RandomState,
-                    **parallel_options) -> Array:
+                    spherical: bool = False, **parallel_options) -> Array:
     """Initial centres in the centred frame, ``(n_clusters, n_features)``.
 
     Parameters
@@ -25,6 +26,10 @@ def initial_centres(data: Data, n_clusters: int, init, rng: RandomState,
         A validated init: an array is taken as given (in ``X``'s frame); a
         callable is called as ``init(X, n_clusters, random_state=rng)`` on the
         caller's (uncentred) data and its result validated like an array.
+    spherical : bool, default=False
+        Spherical k-means: the rows of ``data`` are unit vectors (the rows
+        chosen as seeds are too), and so are made an array's or a callable's
+        centres (a zero centre is refused).
     **parallel_options
         ``oversampling_factor`` and ``n_rounds`` of "k-means||".
     """
@@ -40,4 +45,6 @@ def initial_centres(data: Data, n_clusters: int, init, rng: RandomState,
     if callable(init):
         init = check_centres(init(X, n_clusters, random_state=rng), xp, X, n_clusters,
                              name="the result of the init callable")
+    if spherical:
+        init = unit_rows(xp, init, "init")
     return init - data.mean

@@ -37,6 +37,7 @@ ALGORITHMS = ("lloyd", "elkan")
 BISECTING_STRATEGIES = ("biggest_inertia", "largest_cluster")
 #: The seedings of one bisection (scikit-learn's).
 BISECTION_INITS = ("k-means++", "random")
+METRICS = ("euclidean", "cosine")
 
 
 def counted(count: int, noun: str) -> str:
@@ -550,6 +551,30 @@ def check_bisection_init(init: Any) -> Any:
     if callable(init) or (isinstance(init, str) and init in BISECTION_INITS):
         return init
     raise ValueError(f"init must be one of {BISECTION_INITS} or a callable, got {init!r}.")
+def check_metric(metric: Any) -> str:
+    """Return ``metric`` if it is one of :data:`METRICS`."""
+    if not (isinstance(metric, str) and metric in METRICS):
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
+    return metric
+
+
+def check_nonzero_norms(xp: Namespace, norms: Array, name: str = "X") -> None:
+    """Refuse rows of norm zero, which have no direction (cosine distances to them are
+    undefined): one read of the smallest of the rows' ``norms``.
+
+    Raises
+    ------
+    ValueError
+        Naming how many rows of ``name`` are zero and the first of them.
+    """
+    if float(to_host(xp.min(norms))) != 0:  # norms are never negative
+        return
+    zero = to_host(norms) == 0
+    raise ValueError(
+        f"{name} has {counted(int(zero.sum()), 'row')} of norm zero (the first is row "
+        f"{int(np.argmax(zero))}): the cosine metric needs a direction for every row; "
+        "drop them or use metric='euclidean'."
+    )
 
 
 def check_init_method(init: Any) -> Any:

@@ -422,7 +422,9 @@ def fit(args: argparse.Namespace) -> int:
             print(f"inertia {model.inertia_:.8g} after {counted(args.k - 1, 'bisection')} "
                   f"({args.bisecting})")
         else:
-            print(f"inertia {model.inertia_:.8g} after {counted(model.n_iter_, 'iteration')} "
+            cosine = " (sum of 1 - cos)" if args.metric == "cosine" else ""
+            print(f"inertia{cosine} {model.inertia_:.8g} after "
+                  f"{counted(model.n_iter_, 'iteration')} "
                   f"({counted(len(model.inertia_histories_), 'restart')}, the best kept)")
         print("cluster sizes:", " ".join(map(str, sizes)))
         for path in (args.output, args.plot):
@@ -442,7 +444,9 @@ def _estimator(args: argparse.Namespace) -> KMeans | BisectingKMeans:
     init = INIT_SPELLINGS.get(args.init, args.init)
     options = dict(init=init, max_iter=args.max_iter, tol=args.tol, random_state=args.seed)
     if not args.bisecting:
-        return KMeans(args.k, n_init=args.n_init, **options)
+        return KMeans(args.k, n_init=args.n_init, metric=args.metric, **options)
+    if args.metric != "euclidean":
+        raise CommandError("--bisecting clusters with the Euclidean metric only")
     if init == "k-means||":
         raise CommandError("--bisecting seeds each split with k-means++ or random, not k-means||")
     return BisectingKMeans(args.k, n_init=1 if args.n_init == "auto" else args.n_init,
@@ -611,6 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bisecting k-means: split the cluster of largest inertia (or with "
                         "largest_cluster, of most samples) in two until there are K; --tol is "
                         "then absolute, --n-init auto is 1")
+    p.add_argument("--metric", choices=["euclidean", "cosine"], default="euclidean",
+                   help="cosine: spherical k-means, clustering the rows' directions "
+                        "(default euclidean)")
     p.add_argument("--standardize", action="store_true",
                    help="cluster z-scores: centre every feature and divide it by its standard "
                         "deviation (kept in the -o model file; predict applies them)")

@@ -39,13 +39,16 @@ def sklearn_fit(X: np.ndarray, k: int) -> Run:
     return lambda: int(KMeans(k, random_state=0).fit(X).n_iter_)
 
 
-def faiss_lloyd(X: np.ndarray, centres: np.ndarray, iterations: int) -> Run:
+def faiss_lloyd(X: np.ndarray, centres: np.ndarray, iterations: int,
+                spherical: bool = False) -> Run:
     """faiss-cpu's ``Kmeans`` from ``centres`` for ``iterations``, on every point.
 
     ``max_points_per_centroid = n`` turns subsampling off (faiss subsamples
     when ``n > k * max_points_per_centroid``); ``min_points_per_centroid = 1``
     silences its warning on small problems. faiss always runs ``niter``
     iterations and, unlike scikit-learn and anykmeans, no final relabelling.
+    ``spherical``: faiss's spherical k-means (inner-product assignment, centres
+    normalised after each update; it does not normalise ``X``).
     """
     import faiss
 
@@ -55,7 +58,8 @@ def faiss_lloyd(X: np.ndarray, centres: np.ndarray, iterations: int) -> Run:
 
     def run() -> int:
         model = faiss.Kmeans(d, len(start), niter=iterations, max_points_per_centroid=n,
-                             min_points_per_centroid=1, verbose=False, seed=0)
+                             min_points_per_centroid=1, verbose=False, seed=0,
+                             spherical=spherical)
         model.train(points, init_centroids=start)
         return len(model.obj)
 

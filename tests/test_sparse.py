@@ -324,3 +324,11 @@ def test_bisecting_refuses_sparse_data_clearly():
     X, _ = sparse_data(seed=18)
     with pytest.raises(TypeError, match=r"Sparse X is not supported.*toarray"):
         anykmeans.BisectingKMeans(3, random_state=0).fit(X)
+
+
+def test_cosine_metric_refuses_sparse_data_clearly():
+    X, _ = sparse_data(seed=19)
+    for model in (anykmeans.KMeans(3, metric="cosine"),
+                  anykmeans.MiniBatchKMeans(3, metric="cosine")):
+        with pytest.raises(TypeError, match="metric='cosine' does not take sparse X"):
+            model.fit(X)

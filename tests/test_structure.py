@@ -86,11 +86,14 @@ def test_a_package_imports_only_what_it_holds_or_below():
 
 
 def documented_floors() -> dict[str, int]:
-    """The floors docs/design.md lists: lines ``floor N: module, module, ...``."""
+    """The floors docs/design.md lists: lines ``floor N: module, module, ...``, each module
+    on one line only."""
     listed = {}
     for number, modules in re.findall(r"^floor (\d+): (.+)$", DESIGN.read_text(), flags=re.M):
         for module in modules.split(","):
-            listed[f"anykmeans.{module.strip()}".removesuffix(".__init__")] = int(number)
+            name = f"anykmeans.{module.strip()}".removesuffix(".__init__")
+            assert name not in listed, f"docs/design.md lists {name} on two floors"
+            listed[name] = int(number)
     return listed
 
 

@@ -31,10 +31,12 @@ from .._namespace import Array, to_host
 from .._persistence import Field, move_model, save_model
 from .._primitives import Data, assign, distances, labels_and_inertia
 from .._random import check_random_state
+from .._sphere import COSINE_PER_SQUARED_DISTANCE, unit_rows
 from .._validation import (
     check_chunk_size,
     check_data,
     check_init_method,
+    check_metric,
     check_n_init,
     check_positive_int,
     check_sample_weight,
@@ -87,7 +89,8 @@ class CentresEstimator:
     ``_mean``: the offset that assignment subtracts from every row, so that new
     data is assigned in the frame the model was fitted in; and
     ``feature_names_in_`` when it was fitted on a data frame with string column
-    names (see :meth:`_replace_fit`).
+    names (see :meth:`_replace_fit`). An estimator with a ``metric`` parameter
+    clusters directions when it is "cosine" (:meth:`_spherical`).
     """
 
     #: The metadata each method takes, which scikit-learn's metadata routing may route to it.
@@ -356,6 +359,11 @@ class CentresEstimator:
             message += "Feature names must be in the same order as they were in fit.\n"
         raise ValueError(message)
 
+    def _spherical(self) -> bool:
+        """Whether the model clusters directions: its ``metric`` (checked) is "cosine"; an
+        estimator without that parameter is Euclidean."""
+        return check_metric(getattr(self, "metric", "euclidean")) == "cosine"
+
     def _prepare(self, X: Array, method: str, sample_weight: Any = None
                  ) -> tuple[Data, Array]:
         """New data validated against the fitted model, and the centres in its frame.
@@ -365,8 +373,9 @@ class CentresEstimator:
         dtype before its values are checked, so that data beyond that dtype's
         range is refused rather than assigned from infinite scores.
         ``X`` must be in the model's library and on its device (a
-        ``ValueError`` naming ``method`` otherwise, in scikit-learn's words).
-        ``sample_weight`` is validated too; None stays None (unit weights). The
+        ``ValueError`` naming ``method`` otherwise, in scikit-learn's words). A
+        spherical model's rows are put on the unit sphere (a zero row is
+        refused). ``sample_weight`` is validated too; None stays None (unit weights). The
         model's ``chunk_size`` is checked here, as a loaded or re-parametrised
         model may carry any value. Sparse ``X`` is not centred: its frame is
         ``X`` itself, whatever the model was fitted on.
@@ -376,6 +385,8 @@ class CentresEstimator:
         xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__,
                            method=method,
                            like=self.cluster_centers_)
+        if self._spherical():
+            X = unit_rows(xp, X)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, xp, X)
         offset = library_of(X).centring_offset(xp, self._mean)  # zeros for sparse X
@@ -387,22 +398,32 @@ class CentresEstimator:
         return check_chunk_size(self.chunk_size)
 
     def predict(self, X: Array) -> Array:
-        """The index of the nearest centre of every sample of ``X``."""
+        """The index of the nearest centre of every sample of ``X`` (of largest cosine, for a
+        spherical model)."""
         return assign(*self._prepare(X, "predict")).labels
 
     def transform(self, X: Array) -> Any:
-        """Euclidean distances of every sample to every centre, ``(n_samples, n_clusters)``.
+        """Distances of every sample to every centre, ``(n_samples, n_clusters)``.
 
-        An array of ``X``'s library, or the data frame :meth:`set_output` asked for.
+        Euclidean distances; a spherical model's are cosine distances
+        ``1 - cos`` (in ``[0, 2]``, the smallest at the predicted centre;
+        FAISS's inner products are ``1 -`` them). An array of ``X``'s
+        library, or the data frame :meth:`set_output` asked for.
         ``transform(model.cluster_centers_)`` (that very array) has an exact zero
         diagonal, as in scikit-learn.
         """
-        return self._output(distances(*self._prepare(X, "transform"),
-                                      rows_are_centres=X is self.cluster_centers_), X)
+        data, centres = self._prepare(X, "transform")
+        own = X is self.cluster_centers_
+        if self._spherical():
+            return self._output(distances(data, centres, rows_are_centres=own, squared=True)
+                                * COSINE_PER_SQUARED_DISTANCE, X)
+        return self._output(distances(data, centres, rows_are_centres=own), X)
 
     def score(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> float:
-        """Minus the inertia of ``X`` under the fitted centres (higher is better)."""
-        return -labels_and_inertia(*self._prepare(X, "score", sample_weight))[1]
+        """Minus the inertia of ``X`` under the fitted centres (higher is better): the
+        weighted sum of squared distances, of cosine distances for a spherical model."""
+        inertia = labels_and_inertia(*self._prepare(X, "score", sample_weight))[1]
+        return -inertia * (COSINE_PER_SQUARED_DISTANCE if self._spherical() else 1.0)
 
     # -- persistence -------------------------------------------------------------------------
 

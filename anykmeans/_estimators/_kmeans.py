@@ -13,6 +13,7 @@ from .._persistence import Field
 from .._validation import (
     check_algorithm,
     check_bool,
+    check_metric,
     check_positive_int,
     check_positive_real,
     feature_names,
@@ -58,6 +59,12 @@ class KMeans(CentresEstimator):
         n_clusters`` candidate rows (cuML's and dask-ml's parameter).
     init_max_iter : int, default=5
         k-means|| only: the number of sampling rounds (dask-ml's name).
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        "cosine": spherical k-means (FAISS's ``spherical=True``, Spark's
+        ``distanceMeasure="cosine"``) for directions such as embeddings: rows
+        (none may be zero) and centres are unit vectors, a row goes to the
+        centre of largest cosine, the inertia sums ``1 - cos``, seeding draws
+        with that distance, and ``transform`` gives cosine distances.
 
     Attributes
     ----------
@@ -66,7 +73,8 @@ class KMeans(CentresEstimator):
     labels_ : integer array of shape (n_samples,)
         Cluster of each training sample; equals ``predict`` on the training data.
     inertia_ : float
-        Weighted sum of squared distances of the samples to their centres.
+        Weighted sum of squared distances of the samples to their centres
+        (of ``1 - cos`` with ``metric="cosine"``).
     n_iter_ : int
         Iterations of the best run.
     n_features_in_ : int
@@ -96,6 +104,7 @@ class KMeans(CentresEstimator):
         "algorithm": check_algorithm,
         "oversampling_factor": lambda value: check_positive_real(value, "oversampling_factor"),
         "init_max_iter": lambda value: check_positive_int(value, "init_max_iter"),
+        "metric": check_metric,
     }
 
     def __init__(
@@ -113,6 +122,7 @@ class KMeans(CentresEstimator):
         chunk_size: int | None = None,
         oversampling_factor: float = DEFAULT_OVERSAMPLING_FACTOR,
         init_max_iter: int = DEFAULT_ROUNDS,
+        metric: str = "euclidean",
     ) -> None:
         self.n_clusters = n_clusters
         self.init = init
@@ -126,6 +136,7 @@ class KMeans(CentresEstimator):
         self.chunk_size = chunk_size
         self.oversampling_factor = oversampling_factor
         self.init_max_iter = init_max_iter
+        self.metric = metric
 
     # -- fitting ---------------------------------------------------------------------------
 
@@ -158,7 +169,7 @@ class KMeans(CentresEstimator):
             n_init=self.n_init, max_iter=self.max_iter, tol=self.tol,
             random_state=self.random_state, chunk_size=self.chunk_size, verbose=self.verbose,
             oversampling_factor=self.oversampling_factor, init_max_iter=self.init_max_iter,
-            on_iteration=on_iteration,
+            on_iteration=on_iteration, metric=self.metric,
         )
         self._replace_fit(dict(
             cluster_centers_=result.centers,

@@ -22,11 +22,13 @@ from .._primitives import Data, labels_and_inertia
 from .._random import (
     check_random_state,
 )
+from .._sphere import COSINE_PER_SQUARED_DISTANCE, unit_rows
 from .._validation import (
     check_bool,
     check_centres,
     check_data,
     check_init_method,
+    check_metric,
     check_n_clusters,
     check_non_negative,
     check_positive_int,
@@ -74,6 +76,10 @@ class MiniBatchKMeans(CentresEstimator):
         random rows of the batch; higher values reassign more.
     chunk_size : int, optional
         Rows assigned at a time; by default chosen from a memory budget.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        "cosine": spherical mini-batch k-means (see :class:`KMeans`): rows on
+        the unit sphere, the centres put back on it after every step, inertias
+        of ``1 - cos``.
 
     Attributes
     ----------
@@ -85,7 +91,8 @@ class MiniBatchKMeans(CentresEstimator):
     inertia_ : float
         Weighted sum of squared distances to the centres, over the training
         data (the last chunk after ``partial_fit``); the smoothed batch
-        inertia scaled to the data's total weight when not ``compute_labels``.
+        inertia scaled to the data's total weight when not ``compute_labels``;
+        of ``1 - cos`` with ``metric="cosine"``.
     n_iter_ : int
         Passes' worth of rows that ``fit`` used.
     n_steps_ : int
@@ -122,6 +129,7 @@ class MiniBatchKMeans(CentresEstimator):
             value, "max_no_improvement", integral=True),
         "init_size": lambda value: value is None or check_positive_int(value, "init_size"),
         "reassignment_ratio": lambda value: check_non_negative(value, "reassignment_ratio"),
+        "metric": check_metric,
     }
 
     def __init__(
@@ -140,6 +148,7 @@ class MiniBatchKMeans(CentresEstimator):
         n_init: int | str = "auto",
         reassignment_ratio: float = 0.01,
         chunk_size: int | None = None,
+        metric: str = "euclidean",
     ) -> None:
         self.n_clusters = n_clusters
         self.init = init
@@ -154,6 +163,7 @@ class MiniBatchKMeans(CentresEstimator):
         self.n_init = n_init
         self.reassignment_ratio = reassignment_ratio
         self.chunk_size = chunk_size
+        self.metric = metric
 
     @staticmethod
     def _centre_attributes(centres: Array, offset: Array) -> dict[str, Any]:
@@ -191,6 +201,7 @@ class MiniBatchKMeans(CentresEstimator):
             max_no_improvement=self.max_no_improvement, init_size=self.init_size,
             reassignment_ratio=self.reassignment_ratio, random_state=self.random_state,
             compute_labels=self.compute_labels, chunk_size=self.chunk_size, verbose=self.verbose,
+            metric=self.metric,
         )
         fitted = self._centre_attributes(run.centres, run.offset)
         fitted.update(_counts=run.counts, _schedule=run.schedule, _batch_size=run.batch_size,
@@ -226,6 +237,7 @@ class MiniBatchKMeans(CentresEstimator):
         if not hasattr(self, "_random_state"):
             self._random_state = check_random_state(self.random_state)
         rng = self._random_state
+        spherical = self._spherical()
         first = not hasattr(self, "cluster_centers_")
         if first:
             names = feature_names(X)
@@ -239,10 +251,12 @@ class MiniBatchKMeans(CentresEstimator):
                 init = check_centres(init, xp, X, n_clusters)
             check_non_negative(self.reassignment_ratio, "reassignment_ratio")
             chunk_size = self._chunk_size()
+            if spherical:
+                X = unit_rows(xp, X)
             offset = centring_offset(xp, X)
             weights = check_sample_weight(sample_weight, xp, X)
             centres = seed_centres(xp, X, weights, n_clusters, init, rng, offset, init_size,
-                                   chunk_size)
+                                   chunk_size, spherical)
             counts = xp.zeros(n_clusters, dtype=X.dtype, device=device_of(X))
             schedule = ReassignSchedule(n_clusters, batch_size)
             fitted = {"_batch_size": batch_size}
@@ -258,13 +272,14 @@ class MiniBatchKMeans(CentresEstimator):
         step = minibatch_step(
             xp, X, None if sample_weight is None else weights, centres, counts, offset, rng,
             reassign=schedule.due(), reassignment_ratio=self.reassignment_ratio,
-            chunk_size=chunk_size, with_shift=False, verbose=verbose)
+            chunk_size=chunk_size, with_shift=False, verbose=verbose, spherical=spherical)
         schedule.has_empty = step.has_empty
         fitted.update(self._centre_attributes(step.centres, offset), _counts=step.counts,
                       _schedule=schedule, n_steps_=getattr(self, "n_steps_", 0) + 1)
         if compute_labels:
-            fitted["labels_"], fitted["inertia_"] = labels_and_inertia(
-                Data(X, offset, weights, chunk_size), step.centres)
+            fitted["labels_"], inertia = labels_and_inertia(Data(X, offset, weights, chunk_size),
+                                                            step.centres)
+            fitted["inertia_"] = inertia * (COSINE_PER_SQUARED_DISTANCE if spherical else 1.0)
         if first:
             self._replace_fit(fitted, names)
         else:

@@ -1,7 +1,7 @@
 """Draw the pictures the documentation shows: ``python docs/images/generate.py``.
 
 Needs matplotlib (``pip install -e ".[plot]"``). Writes ``clusters.png``,
-``convergence.png`` and ``bisecting.png`` next to this file.
+``convergence.png``, ``bisecting.png`` and ``spherical.png`` next to this file.
 """
 
 from pathlib import Path
@@ -10,6 +10,8 @@ import matplotlib
 import numpy as np
 
 matplotlib.use("Agg")
+import matplotlib.patches
+import matplotlib.pyplot
 
 import anykmeans
 from anykmeans._datasets import load_iris
@@ -43,3 +45,15 @@ plain = anykmeans.KMeans(5, random_state=0).fit(uneven)
 print(f"uneven groups, k=5: bisecting inertia {model.inertia_:.1f} "
       f"(sizes {np.bincount(model.labels_).tolist()}), k-means {plain.inertia_:.1f} "
       f"(sizes {np.bincount(plain.labels_).tolist()})")
+# Rays from the origin: three directions 40 degrees apart, each row at a norm between 0.2 and 5.
+rng = np.random.default_rng(3)
+angles = rng.choice([0.2, 0.9, 1.6], size=600) + rng.normal(scale=0.08, size=600)
+rays = np.column_stack([np.cos(angles), np.sin(angles)]) * rng.uniform(0.2, 5.0, size=(600, 1))
+figure, axes = matplotlib.pyplot.subplots(1, 2, figsize=(10, 4.8))
+for ax, metric in zip(axes, ("euclidean", "cosine"), strict=True):
+    model = anykmeans.KMeans(3, metric=metric, random_state=0).fit(rays)
+    plot_clusters(rays, model.labels_, model.cluster_centers_, ax=ax,
+                  feature_names=["x", "y"], title=f'KMeans(3, metric="{metric}")')
+    ax.set_aspect("equal", adjustable="datalim")
+axes[1].add_patch(matplotlib.patches.Circle((0, 0), 1.0, fill=False, linestyle=":"))
+figure.savefig(HERE / "spherical.png", dpi=80, bbox_inches="tight")

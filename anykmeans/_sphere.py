@@ -1,0 +1,47 @@
+"""The unit sphere of spherical (cosine) k-means: rows and centres put on it.
+
+Spherical k-means clusters directions: every row is divided by its norm, and
+the centres are after every update (FAISS's ``spherical=True``). Between unit
+vectors ``|x - c|^2 = 2 - 2 x.c``, so the nearest centre by Euclidean distance
+is the one of largest inner product (cosine), and the cosine distance
+``1 - cos`` is half the squared distance: the Euclidean passes serve
+unchanged, k-means++ among them (its ``D(x)^2`` is twice the cosine distance,
+a factor that changes no draw and no choice).
+"""
+
+from __future__ import annotations
+
+from ._libraries import is_sparse
+from ._namespace import Array, Namespace
+from ._validation import check_nonzero_norms
+
+#: The cosine distance ``1 - cos(x, c)`` per squared distance ``|x - c|^2`` of unit vectors.
+COSINE_PER_SQUARED_DISTANCE = 0.5
+
+
+def unit_rows(xp: Namespace, X: Array, name: str = "X") -> Array:
+    """``X`` with every row divided by its Euclidean norm: a new array, ``X``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        If a row of ``X`` is zero (:func:`~anykmeans._validation.check_nonzero_norms`).
+    TypeError
+        If ``X`` is sparse: spherical k-means does not compute on sparse data yet.
+    """
+    if is_sparse(X):
+        raise TypeError(f"metric='cosine' does not take sparse {name} yet; pass "
+                        f"{name}.toarray(), or rows scaled to unit norm (e.g. "
+                        "sklearn.preprocessing.normalize) with the default metric.")
+    norms = xp.linalg.vector_norm(X, axis=1)
+    check_nonzero_norms(xp, norms, name)
+    return X / norms[:, None]
+
+
+def on_sphere(xp: Namespace, centres: Array, mean: Array) -> Array:
+    """Centres of the frame centred on ``mean`` moved to the unit sphere of the data's frame:
+    ``c / |c| - mean`` with ``c`` the centre plus ``mean``; a zero ``c`` (a cluster whose
+    rows add up to zero) stays where it is, as FAISS leaves it."""
+    c = centres + mean
+    norms = xp.linalg.vector_norm(c, axis=1)
+    return c / xp.where(norms > 0, norms, xp.ones_like(norms))[:, None] - mean
