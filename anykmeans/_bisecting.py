@@ -226,7 +226,7 @@ def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, ini
     ValueError, TypeError
         For invalid data or parameters; the message names the problem.
     """
-    xp, X = check_data(X, values=False)  # checked with the mean (_centring)
+    xp, X = check_data(X, values=False, sparse=False)  # checked with the mean (_centring)
     n_clusters = check_n_clusters(n_clusters, X.shape[0])
     n_init = check_positive_int(n_init, "n_init")
     max_iter = check_positive_int(max_iter, "max_iter")

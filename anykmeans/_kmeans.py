@@ -121,11 +121,8 @@ def check_algorithm_for(algorithm: Any, n_clusters: Any) -> str:
 def variance_pass(data: Data, rows: slice, state: None) -> tuple[None, Array]:
     """The per-feature sums of the squared centred rows of ``data``, chunk by chunk: a block
     pass of :meth:`~anykmeans._libraries._passes.Passes.run`."""
-    xp = data.xp
-
     def chunk(s: slice) -> Array:
-        x = data.X[s, :] - data.mean
-        return xp.sum(x * x, axis=0)
+        return data.library.sq_deviation_sums(data.xp, data.X, s, data.mean)
 
     return None, functools.reduce(operator.add, data.map(chunk, 1))
 
@@ -136,7 +133,7 @@ def _mean_variance(xp: Namespace, X: Array, mean: Array | None = None) -> Array:
     mean on the small side, is computed when None."""
     library = library_of(X)
     if mean is None:
-        (mean,) = library.passes.to_small_side(xp.mean(X, axis=0))
+        (mean,) = library.passes.to_small_side(library.feature_means(xp, X))
     sums = library.passes.run(Data(X, mean), variance_pass, None).small
     return array_namespace(sums).mean(sums) / X.shape[0]
 
@@ -149,15 +146,18 @@ def _tolerance(xp: Namespace, X: Array, tol: float) -> float:
 
 
 def _centring(xp: Namespace, library: Library, X: Array, tol: float) -> tuple[Array, float]:
-    """The centring offset (the mean of ``X``, on the library's small side) and ``tol`` scaled
-    as :func:`_tolerance` does, with ``X``'s values checked (:func:`check_magnitude`): the
-    check and the mean are one pass over a lazy ``X``, the variance (when ``tol`` is not
-    zero) one more."""
-    largest, mean = library.passes.to_small_side(largest_magnitude(xp, X), xp.mean(X, axis=0))
+    """The centring offset (the mean of ``X``, on the library's small side; zeros for a
+    library that does not centre, :meth:`~anykmeans._libraries.Library.centring_offset`) and
+    ``tol`` scaled as :func:`_tolerance` does, with ``X``'s values checked
+    (:func:`check_magnitude`): the check and the mean are one pass over a lazy ``X``, the
+    variance (when ``tol`` is not zero) one more."""
+    largest, mean = library.passes.to_small_side(largest_magnitude(xp, X),
+                                                 library.feature_means(xp, X))
     check_magnitude(float(largest), X)  # a lone scalar, as validation reads it
+    offset = library.centring_offset(array_namespace(mean), mean)
     if tol == 0:
-        return mean, 0.0
-    return mean, float(to_host(_mean_variance(xp, X, mean))) * tol
+        return offset, 0.0
+    return offset, float(to_host(_mean_variance(xp, X, mean))) * tol
 
 
 def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
@@ -426,7 +426,8 @@ def kmeans_plusplus(
     Returns
     -------
     centers : array of shape (n_clusters, n_features)
-        The chosen rows of ``X``, in ``X``'s library, device and floating dtype.
+        The chosen rows of ``X``, in ``X``'s library, device and floating dtype; dense
+        where ``X`` is sparse.
     indices : integer array of shape (n_clusters,)
         Their row indices: ``centers[j] == X[indices[j]]``.
 
@@ -447,6 +448,6 @@ def kmeans_plusplus(
             x_squared_norms = None
     rng = check_random_state(random_state)
     origin = xp.zeros(X.shape[1], dtype=X.dtype, device=device_of(X))
-    indices = kmeans_plusplus_indices(Data(X, origin, sample_weight), n_clusters, rng,
-                                      n_local_trials, x_squared_norms)
-    return xp.take(X, indices, axis=0), xp.asarray(indices, device=device_of(X))
+    data = Data(X, origin, sample_weight)
+    indices = kmeans_plusplus_indices(data, n_clusters, rng, n_local_trials, x_squared_norms)
+    return data.dense_rows(indices), xp.asarray(indices, device=device_of(X))

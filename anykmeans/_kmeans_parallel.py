@@ -200,7 +200,7 @@ def sampling_pass(data: Data, rows: slice, state: tuple | None, points: Array | 
     potential = xp.sum(weight * closest)
     draws = uniform_from_keys(xp, keys, stream, dtype)
     picked = xp.nonzero(_picked(xp, draws, weight, closest, oversampling, potential))[0]
-    sample = Sample(potential, xp.take(X, picked, axis=0), xp.take(draws, picked),
+    sample = Sample(potential, data.dense_rows(picked), xp.take(draws, picked),
                     xp.take(weight, picked), xp.take(closest, picked))
     return (keys, weight, closest, nearest), sample
 

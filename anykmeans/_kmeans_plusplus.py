@@ -117,8 +117,8 @@ def _points(data: Data, rows: Array, dtype) -> Points:
 def _sq_distances(library: Library, xp: Namespace, x: Array, x_sq_norms: Array,
                   points: Points, dtype) -> Array:
     """Squared distances ``(len(points), rows of x)`` in ``dtype``, at least zero whatever the
-    rounding: the product in ``x``'s dtype, the norms added in ``dtype``."""
-    sq = xp.astype(library.matmul(xp, -2.0 * points.rows, x.T), dtype, copy=False)
+    rounding: the product in ``x``'s dtype (the library's), the norms added in ``dtype``."""
+    sq = xp.astype(library.cross(xp, -2.0 * points.rows, x), dtype, copy=False)
     sq += points.sq_norms[:, None]  # our own block: in place (or rebound, where immutable)
     sq += x_sq_norms[None, :]
     return xp.maximum(sq, xp.zeros((), dtype=dtype, device=device_of(x)))
@@ -153,8 +153,8 @@ def start_pass(data: Data, rows: slice, state: None, first: Array, n_local_trial
     block = _search_rows(data.X.shape[0])
 
     def chunk(s: slice) -> tuple[Array, Array]:
-        x = data.X[s, :] - data.mean
-        norms = (library.sq_norms(xp, xp.astype(x, dtype)) if x_sq_norms is None
+        x = data.centred(s)
+        norms = (library.sq_norms(xp, library.astype(xp, x, dtype)) if x_sq_norms is None
                  else xp.astype(x_sq_norms[rows][s], dtype))
         return norms, _sq_distances(library, xp, x, norms, seed, dtype)[0, :]
 
@@ -205,7 +205,7 @@ def find_candidates(data: Data, selected: Selected, targets: Array,
     valid = xp.reshape(starts[:, None] + within[None, :] <= last_row, (-1,))
     closest = xp.take(selected.closest, ids)
     if selected.pending is not None:
-        x = xp.take(X, ids, axis=0) - data.mean
+        x = data.centred_at(ids)
         pending = _sq_distances(data.library, xp, x, xp.take(selected.x_sq_norms, ids),
                                 selected.pending, dtype)
         closest = xp.minimum(closest, pending[0, :])
@@ -216,7 +216,7 @@ def find_candidates(data: Data, selected: Selected, targets: Array,
     # searchsorted (left) within each block: the rows whose running sum is below the target.
     position = xp.sum(xp.astype(running < targets[:, None], index), axis=1)
     candidate_ids = xp.minimum(starts + xp.minimum(position, within[-1]), last_row)
-    return (candidate_ids, *_points(data, xp.take(X, candidate_ids, axis=0), dtype))
+    return (candidate_ids, *_points(data, data.dense_rows(candidate_ids), dtype))
 
 
 def lower_pass(data: Data, rows: slice, state: Seeding, selected: Selected,
@@ -241,8 +241,8 @@ def lower_pass(data: Data, rows: slice, state: Seeding, selected: Selected,
     block = _search_rows(data.X.shape[0])
 
     def lowered(s: slice) -> tuple[Array, Array, Array]:
-        sq = _sq_distances(data.library, xp, data.X[s, :] - data.mean, selected.x_sq_norms[s],
-                           points, dtype)
+        sq = _sq_distances(data.library, xp, data.centred(s), selected.x_sq_norms[s], points,
+                           dtype)
         closest = selected.closest[s]
         if pending is not None:
             closest, sq = xp.minimum(closest, sq[0, :]), sq[1:, :]

@@ -169,7 +169,7 @@ def relocate_empty_clusters(data: Data, centres: Array, labels: Array, sums: Arr
     far = farthest_rows(xp, sq_distances, n_empty)
     far_weights = (xp.ones(n_empty, dtype=X.dtype, device=device_of(X)) if sample_weight is None
                    else xp.take(sample_weight, far))
-    moved = (xp.take(X, far, axis=0) - data.mean) * far_weights[:, None]
+    moved = (data.dense_rows(far) - data.mean) * far_weights[:, None]
     old = xp.take(labels, far)
     sums = sums - data.library.segment_sum(xp, moved, old, n_clusters)
     weight_sums = weight_sums - data.library.segment_sum(xp, far_weights, old, n_clusters)

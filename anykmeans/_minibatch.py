@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._kmeans import Init, _tolerance, resolve_n_init
+from ._libraries import library_of
 from ._namespace import (
     Array,
     Namespace,
@@ -268,7 +269,8 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
         drawn = rng.choice(x.shape[0], size=n_reassigned, replace=False)
         if verbose:
             print(f"[MiniBatchKMeans] Reassigning {n_reassigned} cluster centers.")
-        batch_rows = xp.take(x, xp.asarray(drawn, device=device_of(x)), axis=0) - offset
+        batch_rows = (Data(x, offset).dense_rows(xp.asarray(drawn, device=device_of(x)))
+                      - offset)
         new_centres = _move_to_rows(xp, new_centres, low, batch_rows)
         if with_shift:
             shift = float(to_host(xp.sum((new_centres - centres) ** 2)))
@@ -373,8 +375,17 @@ class MiniBatchRun:
 
 
 def _take_rows(xp: Namespace, X: Array, indices: np.ndarray) -> Array:
-    """The rows of ``X`` at host ``indices``; only the indices cross to the device."""
-    return xp.take(X, xp.asarray(indices, device=device_of(X)), axis=0)
+    """The rows of ``X`` (data, in its own kind, or weights) at host ``indices``; only the
+    indices cross to the device."""
+    return library_of(X).rows_at(xp, X, xp.asarray(indices, device=device_of(X)))
+
+
+def centring_offset(xp: Namespace, X: Array) -> Array:
+    """The offset a mini-batch fit on ``X`` centres on: the features' mean, or zeros where
+    ``X``'s library does not centre (sparse data), evaluated."""
+    library = library_of(X)
+    (offset,) = materialise(library.centring_offset(xp, library.feature_means(xp, X)))
+    return offset
 
 
 def seed_centres(xp: Namespace, X: Array, sample_weight: Array, n_clusters: int, init: Init,
@@ -440,7 +451,7 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
     validation = integers(rng, n_samples, init_size)
     X_valid = _take_rows(xp, X, validation)
     weight_valid = _take_rows(xp, sample_weight, validation)
-    (offset,) = materialise(xp.mean(X_valid, axis=0))
+    offset = centring_offset(xp, X_valid)
     validation_data = Data(X_valid, offset, weight_valid, chunk_size)
     best_centres, best_inertia = None, math.inf
     for candidate in range(n_init):
@@ -464,7 +475,7 @@ def fit_minibatch(X: Array, n_clusters: int, *, sample_weight: Array | None = No
     n_steps = (max_iter * n_samples) // batch_size
     inertia = math.nan
     for i in range(n_steps):
-        batch = xp.take(X, search_cdf(xp, cdf, draws.next()), axis=0)
+        batch = library_of(X).rows_at(xp, X, search_cdf(xp, cdf, draws.next()))
         step = minibatch_step(xp, batch, None, centres, counts, offset, rng,
                               reassign=schedule.due(), reassignment_ratio=reassignment_ratio,
                               chunk_size=chunk_size, with_shift=stopping.tol > 0.0,

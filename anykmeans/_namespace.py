@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import array_api_compat
 import numpy as np
 
-from ._libraries import Array, Namespace, has_float64, library_of
+from ._libraries import Array, Namespace, has_float64, is_sparse, library_of
 
 T = TypeVar("T")
 
@@ -48,6 +48,8 @@ def array_namespace(*arrays: Array) -> Namespace:
     try:
         return array_api_compat.array_namespace(*present)
     except TypeError as exc:
+        if any(is_sparse(a) for a in present):  # sparse data computes in a dense namespace
+            return array_namespace(*(library_of(a).stand_in(a) for a in present))
         libraries = sorted({type(a).__module__.split(".")[0] for a in present})
         raise TypeError(
             "All arrays must come from the same array library; got arrays from "
@@ -56,8 +58,12 @@ def array_namespace(*arrays: Array) -> Namespace:
 
 
 def device_of(x: Array) -> Any:
-    """Return the device that holds ``x``."""
-    return array_api_compat.device(x)
+    """Return the device that holds ``x`` (its library's answer where the array has no
+    ``device``: SciPy's sparse data)."""
+    try:
+        return array_api_compat.device(x)
+    except AttributeError:
+        return library_of(x).device_of(x)
 
 
 def on_device_of(X: Any) -> contextlib.AbstractContextManager[Any]:

@@ -88,10 +88,8 @@ class Data:
         dtype = self.X.dtype if dtype is None else dtype
         key = (n_centres, str(dtype))
         if key not in self._chunk_rows:
-            n_samples, n_features = self.X.shape
-            self._chunk_rows[key] = self.library.chunk_rows(
-                n_samples, n_features, n_centres, self.xp.finfo(dtype).bits // 8,
-                device_of(self.X), self.chunk_size)
+            self._chunk_rows[key] = self.library.data_chunk_rows(
+                self.X, n_centres, self.xp.finfo(dtype).bits // 8, self.chunk_size)
         return self._chunk_rows[key]
 
     def chunks(self, n_centres: int, dtype: Any = None) -> Iterator[slice]:
@@ -103,6 +101,15 @@ class Data:
     def centred(self, rows: slice) -> Array:
         """``X[rows] - mean``, a new array laid out as the library computes fastest."""
         return self.library.centred_rows(self.xp, self.X, rows, self.mean)
+
+    def centred_at(self, indices: Array) -> Array:
+        """The rows at ``indices`` minus ``mean``, in ``X``'s kind (a sparse library's stay
+        sparse): rows to compute on, as a chunk."""
+        return self.library.centred_rows_at(self.xp, self.X, indices, self.mean)
+
+    def dense_rows(self, indices: Array) -> Array:
+        """The rows at ``indices``, not centred, as a dense array: rows that become centres."""
+        return self.library.dense(self.xp, self.library.rows_at(self.xp, self.X, indices))
 
     def map(self, function: Callable[[slice], Any], n_centres: int,
             dtype: Any = None) -> Iterator[Any]:
@@ -120,9 +127,11 @@ def scores(library: Library, xp: Namespace, x: Array, centres: Array,
     rows of length ``k`` does not). ``-2 c`` is exact, so the product equals
     ``-2 (c . x)`` bit for bit. The norms are added in place (the block is our
     own; libraries without in-place operators rebind it): a fresh block per
-    operation costs more than the operation on a CPU.
+    operation costs more than the operation on a CPU. ``library`` computes the
+    product (:meth:`~anykmeans._libraries.Library.cross`: at full precision, of
+    a sparse ``x`` too).
     """
-    block = library.matmul(xp, -2.0 * centres, x.T)
+    block = library.cross(xp, -2.0 * centres, x)
     block += centre_sq_norms[:, None]
     return block
 
@@ -310,7 +319,7 @@ def _assign_rows(library: Library, xp: Namespace, x: Array, x_sq_norms: Array | 
         inertia = xp.sum(sq_distances)
     else:
         inertia = xp.sum(w * sq_distances)
-        x = x * w[:, None]
+        x = library.scale_rows(xp, x, w)
     if not update:
         return Assignment(labels, inertia, None, None, x_sq_norms)
     sums, weight_sums = library.cluster_sums(xp, x, w, labels, centres.shape[0])
@@ -336,16 +345,16 @@ def sq_distances_to_labels(data: Data, centres: Array, labels: Array) -> Array:
     xp, library = data.xp, data.library
 
     def chunk(rows: slice) -> Array:
-        return residual_sq_norms(library, xp, data.X[rows, :] - data.mean, centres,
-                                 labels[rows])
+        return residual_sq_norms(library, xp, data.centred(rows), centres, labels[rows])
 
     return xp.concat(list(data.map(chunk, centres.shape[0])))
 
 
 def residual_sq_norms(library: Library, xp: Namespace, x: Array, centres: Array,
                       labels: Array) -> Array:
-    """``|x_i - c_(labels_i)|^2`` for centred rows ``x``: exact, no cancellation."""
-    return library.sq_norms(xp, x - xp.take(centres, labels, axis=0))
+    """``|x_i - c_(labels_i)|^2`` for centred rows ``x``: exact, no cancellation (the
+    library's :meth:`~anykmeans._libraries.Library.residual_sq_norms`)."""
+    return library.residual_sq_norms(xp, x, centres, labels)
 
 
 def labelled_inertia(data: Data, centres: Array, labels: Array) -> Array:
@@ -377,7 +386,7 @@ def distances(data: Data, centres: Array, *, rows_are_centres: bool = False,
     zero = xp.zeros((), dtype=centres.dtype, device=device)
 
     def block(rows: slice) -> Array:
-        x = data.X[rows, :] - data.mean
+        x = data.centred(rows)
         sq = scores(library, xp, x, centres, centre_sq_norms).T + library.sq_norms(xp, x)[:, None]
         if rows_are_centres:
             own = (xp.arange(rows.start, rows.stop, dtype=index, device=device)[:, None]

@@ -41,7 +41,7 @@ def initial_centres(data: Data, n_clusters: int, init, rng: RandomState,
             indices = kmeans_plusplus_indices(data, n_clusters, rng)
         else:
             indices = choice_without_replacement(xp, rng, data.weights, n_clusters)
-        return xp.take(X, indices, axis=0) - data.mean
+        return data.dense_rows(indices) - data.mean
     if callable(init):
         init = check_centres(init(X, n_clusters, random_state=rng), xp, X, n_clusters,
                              name="the result of the init callable")

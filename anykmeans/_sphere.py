@@ -11,6 +11,7 @@ a factor that changes no draw and no choice).
 
 from __future__ import annotations
 
+from ._libraries import is_sparse
 from ._namespace import Array, Namespace
 from ._validation import check_nonzero_norms
 
@@ -25,7 +26,13 @@ def unit_rows(xp: Namespace, X: Array, name: str = "X") -> Array:
     ------
     ValueError
         If a row of ``X`` is zero (:func:`~anykmeans._validation.check_nonzero_norms`).
+    TypeError
+        If ``X`` is sparse: spherical k-means does not compute on sparse data yet.
     """
+    if is_sparse(X):
+        raise TypeError(f"metric='cosine' does not take sparse {name} yet; pass "
+                        f"{name}.toarray(), or rows scaled to unit norm (e.g. "
+                        "sklearn.preprocessing.normalize) with the default metric.")
     norms = xp.linalg.vector_norm(X, axis=1)
     check_nonzero_norms(xp, norms, name)
     return X / norms[:, None]

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import array_api_compat
 import numpy as np
 
-from ._libraries import library_of
+from ._libraries import is_sparse, library_of
 from ._namespace import (
     Array,
     Namespace,
@@ -56,7 +56,7 @@ def counted(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def as_array(X: Any, name: str = "X") -> Array:
+def as_array(X: Any, name: str = "X", *, sparse: bool = False) -> Array:
     """Return ``X`` as an Array API array, converting other array-likes to NumPy.
 
     What its library needs at the boundary is its module's
@@ -64,20 +64,30 @@ def as_array(X: Any, name: str = "X") -> Array:
     plain ``ndarray`` views and object arrays numbers, PyTorch tensors are
     detached from autograd, Dask arrays lose their empty blocks of rows.
 
+    Where ``sparse`` (data, not weights or centres), sparse data of a library
+    anykmeans has a module for (SciPy sparse, torch sparse CSR) is kept
+    sparse, as its module prepares it (CSR, canonical).
+
     Raises
     ------
     TypeError
-        For sparse matrices, and what the library refuses: masked arrays,
-        strings and other non-numeric content, PyTorch tensors on the ``meta``
-        device (they hold no data).
+        For sparse data where ``sparse`` is False, sparse matrices of other
+        kinds, and what the library refuses: masked arrays, strings and other
+        non-numeric content, PyTorch tensors on the ``meta`` device (they hold
+        no data), sparse layouts it cannot compute on.
     """
-    module = type(X).__module__
-    if module.startswith("scipy.sparse") or hasattr(X, "tocsr"):
-        raise TypeError(
-            f"Sparse input is not supported for {name}; pass a dense array "
-            "(for example X.toarray())."
-        )
+    if is_sparse(X):
+        if not sparse:
+            raise TypeError(f"Sparse {name} is not supported; pass a dense array "
+                            f"({name}.toarray(), or {name}.to_dense() for torch).")
+        return library_of(X).prepare(X, name)
     if not array_api_compat.is_array_api_obj(X):
+        if hasattr(X, "tocsr"):
+            raise TypeError(
+                f"Sparse input of type {type(X).__module__}.{type(X).__name__} is not supported "
+                f"for {name}; pass a SciPy sparse matrix or array (e.g. "
+                f"scipy.sparse.csr_array({name}.tocsr())) or a dense array."
+            )
         X = _host_array(X)
     return library_of(X).prepare(X, name)
 
@@ -186,7 +196,7 @@ def _check_fitted_namespace(X: Array, fitted: Array, estimator: str, method: str
                    f"with the array-like input passed to {method}. Only the NumPy namespace "
                    "is compatible with array-like inputs.")
     else:
-        xp = array_api_compat.array_namespace(X)
+        xp = array_namespace(X)  # a sparse library's data: its dense library's namespace
         if xp is fitted_xp and device_of(X) == device_of(fitted):
             return
         problem = (f"Array namespaces used during fit ({fitted_xp.__name__}) and {method} "
@@ -212,13 +222,10 @@ def _check_finite(xp: Namespace, x: Array, name: str, source: Any) -> None:
 
 
 def largest_magnitude(xp: Namespace, X: Array) -> Array:
-    """``max |X|`` as a 0-d array (NaN if ``X`` holds NaN), for :func:`check_magnitude`.
-
-    From the largest and the smallest value: two reductions that make no
-    temporary the size of ``X`` (NaN propagates through both); lazy where
-    ``X`` is, so that a caller can evaluate it with its other reductions.
-    """
-    return xp.max(xp.stack([xp.max(X), -xp.min(X)]))
+    """``max |X|`` as a 0-d array (NaN if ``X`` holds NaN), for :func:`check_magnitude`: the
+    library's (:meth:`~anykmeans._libraries.Library.largest_magnitude`), lazy where ``X`` is,
+    so that a caller can evaluate it with its other reductions."""
+    return library_of(X).largest_magnitude(xp, X)
 
 
 def _safe_magnitude(xp: Namespace, dtype: Any, total_weight: float, n_features: int) -> float:
@@ -261,7 +268,7 @@ def check_magnitude(largest: float, X: Array, name: str = "X", source: Any = Non
 
 def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
                estimator: str = "KMeans", method: str = "predict", like: Array | None = None,
-               values: bool = True) -> tuple[Namespace, Array]:
+               values: bool = True, sparse: bool = True) -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
 
     Parameters
@@ -290,6 +297,9 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         overflow). False leaves it to the caller, who evaluates
         :func:`largest_magnitude` with its own reductions (one pass over a
         lazy ``X`` for all of them) and calls :func:`check_magnitude`.
+    sparse : bool, default=True
+        Take sparse data of a library anykmeans has a module for (False: refuse it,
+        for what does not compute on it yet).
 
     Returns
     -------
@@ -307,10 +317,11 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         wrong number of features, or is of another library or device than
         ``like``.
     TypeError
-        If ``X`` is sparse, masked, on PyTorch's meta device or not numeric.
+        If ``X`` is sparse of a kind anykmeans does not take, masked, on PyTorch's
+        meta device or not numeric.
     """
-    array_like = not array_api_compat.is_array_api_obj(X)
-    X = as_array(X, name)
+    array_like = not array_api_compat.is_array_api_obj(X) and not is_sparse(X)
+    X = as_array(X, name, sparse=sparse)
     if like is not None:
         _check_fitted_namespace(X, like, estimator, method, array_like)
     xp = array_namespace(X, like)
@@ -345,7 +356,7 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     if like is not None:
         dtype = like.dtype
     if source != dtype:
-        X = xp.astype(X, dtype)
+        X = library_of(X).astype(xp, X, dtype)
     if values:
         check_magnitude(float(largest_magnitude(xp, X)), X, name, source)
     return xp, X

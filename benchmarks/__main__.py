@@ -5,6 +5,8 @@
     python -m benchmarks --problems --scaling n k # only the scaling series
     python -m benchmarks --memory-target          # adds the 2M x 32, k=4096 memory case
     python -m benchmarks --shape 200000 32 64 --iterations 5 --repeats 3 --json r.json --chart r.png
+    python -m benchmarks --problems T1 --implementations numpy torch scikit-learn
+                                                  # TF-IDF of the standard library's docstrings
     python -m benchmarks --problems S1 S4 F1 --implementations cupy torch:cuda torch-loop:cuda
                                                   # on a GPU, against a hand-written torch loop
 
@@ -31,6 +33,7 @@ from . import chart, implementations, measure, report
 from .machine import describe, title
 from .problems import EXTRA, GPU, LARGE_K, SCALING, STANDARD, custom
 from .suite import MEMORY_TARGET_ITERATIONS, memory_target, run_problem
+from .text import text
 
 
 def _positive(text: str) -> int:
@@ -47,11 +50,14 @@ def build_parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     names = [p.name for p in STANDARD]
     parser.add_argument("--problems", nargs="*", default=names,
-                        choices=names + [p.name for p in EXTRA + LARGE_K + GPU], metavar="S",
+                        choices=names + [p.name for p in EXTRA + LARGE_K + GPU] + ["T1"],
+                        metavar="S",
                         help="problems to run: S1-S4 (default: all; none if the flag is "
                              "given alone), W1 (300k x 256, k = 100), N1 (2M x 3, k = 8), "
                              "L1 (200k x 64, k = 4 096: large k on a CPU), "
-                             "F1 (1M x 256, k = 20 000: FAISS's GPU size)")
+                             "F1 (1M x 256, k = 20 000: FAISS's GPU size), T1 (sparse: TF-IDF "
+                             "of the standard library's docstrings, k = 20; needs scikit-learn, "
+                             "and a minute to build)")
     parser.add_argument("--shape", nargs=3, type=_positive, metavar=("N", "D", "K"),
                         help="run this shape instead of the standard problems")
     parser.add_argument("--scaling", nargs="+", choices=sorted(SCALING), default=[],
@@ -100,6 +106,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> i
         parser.error("--chart needs matplotlib (pip install matplotlib)")
     problems = [custom(*args.shape)] if args.shape else [
         p for p in STANDARD + EXTRA + LARGE_K + GPU if p.name in args.problems]
+    if not args.shape and "T1" in args.problems:
+        problems.append(text())
     if args.shape and args.shape[2] > args.shape[0]:
         parser.error("--shape N D K needs K <= N (the initial centres are K distinct rows)")
     if args.chart and not (problems or args.scaling):

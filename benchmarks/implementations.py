@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,9 +48,31 @@ class Implementation:
     fit: Callable[[np.ndarray, int], Run] | None
 
 
+def _on_backend(backend: Backend, X: Any) -> Any:
+    """``X`` on ``backend``: a NumPy array copied there; a SciPy sparse matrix kept as it is on
+    NumPy, a sparse CSR tensor on torch's devices.
+
+    Raises
+    ------
+    TypeError
+        For sparse ``X`` and a library without sparse data (the suite notes it).
+    """
+    if not type(X).__module__.startswith("scipy.sparse"):
+        return backend.asarray(X)
+    if backend.library == "numpy":
+        return X
+    if backend.library == "torch":
+        import torch
+
+        return torch.sparse_csr_tensor(*(torch.asarray(a) for a in (X.indptr, X.indices,
+                                                                      X.data)),
+                                       size=X.shape, device=backend.device)
+    raise TypeError(f"{backend.name} has no sparse arrays anykmeans takes")
+
+
 def _anykmeans(backend: Backend) -> Implementation:
-    def lloyd(X: np.ndarray, centres: np.ndarray, iterations: int) -> Run:
-        data, start = backend.asarray(X), backend.asarray(centres)
+    def lloyd(X: Any, centres: np.ndarray, iterations: int) -> Run:
+        data, start = _on_backend(backend, X), backend.asarray(centres)
 
         def run() -> int:
             model = anykmeans.KMeans(len(centres), init=start, n_init=1, max_iter=iterations,
@@ -59,8 +82,8 @@ def _anykmeans(backend: Backend) -> Implementation:
 
         return run
 
-    def fit(X: np.ndarray, k: int) -> Run:
-        data = backend.asarray(X)
+    def fit(X: Any, k: int) -> Run:
+        data = _on_backend(backend, X)
 
         def run() -> int:
             model = anykmeans.KMeans(k, random_state=0).fit(data)

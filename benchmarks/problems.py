@@ -39,6 +39,9 @@ class Problem:
     k: int
     series: str = "standard"
 
+    #: Whether the data is a SciPy sparse matrix (:mod:`benchmarks.text`).
+    sparse = False
+
     @property
     def flops(self) -> int:
         """Floating-point operations of one assignment's GEMM, ``2 n k d``."""

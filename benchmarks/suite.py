@@ -115,7 +115,10 @@ def run_problem(problem: Problem, implementations: Sequence[Implementation], *,
                        fit_iterations=max(fits[name].iterations))
             if reference_fit is not None:
                 row["fit_vs_sklearn"] = fits[name].median_seconds / reference_fit.median_seconds
-        if memory:
+        if memory and problem.sparse:
+            notes.append(f"{name} on {problem.name}: memory not measured here (sparse data: "
+                         "python -m benchmarks.sparse_memory)")
+        elif memory:
             measured = peak_extra_memory(name, problem, iterations)
             if "error" in measured:
                 notes.append(f"{name} on {problem.name}: memory measurement failed, "

@@ -177,3 +177,26 @@ def test_benchmarks_paths_forces_the_standard_path_only_while_its_fit_runs(monke
     assert calls == [] and _fused.compiled_kernel is counting
     found["numpy"].lloyd(X, centres, 2)()
     assert calls
+
+
+def test_text_corpus_is_docstring_paragraphs_and_sparse_runs_on_numpy_and_torch():
+    """The T1 problem's pieces on a small corpus: paragraphs of the standard library's
+    docstrings, TF-IDF as CSR, the top terms of centres, and sparse data on the backends."""
+    import scipy.sparse as sp
+
+    from anykmeans._backends import backends
+    from benchmarks.implementations import _on_backend
+    from benchmarks.text import MIN_WORDS, corpus, top_terms, vectorise
+
+    documents, sources = corpus(300)
+    assert len(documents) == len(set(documents)) == len(sources) == 300
+    assert all(len(doc.split()) >= MIN_WORDS and "\n\n" not in doc for doc in documents)
+    X, terms = vectorise(documents)
+    assert sp.issparse(X) and X.format == "csr" and X.shape == (300, len(terms))
+    centres = np.zeros((2, len(terms)))
+    centres[0, [3, 1]], centres[1, 0] = (2.0, 1.0), 5.0
+    assert top_terms(centres, terms, 2) == [[terms[3], terms[1]], [terms[0], terms[1]]]
+    for backend in backends(("numpy", "torch")):
+        if backend.usable and backend.device == "cpu":
+            data = _on_backend(backend, X)
+            assert "sparse" in str(getattr(data, "layout", type(data)))

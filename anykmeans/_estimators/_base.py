@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._exceptions import NotFittedError, sklearn_compatible
+from .._libraries import library_of
 from .._namespace import Array, on_device_of, to_host
 from .._persistence import Field, move_model, save_model
 from .._primitives import Data, assign, distances, labels_and_inertia
@@ -170,7 +171,7 @@ class CentresEstimator:
             array_api_support=True,
             target_tags=TargetTags(required=False),
             transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
-            input_tags=InputTags(two_d_array=True, allow_nan=False),
+            input_tags=InputTags(two_d_array=True, allow_nan=False, sparse=True),
         )
 
     def fit_predict(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> Array:
@@ -376,8 +377,9 @@ class CentresEstimator:
         spherical model's rows are put on the unit sphere (a zero row is
         refused). ``sample_weight`` is validated too; None stays None (unit weights). The
         model's ``chunk_size`` is checked here, as a loaded or re-parametrised
-        model may carry any value. ``values=False`` leaves the values of ``X`` and
-        ``sample_weight`` unchecked, for the caller to read
+        model may carry any value. Sparse ``X`` is not centred: its frame is
+        ``X`` itself, whatever the model was fitted on. ``values=False`` leaves the
+        values of ``X`` and ``sample_weight`` unchecked, for the caller to read
         (:func:`~anykmeans._validation.deferred_checks`).
         """
         self._check_fitted()
@@ -388,8 +390,9 @@ class CentresEstimator:
             X = unit_rows(xp, X)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, xp, X, values=values)
-        data = Data(X, self._mean, sample_weight, self._chunk_size())
-        return data, self.cluster_centers_ - self._mean
+        offset = library_of(X).centring_offset(xp, self._mean)  # zeros for sparse X
+        data = Data(X, offset, sample_weight, self._chunk_size())
+        return data, self.cluster_centers_ - offset
 
     def _chunk_size(self) -> int | None:
         """The ``chunk_size`` parameter, checked: None or a positive integer."""

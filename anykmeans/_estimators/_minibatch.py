@@ -11,12 +11,13 @@ from .._kmeans import Init
 from .._libraries import library_of
 from .._minibatch import (
     ReassignSchedule,
+    centring_offset,
     fit_minibatch,
     minibatch_step,
     resolve_sizes,
     seed_centres,
 )
-from .._namespace import Array, device_of, materialise, on_device_of
+from .._namespace import Array, device_of, on_device_of
 from .._persistence import Field
 from .._primitives import Data
 from .._random import (
@@ -255,7 +256,7 @@ class MiniBatchKMeans(CentresEstimator):
                 chunk_size = self._chunk_size()
                 if spherical:
                     X = unit_rows(xp, X)
-                (offset,) = materialise(xp.mean(X, axis=0))
+                offset = centring_offset(xp, X)
                 weights = check_sample_weight(sample_weight, xp, X)
                 centres = seed_centres(xp, X, weights, n_clusters, init, rng, offset, init_size,
                                        chunk_size, spherical)
@@ -265,15 +266,17 @@ class MiniBatchKMeans(CentresEstimator):
             else:
                 # On an accelerator the values are checked with the step's numbers: one read.
                 defer = library_of(self.cluster_centers_).accelerator
-                data, _ = self._prepare(X, "partial_fit", sample_weight,
+                data, centres = self._prepare(X, "partial_fit", sample_weight,
                                               values=not defer)
                 chunk = X
-                xp, X, chunk_size = data.xp, data.X, self._chunk_size()
+                xp, X, offset, chunk_size = data.xp, data.X, data.mean, self._chunk_size()
                 weights = (data.weights if sample_weight is not None
                            else check_sample_weight(None, xp, X))
                 checks = deferred_checks(xp, X, data.weights, recheck=lambda: self._prepare(
                     chunk, "partial_fit", sample_weight)) if defer else None
-                centres, offset, counts = self._centres, self._mean, self._counts
+                if offset is self._mean:  # the fit's own frame (not sparse data after dense)
+                    centres = self._centres
+                counts = self._counts
                 schedule = dataclasses.replace(self._schedule)
                 fitted = {}
             step = minibatch_step(

@@ -25,8 +25,10 @@ from ._jax import Jax
 from ._numpy import NumPy
 from ._ops import first_true, has_float64
 from ._plan import PLAN_VARIABLE, forced_plan
+from ._scipy import SciPySparse
 from ._strict import ArrayApiStrict
 from ._torch import Torch
+from ._torch_sparse import TorchSparse
 from ._types import Array, Assignment, Namespace, PassData
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "PassData",
     "first_true",
     "has_float64",
+    "is_sparse",
     "library_named",
     "library_of",
     "like_for",
@@ -49,6 +52,15 @@ __all__ = [
 #: The libraries anykmeans has a module for, in the order ``anykmeans.backends()`` lists them.
 LIBRARIES: tuple[type[Library], ...] = (NumPy, ArrayApiStrict, Torch, Jax, Dask, CuPy)
 
+#: The libraries of sparse data anykmeans has a module for: each computes with a dense
+#: library's namespace (SciPy's with NumPy's, torch sparse CSR with torch's) and is
+#: recognised before it.
+SPARSE_LIBRARIES: tuple[type[Library], ...] = (SciPySparse, TorchSparse)
+
+#: Every library, in the order an array is recognised: NumPy's first (the common case), each
+#: sparse library before the dense one it extends.
+_RECOGNISED = (NumPy, ArrayApiStrict, *SPARSE_LIBRARIES, Torch, Jax, Dask, CuPy)
+
 
 def library_of(x: Array) -> Library:
     """The library of the array ``x``, on the plan its device (or :data:`PLAN_VARIABLE`) asks for.
@@ -56,13 +68,20 @@ def library_of(x: Array) -> Library:
     Arrays of a library without a module of its own get the reference
     :class:`Library`, which uses the standard alone.
     """
-    cls = next((cls for cls in LIBRARIES if cls.owns(x)), Library)
+    cls = next((cls for cls in _RECOGNISED if cls.owns(x)), Library)
     plan = forced_plan()
     if plan is None:
-        accelerator = _instance(cls, False).is_accelerator(array_api_compat.device(x))
+        library = _instance(cls, False)
+        accelerator = library.is_accelerator(library.device_of(x))
     else:
         accelerator = plan == "accelerator"
     return _instance(cls, accelerator)
+
+
+def is_sparse(x: Any) -> bool:
+    """Whether ``x`` is sparse data of a library anykmeans has a module for (never imports
+    the library)."""
+    return any(cls.owns(x) for cls in SPARSE_LIBRARIES)
 
 
 def library_named(name: str) -> Library:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from ._types import Array, Namespace
@@ -93,6 +94,14 @@ class Devices:
         module = obj.__name__ if isinstance(obj, ModuleType) else type(obj).__module__
         top = module.removeprefix("array_api_compat.").partition(".")[0]
         return bool(cls.name) and top in (cls.name, *cls.modules)
+
+    #: The device that holds an array of the library (array-api-compat's ``device``).
+    device_of = staticmethod(array_api_compat.device)
+
+    def stand_in(self, x: Array) -> Array:
+        """An array of the namespace that computes on ``x``: ``x`` itself, where ``x`` is an
+        Array API array; a sparse library's dense arrays' (for namespace checks)."""
+        return x
 
     def is_accelerator(self, device: Any) -> bool:
         """Whether ``device`` is an accelerator, which then gets the accelerator plan."""

@@ -150,6 +150,70 @@ class Primitives:
         """Squared Euclidean norm of every row of ``x``."""
         return xp.sum(x * x, axis=1)
 
+    # -- the data's rows, where a library's data is not an Array API array (sparse) ----------
+
+    centring = True
+    """Whether a fit computes in the frame centred on the data's mean (for precision). A
+    sparse library's is False: centring would make its rows dense."""
+
+    def centring_offset(self, xp: Namespace, feature_means: Array) -> Array:
+        """The offset a fit subtracts from every row, given the features' means: the means
+        themselves where the library centres (:attr:`centring`), zeros where it does not."""
+        return feature_means if self.centring else xp.zeros_like(feature_means)
+
+    def feature_means(self, xp: Namespace, X: Array) -> Array:
+        """The mean of every feature (column) of ``X``, ``(n_features,)``."""
+        return xp.mean(X, axis=0)
+
+    def largest_magnitude(self, xp: Namespace, X: Array) -> Array:
+        """``max |X|`` as a 0-d array (NaN if ``X`` holds NaN).
+
+        From the largest and the smallest value: two reductions that make no
+        temporary the size of ``X`` (NaN propagates through both); lazy where
+        ``X`` is, so that a caller can evaluate it with its other reductions.
+        """
+        return xp.max(xp.stack([xp.max(X), -xp.min(X)]))
+
+    def astype(self, xp: Namespace, X: Array, dtype: Any) -> Array:
+        """``X`` (the data or a chunk of its rows) converted to ``dtype``."""
+        return xp.astype(X, dtype)
+
+    def rows_at(self, xp: Namespace, X: Array, indices: Array) -> Array:
+        """The rows of ``X`` at ``indices``, in ``X``'s own kind (a sparse library's stay
+        sparse): a batch, a subsample, rows to search."""
+        return xp.take(X, indices, axis=0)
+
+    def centred_rows_at(self, xp: Namespace, X: Array, indices: Array, mean: Array) -> Array:
+        """The rows of ``X`` at ``indices`` minus ``mean``, in ``X``'s own kind (see
+        :meth:`rows_at`): rows to search, as a chunk."""
+        return self.rows_at(xp, X, indices) - mean
+
+    def dense(self, xp: Namespace, x: Array) -> Array:
+        """A few rows of the data (seeds, rows that found clusters) as a dense array of the
+        namespace: ``x`` itself where the data is dense."""
+        return x
+
+    def cross(self, xp: Namespace, points: Array, x: Array) -> Array:
+        """``points @ x.T``, ``(n_points, n_rows)``: dense ``points`` against a chunk ``x`` of
+        the data's rows (sparse where the library's data is), by :meth:`matmul`."""
+        return self.matmul(xp, points, x.T)
+
+    def scale_rows(self, xp: Namespace, x: Array, w: Array) -> Array:
+        """Every row of a chunk ``x`` times its weight in ``w``, a new chunk."""
+        return x * w[:, None]
+
+    def residual_sq_norms(self, xp: Namespace, x: Array, centres: Array,
+                          labels: Array) -> Array:
+        """``|x_i - c_(labels_i)|^2`` for a chunk ``x``: exact, from the residuals (no
+        cancellation)."""
+        return self.sq_norms(xp, x - xp.take(centres, labels, axis=0))
+
+    def sq_deviation_sums(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
+        """Per feature, the sum over ``X[rows]`` of the squared deviations from ``mean``,
+        ``(n_features,)``: a chunk's part of the features' variances."""
+        x = self.centred_rows(xp, X, rows, mean)
+        return xp.sum(x * x, axis=0)
+
     def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
                     n_segments: int) -> Array:
         """Sum the rows of ``values`` that share a segment id.

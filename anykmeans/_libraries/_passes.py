@@ -17,8 +17,6 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-import array_api_compat
-
 from ._types import Array, Assignment, Pass, PassData
 
 
@@ -54,19 +52,19 @@ class Passes:
 
     def from_small_side(self, X: Array, *arrays: Array) -> tuple[Array, ...]:
         """Arrays of the small side (:meth:`to_small_side`) as arrays of ``X``'s library on
-        its device: an eager library's are already."""
-        xp = array_api_compat.array_namespace(X)
-        return tuple(xp.asarray(a, device=array_api_compat.device(X)) for a in arrays)
+        its device: an eager library's are already (its small side is ``X``'s device).
+        """
+        return arrays
 
     def take_rows(self, data: PassData, indices: Array) -> Any:
-        """The rows of ``data.X`` at ``indices`` (not centred), for :meth:`to_small_side` or as
-        an operand of the next pass.
+        """The rows of ``data.X`` at ``indices`` (not centred, dense), for :meth:`to_small_side`
+        or as an operand of the next pass.
 
         ``indices`` are on the small side. A lazy library may return them
         unevaluated: the pass that takes them as an operand reads them in its
         own round trip and returns them evaluated (:attr:`Pass.operands`).
         """
-        return data.xp.take(data.X, indices, axis=0)
+        return self.library.dense(data.xp, self.library.rows_at(data.xp, data.X, indices))
 
     def run(self, data: PassData, block_pass: Callable[..., tuple[Any, Any]], state: Any,
             *operands: Any, listed: bool = False) -> Pass:

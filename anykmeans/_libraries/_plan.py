@@ -36,8 +36,30 @@ ACCELERATOR_CHUNK_BYTES = 2**30
 #: plan.
 ACCELERATOR_MEMORY_SHARE = 0.4
 
+#: A chunk of sparse rows holds at least ``n_features / SPARSE_SUMS_ROWS_RATIO`` rows: its
+#: cluster sums are a dense ``k x n_features`` block whatever its rows, paid once per chunk.
+SPARSE_SUMS_ROWS_RATIO = 4
+
+#: Rows a chunk of sparse rows holds at the least.
+SPARSE_MIN_CHUNK_ROWS = 128
+
+
+def sparse_chunk_rows(n_samples: int, n_features: int, stored: int, n_centres: int,
+                      itemsize: int, chunk_bytes: int, chunk_size: int | None = None) -> int:
+    """Rows per chunk of sparse data of ``stored`` values: ``chunk_size`` if given; else, within
+    ``chunk_bytes``, a chunk's score block with the tie test's temporaries (about ``3 k``
+    values a row) and the temporaries of its stored values (about 4 a value), but at least
+    ``n_features / SPARSE_SUMS_ROWS_RATIO`` rows and :data:`SPARSE_MIN_CHUNK_ROWS`."""
+    if chunk_size is None:
+        per_row = (3 * n_centres + 4 * stored / max(n_samples, 1)) * itemsize
+        chunk_size = max(int(chunk_bytes // per_row), n_features // SPARSE_SUMS_ROWS_RATIO,
+                         SPARSE_MIN_CHUNK_ROWS)
+    return min(chunk_size, n_samples)
+
+
 #: Sizes per doubling on the ladder that :meth:`Plan.padded_rows` pads subsets of rows to.
 PADDED_SIZES_PER_OCTAVE = 4
+
 
 def forced_plan() -> str | None:
     """The plan :data:`PLAN_VARIABLE` forces, or None when it is unset or empty.
@@ -117,6 +139,14 @@ class Plan:
             data_bytes = n_samples * n_features * itemsize
             chunk_size = max(1, self.chunk_bytes(device, data_bytes) // per_row)
         return min(chunk_size, n_samples)
+
+    def data_chunk_rows(self, X: Array, n_centres: int, itemsize: int,
+                        chunk_size: int | None = None) -> int:
+        """Rows per chunk of a pass over the data ``X``: :meth:`chunk_rows` of its shape (a
+        sparse library's counts its stored values)."""
+        n_samples, n_features = X.shape
+        return self.chunk_rows(n_samples, n_features, n_centres, itemsize, self.device_of(X),
+                               chunk_size)
 
     def padded_rows(self, n_rows: int) -> int:
         """The rows a pass over a gathered subset of ``n_rows`` rows computes on.

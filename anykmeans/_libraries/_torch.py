@@ -183,9 +183,10 @@ class Torch(Library):
 def _check_strided(x: Array, name: str) -> None:
     """Refuse a tensor whose layout is not torch's ordinary dense (strided) one.
 
-    Sparse (COO, CSR, CSC, BSR, BSC) and mkldnn tensors lack most of the
-    operations a fit needs, and a nested tensor has no single shape: each
-    failed deep inside torch.
+    Sparse CSR and CSC tensors are :mod:`._torch_sparse`'s; other sparse
+    layouts (COO, BSR, BSC) and mkldnn tensors lack most of the operations a
+    fit needs, and a nested tensor has no single shape: each failed deep
+    inside torch.
 
     Raises
     ------
@@ -198,9 +199,12 @@ def _check_strided(x: Array, name: str) -> None:
     layout = str(x.layout).removeprefix("torch.")
     if layout == "strided":
         return
-    kind = "sparse" if layout.startswith("sparse") else layout.lstrip("_")
-    raise TypeError(f"{kind} torch tensors are not supported for {name} (layout {x.layout}); "
-                    f"densify with {name}.to_dense().")
+    if layout.startswith("sparse"):
+        raise TypeError(f"sparse torch tensors of layout {x.layout} are not supported for "
+                        f"{name}; pass a sparse CSR tensor ({name}.to_sparse_csr()) or a dense "
+                        f"one ({name}.to_dense()).")
+    raise TypeError(f"{layout.lstrip('_')} torch tensors are not supported for {name} (layout "
+                    f"{x.layout}); densify with {name}.to_dense().")
 
 
 def _float32_at_full_precision():

@@ -1,0 +1,334 @@
+"""Sparse input: SciPy sparse matrices and arrays, torch sparse CSR tensors.
+
+scikit-learn's semantics (no centring, CSR) and its answers for the same seed; dense and
+sparse versions of the same rows agree; nothing the size of X is made dense.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import anykmeans
+
+sp = pytest.importorskip("scipy.sparse")
+sklearn_cluster = pytest.importorskip("sklearn.cluster")
+
+FORMATS = {
+    "csr_matrix": sp.csr_matrix,
+    "csr_array": sp.csr_array,
+    "csc_matrix": sp.csc_matrix,
+    "csc_array": sp.csc_array,
+}
+
+
+def sparse_data(n=400, d=30, density=0.15, seed=0):
+    X = sp.random(n, d, density=density, format="csr", random_state=seed,
+                  data_rvs=np.random.RandomState(seed).rand)
+    weights = np.random.RandomState(seed + 1).rand(n) + 0.1
+    return X, weights
+
+
+@pytest.mark.parametrize(("fmt", "init"), [
+    ("csr_matrix", "k-means++"), ("csr_array", "random"), ("csc_matrix", "array"),
+    ("csc_array", "k-means++"), ("csr_array", "array"), ("csc_matrix", "random")])
+def test_kmeans_matches_scikit_learn(fmt, init):
+    X, weights = sparse_data()
+    X = FORMATS[fmt](X)
+    if init == "array":
+        init = X[[3, 50, 120, 200, 399]].toarray()
+    ours = anykmeans.KMeans(5, init=init, n_init=1, random_state=0).fit(X, sample_weight=weights)
+    theirs = sklearn_cluster.KMeans(5, init=init, n_init=1, random_state=0).fit(
+        X, sample_weight=weights)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-10)
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, atol=1e-12)
+    assert isinstance(ours.cluster_centers_, np.ndarray)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_allclose(ours.transform(X), theirs.transform(X), atol=1e-10)
+    assert ours.score(X) == pytest.approx(theirs.score(X), rel=1e-10)
+
+
+def test_kmeans_function_and_fit_helpers_take_sparse():
+    X, weights = sparse_data(seed=3)
+    result = anykmeans.kmeans(X, 4, random_state=1, sample_weight=weights)
+    model = anykmeans.KMeans(4, random_state=1)
+    np.testing.assert_array_equal(model.fit_predict(X, sample_weight=weights), result.labels)
+    distances = anykmeans.KMeans(4, random_state=1).fit_transform(X, sample_weight=weights)
+    np.testing.assert_allclose(distances, model.transform(X), atol=1e-12)
+
+
+def test_kmeans_parallel_sparse_equals_dense():
+    """scikit-learn has no k-means||: the sparse fit is the dense one's (for the same rows)."""
+    X, weights = sparse_data(seed=4)
+    sparse = anykmeans.KMeans(6, init="k-means||", random_state=2).fit(X, sample_weight=weights)
+    dense = anykmeans.KMeans(6, init="k-means||", random_state=2).fit(
+        X.toarray(), sample_weight=weights)
+    np.testing.assert_array_equal(sparse.labels_, dense.labels_)
+    assert sparse.n_iter_ == dense.n_iter_
+    assert sparse.inertia_ == pytest.approx(dense.inertia_, rel=1e-10)
+
+
+@pytest.mark.parametrize("fmt", ["csr_array", "csc_matrix"])
+def test_kmeans_plusplus_matches_scikit_learn(fmt):
+    X, weights = sparse_data(seed=5)
+    X = FORMATS[fmt](X)
+    centres, indices = anykmeans.kmeans_plusplus(X, 7, sample_weight=weights, random_state=3)
+    their_centres, their_indices = sklearn_cluster.kmeans_plusplus(
+        X, 7, sample_weight=weights, random_state=3)
+    np.testing.assert_array_equal(indices, their_indices)
+    assert isinstance(centres, np.ndarray)
+    np.testing.assert_array_equal(centres, their_centres)
+
+
+def test_minibatch_matches_scikit_learn():
+    X, weights = sparse_data(n=600, seed=6)
+    kwargs = dict(n_clusters=5, batch_size=64, random_state=4, n_init=1, max_iter=3)
+    ours = anykmeans.MiniBatchKMeans(**kwargs).fit(X, sample_weight=weights)
+    theirs = sklearn_cluster.MiniBatchKMeans(**kwargs).fit(X, sample_weight=weights)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    assert ours.n_steps_ == theirs.n_steps_
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-8)
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, atol=1e-10)
+
+
+def test_partial_fit_matches_scikit_learn():
+    X, _ = sparse_data(n=300, seed=7)
+    ours = anykmeans.MiniBatchKMeans(4, random_state=5)
+    theirs = sklearn_cluster.MiniBatchKMeans(4, random_state=5)
+    for start in range(0, 300, 100):
+        ours.partial_fit(X[start:start + 100])
+        theirs.partial_fit(X[start:start + 100])
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, atol=1e-10)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+def test_predict_dense_and_sparse_rows_agree():
+    X, _ = sparse_data(seed=8)
+    for fitted_on in (X, X.toarray()):
+        model = anykmeans.KMeans(5, random_state=0).fit(fitted_on)
+        np.testing.assert_array_equal(model.predict(X), model.predict(X.toarray()))
+        np.testing.assert_allclose(model.transform(X), model.transform(X.toarray()), atol=1e-10)
+
+
+def test_sparse_is_not_centred_and_centres_are_dense_and_saved(tmp_path):
+    X, _ = sparse_data(seed=9)
+    model = anykmeans.KMeans(3, random_state=0).fit(X)
+    assert not np.any(model._mean)  # scikit-learn does not centre sparse data
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = anykmeans.load(path)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    np.testing.assert_array_equal(model.to("cpu").cluster_centers_, model.cluster_centers_)
+
+
+def test_other_scipy_formats_are_converted_and_the_callers_matrix_kept():
+    X, _ = sparse_data(seed=10)
+    coo = X.tocoo()
+    first = X.indptr[1]  # row 0's entries, stored twice
+    duplicated = sp.csr_matrix((np.r_[X.data[:first], X.data], np.r_[X.indices[:first], X.indices],
+                                np.r_[0, X.indptr[1:] + first]), shape=X.shape)
+    assert not duplicated.has_canonical_format
+    before = duplicated.data.copy()
+    summed = duplicated.copy()
+    summed.sum_duplicates()
+    for given, same_as in ((coo, X), (X.todok(), X), (X.tolil(), X), (duplicated, summed)):
+        labels = anykmeans.KMeans(3, random_state=0).fit(given).labels_
+        np.testing.assert_array_equal(labels, anykmeans.KMeans(3, random_state=0).fit(
+            same_as).labels_)
+    np.testing.assert_array_equal(duplicated.data, before)
+
+
+def test_integer_and_float32_sparse():
+    X, _ = sparse_data(seed=11)
+    counts = sp.csr_matrix(np.round(X.toarray() * 5).astype(np.int64))
+    model = anykmeans.KMeans(3, random_state=0).fit(counts)
+    assert model.cluster_centers_.dtype == np.float64
+    theirs = sklearn_cluster.KMeans(3, random_state=0, n_init=1).fit(counts)
+    np.testing.assert_array_equal(model.labels_, theirs.labels_)
+    single = anykmeans.KMeans(3, random_state=0).fit(X.astype(np.float32))
+    assert single.cluster_centers_.dtype == np.float32
+
+
+def test_sparse_weights_and_init_are_refused():
+    X, _ = sparse_data(seed=16)
+    with pytest.raises(TypeError, match="Sparse sample_weight is not supported"):
+        anykmeans.KMeans(2).fit(X, sample_weight=sp.csr_matrix(np.ones((1, X.shape[0]))))
+    with pytest.raises(TypeError, match="Sparse init is not supported"):
+        anykmeans.KMeans(2, init=X[:2]).fit(X)
+
+
+def test_bad_sparse_values_are_refused():
+    X, _ = sparse_data(seed=12)
+    X = X.copy()
+    X.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        anykmeans.KMeans(2).fit(X)
+
+
+def test_no_dense_array_of_the_data_s_size_is_made(monkeypatch):
+    """A spy on NumPy's array makers and SciPy's densifiers: no n x d array in a fit."""
+    n, d = 3000, 2000
+    X = sp.random(n, d, density=0.002, format="csr", random_state=0)
+    seen = []
+    for name in ("zeros", "empty", "ones", "full", "asarray", "array"):
+        original = getattr(np, name)
+
+        def spy(*args, _original=original, **kwargs):
+            out = _original(*args, **kwargs)
+            if isinstance(out, np.ndarray):
+                seen.append(out.size)
+            return out
+
+        monkeypatch.setattr(np, name, spy)
+    for cls in (sp.csr_matrix, sp.csr_array):
+        for method in ("toarray", "todense"):
+            original = getattr(cls, method)
+
+            def densify(self, *args, _original=original, **kwargs):
+                out = _original(self, *args, **kwargs)
+                seen.append(np.size(out))
+                return out
+
+            monkeypatch.setattr(cls, method, densify)
+    for init in ("k-means++", "random", "k-means||"):
+        model = anykmeans.KMeans(8, init=init, random_state=0, max_iter=2).fit(X)
+        model.predict(X)
+        model.transform(X)
+    anykmeans.MiniBatchKMeans(8, random_state=0, max_iter=2).fit(X)
+    assert seen and max(seen) < n * d / 4
+
+
+torch = pytest.importorskip("torch")
+
+
+def torch_csr(X):
+    X = sp.csr_matrix(X)
+    return torch.sparse_csr_tensor(torch.tensor(X.indptr), torch.tensor(X.indices),
+                                   torch.tensor(X.data), size=X.shape)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random", "k-means||"])
+def test_torch_sparse_csr_matches_scipy(init):
+    X, weights = sparse_data(seed=13)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch: "sparse CSR support is in beta"
+        T = torch_csr(X)
+        ours = anykmeans.KMeans(5, init=init, random_state=0).fit(
+            T, sample_weight=torch.asarray(weights))
+        scipy_fit = anykmeans.KMeans(5, init=init, random_state=0).fit(X, sample_weight=weights)
+        assert isinstance(ours.cluster_centers_, torch.Tensor)
+        assert isinstance(ours.labels_, torch.Tensor)
+        np.testing.assert_array_equal(ours.labels_.numpy(), scipy_fit.labels_)
+        assert ours.n_iter_ == scipy_fit.n_iter_
+        assert ours.inertia_ == pytest.approx(scipy_fit.inertia_, rel=1e-10)
+        np.testing.assert_array_equal(ours.predict(T).numpy(), scipy_fit.predict(X))
+        np.testing.assert_allclose(ours.transform(T).numpy(), scipy_fit.transform(X),
+                                   atol=1e-10)
+        csc = anykmeans.KMeans(5, init=init, random_state=0).fit(
+            T.to_sparse_csc(), sample_weight=torch.asarray(weights))
+        np.testing.assert_array_equal(csc.labels_.numpy(), scipy_fit.labels_)
+
+
+def test_torch_sparse_minibatch_and_kmeans_plusplus_match_scipy():
+    X, _ = sparse_data(n=500, seed=14)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        T = torch_csr(X)
+        ours = anykmeans.MiniBatchKMeans(4, batch_size=64, random_state=1, max_iter=3).fit(T)
+        scipy_fit = anykmeans.MiniBatchKMeans(4, batch_size=64, random_state=1,
+                                              max_iter=3).fit(X)
+        np.testing.assert_array_equal(ours.labels_.numpy(), scipy_fit.labels_)
+        _, indices = anykmeans.kmeans_plusplus(T, 6, random_state=2)
+        _, scipy_indices = anykmeans.kmeans_plusplus(X, 6, random_state=2)
+        np.testing.assert_array_equal(indices.numpy(), scipy_indices)
+
+
+@pytest.mark.parametrize("layout", ["to_sparse", "to_sparse_bsr"])
+def test_other_torch_sparse_layouts_are_refused(layout):
+    X, _ = sparse_data(seed=15)
+    dense = torch.asarray(X.toarray())
+    tensor = dense.to_sparse() if layout == "to_sparse" else dense.to_sparse_bsr((1, 1))
+    with pytest.raises(TypeError, match="to_sparse_csr"):
+        anykmeans.KMeans(2).fit(tensor)
+
+
+
+def sparse_libraries():
+    """(library, its namespace, to its sparse data, to its dense arrays, back to NumPy) for
+    SciPy and torch."""
+    from array_api_compat import numpy as xnp
+    from array_api_compat import torch as xtorch
+
+    from anykmeans._libraries._scipy import SciPySparse
+    from anykmeans._libraries._torch_sparse import TorchSparse
+
+    return [
+        (SciPySparse(), xnp, sp.csr_array, lambda a: a, lambda a: np.asarray(a)),
+        (TorchSparse(), xtorch, torch_csr, torch.asarray, lambda a: a.numpy()),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore:.*(beta|prototype):UserWarning")
+def test_sparse_primitives_equal_the_reference_on_dense_rows():
+    """Each sparse override against the standard-only reference on the same rows, dense."""
+    from array_api_compat import numpy as xnp
+
+    from anykmeans._libraries import Library
+
+    reference = Library()
+    X, weights = sparse_data(n=60, d=12, seed=17)
+    dense = X.toarray()
+    rng = np.random.RandomState(0)
+    centres, labels = rng.rand(4, 12), rng.randint(0, 4, 60)
+    mean = dense.mean(axis=0)
+    rows = slice(10, 50)
+    expected = {
+        "sq_norms": reference.sq_norms(xnp, dense),
+        "residual": reference.residual_sq_norms(xnp, dense, centres, labels),
+        "scaled": reference.scale_rows(xnp, dense, weights),
+        "sums": reference.cluster_sums(xnp, dense, weights, labels, 4)[0],
+        "weight_sums": reference.cluster_sums(xnp, dense, weights, labels, 4)[1],
+        "deviations": reference.sq_deviation_sums(xnp, dense, rows, mean),
+        "means": reference.feature_means(xnp, dense),
+        "largest": reference.largest_magnitude(xnp, dense),
+        "rows_at": dense[[5, 0, 59, 5]],
+        "cross": centres @ dense.T,
+        "chunk": dense[rows],
+    }
+    for library, xp, sparse, dense_of, host in sparse_libraries():
+        S = sparse(X)
+        at = dense_of(np.array([5, 0, 59, 5]))
+        c, w, lab = dense_of(centres), dense_of(weights), dense_of(labels)
+        got = {
+            "sq_norms": host(library.sq_norms(xp, S)),
+            "residual": host(library.residual_sq_norms(xp, S, c, lab)),
+            "scaled": host(library.dense(xp, library.scale_rows(xp, S, w))),
+            "sums": host(library.cluster_sums(xp, S, w, lab, 4)[0]),
+            "weight_sums": host(library.cluster_sums(xp, S, w, lab, 4)[1]),
+            "deviations": host(library.sq_deviation_sums(xp, S, rows, dense_of(mean))),
+            "means": host(library.feature_means(xp, S)),
+            "largest": host(library.largest_magnitude(xp, S)),
+            "rows_at": host(library.dense(xp, library.rows_at(xp, S, at))),
+            "cross": host(library.cross(xp, c, S)),
+            "chunk": host(library.dense(xp, library.centred_rows(xp, S, rows, None))),
+        }
+        for name, value in expected.items():
+            np.testing.assert_allclose(got[name], value, rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{type(library).__name__}: {name}")
+
+
+def test_bisecting_refuses_sparse_data_clearly():
+    """BisectingKMeans does not compute on sparse data yet: a TypeError saying what to pass."""
+    X, _ = sparse_data(seed=18)
+    with pytest.raises(TypeError, match=r"Sparse X is not supported.*toarray"):
+        anykmeans.BisectingKMeans(3, random_state=0).fit(X)
+
+
+def test_cosine_metric_refuses_sparse_data_clearly():
+    X, _ = sparse_data(seed=19)
+    for model in (anykmeans.KMeans(3, metric="cosine"),
+                  anykmeans.MiniBatchKMeans(3, metric="cosine")):
+        with pytest.raises(TypeError, match="metric='cosine' does not take sparse X"):
+            model.fit(X)
