@@ -28,7 +28,7 @@ import numpy as np
 from .._exceptions import not_fitted_error
 from .._namespace import Array, to_host
 from .._persistence import Field, move_model, save_model
-from .._primitives import Data, assign, distances, labels_and_inertia
+from .._primitives import Data, distances, inertia, nearest_labels
 from .._random import check_random_state
 from .._validation import (
     check_chunk_size,
@@ -360,15 +360,15 @@ class CentresEstimator:
         The column names of a data frame ``X`` are checked against those seen
         in fit (:meth:`_check_feature_names`). ``X`` is converted to the model's
         dtype before its values are checked, so that data beyond that dtype's
-        range is refused rather than assigned from infinite scores.
-        ``sample_weight`` is validated too; None stays None (unit weights). The
-        model's ``chunk_size`` is checked here, as a loaded or re-parametrised
-        model may carry any value.
+        range is refused rather than assigned from infinite scores (a lazy
+        library's as the result is computed). ``sample_weight`` is validated
+        too; None stays None (unit weights). The model's ``chunk_size`` is
+        checked here, as a loaded or re-parametrised model may carry any value.
         """
         self._check_fitted()
         self._check_feature_names(X)
         xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__,
-                           like=self.cluster_centers_)
+                           like=self.cluster_centers_, lazily=True)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, xp, X)
         data = Data(X, self._mean, sample_weight, self._chunk_size())
@@ -380,7 +380,7 @@ class CentresEstimator:
 
     def predict(self, X: Array) -> Array:
         """The index of the nearest centre of every sample of ``X``."""
-        return assign(*self._prepare(X)).labels
+        return nearest_labels(*self._prepare(X))
 
     def transform(self, X: Array) -> Any:
         """Euclidean distances of every sample to every centre, ``(n_samples, n_clusters)``.
@@ -391,7 +391,7 @@ class CentresEstimator:
 
     def score(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> float:
         """Minus the inertia of ``X`` under the fitted centres (higher is better)."""
-        return -labels_and_inertia(*self._prepare(X, sample_weight))[1]
+        return -inertia(*self._prepare(X, sample_weight))
 
     # -- persistence -------------------------------------------------------------------------
 

@@ -248,6 +248,38 @@ class DaskPasses(Passes):
             weight_sums = da.from_delayed(total.weight_sums, shape=(n_clusters,), dtype=X.dtype)
         return Assignment(labels, inertia, sums, weight_sums, x_sq_norms)
 
+    def rowwise(self, data: PassData, function: Callable[..., Array], *operands: Any,
+                columns: int | None = None, dtype: Any = None) -> Array:
+        """Lazy: one task per block of ``X``'s rows, each running ``function`` on its block in
+        the block's own library; the result has ``X``'s row chunks.
+
+        Built with :func:`dask.array.blockwise`, so that Dask's optimisation fuses each
+        task with those that compute its block of ``X`` (and check its values: see
+        :meth:`checked`): one task per block when the caller computes it.
+        """
+        import dask.array as da
+
+        X = data.X.rechunk({1: -1})
+        weights = (None, None) if data.weights is None else (self.blocked_like(data.weights, X),
+                                                             "i")
+        dtype = X.dtype if dtype is None else dtype
+        xp = array_api_compat.array_namespace(X._meta)
+        meta = X._meta[:0, :0] if columns is not None else xp.reshape(X._meta[:0, :0], (0,))
+        small = [argument for operand in (data.mean, *operands)
+                 for argument in (_operand(operand), None)]
+        return da.blockwise(_rowwise_block, "i" if columns is None else "ik",
+                            function, None, type(data), None, data.chunk_size, None,
+                            X, "ij", *weights, *small,
+                            new_axes={} if columns is None else {"k": columns},
+                            concatenate=True, dtype=dtype, meta=xp.astype(meta, dtype),
+                            token=function.__name__.strip("_").replace("_", "-"))
+
+    def checked(self, X: Array, check: Callable[[Array], None]) -> Array:
+        """Lazy: each block is checked by the task that computes it (fused into it by Dask's
+        optimisation): a refused value raises as the caller computes a result."""
+        return X.map_blocks(_checked_block, check, dtype=X.dtype, meta=X._meta,
+                            token="checked")
+
     def blocked_like(self, v: Array, X: Array) -> Array:
         return v.rechunk((X.chunks[0],))
 
@@ -676,6 +708,19 @@ def _add_up(*parts: Any) -> Any:
         return type(a)(*sums) if hasattr(a, "_fields") else tuple(sums)
 
     return functools.reduce(add, parts)
+
+
+def _rowwise_block(function: Callable[..., Array], data_type: type, chunk_size: int | None,
+                   X: Array, weights: Array | None, mean: Array, *operands: Any) -> Array:
+    """One task of :meth:`DaskPasses.rowwise`: ``function`` on one block (its chunks one
+    after another on one BLAS thread, as Dask runs blocks in parallel)."""
+    with single_threaded_blas():
+        return function(data_type(X, mean, weights, chunk_size), *operands)
+
+
+def _checked_block(X: Array, check: Callable[[Array], None]) -> Array:
+    check(X)
+    return X
 
 
 def _state_field(part: tuple[Any, Any], index: int) -> Array:
