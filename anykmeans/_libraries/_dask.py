@@ -32,6 +32,7 @@ import collections
 import contextlib
 import dataclasses
 import functools
+import inspect
 import sys
 import threading
 import time
@@ -84,32 +85,35 @@ class DaskPasses(Passes):
         ``X`` already in memory is used as it is. On a distributed cluster the
         fit's references to the blocks it persisted are released as it ends,
         and it waits until the scheduler has let go of them, so that the
-        workers' memory is free again when it returns.
+        workers' memory is free again when it returns. A fit whose client is
+        closed, or loses its scheduler, ends with an error that says so
+        (:func:`_connected`).
         """
-        persisting = _persisting(X)
-        if _in_memory(X):
-            yield X
-            return
-        X = _own_copy(X)
-        if not persisting:
-            yield X
-            return
-        client = _client()
-        if client is None:
-            with single_threaded_blas():
-                held = X.persist()
-            yield held
-            return
-        from distributed import futures_of
+        persisting, client = _persisting(X), _client()
+        with _connected(client):
+            if _in_memory(X):
+                yield X
+                return
+            X = _own_copy(X)
+            if not persisting:
+                yield X
+                return
+            if client is None:
+                with single_threaded_blas():
+                    held = X.persist()
+                yield held
+                return
+            from distributed import futures_of
 
-        held = client.persist(X, optimize_graph=False)  # as the passes submit it: see _blocks
-        try:
-            yield held
-        finally:
-            futures = futures_of(held)
-            for future in futures:
-                future.release()
-            _wait_until_released(client, [f.key for f in futures])
+            held = client.persist(X, optimize_graph=False)  # as the passes submit it: _blocks
+            try:
+                yield held
+            finally:
+                futures = futures_of(held)
+                for future in futures:
+                    future.release()
+                if client.status == "running":
+                    _wait_until_released(client, [f.key for f in futures])
 
     def to_small_side(self, *arrays: Any) -> tuple[Any, ...]:
         """The Dask arrays (and delayed rows) among ``arrays`` evaluated in one round trip; an
@@ -255,7 +259,10 @@ class DaskPasses(Passes):
 
         Built with :func:`dask.array.blockwise`, so that Dask's optimisation fuses each
         task with those that compute its block of ``X`` (and check its values: see
-        :meth:`checked`): one task per block when the caller computes it.
+        :meth:`checked`): one task per block when the caller computes it. The mean and
+        the operands go into the tasks as values (:meth:`to_small_side`: a round trip
+        where they are lazy, reading nothing of ``X``): a task that depends on another
+        graph's is not fused.
         """
         import dask.array as da
 
@@ -265,8 +272,8 @@ class DaskPasses(Passes):
         dtype = X.dtype if dtype is None else dtype
         xp = array_api_compat.array_namespace(X._meta)
         meta = X._meta[:0, :0] if columns is not None else xp.reshape(X._meta[:0, :0], (0,))
-        small = [argument for operand in (data.mean, *operands)
-                 for argument in (_operand(operand), None)]
+        small = [argument for operand in self.to_small_side(data.mean, *operands)
+                 for argument in (operand, None)]
         return da.blockwise(_rowwise_block, "i" if columns is None else "ik",
                             function, None, type(data), None, data.chunk_size, None,
                             X, "ij", *weights, *small,
@@ -419,9 +426,42 @@ def _persisting(X: Array) -> bool:
     client = _client()
     if client is None:
         return False
-    limits = [worker.get("memory_limit") or 0
-              for worker in client.scheduler_info()["workers"].values()]
+    limits = _memory_limits(client)
     return 0 not in limits and PERSIST_HEADROOM * X.nbytes <= sum(limits)
+
+
+def _memory_limits(client: Any) -> list:
+    """The memory limit of every worker of ``client``'s cluster (0 where it has none).
+
+    ``Client.scheduler_info`` lists only the first five workers unless it is asked
+    for all of them (``n_workers=-1``) on the versions of ``distributed`` that take
+    that argument (since dask/distributed#9045, 2025) until dask/distributed#9308
+    (2026) made all the default; earlier versions take no argument and list all.
+    """
+    info = client.scheduler_info
+    everyone = {"n_workers": -1} if "n_workers" in inspect.signature(info).parameters else {}
+    return [worker.get("memory_limit") or 0 for worker in info(**everyone)["workers"].values()]
+
+
+@contextlib.contextmanager
+def _connected(client: Any) -> Iterator[None]:
+    """A failure in the block while ``client`` (None: a local scheduler) is no longer running
+    (closed, or cut off from its scheduler) raised again as a RuntimeError naming the client
+    and its status, from the failure (a cancelled future, a missing dependency, a closed
+    connection: whichever the fit met first)."""
+    if client is None:
+        yield
+        return
+    name = repr(client)
+    try:
+        yield
+    except Exception as exc:
+        if client.status == "running":
+            raise
+        raise RuntimeError(
+            f"The Dask client this fit computed with, {name}, was closed or lost its "
+            f"scheduler during the fit (its status is now {client.status!r}); the fit is "
+            "abandoned. Fit again with a running client.") from exc
 
 
 def _wait_until_released(client: Any, keys: list, timeout: float = RELEASE_TIMEOUT) -> None:
