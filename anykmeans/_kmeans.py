@@ -17,7 +17,7 @@ from typing import Any, Union
 from ._exceptions import ConvergenceWarning
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._kmeans_plusplus import kmeans_plusplus_indices
-from ._libraries import Library, library_of
+from ._libraries import Library, has_float64, library_of
 from ._lloyd import LloydRun, lloyd
 from ._namespace import Array, Namespace, array_namespace, device_of, to_host
 from ._primitives import Data
@@ -109,13 +109,22 @@ def variance_pass(data: Data, rows: slice, state: None) -> tuple[None, Array]:
     return None, functools.reduce(operator.add, data.map(chunk, 1))
 
 
+def feature_means(xp: Namespace, X: Array) -> Array:
+    """The mean of every feature of ``X``, in ``X``'s dtype: summed in float64 where ``X``'s
+    device has it, so that it rounds to the same value whatever the order in which a
+    library adds the rows up (one after another, or by blocks: Dask)."""
+    if X.dtype == xp.float64 or not has_float64(xp, device_of(X)):
+        return xp.mean(X, axis=0)
+    return xp.astype(xp.sum(X, axis=0, dtype=xp.float64) / X.shape[0], X.dtype)
+
+
 def _mean_variance(xp: Namespace, X: Array, mean: Array | None = None) -> Array:
     """The mean variance of the features (0-d, on the library's small side), from the sums
     of squares of centred chunks (no temporary of ``X``'s size); ``mean``, the features'
     mean on the small side, is computed when None."""
     library = library_of(X)
     if mean is None:
-        (mean,) = library.passes.to_small_side(xp.mean(X, axis=0))
+        (mean,) = library.passes.to_small_side(feature_means(xp, X))
     sums = library.passes.run(Data(X, mean), variance_pass, None).small
     return array_namespace(sums).mean(sums) / X.shape[0]
 
@@ -132,7 +141,7 @@ def _centring(xp: Namespace, library: Library, X: Array, tol: float) -> tuple[Ar
     as :func:`_tolerance` does, with ``X``'s values checked (:func:`check_magnitude`): the
     check and the mean are one pass over a lazy ``X``, the variance (when ``tol`` is not
     zero) one more."""
-    largest, mean = library.passes.to_small_side(largest_magnitude(xp, X), xp.mean(X, axis=0))
+    largest, mean = library.passes.to_small_side(largest_magnitude(xp, X), feature_means(xp, X))
     check_magnitude(float(largest), X)  # a lone scalar, as validation reads it
     if tol == 0:
         return mean, 0.0
