@@ -17,8 +17,9 @@ While a fit runs, ``X`` is held in the workers' memory when it fits (the
 ``anykmeans.persist`` setting of Dask's configuration: ``"auto"``, True or
 False), so that each pass reads it rather than computing it again.
 
-Lazy results for the caller (``predict``, ``transform``) are built the same way
-and left unevaluated (:meth:`DaskPasses.assign`). BLAS runs one thread per task while
+Lazy results for the caller (``predict``, ``transform``; ``score``'s distances) are one
+task per block of ``X``, left unevaluated (:meth:`DaskPasses.rowwise`), with ``X``'s values
+checked inside those tasks (:meth:`DaskPasses.checked`). BLAS runs one thread per task while
 Dask's own threads run the blocks.
 
 A pass that is interrupted (Ctrl-C) or fails is cancelled before the exception
@@ -205,7 +206,8 @@ class DaskPasses(Passes):
                update: bool = False, exact_inertia: bool = False,
                x_sq_norms: Array | None = None) -> Assignment:
         """``eager`` on every block of rows, one task each, results added in a binary tree,
-        left lazy (for ``predict``, ``transform``, ``score``: see :meth:`run` for a fit's).
+        left lazy (an assignment outside a fit's passes, e.g. of k-means|| candidates or a
+        mini-batch: see :meth:`run` for a fit's, :meth:`rowwise` for the caller's).
 
         Reading ``X`` once, the graph has ``O(blocks)`` tasks whatever the number
         of iterations before it. Task keys are fresh on every call
