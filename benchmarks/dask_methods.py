@@ -3,6 +3,7 @@
 
     python -m benchmarks.dask_methods             # 10M x 16 float32, k=256, 250 000-row blocks
     python -m benchmarks.dask_methods --rows 1000000 --json methods-1M.json
+    python -m benchmarks.dask_methods --calls-only --methods transform,predict
     python -m benchmarks.dask_methods --scheduler tcp://scheduler:8786   # an existing cluster
 
 The data is :func:`benchmarks.distributed.lazy_blobs` (made block by block on the
@@ -68,8 +69,9 @@ def _timed(function) -> tuple[float, object]:
     return time.perf_counter() - start, value
 
 
-def measure(X, model, numpy_model, method: str) -> dict:
-    """Call time, graph size and compute times (ours and the peer's) of one method."""
+def measure(X, model, numpy_model, method: str, compute: bool = True) -> dict:
+    """Call time, graph size and compute times (ours and the peer's; not with ``compute``
+    False) of one method."""
     if method == "score":
         first = call = 0.0
         compute_ours = lambda: model.score(X)  # noqa: E731
@@ -80,6 +82,8 @@ def measure(X, model, numpy_model, method: str) -> dict:
         tasks = _tasks(lazy)
         ours = lazy.sum()
         compute_ours = ours.compute
+    if not compute:
+        return {"first_call_s": first, "call_s": call, "tasks": tasks, "blocks": X.numblocks[0]}
     peer = _peer(X, numpy_model, method)
     compute_ours(), peer.compute()  # warm-up
     times: dict[str, list[float]] = {"ours": [], "peer": []}
@@ -114,7 +118,7 @@ def run(args: argparse.Namespace) -> dict:
                                        random_state=args.seed).fit(X[:args.block_rows].compute())
         model = numpy_model.to(da)
         load_before = os.getloadavg()
-        results = {method: measure(X, model, numpy_model, method)
+        results = {method: measure(X, model, numpy_model, method, not args.calls_only)
                    for method in args.methods.split(",")}
         load_after = os.getloadavg()
     finally:
@@ -139,6 +143,10 @@ def table(results: dict) -> str:
              "| map_blocks over NumPy (s) | ratio |", "|---|---|---|---|---|---|"]
     for method, row in results["results"].items():
         tasks = "-" if row["tasks"] is None else f"{row['tasks']} / {row['blocks']}"
+        if "compute_s" not in row:
+            lines.append(f"| {method} | {row['first_call_s']:.3f} / {row['call_s']:.3f} "
+                         f"| {tasks} | - | - | - |")
+            continue
         lines.append(f"| {method} | {row['first_call_s']:.3f} / {row['call_s']:.3f} | {tasks} "
                      f"| {row['compute_s']:.2f} | {row['peer_compute_s']:.2f} "
                      f"| {row['ratio']:.2f} |")
@@ -160,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--memory-limit", default="2GB", help="per worker (LocalCluster only)")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--calls-only", action="store_true",
+                        help="time the calls only (transform and predict), computing nothing")
     parser.add_argument("--scheduler", help="a running cluster (default: a LocalCluster)")
     parser.add_argument("--json", help="also write the results to this file")
     return parser

@@ -348,8 +348,10 @@ def test_a_closed_client_or_a_lost_cluster_ends_the_fit_with_an_error_naming_it(
     has no attribute 'who_has'``, the real failure only its chained cause."""
     distributed = pytest.importorskip("distributed")
     X = da.from_array(in_memory(), chunks=(BLOCK_ROWS, 3))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster, \
+    # The outer setting puts Dask's scheduler back: a client closed early leaves its own.
+    with dask.config.set(scheduler="sync"), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                     dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client, \
             dask.config.set({"anykmeans.persist": True}):
 
