@@ -6,15 +6,16 @@ an integer ``random_state`` gives scikit-learn's answer.
 """
 
 from ._backends import Backend, backends
-from ._estimators import KMeans, MiniBatchKMeans, load
+from ._estimators import BisectingKMeans, KMeans, MiniBatchKMeans, load
 from ._exceptions import ConvergenceWarning, NotFittedError, StandardizedModelWarning
-from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
+from ._kmeans import KMeansResult, k_means, kmeans, kmeans_plusplus
 from ._persistence import read_scaling
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Backend",
+    "BisectingKMeans",
     "ConvergenceWarning",
     "KMeans",
     "KMeansResult",
@@ -23,6 +24,7 @@ __all__ = [
     "StandardizedModelWarning",
     "__version__",
     "backends",
+    "k_means",
     "kmeans",
     "kmeans_plusplus",
     "load",

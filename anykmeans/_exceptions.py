@@ -7,7 +7,11 @@ import sys
 
 
 class ConvergenceWarning(UserWarning):
-    """The fit found fewer distinct clusters than asked for, or did not converge."""
+    """The fit found fewer distinct clusters than asked for, or did not converge.
+
+    Issued as :func:`sklearn_compatible` makes it: when scikit-learn is
+    imported, also a ``sklearn.exceptions.ConvergenceWarning``.
+    """
 
 
 class StandardizedModelWarning(UserWarning):
@@ -16,20 +20,27 @@ class StandardizedModelWarning(UserWarning):
 
 
 class NotFittedError(ValueError, AttributeError):
-    """A method that needs a fitted model was called before ``fit``."""
+    """A method that needs a fitted model was called before ``fit``.
+
+    Raised as :func:`sklearn_compatible` makes it: when scikit-learn is
+    imported, also a ``sklearn.exceptions.NotFittedError``.
+    """
 
 
 @functools.cache
-def _sklearn_compatible_not_fitted_error(sklearn_error: type) -> type:
-    return type("NotFittedError", (NotFittedError, sklearn_error),
-                {"__module__": NotFittedError.__module__})
+def _subclass_of_both(ours: type, theirs: type) -> type:
+    return type(ours.__name__, (ours, theirs), {"__module__": ours.__module__})
 
 
-def not_fitted_error(message: str) -> NotFittedError:
-    """A :class:`NotFittedError`; when scikit-learn is already imported, also an
-    instance of ``sklearn.exceptions.NotFittedError``, so code written for
-    scikit-learn catches it. Nothing is imported for this."""
+def sklearn_compatible(ours: type) -> type:
+    """``ours`` (:class:`ConvergenceWarning` or :class:`NotFittedError`) to raise or warn
+    with; when scikit-learn is already imported, a subclass of it and of the class of
+    ``sklearn.exceptions`` of the same name, so that code written for scikit-learn
+    (``except``, ``pytest.warns``, ``warnings.simplefilter``) catches it.
+
+    Nothing is imported for this: code that names scikit-learn's class has imported it.
+    """
     sklearn_exceptions = sys.modules.get("sklearn.exceptions")
     if sklearn_exceptions is None:
-        return NotFittedError(message)
-    return _sklearn_compatible_not_fitted_error(sklearn_exceptions.NotFittedError)(message)
+        return ours
+    return _subclass_of_both(ours, getattr(sklearn_exceptions, ours.__name__))

@@ -1,4 +1,4 @@
-"""The functional core: :func:`kmeans` and :func:`kmeans_plusplus`.
+"""The functional core: :func:`kmeans`, :func:`k_means` and :func:`kmeans_plusplus`.
 
 Validation, then seeding and Lloyd runs, keeping the best of ``n_init``.
 Nothing here knows about scikit-learn's estimator conventions; nothing here
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
-from ._exceptions import ConvergenceWarning
+from ._exceptions import ConvergenceWarning, sklearn_compatible
 from ._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from ._kmeans_plusplus import kmeans_plusplus_indices
 from ._libraries import Library, has_float64, library_of
@@ -24,6 +24,8 @@ from ._primitives import Data
 from ._random import check_random_state
 from ._seeding import initial_centres
 from ._validation import (
+    check_algorithm,
+    check_bool,
     check_centres,
     check_data,
     check_init_method,
@@ -32,6 +34,7 @@ from ._validation import (
     check_n_init,
     check_positive_int,
     check_positive_real,
+    check_row_sq_norms,
     check_sample_weight,
     check_tol,
     check_verbose,
@@ -95,6 +98,21 @@ def resolve_n_init(n_init: int | str, init: Init) -> int:
         )
         return 1
     return n_init
+
+
+def check_algorithm_for(algorithm: Any, n_clusters: Any) -> str:
+    """Return ``algorithm`` if it is an accepted name (Lloyd's algorithm runs either way).
+
+    Warns
+    -----
+    RuntimeWarning
+        For ``"elkan"`` with one cluster, as scikit-learn warns (its words).
+    """
+    algorithm = check_algorithm(algorithm)
+    if algorithm == "elkan" and n_clusters == 1:
+        warnings.warn("algorithm='elkan' doesn't make sense for a single cluster. Using "
+                      "'lloyd' instead.", RuntimeWarning, stacklevel=3)
+    return algorithm
 
 
 def variance_pass(data: Data, rows: slice, state: None) -> tuple[None, Array]:
@@ -221,7 +239,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
         warnings.warn(
             f"Number of distinct clusters ({n_distinct}) found smaller than "
             f"n_clusters ({n_clusters}). Possibly due to duplicate points in X.",
-            ConvergenceWarning,
+            sklearn_compatible(ConvergenceWarning),
             stacklevel=2,
         )
     result = KMeansResult(xp.asarray(best.centres + mean, device=device), best.labels,
@@ -309,11 +327,71 @@ def kmeans(
     return result
 
 
+def k_means(
+    X: Array,
+    n_clusters: int,
+    *,
+    sample_weight: Array | None = None,
+    init: Init = "k-means++",
+    n_init: int | str = "auto",
+    max_iter: int = 300,
+    verbose: int = 0,
+    tol: float = 1e-4,
+    random_state: Any = None,
+    copy_x: bool = True,
+    algorithm: str = "lloyd",
+    return_n_iter: bool = False,
+) -> tuple[Array, Array, float] | tuple[Array, Array, float, int]:
+    """scikit-learn's ``k_means``: :func:`kmeans` with scikit-learn's parameters, returning a tuple.
+
+    Parameters
+    ----------
+    X, n_clusters, sample_weight, init, n_init, max_iter, verbose, tol, random_state
+        As for :func:`kmeans`.
+    copy_x : bool, default=True
+        Accepted for compatibility: ``X`` is never modified, whatever its value.
+    algorithm : {"lloyd", "elkan"}, default="lloyd"
+        Accepted for compatibility: Lloyd's algorithm runs, which gives the same result.
+    return_n_iter : bool, default=False
+        Also return the number of iterations.
+
+    Returns
+    -------
+    centers : array of shape (n_clusters, n_features)
+        As :attr:`KMeansResult.centers`.
+    labels : integer array of shape (n_samples,)
+    inertia : float
+    n_iter : int
+        Lloyd iterations of the best run; returned only when ``return_n_iter``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For invalid data or parameters; the message names the problem.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When fewer distinct clusters than ``n_clusters`` are found.
+    RuntimeWarning
+        When an array ``init`` is combined with ``n_init`` > 1, and for
+        ``algorithm="elkan"`` with one cluster (as scikit-learn).
+    """
+    check_bool(copy_x, "copy_x")
+    return_n_iter = check_bool(return_n_iter, "return_n_iter")
+    check_algorithm_for(algorithm, n_clusters)
+    result = kmeans(X, n_clusters, sample_weight=sample_weight, init=init, n_init=n_init,
+                    max_iter=max_iter, tol=tol, random_state=random_state, verbose=verbose)
+    fitted = (result.centers, result.labels, result.inertia)
+    return (*fitted, result.n_iter) if return_n_iter else fitted
+
+
 def kmeans_plusplus(
     X: Array,
     n_clusters: int,
     *,
     sample_weight: Array | None = None,
+    x_squared_norms: Array | None = None,
     random_state: Any = None,
     n_local_trials: int | None = None,
 ) -> tuple[Array, Array]:
@@ -324,6 +402,11 @@ def kmeans_plusplus(
     X : array of shape (n_samples, n_features)
     n_clusters : int
     sample_weight : array of shape (n_samples,), optional
+    x_squared_norms : array of shape (n_samples,), optional
+        The squared Euclidean norms of the rows of ``X``, in ``X``'s library and
+        on its device. As in scikit-learn, used as given for float64 ``X``
+        (distances are ``|x|^2 - 2 x.c + |c|^2`` with these ``|x|^2``) and
+        only checked for float32 ``X`` (whose norms are computed in float64).
     random_state : None, int, numpy.random.RandomState or numpy.random.Generator
         An int gives the seeds scikit-learn's ``kmeans_plusplus`` gives.
     n_local_trials : int, optional
@@ -336,14 +419,24 @@ def kmeans_plusplus(
         The chosen rows of ``X``, in ``X``'s library, device and floating dtype.
     indices : integer array of shape (n_clusters,)
         Their row indices: ``centers[j] == X[indices[j]]``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For invalid data or parameters (``x_squared_norms`` of another length
+        than ``X``'s rows among them); the message names the problem.
     """
     xp, X = check_data(X)
     n_clusters = check_n_clusters(n_clusters, X.shape[0])
     if n_local_trials is not None:
         n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
     sample_weight = check_sample_weight(sample_weight, xp, X)
+    if x_squared_norms is not None:
+        x_squared_norms = check_row_sq_norms(x_squared_norms, xp, X)
+        if X.dtype != xp.float64:
+            x_squared_norms = None
     rng = check_random_state(random_state)
     origin = xp.zeros(X.shape[1], dtype=X.dtype, device=device_of(X))
     indices = kmeans_plusplus_indices(Data(X, origin, sample_weight), n_clusters, rng,
-                                      n_local_trials)
+                                      n_local_trials, x_squared_norms)
     return xp.take(X, indices, axis=0), xp.asarray(indices, device=device_of(X))

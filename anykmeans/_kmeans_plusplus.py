@@ -136,9 +136,10 @@ def _block_sums(xp: Namespace, weighted: Array, block: int) -> Array:
 
 
 def start_pass(data: Data, rows: slice, state: None, first: Array, n_local_trials: int,
-               dtype) -> tuple[Seeding, Array]:
-    """The rows' squared norms and distances to the first seed ``first`` (a row of ``X``):
-    a block pass.
+               dtype, x_sq_norms: Array | None) -> tuple[Seeding, Array]:
+    """The rows' squared norms (those of ``x_sq_norms``, the squared norms of all of
+    ``X``'s centred rows, when given) and distances to the first seed ``first`` (a row of
+    ``X``): a block pass.
 
     Returns
     -------
@@ -152,7 +153,8 @@ def start_pass(data: Data, rows: slice, state: None, first: Array, n_local_trial
 
     def chunk(s: slice) -> tuple[Array, Array]:
         x = data.X[s, :] - data.mean
-        norms = library.sq_norms(xp, xp.astype(x, dtype))
+        norms = (library.sq_norms(xp, xp.astype(x, dtype)) if x_sq_norms is None
+                 else xp.astype(x_sq_norms[rows][s], dtype))
         return norms, _sq_distances(xp, x, norms, seed, dtype)[0, :]
 
     norms, closest = zip(*library.map_chunks(data.X, chunk, _chunks(data, n_local_trials,
@@ -256,7 +258,8 @@ def lower_pass(data: Data, rows: slice, state: Seeding, selected: Selected,
 
 
 def kmeans_plusplus_indices(data: Data, n_clusters: int, rng: RandomState,
-                            n_local_trials: int | None = None) -> Array:
+                            n_local_trials: int | None = None,
+                            x_sq_norms: Array | None = None) -> Array:
     """Row indices of ``n_clusters`` seeds chosen by greedy k-means++.
 
     The first seed is drawn with probability proportional to ``data.weights``.
@@ -272,6 +275,9 @@ def kmeans_plusplus_indices(data: Data, n_clusters: int, rng: RandomState,
     ----------
     data : Data
         The rows and their (non-optional) weights.
+    x_sq_norms : array of shape (n_samples,), optional
+        The squared norms of the centred rows, on the small side, used as given
+        (a lazy library's blocks each read their rows of it); computed when None.
 
     Returns
     -------
@@ -285,7 +291,7 @@ def kmeans_plusplus_indices(data: Data, n_clusters: int, rng: RandomState,
     (first,) = library.passes.to_small_side(xp.reshape(choice(xp, rng, data.weights), (1,)))
     state, parts, _ = library.passes.run(data, start_pass, None,
                                          library.passes.take_rows(data, first), n_local_trials,
-                                         dtype, listed=True)
+                                         dtype, x_sq_norms, listed=True)
     potential = functools.reduce(operator.add, parts)
     xs = array_namespace(potential)  # the small side
     targets = xs.asarray(uniform(rng, (n_clusters - 1) * n_local_trials), dtype=dtype,

@@ -21,6 +21,7 @@ __all__ = [
     "array_namespace",
     "device_of",
     "float_dtype",
+    "from_host",
     "has_float64",
     "index_dtype",
     "materialise",
@@ -92,6 +93,14 @@ def to_host(x: Array) -> np.ndarray:
     (:meth:`anykmeans._libraries.Library.to_host`).
     """
     return library_of(x).to_host(x)
+
+
+def from_host(host: np.ndarray, xp: Namespace, device: Any) -> Array:
+    """A host array in namespace ``xp`` on ``device``: float64 as float32 where the device
+    has no float64 (the other way of :func:`to_host`)."""
+    if host.dtype == np.float64 and not has_float64(xp, device):
+        host = host.astype(np.float32)
+    return xp.asarray(host, device=device)
 
 
 def materialise(*arrays: Array) -> tuple[Array, ...]:

@@ -57,7 +57,7 @@ from ._namespace import (
     Namespace,
     array_namespace,
     device_of,
-    has_float64,
+    from_host,
     index_dtype,
     to_host,
 )
@@ -422,9 +422,7 @@ def _state(model: Any, portable: bool) -> tuple[dict[str, Any], dict[str, np.nda
 def _move(host: np.ndarray, xp: Namespace, device: Any) -> Array:
     """A host array in namespace ``xp`` on ``device``: floats keep their dtype where the
     device has it (float32 otherwise), integers take the namespace's index dtype."""
-    if host.dtype == np.float64 and not has_float64(xp, device):
-        host = host.astype(np.float32)
-    array = xp.asarray(host, device=device)
+    array = from_host(host, xp, device)
     if host.dtype.kind in "iu":
         array = xp.astype(array, index_dtype(xp, device))
     return array

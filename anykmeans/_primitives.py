@@ -343,24 +343,38 @@ def labelled_inertia(data: Data, centres: Array, labels: Array) -> Array:
     return _weighted_sum(data, sq_distances_to_labels(data, centres, labels))
 
 
-def distances(data: Data, centres: Array) -> Array:
+def distances(data: Data, centres: Array, *, rows_are_centres: bool = False) -> Array:
     """Euclidean distances of every row to every centre, ``(n_samples, n_clusters)``.
 
     Only for callers that asked for this matrix (``transform``); computed by
     chunk like the rest, run by rows the library's way
     (:meth:`~anykmeans._libraries._passes.Passes.rowwise`: lazy on a lazy library).
+    With ``rows_are_centres`` (the rows are the centres themselves, the very
+    array), row ``i``'s distance to centre ``i`` is exactly zero, as
+    scikit-learn's ``euclidean_distances(X, X)`` makes it, where the expansion
+    ``|x|^2 - 2 x.c + |c|^2`` leaves its rounding; each chunk is corrected on
+    its own (a lazy library's rows are counted within each block: the centres
+    are one block).
     """
-    return data.library.passes.rowwise(data, _distances, centres, columns=centres.shape[0])
+    return data.library.passes.rowwise(data, _distances, centres, rows_are_centres,
+                                       columns=centres.shape[0])
 
 
-def _distances(data: Data, centres: Array) -> Array:
+def _distances(data: Data, centres: Array, rows_are_centres: bool) -> Array:
     """:func:`distances` on eager arrays."""
     xp, library = data.xp, data.library
     centre_sq_norms = library.sq_norms(xp, centres)
+    device = device_of(centres)
+    index = index_dtype(xp, device)
+    zero = xp.zeros((), dtype=centres.dtype, device=device)
 
     def block(rows: slice) -> Array:
         x = data.X[rows, :] - data.mean
         sq = scores(x, centres, centre_sq_norms).T + library.sq_norms(xp, x)[:, None]
+        if rows_are_centres:
+            own = (xp.arange(rows.start, rows.stop, dtype=index, device=device)[:, None]
+                   == xp.arange(centres.shape[0], dtype=index, device=device)[None, :])
+            sq = xp.where(own, zero, sq)
         return xp.sqrt(_non_negative(xp, sq))
 
     return xp.concat(list(data.map(block, centres.shape[0])))

@@ -22,10 +22,22 @@ import array_api_compat
 import numpy as np
 
 from ._libraries import library_of
-from ._namespace import Array, Namespace, array_namespace, device_of, float_dtype
+from ._namespace import (
+    Array,
+    Namespace,
+    array_namespace,
+    device_of,
+    float_dtype,
+    from_host,
+    to_host,
+)
 
 INIT_METHODS = ("k-means++", "k-means||", "random")
 ALGORITHMS = ("lloyd", "elkan")
+#: How bisecting k-means chooses the leaf to split (scikit-learn's names).
+BISECTING_STRATEGIES = ("biggest_inertia", "largest_cluster")
+#: The seedings of one bisection (scikit-learn's).
+BISECTION_INITS = ("k-means++", "random")
 
 
 def counted(count: int, noun: str) -> str:
@@ -142,6 +154,51 @@ def _check_same_device(X: Array, other: Array, name: str) -> None:
         )
 
 
+def _following(v: Array, xp: Namespace, X: Array) -> Array:
+    """``v`` in ``X``'s library (``xp``) and on its device: moved through the host if it is
+    in another library or on another device."""
+    try:
+        array_namespace(v, X)
+    except TypeError:  # another library
+        return from_host(to_host(v), xp, device_of(X))
+    return v if device_of(v) == device_of(X) else from_host(to_host(v), xp, device_of(X))
+
+
+def _check_fitted_namespace(X: Array, fitted: Array, estimator: str, method: str,
+                           array_like: bool) -> None:
+    """Refuse new data ``X`` of another array library or device than the model's ``fitted``
+    arrays, in scikit-learn's words (its array API checks match them).
+
+    ``array_like`` says that ``X`` was given as an array-like that is no array of a
+    library (a list, a data frame) and converted to NumPy: it goes with a NumPy model only.
+
+    Raises
+    ------
+    ValueError
+        Naming ``estimator.method()``, the two libraries or devices, and how
+        to move the model.
+    """
+    fitted_xp = array_api_compat.array_namespace(fitted)
+    if array_like:
+        if array_api_compat.is_numpy_namespace(fitted_xp):
+            return
+        problem = (f"Array namespace used during fit ({fitted_xp.__name__}) is not compatible "
+                   f"with the array-like input passed to {method}. Only the NumPy namespace "
+                   "is compatible with array-like inputs.")
+    else:
+        xp = array_api_compat.array_namespace(X)
+        if xp is fitted_xp and device_of(X) == device_of(fitted):
+            return
+        problem = (f"Array namespaces used during fit ({fitted_xp.__name__}) and {method} "
+                   f"({xp.__name__}) differ." if xp is not fitted_xp else
+                   f"Devices used during fit ({device_of(fitted)}) and {method} "
+                   f"({device_of(X)}) differ.")
+    raise ValueError(
+        f"Inputs passed to {estimator}.{method}() must use the same namespace and the same "
+        f"device as those passed to fit(). {problem} Move the model to X's library and "
+        "device with model.to(X), or X to the model's.")
+
+
 def _not_finite(name: str, dtype: Any, source: Any) -> ValueError:
     """The error for NaN or infinity in ``name``, naming the conversion that may have made it."""
     converted = "" if source == dtype else f" once converted from {source} to {dtype}"
@@ -206,7 +263,7 @@ def check_magnitude(largest: float, X: Array, name: str = "X", source: Any = Non
 
 
 def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
-               estimator: str = "KMeans", like: Array | None = None,
+               estimator: str = "KMeans", method: str = "predict", like: Array | None = None,
                values: bool = True, lazily: bool = False) -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
 
@@ -219,13 +276,18 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     n_features : int, optional
         The number of features a fitted model expects; checked when given.
     estimator : str, default="KMeans"
-        The fitted model's class name, for the message when ``n_features`` differs.
+        The fitted model's class name, for the message when ``n_features`` or
+        the library differs.
+    method : str, default="predict"
+        The fitted model's method ``X`` was passed to, for the message when
+        the library differs.
     like : array, optional
-        An array of a fitted model: ``X`` must come from its library and is
-        converted to its dtype, the one the model computes in. Otherwise
-        ``X`` keeps a real floating dtype of at least 32 bits; integers,
-        booleans and half precision take the namespace's default floating
-        dtype (see :func:`anykmeans._namespace.float_dtype`).
+        An array of a fitted model: ``X`` must come from its library and device
+        (a ``ValueError`` in scikit-learn's words otherwise) and is converted
+        to its dtype, the one the model computes in. Otherwise ``X`` keeps a
+        real floating dtype of at least 32 bits; integers, booleans and half
+        precision take the namespace's default floating dtype (see
+        :func:`anykmeans._namespace.float_dtype`).
     values : bool, default=True
         Check the values now (finite, not so large that squared distances
         overflow). False leaves it to the caller, who evaluates
@@ -250,13 +312,16 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     ValueError
         If ``X`` is not 2-D, is empty, holds NaN or infinity or values so large
         that squared distances would overflow the dtype it is computed in
-        (checked after the conversion to that dtype), is complex, or has the
-        wrong number of features.
+        (checked after the conversion to that dtype), is complex, has the
+        wrong number of features, or is of another library or device than
+        ``like``.
     TypeError
-        If ``X`` is sparse, masked, on PyTorch's meta device, not numeric, or
-        from another library than ``like``.
+        If ``X`` is sparse, masked, on PyTorch's meta device or not numeric.
     """
+    array_like = not array_api_compat.is_array_api_obj(X)
     X = as_array(X, name)
+    if like is not None:
+        _check_fitted_namespace(X, like, estimator, method, array_like)
     xp = array_namespace(X, like)
     if X.ndim != 2:
         raise ValueError(
@@ -312,6 +377,9 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
     means that weight for every sample, checked as an array of it is. A Dask
     array takes the row chunks of ``X`` (which has no empty ones).
 
+    Weights of another array library or device than ``X`` are moved to ``X``'s
+    (through the host), as scikit-learn's array API support moves them.
+
     The weights are used as given, not normalised: ``inertia_`` and ``score``
     are in their units. Weights that could make a weighted sum overflow are
     refused: the sum of the weights times the bound on squared distances
@@ -327,7 +395,7 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
         If the weights have the wrong shape, are negative, not finite, all zero,
         subnormal, or sum to so much that the weighted inertia could overflow.
     TypeError
-        If they come from another array library than ``X``, or are masked or sparse.
+        If they are masked or sparse.
     """
     n_samples, n_features = X.shape
     device = device_of(X)
@@ -340,9 +408,7 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
             raise ValueError("Input sample_weight contains a number too large for float64 "
                              f"({exc}); rescale sample_weight.") from exc
         sample_weight = xp.asarray(value, device=device)
-    sample_weight = as_array(sample_weight, "sample_weight")
-    array_namespace(X, sample_weight)
-    _check_same_device(X, sample_weight, "sample_weight")
+    sample_weight = _following(as_array(sample_weight, "sample_weight"), xp, X)
     if xp.isdtype(sample_weight.dtype, "complex floating"):
         raise ValueError("sample_weight must be real-valued, got complex values.")
     if sample_weight.ndim == 0:
@@ -380,6 +446,31 @@ def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array) -> Array:
                 "it by its largest value) or X."
             )
     return sample_weight
+
+
+def check_row_sq_norms(x_squared_norms: Any, xp: Namespace, X: Array) -> Array:
+    """Return the rows' squared norms ``x_squared_norms`` as a 1-D array of ``X``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        If their length is not ``X``'s number of rows (scikit-learn's words),
+        they are not 1-D, or hold NaN or infinity.
+    TypeError
+        If they come from another array library than ``X``.
+    """
+    norms = as_array(x_squared_norms, "x_squared_norms")
+    array_namespace(X, norms)
+    _check_same_device(X, norms, "x_squared_norms")
+    if norms.ndim != 1:
+        raise ValueError(f"x_squared_norms must be 1-D, got shape {tuple(norms.shape)}.")
+    if norms.shape[0] != X.shape[0]:
+        raise ValueError(f"The length of x_squared_norms {norms.shape[0]} should be equal to "
+                         f"the length of n_samples {X.shape[0]}.")
+    source = norms.dtype
+    norms = xp.astype(norms, X.dtype)
+    _check_finite(xp, norms, "x_squared_norms", source)
+    return norms
 
 
 def check_positive_int(value: Any, name: str) -> int:
@@ -454,6 +545,22 @@ def check_algorithm(algorithm: Any) -> str:
     return algorithm
 
 
+def check_bisecting_strategy(strategy: Any) -> str:
+    """Return ``strategy`` if it is one of :data:`BISECTING_STRATEGIES`."""
+    if not (isinstance(strategy, str) and strategy in BISECTING_STRATEGIES):
+        raise ValueError(f"bisecting_strategy must be one of {BISECTING_STRATEGIES}, "
+                         f"got {strategy!r}.")
+    return strategy
+
+
+def check_bisection_init(init: Any) -> Any:
+    """Return ``init`` if it is one of :data:`BISECTION_INITS` or a callable (not an array: a
+    bisection's two centres cannot be given in advance)."""
+    if callable(init) or (isinstance(init, str) and init in BISECTION_INITS):
+        return init
+    raise ValueError(f"init must be one of {BISECTION_INITS} or a callable, got {init!r}.")
+
+
 def check_init_method(init: Any) -> Any:
     """Check that ``init`` is a known method name, a callable or an array-like."""
     if isinstance(init, str):
@@ -477,7 +584,8 @@ def check_centres(centres: Any, xp: Namespace, X: Array, n_clusters: int,
     Raises
     ------
     ValueError
-        For the wrong shape or non-finite values.
+        For the wrong shape (in scikit-learn's words: the number of clusters is
+        checked first, then the number of features) or non-finite values.
     TypeError
         If the centres come from another array library than ``X``.
     """
@@ -486,12 +594,13 @@ def check_centres(centres: Any, xp: Namespace, X: Array, n_clusters: int,
     _check_same_device(X, centres, name)
     if xp.isdtype(centres.dtype, "complex floating"):
         raise ValueError(f"{name} must be real-valued, got complex values.")
-    expected = (n_clusters, X.shape[1])
-    if tuple(centres.shape) != expected:
-        raise ValueError(
-            f"The shape of the initial centers ({name}) {tuple(centres.shape)} does not match "
-            f"(n_clusters, n_features) = {expected}."
-        )
+    shape = tuple(centres.shape)
+    mismatch = (f"the number of clusters {n_clusters}" if shape[:1] != (n_clusters,)
+                else f"the number of features of the data {X.shape[1]}"
+                if shape[1:] != (X.shape[1],) else None)
+    if mismatch is not None:  # scikit-learn's words, then which centres
+        raise ValueError(f"The shape of the initial centers {shape} does not match {mismatch}."
+                         + ("" if name == "init" else f" The initial centers are {name}."))
     source = centres.dtype
     centres = xp.astype(centres, X.dtype, copy=True)
     _check_finite(xp, centres, name, source)

@@ -27,14 +27,14 @@ from . import __version__
 from ._backends import LIBRARIES, Backend, backends
 from ._datafiles import READ_ERRORS, Table, csv_header, one_line, read_table
 from ._datasets import load_iris
-from ._estimators import KMeans, load
+from ._estimators import BisectingKMeans, KMeans, load
 from ._exceptions import StandardizedModelWarning
 from ._kmeans import resolve_n_init
 from ._libraries import library_named
 from ._namespace import to_host
 from ._persistence import read_scaling, save_model
 from ._scaling import feature_moments, scale_hint, standardize
-from ._validation import counted
+from ._validation import BISECTING_STRATEGIES, counted
 
 #: Exit status of every reported error (argparse's for usage errors).
 ERROR = 2
@@ -390,14 +390,13 @@ def fit(args: argparse.Namespace) -> int:
         data = data.astype(args.dtype)
     backend = _backend(args.backend)
     X = backend.asarray(data)
-    model = KMeans(args.k, init=INIT_SPELLINGS.get(args.init, args.init), n_init=args.n_init,
-                   max_iter=args.max_iter, tol=args.tol, random_state=args.seed)
+    model = _estimator(args)
     progress = None
-    if not args.quiet and sys.stderr.isatty():
+    if not args.quiet and sys.stderr.isatty() and not args.bisecting:
         n_restarts = resolve_n_init(args.n_init, model.init)
         progress = ProgressLine(sys.stderr, n_restarts, args.max_iter)
     try:
-        model.fit(X, on_iteration=progress)
+        model.fit(X, **({} if args.bisecting else {"on_iteration": progress}))
     finally:
         if progress is not None:
             progress.close()
@@ -419,13 +418,35 @@ def fit(args: argparse.Namespace) -> int:
         if args.standardize:
             print("features standardized: each centred and divided by its standard deviation"
                   + (" (kept in the model file for predict)" if args.output else ""))
-        print(f"inertia {model.inertia_:.8g} after {counted(model.n_iter_, 'iteration')} "
-              f"({counted(len(model.inertia_histories_), 'restart')}, the best kept)")
+        if args.bisecting:
+            print(f"inertia {model.inertia_:.8g} after {counted(args.k - 1, 'bisection')} "
+                  f"({args.bisecting})")
+        else:
+            print(f"inertia {model.inertia_:.8g} after {counted(model.n_iter_, 'iteration')} "
+                  f"({counted(len(model.inertia_histories_), 'restart')}, the best kept)")
         print("cluster sizes:", " ".join(map(str, sizes)))
         for path in (args.output, args.plot):
             if path:
                 print(f"wrote {path}")
     return 0
+
+
+def _estimator(args: argparse.Namespace) -> KMeans | BisectingKMeans:
+    """The estimator ``fit`` asked for: bisecting k-means with ``--bisecting``, else k-means.
+
+    Raises
+    ------
+    CommandError
+        For ``--bisecting`` with k-means|| seeding.
+    """
+    init = INIT_SPELLINGS.get(args.init, args.init)
+    options = dict(init=init, max_iter=args.max_iter, tol=args.tol, random_state=args.seed)
+    if not args.bisecting:
+        return KMeans(args.k, n_init=args.n_init, **options)
+    if init == "k-means||":
+        raise CommandError("--bisecting seeds each split with k-means++ or random, not k-means||")
+    return BisectingKMeans(args.k, n_init=1 if args.n_init == "auto" else args.n_init,
+                           bisecting_strategy=args.bisecting, **options)
 
 
 def _load_model(path: str, backend: Backend) -> KMeans:
@@ -585,6 +606,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tol", type=float, default=1e-4, metavar="T",
                    help="tolerance on the centre shift, relative to the data's variance "
                         "(default 1e-4)")
+    p.add_argument("--bisecting", nargs="?", const="biggest_inertia",
+                   choices=BISECTING_STRATEGIES, metavar="STRATEGY",
+                   help="bisecting k-means: split the cluster of largest inertia (or with "
+                        "largest_cluster, of most samples) in two until there are K; --tol is "
+                        "then absolute, --n-init auto is 1")
     p.add_argument("--standardize", action="store_true",
                    help="cluster z-scores: centre every feature and divide it by its standard "
                         "deviation (kept in the -o model file; predict applies them)")

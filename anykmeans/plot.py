@@ -8,7 +8,9 @@ host (these are pictures: every point is drawn anyway).
   colour key and the centres marked; data with more than two features is shown
   on its first two principal components, drawn to the same scale.
 - :func:`plot_convergence`: inertia per Lloyd iteration, one line per restart.
-- :func:`plot_fit`: both, side by side, as a figure ready to save.
+- :func:`plot_hierarchy`: the tree of a ``BisectingKMeans``' splits.
+- :func:`plot_fit`: the clusters beside the convergence (or the tree), as a
+  figure ready to save.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 from . import _validation
 from ._namespace import Array, to_host
 
-__all__ = ["plot_clusters", "plot_convergence", "plot_fit", "principal_axes"]
+__all__ = ["plot_clusters", "plot_convergence", "plot_fit", "plot_hierarchy", "principal_axes"]
 
 
 def _matplotlib() -> Any:
@@ -225,15 +227,78 @@ def plot_convergence(histories: Sequence[Sequence[float]], *, best: int | None =
     return ax
 
 
+def plot_hierarchy(model: Any, *, ax: Any = None, title: str | None = None) -> Any:
+    """The tree of a fitted ``BisectingKMeans``: the root on top, each split drawn lower
+    than the one before, the clusters (leaves) along the bottom.
+
+    Parameters
+    ----------
+    model : a fitted BisectingKMeans
+        Its ``splits_`` give the tree; its ``labels_`` the size of every
+        cluster, written under its leaf, whose marker has the cluster's colour
+        in :func:`plot_clusters`.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure's axes by default.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``model.splits_`` is not a tree.
+    """
+    from ._bisecting import tree_layout
+
+    children, leaf_labels, _ = tree_layout(model.splits_)
+    n_splits = len(model.splits_)
+    n_clusters = n_splits + 1
+    # a node is drawn at the height of the split that made it: the root's n_splits, a leaf 0
+    height = np.zeros(len(children))
+    height[0] = n_splits
+    for t, node in enumerate(model.splits_):
+        height[int(node)] = n_splits - t
+    x = np.zeros(len(children))
+    is_leaf = children[:, 0] == np.arange(len(children))
+    x[is_leaf] = leaf_labels[is_leaf]
+    for t in reversed(range(n_splits)):  # children were made after their parent
+        node = int(model.splits_[t])
+        x[node] = x[children[node]].mean()
+    ax = _new_axes(ax)
+    for node in np.flatnonzero(~is_leaf):
+        for child in children[node]:
+            ax.plot([x[node], x[child], x[child]], [height[node], height[node], height[child]],
+                    color="0.35", linewidth=1.2)
+    palette = _matplotlib().colormaps["tab10" if n_clusters <= 10 else "tab20"]
+    leaves = np.flatnonzero(is_leaf)
+    ax.scatter(x[leaves], np.zeros(len(leaves)), color=palette(leaf_labels[leaves] % palette.N),
+               s=60, zorder=3)
+    sizes = np.bincount(_on_host(model.labels_), minlength=n_clusters)
+    if n_clusters <= 40:
+        ax.set_xticks(np.arange(n_clusters),
+                      [f"{j}\n{sizes[j]}" for j in range(n_clusters)], fontsize="small")
+        ax.set_xlabel("cluster (and its samples)")
+    else:
+        ax.set_xlabel("cluster")
+    ax.set_ylabel("order of the splits (first on top)")
+    ax.set_yticks([])
+    ax.set_title(title if title is not None else
+                 f"{n_splits} bisections ({model.bisecting_strategy})")
+    return ax
+
+
 def plot_fit(X: Array, model: Any, feature_names: Sequence[str] | None = None) -> Any:
-    """A figure with a fitted model's clusters of ``X`` and its convergence.
+    """A figure with a fitted model's clusters of ``X`` and its convergence (a
+    ``BisectingKMeans``': its tree, :func:`plot_hierarchy`).
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
         The data to draw, assigned by ``model.predict``: what the model's
         ``predict`` takes (an array of any supported library, a data frame).
-    model : a fitted KMeans
+    model : a fitted KMeans or BisectingKMeans
     feature_names : sequence of str, optional
         The name of every feature, as :func:`plot_clusters` takes them; by
         default the model's ``feature_names_in_`` (it was fitted on a data
@@ -253,6 +318,9 @@ def plot_fit(X: Array, model: Any, feature_names: Sequence[str] | None = None) -
         feature_names = getattr(model, "feature_names_in_", None)
     plot_clusters(X, model.predict(X), model.cluster_centers_, feature_names=feature_names,
                   ax=clusters)
+    if hasattr(model, "splits_"):
+        plot_hierarchy(model, ax=convergence)
+        return figure
     histories = model.inertia_histories_
     plot_convergence(histories, best=list(histories).index(model.inertia_history_),
                      ax=convergence)

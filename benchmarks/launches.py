@@ -205,8 +205,9 @@ def _per_unit(count, run: Callable[[int], object], small: int, large: int) -> tu
 
 
 def seeding_and_streaming_rows(count) -> Iterator[list[str]]:
-    """Rows for a k-means++ step, a k-means|| round, a MiniBatch step and a ``partial_fit``
-    call, counted on 20 000 x 8."""
+    """Rows for a k-means++ step, a k-means|| round, a MiniBatch step, a bisection (k-means++
+    seeding, one Lloyd iteration and the final relabelling of its one run) and a
+    ``partial_fit`` call, counted on 20 000 x 8."""
     from anykmeans._kmeans_parallel import kmeans_parallel_centres
     from anykmeans._primitives import Data
 
@@ -218,9 +219,11 @@ def seeding_and_streaming_rows(count) -> Iterator[list[str]]:
         "MiniBatch step": lambda epochs: anykmeans.MiniBatchKMeans(
             16, batch_size=2_000, max_iter=epochs, n_init=1, init=X[:16].clone(), tol=0.0,
             max_no_improvement=None, random_state=0).fit(X),
+        "bisection (1 iteration)": lambda k: anykmeans.BisectingKMeans(
+            k, init="k-means++", max_iter=1, random_state=0).fit(X),
     }
     for name, run in units.items():
-        small, large = (3, 12) if name == "k-means++ step" else (2, 5)
+        small, large = (3, 12) if name in ("k-means++ step", "bisection (1 iteration)") else (2, 5)
         operations, reads, copies = _per_unit(count, run, small, large)
         per = 10 if name == "MiniBatch step" else 1  # 10 steps an epoch
         yield [name, f"{operations / per:.0f}", f"{reads / per:.1f}", f"{copies / per:.1f}"]

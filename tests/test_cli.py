@@ -175,6 +175,32 @@ def test_fit_output_holds_a_consistent_model(data, tmp_path):
     assert params["init"] == "random" and params["n_init"] == 3 and params["tol"] == 0
 
 
+@pytest.mark.parametrize("strategy", [None, "largest_cluster"])
+def test_fit_bisecting_gives_sklearns_tree_and_predict_descends_it(data, tmp_path, capsys,
+                                                                   strategy):
+    from sklearn.cluster import BisectingKMeans
+
+    folder, X = data
+    args = ["fit", str(folder / "X.npy"), "-k", "5", "--init", "random", "--seed", "2",
+            "--bisecting", *([strategy] if strategy else []), "-o", str(tmp_path / "m.npz")]
+    assert cli.main(args) == 0
+    strategy = strategy or "biggest_inertia"
+    assert f"after 4 bisections ({strategy})" in capsys.readouterr().out
+    model = anykmeans.load(tmp_path / "m.npz")
+    theirs = BisectingKMeans(5, random_state=2, bisecting_strategy=strategy).fit(X)
+    assert isinstance(model, anykmeans.BisectingKMeans) and model.bisecting_strategy == strategy
+    np.testing.assert_array_equal(model.labels_, theirs.labels_)
+    assert cli.main(["predict", str(tmp_path / "m.npz"), str(folder / "X.npy"), "-o",
+                     str(tmp_path / "labels.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), theirs.predict(X))
+
+
+def test_fit_bisecting_refuses_kmeans_parallel_seeding(data):
+    folder, _ = data
+    assert_one_line_error(run("fit", folder / "X.npy", "-k", 3, "--bisecting", "--init",
+                              "k-means||"), "--bisecting", "k-means||")
+
+
 def test_fit_dtype_float32(data, tmp_path):
     folder, _ = data
     out = run("fit", folder / "X.npy", "-k", 4, "--dtype", "float32", "-o", tmp_path / "m.npz")

@@ -14,7 +14,13 @@ from tests.data import blobs
 matplotlib = pytest.importorskip("matplotlib", reason="the plot extra is not installed")
 matplotlib.use("Agg")
 
-from anykmeans.plot import plot_clusters, plot_convergence, plot_fit, principal_axes  # noqa: E402
+from anykmeans.plot import (  # noqa: E402
+    plot_clusters,
+    plot_convergence,
+    plot_fit,
+    plot_hierarchy,
+    principal_axes,
+)
 
 X = blobs(300, 5, 4, seed=7)
 
@@ -71,6 +77,26 @@ def test_convergence_draws_one_line_per_restart():
         np.testing.assert_array_equal(line.get_xdata(), np.arange(len(history)))
     assert lines[best].get_linewidth() > lines[(best + 1) % 5].get_linewidth()
     assert "(kept)" in lines[best].get_label()
+
+
+def test_hierarchy_draws_every_split_above_its_children():
+    X = blobs(400, 2, 6, seed=4)
+    model = anykmeans.BisectingKMeans(5, random_state=1).fit(X)
+    ax = plot_hierarchy(model)
+    segments = [line.get_xydata() for line in ax.get_lines()]
+    assert len(segments) == 2 * 4  # a parent to each of its two children, per split
+    for points in segments:
+        (_, top), (x1, same), (x2, bottom) = points
+        assert same == top > bottom and x1 == x2
+    leaves = ax.collections[0].get_offsets()
+    np.testing.assert_array_equal(np.sort(leaves[:, 0]), np.arange(5))
+    assert not leaves[:, 1].any()
+    sizes = np.bincount(model.labels_)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"{j}\n{sizes[j]}"
+                                                             for j in range(5)]
+    # the first split hangs from the top, under the root
+    assert max(p[0, 1] for p in segments) == 4
+    assert plot_fit(X, model).axes[1].get_title() == "4 bisections (biggest_inertia)"
 
 
 def test_plot_fit_saves_a_png(tmp_path):

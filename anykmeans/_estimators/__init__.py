@@ -1,8 +1,10 @@
-"""The estimators, in scikit-learn's style: ``KMeans`` and ``MiniBatchKMeans``, and ``load``.
+"""The estimators, in scikit-learn's style: ``KMeans``, ``MiniBatchKMeans`` and
+``BisectingKMeans``, and ``load``.
 
 Each estimator is a module over its algorithm (``_kmeans``: Lloyd's, from
 :mod:`anykmeans._kmeans`; ``_minibatch``: mini-batch, from
-:mod:`anykmeans._minibatch`), on :class:`~anykmeans._estimators._base.CentresEstimator`,
+:mod:`anykmeans._minibatch`; ``_bisecting``: bisecting, from
+:mod:`anykmeans._bisecting`), on :class:`~anykmeans._estimators._base.CentresEstimator`,
 and declares what its model file holds; :func:`load` reads a model file into
 the estimator it names, among :data:`ESTIMATORS`.
 """
@@ -12,16 +14,17 @@ from __future__ import annotations
 from typing import Any
 
 from .._persistence import load_model
+from ._bisecting import BisectingKMeans
 from ._kmeans import KMeans
 from ._minibatch import MiniBatchKMeans
 
-__all__ = ["ESTIMATORS", "KMeans", "MiniBatchKMeans", "load"]
+__all__ = ["ESTIMATORS", "BisectingKMeans", "KMeans", "MiniBatchKMeans", "load"]
 
 #: The estimators a model file may hold.
-ESTIMATORS = (KMeans, MiniBatchKMeans)
+ESTIMATORS = (KMeans, MiniBatchKMeans, BisectingKMeans)
 
 
-def load(path: Any, like: Any = None) -> KMeans | MiniBatchKMeans:
+def load(path: Any, like: Any = None) -> KMeans | MiniBatchKMeans | BisectingKMeans:
     """Read a model written by ``model.save(path)``; a file is only ever read as data.
 
     See :func:`anykmeans._persistence.load_model`, which this calls with

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._exceptions import not_fitted_error
+from .._exceptions import NotFittedError, sklearn_compatible
 from .._namespace import Array, to_host
 from .._persistence import Field, move_model, save_model
 from .._primitives import Data, distances, inertia, nearest_labels
@@ -164,6 +164,7 @@ class CentresEstimator:
 
         return Tags(
             estimator_type="clusterer",
+            array_api_support=True,
             target_tags=TargetTags(required=False),
             transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
             input_tags=InputTags(two_d_array=True, allow_nan=False),
@@ -302,7 +303,7 @@ class CentresEstimator:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "cluster_centers_"):
-            raise not_fitted_error(
+            raise sklearn_compatible(NotFittedError)(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
             )
@@ -354,20 +355,24 @@ class CentresEstimator:
             message += "Feature names must be in the same order as they were in fit.\n"
         raise ValueError(message)
 
-    def _prepare(self, X: Array, sample_weight: Any = None) -> tuple[Data, Array]:
+    def _prepare(self, X: Array, method: str, sample_weight: Any = None
+                 ) -> tuple[Data, Array]:
         """New data validated against the fitted model, and the centres in its frame.
 
         The column names of a data frame ``X`` are checked against those seen
         in fit (:meth:`_check_feature_names`). ``X`` is converted to the model's
         dtype before its values are checked, so that data beyond that dtype's
         range is refused rather than assigned from infinite scores (a lazy
-        library's as the result is computed). ``sample_weight`` is validated
+        library's as the result is computed). ``X`` must be in the model's
+        library and on its device (a ``ValueError`` naming ``method``
+        otherwise, in scikit-learn's words). ``sample_weight`` is validated
         too; None stays None (unit weights). The model's ``chunk_size`` is
         checked here, as a loaded or re-parametrised model may carry any value.
         """
         self._check_fitted()
         self._check_feature_names(X)
         xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__,
+                           method=method,
                            like=self.cluster_centers_, lazily=True)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, xp, X)
@@ -380,18 +385,21 @@ class CentresEstimator:
 
     def predict(self, X: Array) -> Array:
         """The index of the nearest centre of every sample of ``X``."""
-        return nearest_labels(*self._prepare(X))
+        return nearest_labels(*self._prepare(X, "predict"))
 
     def transform(self, X: Array) -> Any:
         """Euclidean distances of every sample to every centre, ``(n_samples, n_clusters)``.
 
         An array of ``X``'s library, or the data frame :meth:`set_output` asked for.
+        ``transform(model.cluster_centers_)`` (that very array) has an exact zero
+        diagonal, as in scikit-learn.
         """
-        return self._output(distances(*self._prepare(X)), X)
+        return self._output(distances(*self._prepare(X, "transform"),
+                                      rows_are_centres=X is self.cluster_centers_), X)
 
     def score(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> float:
         """Minus the inertia of ``X`` under the fitted centres (higher is better)."""
-        return -inertia(*self._prepare(X, sample_weight))
+        return -inertia(*self._prepare(X, "score", sample_weight))
 
     # -- persistence -------------------------------------------------------------------------
 

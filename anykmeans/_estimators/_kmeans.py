@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from .._kmeans import Init, fit_kmeans
+from .._kmeans import Init, check_algorithm_for, fit_kmeans
 from .._kmeans_parallel import DEFAULT_OVERSAMPLING_FACTOR, DEFAULT_ROUNDS
 from .._namespace import Array
 from .._persistence import Field
@@ -50,7 +50,7 @@ class KMeans(CentresEstimator):
         ``X``, whatever its value.
     algorithm : {"lloyd", "elkan"}, default="lloyd"
         "elkan" is accepted as an alias and runs Lloyd's algorithm, which gives
-        the same result.
+        the same result (with one cluster it warns, as scikit-learn does).
     chunk_size : int, optional
         Rows processed at a time; by default chosen from a memory budget.
     oversampling_factor : float, default=2.0
@@ -151,7 +151,7 @@ class KMeans(CentresEstimator):
         self
         """
         names = feature_names(X)
-        check_algorithm(self.algorithm)
+        check_algorithm_for(self.algorithm, self.n_clusters)
         check_bool(self.copy_x, "copy_x")
         result, mean = fit_kmeans(
             X, self.n_clusters, sample_weight=sample_weight, init=self.init,

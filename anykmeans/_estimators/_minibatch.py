@@ -246,7 +246,7 @@ class MiniBatchKMeans(CentresEstimator):
             schedule = ReassignSchedule(n_clusters, batch_size)
             fitted = {"_batch_size": batch_size}
         else:
-            data, _ = self._prepare(X)
+            data, _ = self._prepare(X, "partial_fit")
             xp, X, chunk_size = data.xp, data.X, self._chunk_size()
             weights = check_sample_weight(sample_weight, xp, X)
             centres, offset, counts = self._centres, self._mean, self._counts

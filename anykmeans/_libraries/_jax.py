@@ -19,6 +19,7 @@ import array_api_compat
 
 from ._base import Library
 from ._devices import Backend
+from ._plan import ladder_size
 from ._types import Array, Namespace
 
 T = TypeVar("T")
@@ -76,6 +77,10 @@ class Jax(Library):
     def compiled(self, function: Callable[..., T],
                  static_argnums: tuple[int, ...]) -> Callable[..., T]:
         return _jit(function, static_argnums)
+
+    def padded_rows(self, n_rows: int) -> int:
+        """The ladder's size on either plan: JAX compiles every operation per shape."""
+        return ladder_size(n_rows)
 
     def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
                     n_segments: int) -> Array:

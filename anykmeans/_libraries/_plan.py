@@ -36,6 +36,9 @@ ACCELERATOR_CHUNK_BYTES = 2**30
 #: plan.
 ACCELERATOR_MEMORY_SHARE = 0.4
 
+#: Sizes per doubling on the ladder that :meth:`Plan.padded_rows` pads subsets of rows to.
+PADDED_SIZES_PER_OCTAVE = 4
+
 def forced_plan() -> str | None:
     """The plan :data:`PLAN_VARIABLE` forces, or None when it is unset or empty.
 
@@ -51,6 +54,17 @@ def forced_plan() -> str | None:
         raise ValueError(f"{PLAN_VARIABLE}={os.environ[PLAN_VARIABLE]!r} names no plan; "
                          f"use one of {PLANS} (or leave it unset).")
     return plan
+
+
+def ladder_size(n_rows: int) -> int:
+    """The smallest size at least ``n_rows`` of the form ``m 2^e`` with ``m`` in
+    ``(PADDED_SIZES_PER_OCTAVE, 2 PADDED_SIZES_PER_OCTAVE]`` (every size up to twice that):
+    less than a quarter more than ``n_rows``."""
+    steps = PADDED_SIZES_PER_OCTAVE
+    if n_rows <= 2 * steps:
+        return n_rows
+    shift = (n_rows - 1).bit_length() - steps.bit_length()
+    return -(-n_rows >> shift) << shift
 
 
 class Plan:
@@ -103,6 +117,17 @@ class Plan:
             data_bytes = n_samples * n_features * itemsize
             chunk_size = max(1, self.chunk_bytes(device, data_bytes) // per_row)
         return min(chunk_size, n_samples)
+
+    def padded_rows(self, n_rows: int) -> int:
+        """The rows a pass over a gathered subset of ``n_rows`` rows computes on.
+
+        ``n_rows`` on the CPU plan. On the accelerator plan the next size of a
+        geometric ladder (:data:`PADDED_SIZES_PER_OCTAVE` sizes per doubling: less
+        than a quarter more rows), so that passes over subsets of many sizes share
+        a few shapes: a device program is compiled, and its memory planned, per
+        shape. The caller pads with rows of weight zero.
+        """
+        return ladder_size(n_rows) if self.accelerator else n_rows
 
     def map_chunks(self, X: Array, function: Callable[[slice], T],
                    chunks: Iterable[slice]) -> Iterator[T]:

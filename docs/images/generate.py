@@ -1,18 +1,19 @@
 """Draw the pictures the documentation shows: ``python docs/images/generate.py``.
 
-Needs matplotlib (``pip install -e ".[plot]"``). Writes ``clusters.png`` and
-``convergence.png`` next to this file.
+Needs matplotlib (``pip install -e ".[plot]"``). Writes ``clusters.png``,
+``convergence.png`` and ``bisecting.png`` next to this file.
 """
 
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
 import anykmeans
 from anykmeans._datasets import load_iris
-from anykmeans.plot import plot_clusters, plot_convergence
+from anykmeans.plot import plot_clusters, plot_convergence, plot_fit
 
 HERE = Path(__file__).parent
 X, _, _ = load_iris()
@@ -29,3 +30,16 @@ ax = plot_convergence(model.inertia_histories_,
                       title="Iris, k=3, 10 random restarts")
 ax.figure.set_size_inches(6, 4.5)
 ax.figure.savefig(HERE / "convergence.png", dpi=80, bbox_inches="tight")
+
+# Uneven groups: a large one made of three close blobs, two small ones far away.
+rng = np.random.default_rng(0)
+groups = [((0, 0), 0.6, 900), ((2.2, 0.4), 0.6, 900), ((1.0, 2.0), 0.6, 900),
+          ((9, 7), 0.8, 150), ((-7, 6), 0.8, 150)]
+uneven = np.concatenate([rng.normal(centre, scale, size=(n, 2)) for centre, scale, n in groups])
+model = anykmeans.BisectingKMeans(5, init="k-means++", random_state=0).fit(uneven)
+figure = plot_fit(uneven, model, ["x", "y"])
+figure.savefig(HERE / "bisecting.png", dpi=80, bbox_inches="tight")
+plain = anykmeans.KMeans(5, random_state=0).fit(uneven)
+print(f"uneven groups, k=5: bisecting inertia {model.inertia_:.1f} "
+      f"(sizes {np.bincount(model.labels_).tolist()}), k-means {plain.inertia_:.1f} "
+      f"(sizes {np.bincount(plain.labels_).tolist()})")

@@ -1,0 +1,87 @@
+"""anykmeans' BisectingKMeans and scikit-learn's, on the same NumPy data and seed.
+
+    python -m benchmarks.bisecting                      # 200k x 32, k = 64 and 512
+    python -m benchmarks.bisecting --k 64 --repeats 3 --strategy largest_cluster
+
+The data are :class:`benchmarks.problems.Problem`'s blobs (as many blobs as
+clusters), in float64 unless ``--dtype float32``. Both estimators run with
+scikit-learn's defaults (random seeding, one run per bisection) and the same
+``random_state``; fits are interleaved in one process, so a loaded machine
+slows both alike. Each line gives every fit's wall time, their median ratio and
+whether the labels agree. The machine's load (``os.getloadavg``), CPU and BLAS
+go with the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from .machine import describe
+from .problems import custom
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    """Time both estimators on each ``k``, interleaved, ``args.repeats`` times."""
+    from sklearn.cluster import BisectingKMeans
+
+    import anykmeans
+
+    results = []
+    for k in args.k:
+        X, _ = custom(args.n, args.d, k).data(seed=0)
+        X = X.astype(args.dtype)
+        params = dict(n_clusters=k, random_state=0, bisecting_strategy=args.strategy)
+        times: dict[str, list[float]] = {"anykmeans": [], "scikit-learn": []}
+        labels = {}
+        for _ in range(args.repeats):
+            for name, cls in (("scikit-learn", BisectingKMeans),
+                              ("anykmeans", anykmeans.BisectingKMeans)):
+                start = time.perf_counter()
+                model = cls(**params).fit(X)
+                times[name].append(time.perf_counter() - start)
+                labels[name] = np.asarray(model.labels_)
+        ratio = statistics.median(a / b for a, b in zip(times["anykmeans"],
+                                                         times["scikit-learn"], strict=True))
+        results.append({"n": args.n, "d": args.d, "k": k, "dtype": args.dtype,
+                        "strategy": args.strategy, "seconds": times, "ratio": ratio,
+                        "same_labels": bool((labels["anykmeans"] == labels["scikit-learn"])
+                                            .all()),
+                        "load": os.getloadavg()})
+        print(f"{args.n} x {args.d}, k = {k} ({args.dtype}, {args.strategy}): anykmeans "
+              f"{', '.join(f'{t:.2f}' for t in times['anykmeans'])} s, scikit-learn "
+              f"{', '.join(f'{t:.2f}' for t in times['scikit-learn'])} s; median ratio "
+              f"{ratio:.2f}; same labels: {results[-1]['same_labels']}; "
+              f"load {results[-1]['load'][0]:.1f}", flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200_000)
+    parser.add_argument("--d", type=int, default=32)
+    parser.add_argument("--k", type=int, nargs="+", default=[64, 512])
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    parser.add_argument("--strategy", choices=["biggest_inertia", "largest_cluster"],
+                        default="biggest_inertia")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args(argv)
+    machine = describe()
+    print(f"{machine['cores']} cores, {machine['cpu']}, BLAS: {machine['blas']}, "
+          f"NumPy assignment: {machine['numpy_assignment']}", flush=True)
+    results = run(args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine, "results": results}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
