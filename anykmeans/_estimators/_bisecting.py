@@ -174,7 +174,7 @@ class BisectingKMeans(CentresEstimator):
             If the model's ``splits_`` and ``node_centers_`` do not make a tree
             of ``n_clusters`` leaves (a damaged model).
         """
-        data, _ = self._prepare(X)
+        data, _ = self._prepare(X, "predict")
         n_splits = len(self.splits_)
         if n_splits != self._n_features_out - 1 or self.node_centers_.shape[0] != 2 * n_splits + 1:
             raise ValueError(f"The model's {n_splits} splits and {self.node_centers_.shape[0]} "
