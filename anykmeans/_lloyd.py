@@ -233,6 +233,7 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
         state, (sums, weight_sums, inertia, n_changed), _ = library.passes.run(
             data, lloyd_pass, state, centres)
         xs = xs or array_namespace(sums)  # the small side
+        sums = xs.astype(sums, dtype)  # added up in float64 where the pass does (Assignment)
         new_centres = average_centres(xs, sums, weight_sums)
         if spherical:
             new_centres = on_sphere(xs, new_centres, data.mean)

@@ -229,7 +229,8 @@ def minibatch_step(xp: Namespace, x: Array, sample_weight: Array | None, centres
     counts_new = counts + step.weight_sums
     received = step.weight_sums > 0
     reciprocal = 1.0 / xp.where(received, counts_new, xp.ones_like(counts_new))
-    moved = (centres * counts[:, None] + step.sums) * reciprocal[:, None]
+    sums = xp.astype(step.sums, dtype)  # added up in float64 where the pass does (Assignment)
+    moved = (centres * counts[:, None] + sums) * reciprocal[:, None]
     new_centres = xp.where(received[:, None], moved, centres)
     if spherical:
         new_centres = on_sphere(xp, new_centres, offset)

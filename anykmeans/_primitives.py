@@ -33,9 +33,11 @@ __all__ = [
     "assign",
     "assign_block",
     "distances",
+    "inertia",
     "labelled_inertia",
     "labels_and_inertia",
     "nearest",
+    "nearest_labels",
     "residual_sq_norms",
     "scores",
     "sq_distances_to_labels",
@@ -362,8 +364,7 @@ def labelled_inertia(data: Data, centres: Array, labels: Array) -> Array:
 
     The inertia a fit reports.
     """
-    sq_distances = sq_distances_to_labels(data, centres, labels)
-    return data.xp.sum(sq_distances if data.weights is None else data.weights * sq_distances)
+    return _weighted_sum(data, sq_distances_to_labels(data, centres, labels))
 
 
 def distances(data: Data, centres: Array, *, rows_are_centres: bool = False,
@@ -372,13 +373,21 @@ def distances(data: Data, centres: Array, *, rows_are_centres: bool = False,
     squares when ``squared``.
 
     Only for callers that asked for this matrix (``transform``); computed by
-    chunk like the rest, each chunk's block copied into the result as it
-    comes. With ``rows_are_centres`` (the rows are the centres themselves, the
-    very array), row ``i``'s distance to centre ``i`` is
-    exactly zero, as scikit-learn's ``euclidean_distances(X, X)`` makes it,
-    where the expansion ``|x|^2 - 2 x.c + |c|^2`` leaves its rounding; each
-    chunk is corrected on its own.
+    chunk like the rest, run by rows the library's way
+    (:meth:`~anykmeans._libraries._passes.Passes.rowwise`: lazy on a lazy library).
+    With ``rows_are_centres`` (the rows are the centres themselves, the very
+    array), row ``i``'s distance to centre ``i`` is exactly zero, as
+    scikit-learn's ``euclidean_distances(X, X)`` makes it, where the expansion
+    ``|x|^2 - 2 x.c + |c|^2`` leaves its rounding; each chunk is corrected on
+    its own (a lazy library's rows are counted within each block: the centres
+    are one block).
     """
+    return data.library.passes.rowwise(data, _distances, centres, rows_are_centres, squared,
+                                       columns=centres.shape[0])
+
+
+def _distances(data: Data, centres: Array, rows_are_centres: bool, squared: bool) -> Array:
+    """:func:`distances` on eager arrays."""
     xp, library = data.xp, data.library
     centre_sq_norms = library.sq_norms(xp, centres)
     device = device_of(centres)
@@ -396,6 +405,40 @@ def distances(data: Data, centres: Array, *, rows_are_centres: bool = False,
         return sq if squared else xp.sqrt(sq)
 
     return library.stacked_rows(xp, data.map(block, centres.shape[0]), data.X.shape[0])
+
+
+def nearest_labels(data: Data, centres: Array) -> Array:
+    """The nearest centre of every row of ``data`` (``predict``), run by rows the library's
+    way (:meth:`~anykmeans._libraries._passes.Passes.rowwise`: lazy on a lazy library).
+
+    ``centres`` are in the frame ``X - data.mean``.
+    """
+    return data.library.passes.rowwise(data, _nearest_labels, centres,
+                                       dtype=index_dtype(data.xp, device_of(data.X)))
+
+
+def _nearest_labels(data: Data, centres: Array) -> Array:
+    return assign(data, centres).labels
+
+
+def inertia(data: Data, centres: Array) -> float:
+    """The weighted inertia of ``data`` under ``centres`` (``score``), from exact residuals:
+    the squared distances of the rows to their nearest centres, run by rows the library's
+    way (:meth:`~anykmeans._libraries._passes.Passes.rowwise`), then summed.
+
+    ``centres`` are in the frame ``X - data.mean``.
+    """
+    sq_distances = data.library.passes.rowwise(data, _nearest_sq_distances, centres)
+    return float(to_host(_weighted_sum(data, sq_distances)))
+
+
+def _nearest_sq_distances(data: Data, centres: Array) -> Array:
+    return sq_distances_to_labels(data, centres, _nearest_labels(data, centres))
+
+
+def _weighted_sum(data: Data, values: Array) -> Array:
+    """The sum of per-row ``values`` weighted by ``data``'s weights (0-d)."""
+    return data.xp.sum(values if data.weights is None else data.weights * values)
 
 
 def labels_and_inertia(data: Data, centres: Array) -> tuple[Array, float]:

@@ -11,6 +11,7 @@ converted at most to a floating dtype.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections import Counter
@@ -242,19 +243,22 @@ def _safe_magnitude(xp: Namespace, dtype: Any, total_weight: float, n_features: 
     return math.sqrt(float(xp.finfo(dtype).max) / (16.0 * total_weight * n_features))
 
 
-def check_magnitude(largest: float, X: Array, name: str = "X", source: Any = None) -> None:
+def check_magnitude(largest: float, X: Array, name: str = "X", source: Any = None,
+                    n_samples: int | None = None) -> None:
     """Reject data whose largest ``|X|`` is ``largest`` if it is not finite, or so large that
     squared distances would overflow ``X``'s dtype.
 
     ``X`` was converted to its floating dtype from ``source`` (None: it was
     not converted): values beyond the range of a narrower dtype became
     infinity, and the message says so. The bound is :func:`_safe_magnitude`
-    with unit weights (``n_samples``).
+    with unit weights (``n_samples``: ``X``'s rows, or those of the data ``X``
+    is a block of).
     """
     xp = array_namespace(X)
     if not math.isfinite(largest):
         raise _not_finite(name, X.dtype, X.dtype if source is None else source)
-    n_samples, n_features = X.shape
+    n_features = X.shape[1]
+    n_samples = X.shape[0] if n_samples is None else n_samples
     bound = _safe_magnitude(xp, X.dtype, n_samples, n_features)
     if largest > bound:
         raise ValueError(
@@ -268,7 +272,8 @@ def check_magnitude(largest: float, X: Array, name: str = "X", source: Any = Non
 
 def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
                estimator: str = "KMeans", method: str = "predict", like: Array | None = None,
-               values: bool = True, sparse: bool = True) -> tuple[Namespace, Array]:
+               values: bool = True, sparse: bool = True,
+               lazily: bool = False) -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
 
     Parameters
@@ -300,6 +305,12 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     sparse : bool, default=True
         Take sparse data of a library anykmeans has a module for (False: refuse it,
         for what does not compute on it yet).
+    lazily : bool, default=False
+        With ``values``, let a lazy library check them in the tasks that
+        compute ``X``'s blocks instead
+        (:meth:`~anykmeans._libraries._passes.Passes.checked`), for a result
+        computed from every row and left lazy: the error is raised where the
+        caller computes it, and nothing of ``X`` is read before.
 
     Returns
     -------
@@ -358,8 +369,18 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     if source != dtype:
         X = library_of(X).astype(xp, X, dtype)
     if values:
-        check_magnitude(float(largest_magnitude(xp, X)), X, name, source)
+        check = functools.partial(_check_values, name=name, source=source, n_samples=shape[0])
+        if lazily:
+            X = library_of(X).passes.checked(X, check)
+        else:
+            check(X)
     return xp, X
+
+
+def _check_values(X: Array, *, name: str, source: Any, n_samples: int) -> None:
+    """:func:`check_magnitude` on ``X``, rows of a data matrix of ``n_samples`` rows."""
+    check_magnitude(float(largest_magnitude(array_namespace(X), X)), X, name, source,
+                    n_samples)
 
 
 def check_sample_weight(sample_weight: Any, xp: Namespace, X: Array, *,

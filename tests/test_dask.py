@@ -267,3 +267,127 @@ def test_an_interrupt_stops_the_fits_tasks_and_restores_blas(kind, caplog):
         # The client still works: the cluster did not drop it.
         assert anykmeans.KMeans(3, init=data[:3], n_init=1, max_iter=2).fit(data).n_iter_ >= 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+# -- predict, transform and score ------------------------------------------------------------
+
+def test_predict_transform_and_score_are_a_task_per_block_and_read_nothing_before():
+    """Their results are one task per block of X, blocked as X's rows, and nothing of X is
+    read before the caller computes them (``score``, a number, computes once); the model's
+    small arrays may be.
+
+    Before, ``transform`` sliced X by the plan's chunks (263 output blocks for 4 of X's at 1M
+    rows), and every method read X once at the call to check its values.
+    """
+    model = anykmeans.KMeans(3, random_state=0).fit(in_memory())
+    dask_model = model.to(da)
+    recorder = Recorder()
+    with dask.config.set(scheduler="sync"), recorder:
+        X = recorder.lazy_x()
+        labels, distances = dask_model.predict(X), dask_model.transform(X)
+        assert all(reads == 0 for _, reads in recorder.calls)
+        assert labels.chunks[0] == distances.chunks[0] == X.chunks[0]
+        recorder.calls.clear()
+        score = dask_model.score(X)
+        recorder.calls = [call for call in recorder.calls if call[1]]  # those reading X
+        np.testing.assert_array_equal(labels.compute(), model.predict(in_memory()))
+        np.testing.assert_allclose(distances.compute(), model.transform(in_memory()),
+                                   rtol=1e-12)
+    np.testing.assert_allclose(score, model.score(in_memory()), rtol=1e-12)
+    # One graph each, reading every block once. predict's and transform's: a task per block
+    # (X's block made, checked and used in one: Dask fuses them and keeps the output's key as
+    # an alias of the fused task's), and the concatenation of the result.
+    assert [reads for _, reads in recorder.calls] == [N_BLOCKS] * 3
+    assert [tasks for tasks, _ in recorder.calls[1:]] == [2 * N_BLOCKS + 1] * 2
+
+
+@pytest.mark.parametrize("value, match", [(np.nan, "NaN or infinity"), (1e300, "Rescale X")])
+def test_values_are_checked_as_the_result_is_computed(value, match):
+    model = anykmeans.KMeans(3, random_state=0).fit(in_memory()).to(da)
+    rows = in_memory()
+    rows[-1, 0] = value
+    X = da.from_array(rows, chunks=(BLOCK_ROWS, 3))
+    for result in (model.predict(X), model.transform(X)):
+        with pytest.raises(ValueError, match=match):
+            result.compute()
+    with pytest.raises(ValueError, match=match):
+        model.score(X)
+
+
+# -- the persist rule, and a cluster that goes away ------------------------------------------
+
+class FakeClient:
+    """A client of 8 workers of 1 GB, whose ``scheduler_info`` lists the first five unless
+    asked for all (as distributed does from dask/distributed#9045 until #9308), or lists all
+    and takes no argument (``listing="all"``, as before)."""
+
+    def __init__(self, listing: str):
+        self.workers = {f"tcp://10.0.0.{i}:8786": {"memory_limit": 10**9} for i in range(8)}
+        if listing == "all":
+            self.scheduler_info = lambda: {"workers": self.workers}
+
+    def scheduler_info(self, n_workers: int = 5):
+        listed = list(self.workers.items())
+        return {"workers": dict(listed if n_workers == -1 else listed[:n_workers])}
+
+
+@pytest.mark.parametrize("listing", ["first five", "all"])
+def test_auto_persists_when_all_the_workers_memory_holds_x(monkeypatch, listing):
+    """8 workers of 1 GB hold a 2 GB ``X`` (4 x its size): counting only five, it would not be."""
+    from anykmeans._libraries import _dask
+
+    monkeypatch.setattr(_dask, "_client", lambda: FakeClient(listing))
+    assert _dask._persisting(da.zeros((250_000_000,), dtype=np.float64))
+    assert not _dask._persisting(da.zeros((250_000_001,), dtype=np.float64))
+
+
+@pytest.mark.distributed
+@pytest.mark.parametrize("closing", ["client", "cluster"])
+def test_a_closed_client_or_a_lost_cluster_ends_the_fit_with_an_error_naming_it(closing):
+    """Before, closing the client mid-fit ended it with ``AttributeError: 'NoneType' object
+    has no attribute 'who_has'``, the real failure only its chained cause."""
+    distributed = pytest.importorskip("distributed")
+    X = da.from_array(in_memory(), chunks=(BLOCK_ROWS, 3))
+    # The outer setting puts Dask's scheduler back: a client closed early leaves its own.
+    with dask.config.set(scheduler="sync"), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                     dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client, \
+            dask.config.set({"anykmeans.persist": True}):
+
+        def close(restart, iteration, inertia):
+            (client if closing == "client" else cluster).close()
+
+        model = anykmeans.KMeans(3, random_state=0, n_init=1, max_iter=5, tol=0)
+        with pytest.raises(RuntimeError, match=r"The Dask client .*Client.* was closed or "
+                                               r"lost its scheduler during the fit"):
+            model.fit(X, on_iteration=close)
+
+
+# -- the same fit as NumPy's, in float32 too --------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_fit_equals_numpys_in_either_dtype(dtype):
+    """The mean and the cluster sums add up in float64 (where X's are float32), so that Dask's
+    order (by blocks) rounds to NumPy's values (one chunk after another): the same labels and
+    iterations, and in float32 the same mean and centres. The blocks are large enough for
+    NumPy's compiled loop (``_fused.MIN_SCORES``), which both fits then run.
+
+    Before, in float32, Dask's mean differed from NumPy's in every feature, its cluster sums
+    in the last bits, and fits with many clusters took other paths.
+    """
+    pytest.importorskip("numba")
+    n_clusters, block_rows = 32, 2**20 // 32
+    rng = np.random.default_rng(0)
+    rows = (rng.standard_normal((3 * block_rows, 4)) + rng.uniform(-20, 20, (8, 4))[
+        rng.integers(8, size=3 * block_rows)]).astype(dtype)
+    X = da.from_array(rows, chunks=(block_rows, 4))
+    expected = anykmeans.KMeans(n_clusters, random_state=0, n_init=1).fit(rows)
+    with dask.config.set(scheduler="threads"):
+        model = anykmeans.KMeans(n_clusters, random_state=0, n_init=1).fit(X)
+    np.testing.assert_array_equal(model.labels_.compute(), expected.labels_)
+    assert model.n_iter_ == expected.n_iter_
+    same = (np.testing.assert_array_equal if dtype == np.float32 else
+            lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12))
+    same(model._mean.compute(), expected._mean)
+    same(model.cluster_centers_.compute(), expected.cluster_centers_)

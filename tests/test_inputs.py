@@ -36,13 +36,16 @@ def test_data_beyond_the_models_dtype_is_refused(xp, value, match):
 
     Before, ``predict`` returned the label ``n_clusters``, ``transform`` NaN,
     ``score`` an IndexError, and ``partial_fit`` updated the centres with them.
+    (A lazy library's results raise as they are computed.)
     """
     X32 = xp.backend.asarray(X.astype(np.float32))
     queries = xp.backend.asarray(np.array([[value, 0.0, 0.0], [0.0, 0.0, 0.0]]))
     model = anykmeans.KMeans(3, random_state=0).fit(X32)
-    for method in (model.predict, model.transform, model.score):
+    for method in (model.predict, model.transform):
         with pytest.raises(ValueError, match=match):
-            method(queries)
+            host(method(queries))
+    with pytest.raises(ValueError, match=match):
+        model.score(queries)
     stream = anykmeans.MiniBatchKMeans(3, random_state=0).partial_fit(X32)
     with pytest.raises(ValueError, match=match):
         stream.partial_fit(queries)

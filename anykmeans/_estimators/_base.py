@@ -29,7 +29,7 @@ from .._exceptions import NotFittedError, sklearn_compatible
 from .._libraries import library_of
 from .._namespace import Array, on_device_of, to_host
 from .._persistence import Field, move_model, save_model
-from .._primitives import Data, assign, distances, labels_and_inertia
+from .._primitives import Data, distances, inertia, nearest_labels
 from .._random import check_random_state
 from .._sphere import COSINE_PER_SQUARED_DISTANCE, unit_rows
 from .._validation import (
@@ -371,21 +371,23 @@ class CentresEstimator:
         The column names of a data frame ``X`` are checked against those seen
         in fit (:meth:`_check_feature_names`). ``X`` is converted to the model's
         dtype before its values are checked, so that data beyond that dtype's
-        range is refused rather than assigned from infinite scores.
-        ``X`` must be in the model's library and on its device (a
-        ``ValueError`` naming ``method`` otherwise, in scikit-learn's words). A
-        spherical model's rows are put on the unit sphere (a zero row is
-        refused). ``sample_weight`` is validated too; None stays None (unit weights). The
-        model's ``chunk_size`` is checked here, as a loaded or re-parametrised
-        model may carry any value. Sparse ``X`` is not centred: its frame is
-        ``X`` itself, whatever the model was fitted on. ``values=False`` leaves the
-        values of ``X`` and ``sample_weight`` unchecked, for the caller to read
+        range is refused rather than assigned from infinite scores (a lazy
+        library's as the result is computed). ``X`` must be in the model's
+        library and on its device (a ``ValueError`` naming ``method``
+        otherwise, in scikit-learn's words). A spherical model's rows are put on
+        the unit sphere (a zero row is refused). ``sample_weight`` is validated
+        too; None stays None (unit weights). The model's ``chunk_size`` is
+        checked here, as a loaded or re-parametrised model may carry any value.
+        Sparse ``X`` is not centred: its frame is ``X`` itself, whatever the
+        model was fitted on. ``values=False`` leaves the values of ``X`` and
+        ``sample_weight`` unchecked, for the caller to read
         (:func:`~anykmeans._validation.deferred_checks`).
         """
         self._check_fitted()
         self._check_feature_names(X)
         xp, X = check_data(X, n_features=self.n_features_in_, estimator=type(self).__name__,
-                           method=method, like=self.cluster_centers_, values=values)
+                           method=method, like=self.cluster_centers_, values=values,
+                           lazily=True)
         if self._spherical():
             X = unit_rows(xp, X)
         if sample_weight is not None:
@@ -403,7 +405,7 @@ class CentresEstimator:
         spherical model)."""
         data, centres = self._prepare(X, "predict")
         with on_device_of(data.X):
-            return assign(data, centres).labels
+            return nearest_labels(data, centres)
 
     def transform(self, X: Array) -> Any:
         """Distances of every sample to every centre, ``(n_samples, n_clusters)``.
@@ -428,8 +430,8 @@ class CentresEstimator:
         weighted sum of squared distances, of cosine distances for a spherical model."""
         data, centres = self._prepare(X, "score", sample_weight)
         with on_device_of(data.X):
-            inertia = labels_and_inertia(data, centres)[1]
-        return -inertia * (COSINE_PER_SQUARED_DISTANCE if self._spherical() else 1.0)
+            total = inertia(data, centres)
+        return -total * (COSINE_PER_SQUARED_DISTANCE if self._spherical() else 1.0)
 
     # -- persistence -------------------------------------------------------------------------
 

@@ -17,8 +17,9 @@ While a fit runs, ``X`` is held in the workers' memory when it fits (the
 ``anykmeans.persist`` setting of Dask's configuration: ``"auto"``, True or
 False), so that each pass reads it rather than computing it again.
 
-Lazy results for the caller (``predict``, ``transform``) are built the same way
-and left unevaluated (:meth:`DaskPasses.assign`). BLAS runs one thread per task while
+Lazy results for the caller (``predict``, ``transform``; ``score``'s distances) are one
+task per block of ``X``, left unevaluated (:meth:`DaskPasses.rowwise`), with ``X``'s values
+checked inside those tasks (:meth:`DaskPasses.checked`). BLAS runs one thread per task while
 Dask's own threads run the blocks.
 
 A pass that is interrupted (Ctrl-C) or fails is cancelled before the exception
@@ -32,6 +33,7 @@ import collections
 import contextlib
 import dataclasses
 import functools
+import inspect
 import sys
 import threading
 import time
@@ -84,32 +86,35 @@ class DaskPasses(Passes):
         ``X`` already in memory is used as it is. On a distributed cluster the
         fit's references to the blocks it persisted are released as it ends,
         and it waits until the scheduler has let go of them, so that the
-        workers' memory is free again when it returns.
+        workers' memory is free again when it returns. A fit whose client is
+        closed, or loses its scheduler, ends with an error that says so
+        (:func:`_connected`).
         """
-        persisting = _persisting(X)
-        if _in_memory(X):
-            yield X
-            return
-        X = _own_copy(X)
-        if not persisting:
-            yield X
-            return
-        client = _client()
-        if client is None:
-            with single_threaded_blas():
-                held = X.persist()
-            yield held
-            return
-        from distributed import futures_of
+        persisting, client = _persisting(X), _client()
+        with _connected(client):
+            if _in_memory(X):
+                yield X
+                return
+            X = _own_copy(X)
+            if not persisting:
+                yield X
+                return
+            if client is None:
+                with single_threaded_blas():
+                    held = X.persist()
+                yield held
+                return
+            from distributed import futures_of
 
-        held = client.persist(X, optimize_graph=False)  # as the passes submit it: see _blocks
-        try:
-            yield held
-        finally:
-            futures = futures_of(held)
-            for future in futures:
-                future.release()
-            _wait_until_released(client, [f.key for f in futures])
+            held = client.persist(X, optimize_graph=False)  # as the passes submit it: _blocks
+            try:
+                yield held
+            finally:
+                futures = futures_of(held)
+                for future in futures:
+                    future.release()
+                if client.status == "running":
+                    _wait_until_released(client, [f.key for f in futures])
 
     def to_small_side(self, *arrays: Any) -> tuple[Any, ...]:
         """The Dask arrays (and delayed rows) among ``arrays`` evaluated in one round trip; an
@@ -209,7 +214,8 @@ class DaskPasses(Passes):
                update: bool = False, exact_inertia: bool = False,
                x_sq_norms: Array | None = None) -> Assignment:
         """``eager`` on every block of rows, one task each, results added in a binary tree,
-        left lazy (for ``predict``, ``transform``, ``score``: see :meth:`run` for a fit's).
+        left lazy (an assignment outside a fit's passes, e.g. of k-means|| candidates or a
+        mini-batch: see :meth:`run` for a fit's, :meth:`rowwise` for the caller's).
 
         Reading ``X`` once, the graph has ``O(blocks)`` tasks whatever the number
         of iterations before it. Task keys are fresh on every call
@@ -255,6 +261,41 @@ class DaskPasses(Passes):
             sums = da.from_delayed(total.sums, shape=(n_clusters, n_features), dtype=X.dtype)
             weight_sums = da.from_delayed(total.weight_sums, shape=(n_clusters,), dtype=X.dtype)
         return Assignment(labels, inertia, sums, weight_sums, x_sq_norms)
+
+    def rowwise(self, data: PassData, function: Callable[..., Array], *operands: Any,
+                columns: int | None = None, dtype: Any = None) -> Array:
+        """Lazy: one task per block of ``X``'s rows, each running ``function`` on its block in
+        the block's own library; the result has ``X``'s row chunks.
+
+        Built with :func:`dask.array.blockwise`, so that Dask's optimisation fuses each
+        task with those that compute its block of ``X`` (and check its values: see
+        :meth:`checked`): one task per block when the caller computes it. The mean and
+        the operands go into the tasks as values (:meth:`to_small_side`: a round trip
+        where they are lazy, reading nothing of ``X``): a task that depends on another
+        graph's is not fused.
+        """
+        import dask.array as da
+
+        X = data.X.rechunk({1: -1})
+        weights = (None, None) if data.weights is None else (self.blocked_like(data.weights, X),
+                                                             "i")
+        dtype = X.dtype if dtype is None else dtype
+        xp = array_api_compat.array_namespace(X._meta)
+        meta = X._meta[:0, :0] if columns is not None else xp.reshape(X._meta[:0, :0], (0,))
+        small = [argument for operand in self.to_small_side(data.mean, *operands)
+                 for argument in (operand, None)]
+        return da.blockwise(_rowwise_block, "i" if columns is None else "ik",
+                            function, None, type(data), None, data.chunk_size, None,
+                            X, "ij", *weights, *small,
+                            new_axes={} if columns is None else {"k": columns},
+                            concatenate=True, dtype=dtype, meta=xp.astype(meta, dtype),
+                            token=function.__name__.strip("_").replace("_", "-"))
+
+    def checked(self, X: Array, check: Callable[[Array], None]) -> Array:
+        """Lazy: each block is checked by the task that computes it (fused into it by Dask's
+        optimisation): a refused value raises as the caller computes a result."""
+        return X.map_blocks(_checked_block, check, dtype=X.dtype, meta=X._meta,
+                            token="checked")
 
     def blocked_like(self, v: Array, X: Array) -> Array:
         return v.rechunk((X.chunks[0],))
@@ -403,9 +444,42 @@ def _persisting(X: Array) -> bool:
     client = _client()
     if client is None:
         return False
-    limits = [worker.get("memory_limit") or 0
-              for worker in client.scheduler_info()["workers"].values()]
+    limits = _memory_limits(client)
     return 0 not in limits and PERSIST_HEADROOM * X.nbytes <= sum(limits)
+
+
+def _memory_limits(client: Any) -> list:
+    """The memory limit of every worker of ``client``'s cluster (0 where it has none).
+
+    ``Client.scheduler_info`` lists only the first five workers unless it is asked
+    for all of them (``n_workers=-1``) on the versions of ``distributed`` that take
+    that argument (since dask/distributed#9045, 2025) until dask/distributed#9308
+    (2026) made all the default; earlier versions take no argument and list all.
+    """
+    info = client.scheduler_info
+    everyone = {"n_workers": -1} if "n_workers" in inspect.signature(info).parameters else {}
+    return [worker.get("memory_limit") or 0 for worker in info(**everyone)["workers"].values()]
+
+
+@contextlib.contextmanager
+def _connected(client: Any) -> Iterator[None]:
+    """A failure in the block while ``client`` (None: a local scheduler) is no longer running
+    (closed, or cut off from its scheduler) raised again as a RuntimeError naming the client
+    and its status, from the failure (a cancelled future, a missing dependency, a closed
+    connection: whichever the fit met first)."""
+    if client is None:
+        yield
+        return
+    name = repr(client)
+    try:
+        yield
+    except Exception as exc:
+        if client.status == "running":
+            raise
+        raise RuntimeError(
+            f"The Dask client this fit computed with, {name}, was closed or lost its "
+            f"scheduler during the fit (its status is now {client.status!r}); the fit is "
+            "abandoned. Fit again with a running client.") from exc
 
 
 def _wait_until_released(client: Any, keys: list, timeout: float = RELEASE_TIMEOUT) -> None:
@@ -692,6 +766,19 @@ def _add_up(*parts: Any) -> Any:
         return type(a)(*sums) if hasattr(a, "_fields") else tuple(sums)
 
     return functools.reduce(add, parts)
+
+
+def _rowwise_block(function: Callable[..., Array], data_type: type, chunk_size: int | None,
+                   X: Array, weights: Array | None, mean: Array, *operands: Any) -> Array:
+    """One task of :meth:`DaskPasses.rowwise`: ``function`` on one block (its chunks one
+    after another on one BLAS thread, as Dask runs blocks in parallel)."""
+    with single_threaded_blas():
+        return function(data_type(X, mean, weights, chunk_size), *operands)
+
+
+def _checked_block(X: Array, check: Callable[[Array], None]) -> Array:
+    check(X)
+    return X
 
 
 def _state_field(part: tuple[Any, Any], index: int) -> Array:

@@ -75,7 +75,7 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
         best score.
     labels : integer array of shape (n_rows,)
         Written: each row's nearest centre.
-    sums : array of shape (n_clusters, n_features)
+    sums : float64 array of shape (n_clusters, n_features)
         Added to, when ``update``: each row's weighted values, to its cluster's.
     weight_sums : float64 array of shape (n_clusters,)
         Added to, when ``update``: each row's weight.
@@ -243,7 +243,7 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
     n_rows = rows.stop - rows.start
     labels = np.empty(n_rows, dtype=np.intp)
     norms = np.empty(n_rows, dtype=dtype) if x_sq_norms is None else x_sq_norms[rows]
-    sums = np.zeros((n_clusters, n_features), dtype=dtype)
+    sums = np.zeros((n_clusters, n_features), dtype=np.float64)
     weight_sums = np.zeros(n_clusters, dtype=np.float64)
     no_weights = np.empty(0, dtype=dtype)
     step = tile_rows(n_features, n_clusters, dtype.itemsize)

@@ -162,8 +162,13 @@ class Primitives:
         return feature_means if self.centring else xp.zeros_like(feature_means)
 
     def feature_means(self, xp: Namespace, X: Array) -> Array:
-        """The mean of every feature (column) of ``X``, ``(n_features,)``."""
-        return xp.mean(X, axis=0)
+        """The mean of every feature (column) of ``X``, ``(n_features,)``, in ``X``'s dtype:
+        summed in float64 where ``X``'s device has it, so that it rounds to the same value
+        whatever the order in which a library adds the rows up (one after another, or by
+        blocks: Dask)."""
+        if X.dtype == xp.float64 or not has_float64(xp, array_api_compat.device(X)):
+            return xp.mean(X, axis=0)
+        return xp.astype(xp.sum(X, axis=0, dtype=xp.float64) / X.shape[0], X.dtype)
 
     def largest_magnitude(self, xp: Namespace, X: Array) -> Array:
         """``max |X|`` as a 0-d array (NaN if ``X`` holds NaN).

@@ -156,6 +156,47 @@ class Passes:
         """
         return eager(data, centres, **options)
 
+    def rowwise(self, data: PassData, function: Callable[..., Array], *operands: Any,
+                columns: int | None = None, dtype: Any = None) -> Array:
+        """``function(data, *operands)``: one value (or one row of ``columns`` values) per row
+        of ``data``, for the caller (``predict``, ``transform``, ``score``).
+
+        Parameters
+        ----------
+        data : Data
+            The rows.
+        function : callable
+            ``function(block, *operands) -> array`` on a
+            :class:`~anykmeans._primitives.Data` ``block`` of eager arrays, with
+            one entry (or row) per row of ``block``. Defined at module level, so
+            that a worker process can import it.
+        *operands
+            Model-sized arrays (centres).
+        columns : int, optional
+            The result's second dimension; None for a result of one dimension.
+        dtype : dtype, optional
+            The result's; ``data.X``'s by default.
+
+        Returns
+        -------
+        array of shape (n_samples,) or (n_samples, columns)
+            Eager libraries compute it now, in one call on all the rows; a lazy
+            library returns it unevaluated, one task per block of ``data.X``'s
+            rows, blocked as those rows.
+        """
+        return function(data, *operands)
+
+    def checked(self, X: Array, check: Callable[[Array], None]) -> Array:
+        """``X``, whose values ``check`` accepts.
+
+        ``check(X)`` raises (ValueError) on values it refuses. Eager libraries
+        call it now; a lazy library may call it on each block of rows as the
+        block is computed, so that the error is raised where the caller
+        computes a result, and nothing of ``X`` is read before.
+        """
+        check(X)
+        return X
+
     def blocked_like(self, v: Array, X: Array) -> Array:
         """The per-row array ``v`` laid out as the rows of ``X`` (e.g. in the same blocks)."""
         return v
