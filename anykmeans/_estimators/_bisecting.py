@@ -102,6 +102,12 @@ class BisectingKMeans(CentresEstimator):
         "bisecting_strategy": check_bisecting_strategy,
     }
 
+    def __sklearn_tags__(self):
+        """The others' tags, but sparse data: bisections do not compute on it (a TypeError)."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
     def __init__(
         self,
         n_clusters: int = 8,
