@@ -20,7 +20,7 @@ from tests.conftest import host
 
 #: The primitives a library module may override (names of :class:`Library` methods).
 PRIMITIVES = ("first_true", "centred_rows", "sq_norms", "segment_sum", "segment_count",
-              "cluster_sums", "matmul", "stacked_rows")
+              "cluster_sums", "matmul", "stacked_rows", "feature_means")
 
 
 def libraries(xp) -> list[Library]:
@@ -105,6 +105,10 @@ def test_overridden_primitives_equal_the_reference(xp, weighted):
         if overrides(library, "stacked_rows"):  # the reference writes in place: not on JAX
             parts = [finite[:10, :], finite[10:, :]]
             assert_same(library.stacked_rows(ns, iter(parts), 40), ns.concat(parts), xp)
+            tested += 1
+        if overrides(library, "feature_means"):
+            for x in (finite, ns.astype(finite, ns.float32)):
+                assert_same(library.feature_means(ns, x), reference.feature_means(ns, x), xp)
             tested += 1
         if overrides(library, "first_true"):
             mask = X > 0  # the NaN row has no True: its last index
