@@ -272,14 +272,15 @@ def check_magnitude(largest: float, X: Array, name: str = "X", source: Any = Non
 
 def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
                estimator: str = "KMeans", method: str = "predict", like: Array | None = None,
-               values: bool = True, sparse: bool = True,
-               lazily: bool = False) -> tuple[Namespace, Array]:
+               values: bool = True, lazily: bool = False) -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        The data. Array API arrays stay in their library and on their device.
+        The data. Array API arrays stay in their library and on their device;
+        sparse data of a library anykmeans has a module for stays sparse
+        (:func:`as_array`).
     name : str
         The name used in error messages.
     n_features : int, optional
@@ -302,9 +303,6 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         overflow). False leaves it to the caller, who evaluates
         :func:`largest_magnitude` with its own reductions (one pass over a
         lazy ``X`` for all of them) and calls :func:`check_magnitude`.
-    sparse : bool, default=True
-        Take sparse data of a library anykmeans has a module for (False: refuse it,
-        for what does not compute on it yet).
     lazily : bool, default=False
         With ``values``, let a lazy library check them in the tasks that
         compute ``X``'s blocks instead
@@ -332,7 +330,7 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         meta device or not numeric.
     """
     array_like = not array_api_compat.is_array_api_obj(X) and not is_sparse(X)
-    X = as_array(X, name, sparse=sparse)
+    X = as_array(X, name, sparse=True)
     if like is not None:
         _check_fitted_namespace(X, like, estimator, method, array_like)
     xp = array_namespace(X, like)
