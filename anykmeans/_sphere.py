@@ -11,7 +11,7 @@ a factor that changes no draw and no choice).
 
 from __future__ import annotations
 
-from ._libraries import is_sparse
+from ._libraries import library_of
 from ._namespace import Array, Namespace
 from ._validation import check_nonzero_norms
 
@@ -20,22 +20,19 @@ COSINE_PER_SQUARED_DISTANCE = 0.5
 
 
 def unit_rows(xp: Namespace, X: Array, name: str = "X") -> Array:
-    """``X`` with every row divided by its Euclidean norm: a new array, ``X``'s dtype.
+    """``X`` with every row divided by its Euclidean norm: a new array, ``X``'s dtype and
+    kind (sparse data stays sparse: its stored values scaled, the library's
+    :meth:`~anykmeans._libraries.Library.scale_rows`).
 
     Raises
     ------
     ValueError
         If a row of ``X`` is zero (:func:`~anykmeans._validation.check_nonzero_norms`).
-    TypeError
-        If ``X`` is sparse: spherical k-means does not compute on sparse data yet.
     """
-    if is_sparse(X):
-        raise TypeError(f"metric='cosine' does not take sparse {name} yet; pass "
-                        f"{name}.toarray(), or rows scaled to unit norm (e.g. "
-                        "sklearn.preprocessing.normalize) with the default metric.")
-    norms = xp.linalg.vector_norm(X, axis=1)
+    library = library_of(X)
+    norms = xp.sqrt(library.sq_norms(xp, X))
     check_nonzero_norms(xp, norms, name)
-    return X / norms[:, None]
+    return library.scale_rows(xp, X, 1 / norms)
 
 
 def on_sphere(xp: Namespace, centres: Array, mean: Array) -> Array:

@@ -244,6 +244,12 @@ def test_no_dense_array_of_the_data_s_size_is_made(monkeypatch):
     bisecting = anykmeans.BisectingKMeans(8, random_state=0, max_iter=2).fit(X)
     bisecting.predict(X)
     bisecting.transform(X)
+    directions = X[X.getnnz(axis=1) > 0]  # no zero row: spherical k-means refuses them
+    spherical = anykmeans.KMeans(8, metric="cosine", random_state=0, max_iter=2).fit(directions)
+    spherical.predict(directions)
+    spherical.transform(directions)
+    anykmeans.MiniBatchKMeans(8, metric="cosine", random_state=0, max_iter=2).fit(
+        directions).partial_fit(directions)
     assert seen and max(seen) < n * d / 4
 
 
@@ -308,6 +314,24 @@ def test_torch_sparse_bisecting_matches_scipy(init):
         np.testing.assert_allclose(ours.cluster_centers_.numpy(), scipy_fit.cluster_centers_,
                                    atol=1e-12)
         np.testing.assert_array_equal(ours.predict(T).numpy(), scipy_fit.predict(X))
+
+
+def test_torch_sparse_cosine_matches_scipy():
+    X, weights = sparse_data(seed=23)
+    X = X[X.getnnz(axis=1) > 0]  # no zero row: spherical k-means refuses them
+    weights = weights[:X.shape[0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        T = torch_csr(X)
+        for estimator in (anykmeans.KMeans, anykmeans.MiniBatchKMeans):
+            ours = estimator(5, metric="cosine", random_state=0).fit(
+                T, sample_weight=torch.asarray(weights))
+            scipy_fit = estimator(5, metric="cosine", random_state=0).fit(
+                X, sample_weight=weights)
+            np.testing.assert_array_equal(ours.labels_.numpy(), scipy_fit.labels_)
+            np.testing.assert_allclose(ours.cluster_centers_.numpy(),
+                                       scipy_fit.cluster_centers_, atol=1e-12)
+            np.testing.assert_array_equal(ours.predict(T).numpy(), scipy_fit.predict(X))
 
 
 @pytest.mark.parametrize("layout", ["to_sparse", "to_sparse_bsr"])
@@ -382,11 +406,3 @@ def test_sparse_primitives_equal_the_reference_on_dense_rows():
         for name, value in expected.items():
             np.testing.assert_allclose(got[name], value, rtol=1e-12, atol=1e-12,
                                        err_msg=f"{type(library).__name__}: {name}")
-
-
-def test_cosine_metric_refuses_sparse_data_clearly():
-    X, _ = sparse_data(seed=19)
-    for model in (anykmeans.KMeans(3, metric="cosine"),
-                  anykmeans.MiniBatchKMeans(3, metric="cosine")):
-        with pytest.raises(TypeError, match="metric='cosine' does not take sparse X"):
-            model.fit(X)

@@ -171,9 +171,7 @@ class CentresEstimator:
             array_api_support=True,
             target_tags=TargetTags(required=False),
             transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
-            # a spherical model refuses sparse data (a TypeError): its rows are normalised
-            input_tags=InputTags(two_d_array=True, allow_nan=False,
-                                 sparse=not self._spherical()),
+            input_tags=InputTags(two_d_array=True, allow_nan=False, sparse=True),
         )
 
     def fit_predict(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> Array:
