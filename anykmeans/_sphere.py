@@ -11,6 +11,8 @@ a factor that changes no draw and no choice).
 
 from __future__ import annotations
 
+import functools
+
 from ._libraries import library_of
 from ._namespace import Array, Namespace
 from ._validation import check_nonzero_norms
@@ -19,10 +21,15 @@ from ._validation import check_nonzero_norms
 COSINE_PER_SQUARED_DISTANCE = 0.5
 
 
-def unit_rows(xp: Namespace, X: Array, name: str = "X") -> Array:
+def unit_rows(xp: Namespace, X: Array, name: str = "X", *, lazily: bool = False) -> Array:
     """``X`` with every row divided by its Euclidean norm: a new array, ``X``'s dtype and
     kind (sparse data stays sparse: its stored values scaled, the library's
     :meth:`~anykmeans._libraries.Library.scale_rows`).
+
+    With ``lazily``, a lazy library checks the norms in the tasks that compute
+    the rows (:meth:`~anykmeans._libraries._passes.Passes.checked`, as
+    :func:`~anykmeans._validation.check_data`'s ``lazily``): nothing of ``X``
+    is read before the caller computes a result.
 
     Raises
     ------
@@ -31,7 +38,11 @@ def unit_rows(xp: Namespace, X: Array, name: str = "X") -> Array:
     """
     library = library_of(X)
     norms = xp.sqrt(library.sq_norms(xp, X))
-    check_nonzero_norms(xp, norms, name)
+    check = functools.partial(check_nonzero_norms, name=name, n_rows=X.shape[0])
+    if lazily:
+        norms = library.passes.checked(norms, check)
+    else:
+        check(norms)
     return library.scale_rows(xp, X, 1 / norms)
 
 
