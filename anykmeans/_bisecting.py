@@ -159,8 +159,9 @@ def _split_scores(data: Data, run: LloydRun, labels: Array, xs: Namespace) -> Ar
 
 def _leaf_data(library: Library, X: Array, mean: Array, sample_weight: Array,
                unit_weights: bool, leaf: Leaf, chunk_size: int | None) -> tuple[Data, Data]:
-    """The rows of ``leaf`` gathered (a copy, in ascending order) for its bisection, with
-    their weights (None for unit weights, never for the seeding's :class:`Data`).
+    """The rows of ``leaf`` gathered (a copy, in ascending order, in ``X``'s kind: sparse
+    rows stay sparse) for its bisection, with their weights (None for unit weights, never
+    for the seeding's :class:`Data`).
 
     Where the library's plan pads a subset (:meth:`~anykmeans._libraries._plan.Plan.padded_rows`),
     copies of the leaf's first row with weight zero follow its rows: they move no centre,
@@ -176,7 +177,7 @@ def _leaf_data(library: Library, X: Array, mean: Array, sample_weight: Array,
         weights = xp.concat([weights, xp.zeros(padding, dtype=weights.dtype,
                                                device=device_of(weights))])
         unit_weights = False
-    leaf_X = xp.take(X, rows, axis=0)
+    leaf_X = library.rows_at(xp, X, rows)  # sparse rows stay sparse
     return (Data(leaf_X, mean, None if unit_weights else weights, chunk_size),
             Data(leaf_X, mean, weights, chunk_size))
 
@@ -196,7 +197,9 @@ def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, ini
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
-        Never modified.
+        Never modified; sparse data (SciPy, torch sparse CSR) is not centred
+        (its offset is zero, as scikit-learn's), and a leaf's rows gathered
+        from it stay sparse.
     n_clusters : int
         Leaves of the tree, at most ``n_samples``.
     sample_weight : array of shape (n_samples,), optional
@@ -226,7 +229,7 @@ def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, ini
     ValueError, TypeError
         For invalid data or parameters; the message names the problem.
     """
-    xp, X = check_data(X, values=False, sparse=False)  # checked with the mean (_centring)
+    xp, X = check_data(X, values=False)  # checked with the mean (_centring)
     n_clusters = check_n_clusters(n_clusters, X.shape[0])
     n_init = check_positive_int(n_init, "n_init")
     max_iter = check_positive_int(max_iter, "max_iter")
@@ -242,11 +245,11 @@ def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, ini
 
     library, device = library_of(X), device_of(X)
     with library.passes.resident(X) as X:
-        mean, _ = _centring(xp, library, X, 0.0)
+        mean, _, feature_means = _centring(xp, library, X, 0.0)
         xs = array_namespace(mean)  # the small side
         n_samples = X.shape[0]
         root = Leaf(0, xs.arange(n_samples, dtype=index_dtype(xs, device_of(mean)),
-                                 device=device_of(mean)), n_samples, xs.zeros_like(mean), 0.0)
+                                 device=device_of(mean)), n_samples, feature_means - mean, 0.0)
         leaves, node_centres, splits = [root], [root.centre], []
         for t in range(n_clusters - 1):
             position = max(range(len(leaves)), key=lambda i: leaves[i].score)  # the first

@@ -145,19 +145,20 @@ def _tolerance(xp: Namespace, X: Array, tol: float) -> float:
     return float(to_host(_mean_variance(xp, X))) * tol
 
 
-def _centring(xp: Namespace, library: Library, X: Array, tol: float) -> tuple[Array, float]:
+def _centring(xp: Namespace, library: Library, X: Array,
+              tol: float) -> tuple[Array, float, Array]:
     """The centring offset (the mean of ``X``, on the library's small side; zeros for a
-    library that does not centre, :meth:`~anykmeans._libraries.Library.centring_offset`) and
-    ``tol`` scaled as :func:`_tolerance` does, with ``X``'s values checked
-    (:func:`check_magnitude`): the check and the mean are one pass over a lazy ``X``, the
-    variance (when ``tol`` is not zero) one more."""
+    library that does not centre, :meth:`~anykmeans._libraries.Library.centring_offset`),
+    ``tol`` scaled as :func:`_tolerance` does and the features' means (small side), with
+    ``X``'s values checked (:func:`check_magnitude`): the check and the mean are one pass
+    over a lazy ``X``, the variance (when ``tol`` is not zero) one more."""
     largest, mean = library.passes.to_small_side(largest_magnitude(xp, X),
                                                  library.feature_means(xp, X))
     check_magnitude(float(largest), X)  # a lone scalar, as validation reads it
     offset = library.centring_offset(array_namespace(mean), mean)
     if tol == 0:
-        return offset, 0.0
-    return offset, float(to_host(_mean_variance(xp, X, mean))) * tol
+        return offset, 0.0, mean
+    return offset, float(to_host(_mean_variance(xp, X, mean))) * tol, mean
 
 
 def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
@@ -214,7 +215,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     if spherical:
         X = unit_rows(xp, X)
     with library.passes.resident(X) as X:
-        mean, tol = _centring(xp, library, X, tol)
+        mean, tol, _ = _centring(xp, library, X, tol)
         seeding = Data(X, mean, sample_weight, chunk_size)
         data = Data(X, mean, None if unit_weights else sample_weight, chunk_size)
         best: LloydRun | None = None

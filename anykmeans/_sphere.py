@@ -11,7 +11,9 @@ a factor that changes no draw and no choice).
 
 from __future__ import annotations
 
-from ._libraries import is_sparse
+import functools
+
+from ._libraries import library_of
 from ._namespace import Array, Namespace
 from ._validation import check_nonzero_norms
 
@@ -19,23 +21,29 @@ from ._validation import check_nonzero_norms
 COSINE_PER_SQUARED_DISTANCE = 0.5
 
 
-def unit_rows(xp: Namespace, X: Array, name: str = "X") -> Array:
-    """``X`` with every row divided by its Euclidean norm: a new array, ``X``'s dtype.
+def unit_rows(xp: Namespace, X: Array, name: str = "X", *, lazily: bool = False) -> Array:
+    """``X`` with every row divided by its Euclidean norm: a new array, ``X``'s dtype and
+    kind (sparse data stays sparse: its stored values scaled, the library's
+    :meth:`~anykmeans._libraries.Library.scale_rows`).
+
+    With ``lazily``, a lazy library checks the norms in the tasks that compute
+    the rows (:meth:`~anykmeans._libraries._passes.Passes.checked`, as
+    :func:`~anykmeans._validation.check_data`'s ``lazily``): nothing of ``X``
+    is read before the caller computes a result.
 
     Raises
     ------
     ValueError
         If a row of ``X`` is zero (:func:`~anykmeans._validation.check_nonzero_norms`).
-    TypeError
-        If ``X`` is sparse: spherical k-means does not compute on sparse data yet.
     """
-    if is_sparse(X):
-        raise TypeError(f"metric='cosine' does not take sparse {name} yet; pass "
-                        f"{name}.toarray(), or rows scaled to unit norm (e.g. "
-                        "sklearn.preprocessing.normalize) with the default metric.")
-    norms = xp.linalg.vector_norm(X, axis=1)
-    check_nonzero_norms(xp, norms, name)
-    return X / norms[:, None]
+    library = library_of(X)
+    norms = xp.sqrt(library.sq_norms(xp, X))
+    check = functools.partial(check_nonzero_norms, name=name, n_rows=X.shape[0])
+    if lazily:
+        norms = library.passes.checked(norms, check)
+    else:
+        check(norms)
+    return library.scale_rows(xp, X, 1 / norms)
 
 
 def on_sphere(xp: Namespace, centres: Array, mean: Array) -> Array:

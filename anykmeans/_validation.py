@@ -272,14 +272,15 @@ def check_magnitude(largest: float, X: Array, name: str = "X", source: Any = Non
 
 def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
                estimator: str = "KMeans", method: str = "predict", like: Array | None = None,
-               values: bool = True, sparse: bool = True,
-               lazily: bool = False) -> tuple[Namespace, Array]:
+               values: bool = True, lazily: bool = False) -> tuple[Namespace, Array]:
     """Validate a data matrix and return ``(xp, X)`` with ``X`` floating.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        The data. Array API arrays stay in their library and on their device.
+        The data. Array API arrays stay in their library and on their device;
+        sparse data of a library anykmeans has a module for stays sparse
+        (:func:`as_array`).
     name : str
         The name used in error messages.
     n_features : int, optional
@@ -302,9 +303,6 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         overflow). False leaves it to the caller, who evaluates
         :func:`largest_magnitude` with its own reductions (one pass over a
         lazy ``X`` for all of them) and calls :func:`check_magnitude`.
-    sparse : bool, default=True
-        Take sparse data of a library anykmeans has a module for (False: refuse it,
-        for what does not compute on it yet).
     lazily : bool, default=False
         With ``values``, let a lazy library check them in the tasks that
         compute ``X``'s blocks instead
@@ -332,7 +330,7 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
         meta device or not numeric.
     """
     array_like = not array_api_compat.is_array_api_obj(X) and not is_sparse(X)
-    X = as_array(X, name, sparse=sparse)
+    X = as_array(X, name, sparse=True)
     if like is not None:
         _check_fitted_namespace(X, like, estimator, method, array_like)
     xp = array_namespace(X, like)
@@ -377,8 +375,11 @@ def check_data(X: Any, *, name: str = "X", n_features: int | None = None,
     return xp, X
 
 
-def _check_values(X: Array, *, name: str, source: Any, n_samples: int) -> None:
-    """:func:`check_magnitude` on ``X``, rows of a data matrix of ``n_samples`` rows."""
+def _check_values(X: Array, first_row: int = 0, *, name: str, source: Any,
+                  n_samples: int) -> None:
+    """:func:`check_magnitude` on ``X``, rows of a data matrix of ``n_samples`` rows (a check
+    of :meth:`~anykmeans._libraries._passes.Passes.checked`: its message names no row, so
+    ``first_row`` is not needed)."""
     check_magnitude(float(largest_magnitude(array_namespace(X), X)), X, name, source,
                     n_samples)
 
@@ -648,22 +649,31 @@ def check_metric(metric: Any) -> str:
     return metric
 
 
-def check_nonzero_norms(xp: Namespace, norms: Array, name: str = "X") -> None:
+def check_nonzero_norms(norms: Array, first_row: int = 0, *, name: str = "X",
+                        n_rows: int | None = None) -> None:
     """Refuse rows of norm zero, which have no direction (cosine distances to them are
     undefined): one read of the smallest of the rows' ``norms``.
+
+    ``norms`` are those of rows ``first_row`` on of ``name``'s ``n_rows`` (all of them
+    when ``n_rows`` is None): a check of
+    :meth:`~anykmeans._libraries._passes.Passes.checked`, which may check a block of rows
+    at a time.
 
     Raises
     ------
     ValueError
-        Naming how many rows of ``name`` are zero and the first of them.
+        Naming how many of these rows of ``name`` are zero and the first of them.
     """
+    xp = array_namespace(norms)
     if float(to_host(xp.min(norms))) != 0:  # norms are never negative
         return
     zero = to_host(norms) == 0
+    last = first_row + zero.shape[0] - 1
+    among = "" if n_rows in (None, zero.shape[0]) else f" among rows {first_row} to {last}"
     raise ValueError(
-        f"{name} has {counted(int(zero.sum()), 'row')} of norm zero (the first is row "
-        f"{int(np.argmax(zero))}): the cosine metric needs a direction for every row; "
-        "drop them or use metric='euclidean'."
+        f"{name} has {counted(int(zero.sum()), 'row')} of norm zero{among} (the first is row "
+        f"{first_row + int(np.argmax(zero))}): the cosine metric needs a direction for every "
+        "row; drop them or use metric='euclidean'."
     )
 
 

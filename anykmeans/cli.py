@@ -420,7 +420,7 @@ def fit(args: argparse.Namespace) -> int:
                   + (" (kept in the model file for predict)" if args.output else ""))
         if args.bisecting:
             print(f"inertia {model.inertia_:.8g} after {counted(args.k - 1, 'bisection')} "
-                  f"({args.bisecting})")
+                  f"({model.bisecting_strategy})")
         else:
             cosine = " (sum of 1 - cos)" if args.metric == "cosine" else ""
             print(f"inertia{cosine} {model.inertia_:.8g} after "
@@ -439,18 +439,23 @@ def _estimator(args: argparse.Namespace) -> KMeans | BisectingKMeans:
     Raises
     ------
     CommandError
-        For ``--bisecting`` with k-means|| seeding.
+        For ``--bisecting`` with k-means|| seeding or the cosine metric, and for
+        ``--bisecting-strategy`` without ``--bisecting``.
     """
     init = INIT_SPELLINGS.get(args.init, args.init)
     options = dict(init=init, max_iter=args.max_iter, tol=args.tol, random_state=args.seed)
     if not args.bisecting:
+        if args.bisecting_strategy is not None:
+            raise CommandError("--bisecting-strategy chooses the splits of --bisecting, which "
+                               "was not given")
         return KMeans(args.k, n_init=args.n_init, metric=args.metric, **options)
     if args.metric != "euclidean":
         raise CommandError("--bisecting clusters with the Euclidean metric only")
     if init == "k-means||":
         raise CommandError("--bisecting seeds each split with k-means++ or random, not k-means||")
-    return BisectingKMeans(args.k, n_init=1 if args.n_init == "auto" else args.n_init,
-                           bisecting_strategy=args.bisecting, **options)
+    if args.bisecting_strategy is not None:
+        options["bisecting_strategy"] = args.bisecting_strategy
+    return BisectingKMeans(args.k, n_init=1 if args.n_init == "auto" else args.n_init, **options)
 
 
 def _load_model(path: str, backend: Backend) -> KMeans:
@@ -610,11 +615,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tol", type=float, default=1e-4, metavar="T",
                    help="tolerance on the centre shift, relative to the data's variance "
                         "(default 1e-4)")
-    p.add_argument("--bisecting", nargs="?", const="biggest_inertia",
-                   choices=BISECTING_STRATEGIES, metavar="STRATEGY",
-                   help="bisecting k-means: split the cluster of largest inertia (or with "
-                        "largest_cluster, of most samples) in two until there are K; --tol is "
-                        "then absolute, --n-init auto is 1")
+    p.add_argument("--bisecting", action="store_true",
+                   help="bisecting k-means: split a cluster in two until there are K "
+                        "(see --bisecting-strategy); --tol is then absolute, --n-init auto is 1")
+    p.add_argument("--bisecting-strategy", choices=BISECTING_STRATEGIES, metavar="STRATEGY",
+                   help="with --bisecting, the cluster to split: biggest_inertia (the default) "
+                        "or largest_cluster (most samples)")
     p.add_argument("--metric", choices=["euclidean", "cosine"], default="euclidean",
                    help="cosine: spherical k-means, clustering the rows' directions "
                         "(default euclidean)")

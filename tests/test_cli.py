@@ -182,7 +182,8 @@ def test_fit_bisecting_gives_sklearns_tree_and_predict_descends_it(data, tmp_pat
 
     folder, X = data
     args = ["fit", str(folder / "X.npy"), "-k", "5", "--init", "random", "--seed", "2",
-            "--bisecting", *([strategy] if strategy else []), "-o", str(tmp_path / "m.npz")]
+            "--bisecting", *(["--bisecting-strategy", strategy] if strategy else []),
+            "-o", str(tmp_path / "m.npz")]
     assert cli.main(args) == 0
     strategy = strategy or "biggest_inertia"
     assert f"after 4 bisections ({strategy})" in capsys.readouterr().out
@@ -199,6 +200,26 @@ def test_fit_bisecting_refuses_kmeans_parallel_seeding(data):
     folder, _ = data
     assert_one_line_error(run("fit", folder / "X.npy", "-k", 3, "--bisecting", "--init",
                               "k-means||"), "--bisecting", "k-means||")
+
+
+def test_fit_bisecting_takes_no_value_so_data_may_follow_it(data, tmp_path):
+    folder, X = data
+    for strategy in ([], ["--bisecting-strategy", "largest_cluster"]):
+        output = tmp_path / f"m{len(strategy)}.npz"
+        assert cli.main(["fit", "--bisecting", str(folder / "X.npy"), "-k", "4", *strategy,
+                         "-o", str(output), "-q"]) == 0
+        model = anykmeans.load(output)
+        expected = anykmeans.BisectingKMeans(4, init="k-means++", random_state=0,
+                                             bisecting_strategy=strategy[1] if strategy
+                                             else "biggest_inertia").fit(X)
+        assert model.bisecting_strategy == expected.bisecting_strategy
+        np.testing.assert_array_equal(model.labels_, expected.labels_)
+
+
+def test_fit_bisecting_strategy_needs_bisecting(data):
+    folder, _ = data
+    assert_one_line_error(run("fit", folder / "X.npy", "-k", 3, "--bisecting-strategy",
+                              "largest_cluster"), "--bisecting-strategy", "--bisecting")
 
 
 def test_fit_dtype_float32(data, tmp_path):

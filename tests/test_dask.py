@@ -271,15 +271,18 @@ def test_an_interrupt_stops_the_fits_tasks_and_restores_blas(kind, caplog):
 
 # -- predict, transform and score ------------------------------------------------------------
 
-def test_predict_transform_and_score_are_a_task_per_block_and_read_nothing_before():
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_predict_transform_and_score_are_a_task_per_block_and_read_nothing_before(metric):
     """Their results are one task per block of X, blocked as X's rows, and nothing of X is
     read before the caller computes them (``score``, a number, computes once); the model's
-    small arrays may be.
+    small arrays may be. A spherical model's rows are normalised, and their norms checked,
+    in the same tasks.
 
     Before, ``transform`` sliced X by the plan's chunks (263 output blocks for 4 of X's at 1M
-    rows), and every method read X once at the call to check its values.
+    rows), and every method read X once at the call to check its values (a spherical
+    model's, once more to check the rows' norms).
     """
-    model = anykmeans.KMeans(3, random_state=0).fit(in_memory())
+    model = anykmeans.KMeans(3, random_state=0, metric=metric).fit(in_memory())
     dask_model = model.to(da)
     recorder = Recorder()
     with dask.config.set(scheduler="sync"), recorder:
@@ -296,9 +299,12 @@ def test_predict_transform_and_score_are_a_task_per_block_and_read_nothing_befor
     np.testing.assert_allclose(score, model.score(in_memory()), rtol=1e-12)
     # One graph each, reading every block once. predict's and transform's: a task per block
     # (X's block made, checked and used in one: Dask fuses them and keeps the output's key as
-    # an alias of the fused task's), and the concatenation of the result.
+    # an alias of the fused task's), and the concatenation of the result. A spherical model's
+    # normalisation adds three a block, which Dask does not fuse (X's block feeds two tasks):
+    # the rows' norms, their check, the rows divided by them.
     assert [reads for _, reads in recorder.calls] == [N_BLOCKS] * 3
-    assert [tasks for tasks, _ in recorder.calls[1:]] == [2 * N_BLOCKS + 1] * 2
+    per_block = 2 if metric == "euclidean" else 5
+    assert [tasks for tasks, _ in recorder.calls[1:]] == [per_block * N_BLOCKS + 1] * 2
 
 
 @pytest.mark.parametrize("value, match", [(np.nan, "NaN or infinity"), (1e300, "Rescale X")])
@@ -307,6 +313,19 @@ def test_values_are_checked_as_the_result_is_computed(value, match):
     rows = in_memory()
     rows[-1, 0] = value
     X = da.from_array(rows, chunks=(BLOCK_ROWS, 3))
+    for result in (model.predict(X), model.transform(X)):
+        with pytest.raises(ValueError, match=match):
+            result.compute()
+    with pytest.raises(ValueError, match=match):
+        model.score(X)
+
+
+def test_a_spherical_models_zero_rows_are_refused_as_the_result_is_computed():
+    model = anykmeans.KMeans(3, random_state=0, metric="cosine").fit(in_memory()).to(da)
+    rows = in_memory()
+    rows[[250, 260]] = 0
+    X = da.from_array(rows, chunks=(BLOCK_ROWS, 3))
+    match = r"X has 2 rows of norm zero among rows 200 to 299 \(the first is row 250\)"
     for result in (model.predict(X), model.transform(X)):
         with pytest.raises(ValueError, match=match):
             result.compute()

@@ -104,6 +104,50 @@ def test_partial_fit_matches_scikit_learn():
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
 
 
+@pytest.mark.parametrize(("fmt", "strategy", "init", "weighted"), [
+    ("csr_matrix", "biggest_inertia", "k-means++", False),
+    ("csr_array", "largest_cluster", "random", True),
+    ("csc_matrix", "largest_cluster", "k-means++", True),
+    ("csc_array", "biggest_inertia", "random", False),
+    ("csr_array", "biggest_inertia", "k-means++", True),
+    ("csc_matrix", "largest_cluster", "random", False)])
+def test_bisecting_matches_scikit_learn(fmt, strategy, init, weighted):
+    X, weights = sparse_data(seed=20)
+    X = FORMATS[fmt](X)
+    weights = weights if weighted else None
+    params = dict(n_clusters=7, init=init, n_init=2, random_state=4, bisecting_strategy=strategy)
+    ours = anykmeans.BisectingKMeans(**params).fit(X, sample_weight=weights)
+    theirs = sklearn_cluster.BisectingKMeans(**params).fit(X, sample_weight=weights)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-10)
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, atol=1e-12)
+    assert isinstance(ours.cluster_centers_, np.ndarray)
+    assert not np.any(ours._mean)  # not centred, as scikit-learn
+    np.testing.assert_allclose(ours.node_centers_[0], np.asarray(X.mean(axis=0)).ravel(),
+                               rtol=1e-12)  # the root's centre is still the data's mean
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_allclose(ours.transform(X), theirs.transform(X), atol=1e-10)
+    assert ours.score(X) == pytest.approx(theirs.score(X), rel=1e-10)
+
+
+def test_bisecting_predict_dense_and_sparse_rows_agree():
+    X, _ = sparse_data(seed=21)
+    new = sp.random(100, X.shape[1], density=0.3, format="csr", random_state=1)
+    for fitted_on in (X, X.toarray()):
+        model = anykmeans.BisectingKMeans(6, random_state=0).fit(fitted_on)
+        for rows in (X, new):
+            np.testing.assert_array_equal(model.predict(rows), model.predict(rows.toarray()))
+            np.testing.assert_allclose(model.transform(rows), model.transform(rows.toarray()),
+                                       atol=1e-10)
+            assert model.score(rows) == pytest.approx(model.score(rows.toarray()), rel=1e-10)
+
+
+def test_bisecting_says_it_takes_sparse_data():
+    from sklearn.utils import get_tags
+
+    assert get_tags(anykmeans.BisectingKMeans()).input_tags.sparse is True
+
+
 def test_predict_dense_and_sparse_rows_agree():
     X, _ = sparse_data(seed=8)
     for fitted_on in (X, X.toarray()):
@@ -197,6 +241,15 @@ def test_no_dense_array_of_the_data_s_size_is_made(monkeypatch):
         model.predict(X)
         model.transform(X)
     anykmeans.MiniBatchKMeans(8, random_state=0, max_iter=2).fit(X)
+    bisecting = anykmeans.BisectingKMeans(8, random_state=0, max_iter=2).fit(X)
+    bisecting.predict(X)
+    bisecting.transform(X)
+    directions = X[X.getnnz(axis=1) > 0]  # no zero row: spherical k-means refuses them
+    spherical = anykmeans.KMeans(8, metric="cosine", random_state=0, max_iter=2).fit(directions)
+    spherical.predict(directions)
+    spherical.transform(directions)
+    anykmeans.MiniBatchKMeans(8, metric="cosine", random_state=0, max_iter=2).fit(
+        directions).partial_fit(directions)
     assert seen and max(seen) < n * d / 4
 
 
@@ -243,6 +296,42 @@ def test_torch_sparse_minibatch_and_kmeans_plusplus_match_scipy():
         _, indices = anykmeans.kmeans_plusplus(T, 6, random_state=2)
         _, scipy_indices = anykmeans.kmeans_plusplus(X, 6, random_state=2)
         np.testing.assert_array_equal(indices.numpy(), scipy_indices)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+def test_torch_sparse_bisecting_matches_scipy(init):
+    X, weights = sparse_data(seed=22)
+    params = dict(n_clusters=6, init=init, n_init=2, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        T = torch_csr(X)
+        ours = anykmeans.BisectingKMeans(**params).fit(T, sample_weight=torch.asarray(weights))
+        scipy_fit = anykmeans.BisectingKMeans(**params).fit(X, sample_weight=weights)
+        assert isinstance(ours.labels_, torch.Tensor)
+        np.testing.assert_array_equal(ours.labels_.numpy(), scipy_fit.labels_)
+        assert ours.splits_ == scipy_fit.splits_
+        assert ours.inertia_ == pytest.approx(scipy_fit.inertia_, rel=1e-10)
+        np.testing.assert_allclose(ours.cluster_centers_.numpy(), scipy_fit.cluster_centers_,
+                                   atol=1e-12)
+        np.testing.assert_array_equal(ours.predict(T).numpy(), scipy_fit.predict(X))
+
+
+def test_torch_sparse_cosine_matches_scipy():
+    X, weights = sparse_data(seed=23)
+    X = X[X.getnnz(axis=1) > 0]  # no zero row: spherical k-means refuses them
+    weights = weights[:X.shape[0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        T = torch_csr(X)
+        for estimator in (anykmeans.KMeans, anykmeans.MiniBatchKMeans):
+            ours = estimator(5, metric="cosine", random_state=0).fit(
+                T, sample_weight=torch.asarray(weights))
+            scipy_fit = estimator(5, metric="cosine", random_state=0).fit(
+                X, sample_weight=weights)
+            np.testing.assert_array_equal(ours.labels_.numpy(), scipy_fit.labels_)
+            np.testing.assert_allclose(ours.cluster_centers_.numpy(),
+                                       scipy_fit.cluster_centers_, atol=1e-12)
+            np.testing.assert_array_equal(ours.predict(T).numpy(), scipy_fit.predict(X))
 
 
 @pytest.mark.parametrize("layout", ["to_sparse", "to_sparse_bsr"])
@@ -317,18 +406,3 @@ def test_sparse_primitives_equal_the_reference_on_dense_rows():
         for name, value in expected.items():
             np.testing.assert_allclose(got[name], value, rtol=1e-12, atol=1e-12,
                                        err_msg=f"{type(library).__name__}: {name}")
-
-
-def test_bisecting_refuses_sparse_data_clearly():
-    """BisectingKMeans does not compute on sparse data yet: a TypeError saying what to pass."""
-    X, _ = sparse_data(seed=18)
-    with pytest.raises(TypeError, match=r"Sparse X is not supported.*toarray"):
-        anykmeans.BisectingKMeans(3, random_state=0).fit(X)
-
-
-def test_cosine_metric_refuses_sparse_data_clearly():
-    X, _ = sparse_data(seed=19)
-    for model in (anykmeans.KMeans(3, metric="cosine"),
-                  anykmeans.MiniBatchKMeans(3, metric="cosine")):
-        with pytest.raises(TypeError, match="metric='cosine' does not take sparse X"):
-            model.fit(X)

@@ -198,8 +198,12 @@ def test_check_estimator(estimator):
         # scikit-learn's own expected failures for its k-means estimators
         "check_sample_weight_equivalence_on_dense_data": "randomness",
         "check_sample_weight_equivalence_on_sparse_data": "randomness",
-        # a deliberate refusal: its integer data has a row of zeros, which has no direction
+        # deliberate refusals: their data has rows of zeros, which have no direction (the
+        # sparse checks' too: sparse data itself is taken, see test_sparse_equals_dense)
         "check_estimators_dtypes": "zero rows are refused",
+        "check_estimator_sparse_tag": "zero rows are refused",
+        "check_estimator_sparse_array": "zero rows are refused",
+        "check_estimator_sparse_matrix": "zero rows are refused",
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -248,6 +252,70 @@ def test_minibatch_fit_keeps_centres_on_the_sphere_and_reports_cosine_inertia():
     assert model.inertia_ == pytest.approx(np.sum(1 - np.sum(U * centres[model.labels_], 1)))
     full = anykmeans.KMeans(5, metric="cosine", random_state=0).fit(X)
     assert model.inertia_ < 1.05 * full.inertia_
+
+
+# -- sparse data ------------------------------------------------------------------------------
+
+
+def sparse_directions(n_samples: int, n_features: int, n_clusters: int, seed: int = 0):
+    """:func:`directions` with about 70% of the values zeroed (never a row's largest), dense."""
+    X = directions(n_samples, n_features, n_clusters, seed=seed, concentration=4.0)
+    keep = np.random.default_rng(seed).random(X.shape) < 0.3
+    keep[np.arange(n_samples), np.argmax(np.abs(X), axis=1)] = True
+    return np.where(keep, X, 0.0)
+
+
+@pytest.mark.parametrize(("fmt", "weighted"), [("csr_array", True), ("csc_matrix", False)])
+def test_sparse_equals_dense_and_the_reference_loop(fmt, weighted):
+    sp = pytest.importorskip("scipy.sparse")
+    D = sparse_directions(1500, 20, 7, seed=18)
+    w = weights(D.shape[0], 18) if weighted else np.ones(D.shape[0])
+    U = unit(D)
+    expected = reference_lloyd(U, reference_plusplus(U, 7, w, 18), w)
+    params = dict(n_clusters=7, metric="cosine", tol=0, random_state=18)
+    sparse = anykmeans.KMeans(**params).fit(getattr(sp, fmt)(D),
+                                            sample_weight=w if weighted else None)
+    assert_same(sparse, *expected)
+    assert not np.any(sparse._mean)  # not centred, as sparse data never is
+    dense = anykmeans.KMeans(**params).fit(D, sample_weight=w if weighted else None)
+    np.testing.assert_array_equal(sparse.labels_, dense.labels_)
+    np.testing.assert_allclose(sparse.cluster_centers_, dense.cluster_centers_, atol=1e-12)
+    new = sparse_directions(300, 20, 7, seed=19)
+    for model in (sparse, dense):
+        np.testing.assert_array_equal(model.predict(sp.csr_matrix(new)), model.predict(new))
+        np.testing.assert_allclose(model.transform(sp.csr_matrix(new)), model.transform(new),
+                                   atol=1e-12)
+        assert model.score(sp.csr_matrix(new)) == pytest.approx(model.score(new), rel=1e-12)
+
+
+def test_sparse_minibatch_fit_and_partial_fit_equal_dense():
+    sp = pytest.importorskip("scipy.sparse")
+    D = sparse_directions(2000, 15, 5, seed=20)
+    params = dict(n_clusters=5, metric="cosine", batch_size=128, max_iter=3, random_state=1)
+    sparse = anykmeans.MiniBatchKMeans(**params).fit(sp.csr_array(D))
+    dense = anykmeans.MiniBatchKMeans(**params).fit(D)
+    assert sparse.n_steps_ == dense.n_steps_
+    np.testing.assert_array_equal(sparse.labels_, dense.labels_)
+    np.testing.assert_allclose(sparse.cluster_centers_, dense.cluster_centers_, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(sparse.cluster_centers_, axis=1), 1, rtol=1e-12)
+    sparse, dense = (anykmeans.MiniBatchKMeans(**params) for _ in range(2))
+    for start in range(0, D.shape[0], 500):
+        sparse.partial_fit(sp.csr_matrix(D[start:start + 500]))
+        dense.partial_fit(D[start:start + 500])
+        np.testing.assert_array_equal(sparse.labels_, dense.labels_)
+    np.testing.assert_allclose(sparse.cluster_centers_, dense.cluster_centers_, atol=1e-12)
+    assert sparse.inertia_ == pytest.approx(dense.inertia_, rel=1e-12)
+
+
+def test_sparse_zero_rows_are_refused():
+    sp = pytest.importorskip("scipy.sparse")
+    D = sparse_directions(100, 8, 2, seed=21)
+    D[[4, 7, 30]] = 0
+    with pytest.raises(ValueError, match=r"X has 3 rows of norm zero \(the first is row 4\)"):
+        anykmeans.KMeans(2, metric="cosine").fit(sp.csr_array(D))
+    model = anykmeans.MiniBatchKMeans(2, metric="cosine", random_state=0).fit(D[8:30])
+    with pytest.raises(ValueError, match="X has 3 rows of norm zero"):
+        model.predict(sp.csr_matrix(D))
 
 
 # -- every backend ------------------------------------------------------------------------------

@@ -171,9 +171,7 @@ class CentresEstimator:
             array_api_support=True,
             target_tags=TargetTags(required=False),
             transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
-            # a spherical model refuses sparse data (a TypeError): its rows are normalised
-            input_tags=InputTags(two_d_array=True, allow_nan=False,
-                                 sparse=not self._spherical()),
+            input_tags=InputTags(two_d_array=True, allow_nan=False, sparse=True),
         )
 
     def fit_predict(self, X: Array, y: Any = None, sample_weight: Array | None = None) -> Array:
@@ -377,7 +375,8 @@ class CentresEstimator:
         library's as the result is computed). ``X`` must be in the model's
         library and on its device (a ``ValueError`` naming ``method``
         otherwise, in scikit-learn's words). A spherical model's rows are put on
-        the unit sphere (a zero row is refused). ``sample_weight`` is validated
+        the unit sphere (a zero row is refused; a lazy library's as the result is
+        computed). ``sample_weight`` is validated
         too; None stays None (unit weights). The model's ``chunk_size`` is
         checked here, as a loaded or re-parametrised model may carry any value.
         Sparse ``X`` is not centred: its frame is ``X`` itself, whatever the
@@ -391,7 +390,7 @@ class CentresEstimator:
                            method=method, like=self.cluster_centers_, values=values,
                            lazily=True)
         if self._spherical():
-            X = unit_rows(xp, X)
+            X = unit_rows(xp, X, lazily=True)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, xp, X, values=values)
         offset = library_of(X).centring_offset(xp, self._mean)  # zeros for sparse X

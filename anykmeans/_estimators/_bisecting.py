@@ -102,12 +102,6 @@ class BisectingKMeans(CentresEstimator):
         "bisecting_strategy": check_bisecting_strategy,
     }
 
-    def __sklearn_tags__(self):
-        """The others' tags, but sparse data: bisections do not compute on it (a TypeError)."""
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        return tags
-
     def __init__(
         self,
         n_clusters: int = 8,
@@ -185,4 +179,4 @@ class BisectingKMeans(CentresEstimator):
         if n_splits != self._n_features_out - 1 or self.node_centers_.shape[0] != 2 * n_splits + 1:
             raise ValueError(f"The model's {n_splits} splits and {self.node_centers_.shape[0]} "
                              f"nodes do not make a tree of {self._n_features_out} clusters.")
-        return descend(data, self.node_centers_ - self._mean, self.splits_)
+        return descend(data, self.node_centers_ - data.mean, self.splits_)

@@ -776,8 +776,11 @@ def _rowwise_block(function: Callable[..., Array], data_type: type, chunk_size: 
         return function(data_type(X, mean, weights, chunk_size), *operands)
 
 
-def _checked_block(X: Array, check: Callable[[Array], None]) -> Array:
-    check(X)
+def _checked_block(X: Array, check: Callable[[Array, int], None],
+                   block_info: dict | None = None) -> Array:
+    """One task of :meth:`DaskPasses.checked`: ``check`` on one block, given where its rows
+    start (from Dask's ``block_info``)."""
+    check(X, block_info[0]["array-location"][0][0])
     return X
 
 

@@ -189,12 +189,14 @@ class Passes:
     def checked(self, X: Array, check: Callable[[Array], None]) -> Array:
         """``X``, whose values ``check`` accepts.
 
-        ``check(X)`` raises (ValueError) on values it refuses. Eager libraries
+        ``check(X, first_row)`` raises (ValueError) on values it refuses; ``first_row``
+        is the index of the first row of the ``X`` it is given among all of ``X``'s rows
+        (for a message naming a row: 0 for all of ``X``). Eager libraries
         call it now; a lazy library may call it on each block of rows as the
         block is computed, so that the error is raised where the caller
         computes a result, and nothing of ``X`` is read before.
         """
-        check(X)
+        check(X, 0)
         return X
 
     def blocked_like(self, v: Array, X: Array) -> Array:
