@@ -133,4 +133,4 @@ def test_a_lloyd_iteration_on_numpy_walks_the_documented_route():
         sys.setprofile(None)
         threading.setprofile(None)
     files = {path for path, _ in entered}
-    assert len(files) <= 11 and len(entered) <= 31, sorted(entered)
+    assert len(files) <= 7 and len(entered) <= 16, sorted(entered)
