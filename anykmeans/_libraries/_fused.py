@@ -270,7 +270,8 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
     step = tile_rows(n_features, n_clusters, dtype.itemsize)
     # Each tile's centred rows are written by the loop over the tile before (see
     # nearest_and_sums), into the other of two buffers; the first tile's here.
-    buffers = [_buffer(name, (min(step, n_rows), n_features), dtype) for name in ("x", "next")]
+    shape = (min(step, n_rows), n_features)
+    buffers = [_buffer("x", shape, dtype), _buffer("next", shape, dtype)]
     x = np.subtract(X[rows.start:rows.start + min(step, n_rows)], mean, out=buffers[0])
     inertia = 0.0
     for start in range(0, n_rows, step):

@@ -98,6 +98,11 @@ class NumPy(Library):
                 raise TypeError(f"{name} must be numeric; converting it failed: {exc}") from exc
         return x
 
+    def to_host(self, x: Array) -> np.ndarray:
+        """``x`` itself, a plain ``ndarray`` (a subclass viewed as one): NumPy's arrays are in
+        host memory."""
+        return np.asarray(x)
+
     # -- running a pass ----------------------------------------------------------------------
 
     def map_chunks(self, X: Array, function: Callable[[slice], T],
@@ -117,11 +122,6 @@ class NumPy(Library):
             return
         with contextlib.nullcontext() if held else single_threaded_blas():
             yield from run_on_pool(function, chunks, workers)
-
-    def to_host(self, x: Array) -> np.ndarray:
-        """``x`` itself, a plain ``ndarray`` (a subclass viewed as one): NumPy's arrays are in
-        host memory."""
-        return np.asarray(x)
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
