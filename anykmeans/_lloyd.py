@@ -243,7 +243,7 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
             xs.sum((new_centres - centres) ** 2),
             inertia,
         ])
-        n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats))
+        n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats, library))
         inertia *= scale
         if n_empty:  # relocated, kept if a row is away from its centre: one more read
             labels = library.passes.state_array(data, state, 0, index_dtype(data.xp, device_of(X)))
@@ -253,7 +253,7 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
             if spherical:
                 moved_centres = on_sphere(xs, moved_centres, data.mean)
             largest, moved_shift = (float(v) for v in to_host(xs.stack([
-                xs.astype(largest, dtype), xs.sum((moved_centres - centres) ** 2)])))
+                xs.astype(largest, dtype), xs.sum((moved_centres - centres) ** 2)]), library))
             if largest > 0.0:
                 new_centres, shift = moved_centres, moved_shift
         history.append(inertia)
@@ -276,5 +276,5 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     state, (inertia, counts), _ = library.passes.run(
         data, labelled_inertia_pass if strict else final_pass, state, centres)
     labels = library.passes.state_array(data, state, 0, index_dtype(data.xp, device_of(X)))
-    return LloydRun(centres, labels, float(to_host(inertia)) * scale, iteration + 1, converged,
-                    tuple(history), counts)
+    return LloydRun(centres, labels, float(to_host(inertia, library)) * scale, iteration + 1,
+                    converged, tuple(history), counts)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import array_api_compat
 import numpy as np
 
-from ._libraries import Array, Namespace, has_float64, is_sparse, library_of
+from ._libraries import Array, Library, Namespace, has_float64, is_sparse, library_of
 
 T = TypeVar("T")
 
@@ -121,16 +121,18 @@ def float_dtype(xp: Namespace, x: Array) -> Any:
     raise TypeError(f"Expected numeric data, got dtype {dtype}.")
 
 
-def to_host(x: Array) -> np.ndarray:
+def to_host(x: Array, library: Library | None = None) -> np.ndarray:
     """Copy ``x`` to a NumPy array in host memory.
 
     This is the only function in the package that moves array data (more
     than a lone scalar, which validation reads with ``bool()``) from a device
     to the host; the Lloyd loop calls it once per iteration on four numbers,
     and the tests count its calls. How is the library's business
-    (:meth:`anykmeans._libraries.Library.to_host`).
+    (:meth:`anykmeans._libraries.Library.to_host`): ``library``, where the caller
+    has the one of the data ``x`` was computed from (any plan; a lazy library
+    copies an evaluated ``x`` through its blocks' library), else ``x``'s own.
     """
-    return library_of(x).to_host(x)
+    return (library or library_of(x)).to_host(x)
 
 
 def from_host(host: np.ndarray, xp: Namespace, device: Any) -> Array:

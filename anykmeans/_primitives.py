@@ -273,28 +273,30 @@ def assign_block(data: Data, centres: Array, *, update: bool = False,
                  exact_inertia: bool = False, x_sq_norms: Array | None = None,
                  previous_labels: Array | None = None) -> Assignment:
     """:func:`assign` on eager arrays (a block pass's rows): the chunks' assignments, run the
-    library's way (concurrently, or one fused step each) and added up in chunk order.
+    library's way (concurrently) and added up in chunk order, or the library's own fused
+    pass where it has one (:meth:`~anykmeans._libraries.Library.fused_assignment`).
 
     Given the rows' ``previous_labels``, each chunk also counts the rows whose label
     changed (``n_changed``), while its labels are at hand.
     """
     xp, library = data.xp, data.library
     centre_sq_norms = library.sq_norms(xp, centres)
-    assign_chunk = library.fused_assignment(data, centres, centre_sq_norms, update=update,
-                                            exact_inertia=exact_inertia, x_sq_norms=x_sq_norms,
-                                            previous_labels=previous_labels, tie_ulps=TIE_ULPS)
-    if assign_chunk is None:
-        assign_rows = library.compiled(_assign_rows, static_argnums=(0, 1, 7, 8))
+    fused = library.fused_assignment(data, centres, centre_sq_norms, update=update,
+                                     exact_inertia=exact_inertia, x_sq_norms=x_sq_norms,
+                                     previous_labels=previous_labels, tie_ulps=TIE_ULPS)
+    if fused is not None:
+        return fused
+    assign_rows = library.compiled(_assign_rows, static_argnums=(0, 1, 7, 8))
 
-        def assign_chunk(rows: slice) -> Assignment:
-            w = None if data.weights is None else data.weights[rows]
-            norms = None if x_sq_norms is None else x_sq_norms[rows]
-            part = assign_rows(library, xp, data.centred(rows), norms, w, centres,
-                               centre_sq_norms, update, exact_inertia)
-            if previous_labels is None:
-                return part
-            changed = part.labels != previous_labels[rows]
-            return part._replace(n_changed=xp.sum(xp.astype(changed, data.X.dtype)))
+    def assign_chunk(rows: slice) -> Assignment:
+        w = None if data.weights is None else data.weights[rows]
+        norms = None if x_sq_norms is None else x_sq_norms[rows]
+        part = assign_rows(library, xp, data.centred(rows), norms, w, centres,
+                           centre_sq_norms, update, exact_inertia)
+        if previous_labels is None:
+            return part
+        changed = part.labels != previous_labels[rows]
+        return part._replace(n_changed=xp.sum(xp.astype(changed, data.X.dtype)))
 
     labels, norms, total = [], [], None
     for part in data.map(assign_chunk, centres.shape[0]):

@@ -192,6 +192,26 @@ def test_a_child_forked_while_blas_is_limited_restores_the_limits_found():
     assert blas_threads() == before
 
 
+def test_a_numpy_fit_limits_blas_once_for_all_its_passes(monkeypatch):
+    """BLAS is held at one thread when a fit begins and put back when it ends, not at every
+    pass: one limit for two restarts of several iterations, one thread between passes."""
+    before = skip_unless_blas_threads_can_be_seen()
+    X = blobs(3000, 4, 5, seed=1)
+    if _threads.workers_for(X) < 2:
+        pytest.skip("a single core: NumPy chunks run serially, BLAS is not limited")
+    limits = []
+    impose = _threads._blas_limit._impose
+    monkeypatch.setattr(_threads._blas_limit, "_impose", lambda: limits.append(1) or impose())
+    between = []
+    model = anykmeans.KMeans(5, random_state=0, n_init=2, chunk_size=100).fit(
+        X, on_iteration=lambda *_: between.append(blas_threads()))
+    assert limits == [1]
+    assert len(between) > 2 and all(threads == [1] * len(before) for threads in between)
+    assert blas_threads() == before
+    np.testing.assert_array_equal(model.predict(X), model.labels_)  # a pass outside a fit
+    assert limits == [1, 1] and blas_threads() == before
+
+
 def test_concurrent_fits_in_threads_leave_the_blas_limit_as_they_found_it(xp):
     """Three threads fit at once, started together, staggered by 0, 1 and 2 shorter fits."""
     before = blas_threads()

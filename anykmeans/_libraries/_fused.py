@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import operator
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ._types import Array, Assignment
+from ._types import Array, Assignment, PassData
 
 #: A tile's score block and centred rows take about this many bytes: about a core's L2
 #: cache, below which a chunk's time rises (docs/notes/benchmark-history.md). A constant:
@@ -203,15 +204,19 @@ def tile_rows(n_features: int, n_clusters: int, itemsize: int) -> int:
     return max(MIN_TILE_ROWS, TILE_BYTES // ((n_features + n_clusters) * itemsize))
 
 
-def chunk_assignment(X: Array, mean: Array, weights: Array | None, centres: Array,
-                     centre_sq_norms: Array, x_sq_norms: Array | None,
-                     previous_labels: Array | None, *, update: bool, exact_inertia: bool,
-                     tie_ulps: int) -> Callable[[slice], Assignment] | None:
-    """:func:`assign_chunk` for the NumPy arrays of a pass, or None where the pass is not
-    for the fused loop: Numba is not installed, the rows are not float32 or float64, the
+def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, centres: Array,
+               centre_sq_norms: Array, x_sq_norms: Array | None, previous_labels: Array | None,
+               *, update: bool, exact_inertia: bool, tie_ulps: int) -> Assignment | None:
+    """The assignment pass over the rows of ``data``, chunk by chunk, or None where the pass is
+    not for the fused loop: Numba is not installed, the rows are not float32 or float64, the
     centres are of another dtype, or the pass has fewer than :data:`MIN_SCORES` scores.
 
-    The arguments are :func:`anykmeans._primitives.assign`'s, on NumPy arrays.
+    The contract of :func:`anykmeans._primitives.assign_block`. ``X`` and the arrays
+    after it are NumPy arrays: ``data``'s own, or NumPy views of them; ``data``'s
+    library runs the chunks (:meth:`~anykmeans._primitives.Data.map`). Each chunk
+    writes its labels, and its rows' squared norms where they are not given, into
+    the pass's arrays; its inertia, sums and count of changed labels are added up
+    here, in chunk order.
     """
     if (X.dtype not in DTYPES or centres.dtype != X.dtype
             or X.shape[0] * centres.shape[0] < MIN_SCORES):
@@ -220,42 +225,59 @@ def chunk_assignment(X: Array, mean: Array, weights: Array | None, centres: Arra
     if kernel is None:
         return None
     dtype = X.dtype
-    return functools.partial(assign_chunk, kernel, X, mean, weights, centres, centre_sq_norms,
-                             x_sq_norms, previous_labels, update, exact_inertia,
-                             -2.0 * centres,
-                             dtype.type(tie_ulps * np.finfo(dtype).eps),
-                             dtype.type(np.max(centre_sq_norms)))
+    labels = np.empty(X.shape[0], dtype=np.intp)
+    norms = np.empty(X.shape[0], dtype=dtype) if x_sq_norms is None else x_sq_norms
+    chunk = functools.partial(assign_chunk, kernel, X, mean, weights, centres, centre_sq_norms,
+                              x_sq_norms is None, previous_labels, update, exact_inertia,
+                              -2.0 * centres, dtype.type(tie_ulps * np.finfo(dtype).eps),
+                              dtype.type(np.max(centre_sq_norms)), labels, norms)
+    total = None
+    for part in data.map(chunk, centres.shape[0]):
+        total = part if total is None else tuple(map(operator.add, total, part))
+    inertia, *added = total
+    sums, weight_sums = added[:2] if update else (None, None)
+    n_changed = None if previous_labels is None else added[-1]
+    return Assignment(labels, inertia, sums, weight_sums, norms, n_changed)
 
 
 def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: Array | None,
-                 centres: Array, centre_sq_norms: Array, x_sq_norms: Array | None,
+                 centres: Array, centre_sq_norms: Array, computes_norms: bool,
                  previous_labels: Array | None, update: bool, exact_inertia: bool,
-                 scaled: Array, slack_scale: Any, max_norm: Any, rows: slice) -> Assignment:
+                 scaled: Array, slack_scale: Any, max_norm: Any, labels: Array, norms: Array,
+                 rows: slice) -> tuple[Array, ...]:
     """The assignment of the rows ``X[rows]`` (centred on ``mean``), tile by tile.
 
-    The contract of :func:`anykmeans._primitives.assign` on one chunk; ``kernel``
-    is :func:`compiled_kernel`'s (or :func:`nearest_and_sums` itself). What is the
-    same for every chunk of a pass comes made: ``scaled`` is ``-2 centres``,
+    Writes the rows' labels into ``labels[rows]`` and, where ``computes_norms``, their
+    squared norms into ``norms[rows]`` (else reads them there). ``kernel`` is
+    :func:`compiled_kernel`'s (or :func:`nearest_and_sums` itself). What is the same
+    for every chunk of a pass comes made: ``scaled`` is ``-2 centres``,
     ``slack_scale`` and ``max_norm`` are :func:`nearest_and_sums`'s.
+
+    Returns
+    -------
+    tuple of arrays
+        What adds up over chunks: the inertia (0-d, ``X``'s dtype); with
+        ``update``, the float64 cluster sums and the weight per cluster in ``X``'s
+        dtype; given ``previous_labels``, how many rows changed label (0-d).
     """
     dtype = X.dtype
     n_clusters, n_features = centres.shape
     n_rows = rows.stop - rows.start
-    labels = np.empty(n_rows, dtype=np.intp)
-    norms = np.empty(n_rows, dtype=dtype) if x_sq_norms is None else x_sq_norms[rows]
+    labels, norms = labels[rows], norms[rows]
     sums = np.zeros((n_clusters, n_features), dtype=np.float64)
     weight_sums = np.zeros(n_clusters, dtype=np.float64)
     no_weights = np.empty(0, dtype=dtype)
     step = tile_rows(n_features, n_clusters, dtype.itemsize)
     # Each tile's centred rows are written by the loop over the tile before (see
     # nearest_and_sums), into the other of two buffers; the first tile's here.
-    buffers = [_buffer(name, (min(step, n_rows), n_features), dtype) for name in ("x", "next")]
+    shape = (min(step, n_rows), n_features)
+    buffers = [_buffer("x", shape, dtype), _buffer("next", shape, dtype)]
     x = np.subtract(X[rows.start:rows.start + min(step, n_rows)], mean, out=buffers[0])
     inertia = 0.0
     for start in range(0, n_rows, step):
         stop = min(start + step, n_rows)
         tile = slice(rows.start + start, rows.start + stop)
-        if x_sq_norms is None:
+        if computes_norms:
             np.einsum("ij,ij->i", x, x, out=norms[start:stop])
         block = np.matmul(scaled, x.T, out=_buffer("scores", (n_clusters, stop - start), dtype))
         next_rows = X[rows.start + stop:rows.start + min(stop + step, n_rows)]
@@ -266,9 +288,9 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
                           update, exact_inertia, next_rows, mean, next_x)
         x = next_x
         buffers.reverse()
-    inertia = np.asarray(inertia, dtype=dtype)
-    n_changed = (None if previous_labels is None
-                 else np.asarray(np.count_nonzero(labels != previous_labels[rows]), dtype=dtype))
-    if not update:
-        return Assignment(labels, inertia, None, None, norms, n_changed)
-    return Assignment(labels, inertia, sums, weight_sums.astype(dtype), norms, n_changed)
+    added = [np.asarray(inertia, dtype=dtype)]
+    if update:
+        added += [sums, weight_sums.astype(dtype)]
+    if previous_labels is not None:
+        added.append(np.asarray(np.count_nonzero(labels != previous_labels[rows]), dtype=dtype))
+    return tuple(added)

@@ -9,6 +9,7 @@ segment sum, ``bincount`` counts, and feature-major narrow chunks.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -18,7 +19,8 @@ import numpy as np
 from . import _fused
 from ._base import Library
 from ._devices import Backend
-from ._threads import run_on_pool, single_threaded_blas, workers_for
+from ._passes import Passes
+from ._threads import fit_threads, held_for_fit, run_on_pool, single_threaded_blas, workers_for
 from ._types import Array, Assignment, Namespace, PassData
 
 T = TypeVar("T")
@@ -37,11 +39,26 @@ ROWS_FIRST_RATIO = 8
 SORT_MIN_ROWS_PER_SEGMENT = 4
 
 
+class NumPyPasses(Passes):
+    """The eager strategy, a fit's chunk threads and BLAS's limit held while the fit lasts."""
+
+    def resident(self, X: Array) -> contextlib.AbstractContextManager[Array]:
+        """``X`` itself; on the CPU plan, the fit's passes run their chunks on the threads
+        :func:`~anykmeans._libraries._threads.workers_for` counts when it begins, BLAS at
+        one thread until it ends (:func:`~anykmeans._libraries._threads.held_for_fit`), as
+        scikit-learn holds BLAS while a Lloyd run lasts: the limit is not set and put back
+        at every pass."""
+        if self.library.accelerator:
+            return contextlib.nullcontext(X)
+        return held_for_fit(X, workers_for(X))
+
+
 class NumPy(Library):
     """NumPy arrays (always on the CPU; the accelerator plan only when forced)."""
 
     name = "numpy"
     native_segment_sum = True
+    passes_type = NumPyPasses
     install = "pip install numpy"
 
     @staticmethod
@@ -81,34 +98,41 @@ class NumPy(Library):
                 raise TypeError(f"{name} must be numeric; converting it failed: {exc}") from exc
         return x
 
+    def to_host(self, x: Array) -> np.ndarray:
+        """``x`` itself, a plain ``ndarray`` (a subclass viewed as one): NumPy's arrays are in
+        host memory."""
+        return np.asarray(x)
+
     # -- running a pass ----------------------------------------------------------------------
 
     def map_chunks(self, X: Array, function: Callable[[slice], T],
                    chunks: Iterable[slice]) -> Iterator[T]:
         """``function(chunk)`` for every chunk, on the thread pool (see the module's docstring).
 
-        Without ``threadpoolctl``, on one core, or on the accelerator plan, the
-        chunks run one after another.
+        Within a fit, on the threads it counted, BLAS held by it
+        (:class:`NumPyPasses`); outside one (``predict``, a mini-batch step), on
+        the threads counted now, BLAS held while the pass runs. Without
+        ``threadpoolctl``, on one core, or on the accelerator plan, the chunks
+        run one after another.
         """
-        workers = 1 if self.accelerator else workers_for(X)
+        held = None if self.accelerator else getattr(fit_threads, "workers", None)
+        workers = 1 if self.accelerator else held or workers_for(X)
         if workers == 1:
             yield from map(function, chunks)
             return
-        with single_threaded_blas():
+        with contextlib.nullcontext() if held else single_threaded_blas():
             yield from run_on_pool(function, chunks, workers)
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
-                         previous_labels: Array | None,
-                         tie_ulps: int) -> Callable[[slice], Assignment] | None:
+                         previous_labels: Array | None, tie_ulps: int) -> Assignment | None:
         """:mod:`~anykmeans._libraries._fused`'s tiles and compiled loop on the CPU plan, where
-        it takes the pass (:func:`~anykmeans._libraries._fused.chunk_assignment`)."""
+        it takes the pass (:func:`~anykmeans._libraries._fused.assignment`)."""
         if self.accelerator:
             return None
-        return _fused.chunk_assignment(data.X, data.mean, data.weights, centres,
-                                       centre_sq_norms, x_sq_norms, previous_labels,
-                                       update=update, exact_inertia=exact_inertia,
-                                       tie_ulps=tie_ulps)
+        return _fused.assignment(data, data.X, data.mean, data.weights, centres,
+                                 centre_sq_norms, x_sq_norms, previous_labels, update=update,
+                                 exact_inertia=exact_inertia, tie_ulps=tie_ulps)
 
     # -- primitives --------------------------------------------------------------------------
 

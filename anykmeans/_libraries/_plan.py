@@ -172,15 +172,14 @@ class Plan:
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
-                         previous_labels: Array | None,
-                         tie_ulps: int) -> Callable[[slice], Assignment] | None:
-        """A function that assigns one chunk of rows of a pass in one fused step, or None.
+                         previous_labels: Array | None, tie_ulps: int) -> Assignment | None:
+        """The assignment pass over the eager rows of ``data`` in the library's own fused
+        steps, or None.
 
         The library's own implementation of
-        :func:`anykmeans._primitives.assign` on the rows ``data.X[chunk]``
-        (same arguments; ties within ``tie_ulps`` ulps), where it has one for
+        :func:`anykmeans._primitives.assign_block` (same arguments; ties within
+        ``tie_ulps`` ulps), chunk by chunk (``data.map``), where it has one for
         this pass; None where it has not, and the standard path runs. The
         reference has none.
         """
         return None
-

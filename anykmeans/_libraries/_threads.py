@@ -180,6 +180,31 @@ def single_threaded_blas() -> Iterator[None]:
         yield
 
 
+#: The chunk threads of the fit the calling thread runs (its ``workers``, an int), set by
+#: :func:`held_for_fit` while the fit lasts; no ``workers`` outside a fit.
+fit_threads = threading.local()
+
+
+@contextlib.contextmanager
+def held_for_fit(value: T, workers: int) -> Iterator[T]:
+    """``value``, while the fit in the calling thread runs its passes' chunks on ``workers``
+    threads (kept in :data:`fit_threads`) and, where they are several, BLAS at one thread
+    (:func:`single_threaded_blas`), entered once for the whole fit rather than per pass.
+
+    ``workers`` is counted before BLAS is held (:func:`workers_for` reads BLAS's limit).
+    A fit inside another (in the same thread) keeps the outer one's.
+    """
+    if getattr(fit_threads, "workers", None) is not None:
+        yield value
+        return
+    fit_threads.workers = workers
+    try:
+        with single_threaded_blas() if workers > 1 else contextlib.nullcontext():
+            yield value
+    finally:
+        del fit_threads.workers
+
+
 @functools.cache
 def _blas_controller():
     """threadpoolctl's view of the BLAS libraries loaded, imported and made on first use.

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import array_api_compat
+import numpy as np
 
 from . import _fused
 from ._base import Library
@@ -138,8 +139,7 @@ class Torch(Library):
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
-                         previous_labels: Array | None,
-                         tie_ulps: int) -> Callable[[slice], Assignment] | None:
+                         previous_labels: Array | None, tie_ulps: int) -> Assignment | None:
         """On the CPU plan, NumPy's fused assignment on NumPy views of the tensors, where it
         takes the pass; its results viewed as tensors (no copies either way)."""
         if self.accelerator:
@@ -149,18 +149,15 @@ class Torch(Library):
         def view(x: Array | None) -> Any:
             return None if x is None else x.numpy()
 
-        assign_chunk = _fused.chunk_assignment(
-            view(data.X), view(data.mean), view(data.weights), view(centres),
-            view(centre_sq_norms), view(x_sq_norms), view(previous_labels), update=update,
-            exact_inertia=exact_inertia, tie_ulps=tie_ulps)
-        if assign_chunk is None:
+        fused = _fused.assignment(data, view(data.X), view(data.mean), view(data.weights),
+                                  view(centres), view(centre_sq_norms), view(x_sq_norms),
+                                  view(previous_labels), update=update,
+                                  exact_inertia=exact_inertia, tie_ulps=tie_ulps)
+        if fused is None:
             return None
-
-        def as_tensors(rows: slice) -> Assignment:
-            return Assignment(*(None if a is None else torch.from_numpy(a)
-                                for a in assign_chunk(rows)))
-
-        return as_tensors
+        # np.asarray: a sum of 0-d arrays is a NumPy scalar.
+        return Assignment(*(None if a is None else torch.from_numpy(np.asarray(a))
+                            for a in fused))
 
     def feature_means(self, xp: Namespace, X: Array) -> Array:
         """On the CPU plan, the reference computed by NumPy on a view of ``X`` (a tensor

@@ -3,7 +3,7 @@ it returns."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, Protocol
 
 Array = Any
@@ -31,6 +31,11 @@ class PassData(Protocol):
 
     def centred(self, rows: slice) -> Array:
         """``X[rows] - mean``."""
+        ...
+
+    def map(self, function: Callable[[slice], Any], n_centres: int,
+            dtype: Any = None) -> Iterator[Any]:
+        """``function(chunk)`` for every chunk, yielded in chunk order, run the library's way."""
         ...
 
 
