@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import math
 
-from ._namespace import Array, Namespace, device_of, has_float64
+import array_api_compat
+
+from ._libraries import Array, Namespace, has_float64
 
 __all__ = ["close_call_bound", "exactly_nearest"]
 
@@ -67,18 +69,19 @@ def exactly_nearest(xp: Namespace, x: Array, centres: Array, candidates: Array,
     m, n_rows = candidates.shape
     rows = xp.concat([x] * m) if m > 1 else x
     chosen = xp.take(centres, xp.reshape(candidates, (-1,)), axis=0)
-    if has_float64(xp, device_of(x)):
+    if has_float64(xp, array_api_compat.device(x)):
         difference = xp.astype(rows, xp.float64) - xp.astype(chosen, xp.float64)
         high, low = _halving_sum(xp, (difference * difference, None))
     else:
         high, low = _halving_sum(xp, _two_float_squares(xp, rows, chosen))
-    infinity = xp.full((), xp.inf, dtype=high.dtype, device=device_of(high))
+    infinity = xp.full((), xp.inf, dtype=high.dtype, device=array_api_compat.device(high))
     high = xp.where(usable, xp.reshape(high, (m, n_rows)), infinity)
     nearest = high == xp.min(high, axis=0)[None, :]
     if low is not None:
         low = xp.where(nearest, xp.reshape(low, (m, n_rows)), infinity)
         nearest = nearest & (low == xp.min(low, axis=0)[None, :])
-    beyond = xp.full((), centres.shape[0], dtype=candidates.dtype, device=device_of(candidates))
+    beyond = xp.full((), centres.shape[0], dtype=candidates.dtype,
+                     device=array_api_compat.device(candidates))
     return xp.min(xp.where(nearest, candidates, beyond), axis=0)
 
 
