@@ -197,10 +197,10 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
         slack = TIE_ULPS * xp.finfo(x.dtype).eps * (x_sq_norms + xp.max(centre_sq_norms))
     if library.row_major_scores(x.shape[0], centres.shape[0]):
         labels, best, within = _nearest_by_rows(xp, library, x, centres, centre_sq_norms,
-                                                slack)
+                                                slack, rechecked)
     else:
         labels, best, within = _nearest_by_groups(xp, library, x, centres, centre_sq_norms,
-                                                  slack)
+                                                  slack, rechecked)
     if rechecked:
         labels = _close_calls_decided(library, xp, x, centres, centre_sq_norms, labels,
                                       best + slack, within > 1)
@@ -208,10 +208,11 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
 
 
 def _nearest_by_groups(xp: Namespace, library: Library, x: Array, centres: Array,
-                       centre_sq_norms: Array, slack: Array) -> tuple[Array, Array, Array]:
+                       centre_sq_norms: Array, slack: Array,
+                       counted: bool) -> tuple[Array, Array, Array | None]:
     """:func:`nearest` on a centre-major ``(k, n_rows)`` score block: each row's label, best
-    score and how many centres score within ``slack`` of it (at least 2 where there are;
-    exact up to the lowest group holding one)."""
+    score and, when ``counted``, how many centres score within ``slack`` of it (at least 2
+    where there are; exact up to the lowest group holding one; None otherwise)."""
     n_clusters, n_rows = centres.shape[0], x.shape[0]
     group_size = tie_group_size(n_clusters)
     n_groups = -(-n_clusters // group_size)
@@ -230,13 +231,14 @@ def _nearest_by_groups(xp: Namespace, library: Library, x: Array, centres: Array
     index = index_dtype(xp, device_of(x))
     groups_within = group_best <= threshold
     group = xp.astype(first_true(xp, groups_within, axis=0), index)
-    within = xp.sum(xp.astype(groups_within, index), axis=0)
+    within = xp.sum(xp.astype(groups_within, index), axis=0) if counted else None
     if group_size == 1:
         return group, best, within
     members = xp.take_along_axis(block, xp.reshape(group, (1, 1, n_rows)), axis=0)[0, ...]
     members_within = members <= threshold
     labels = group * group_size + xp.astype(first_true(xp, members_within, axis=0), index)
-    within = within - 1 + xp.sum(xp.astype(members_within, index), axis=0)
+    if counted:
+        within = within - 1 + xp.sum(xp.astype(members_within, index), axis=0)
     if padding:  # a row without a nearest centre falls in the padding: the last centre
         labels = xp.minimum(labels, xp.full((), n_clusters - 1, dtype=index,
                                             device=device_of(x)))
@@ -244,7 +246,8 @@ def _nearest_by_groups(xp: Namespace, library: Library, x: Array, centres: Array
 
 
 def _nearest_by_rows(xp: Namespace, library: Library, x: Array, centres: Array,
-                     centre_sq_norms: Array, slack: Array) -> tuple[Array, Array, Array]:
+                     centre_sq_norms: Array, slack: Array,
+                     counted: bool) -> tuple[Array, Array, Array | None]:
     """:func:`_nearest_by_groups` on a row-major ``(n_rows, k)`` score block: the same
     ties, the same labels."""
     block = library.matmul(xp, x, (-2.0 * centres).T)
@@ -253,7 +256,7 @@ def _nearest_by_rows(xp: Namespace, library: Library, x: Array, centres: Array,
     tied = block <= (best + slack)[:, None]
     index = index_dtype(xp, device_of(x))
     return (xp.astype(library.first_true(xp, tied), index), best,
-            xp.sum(xp.astype(tied, index), axis=1))
+            xp.sum(xp.astype(tied, index), axis=1) if counted else None)
 
 
 def _close_calls_decided(library: Library, xp: Namespace, x: Array, centres: Array,
