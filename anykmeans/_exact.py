@@ -41,10 +41,10 @@ def close_call_bound(xp: Namespace, x_sq_norms: Array, centre_sq_norms: Array,
 
 
 def exactly_nearest(xp: Namespace, x: Array, centres: Array, candidates: Array,
-                    usable: Array) -> Array:
+                    usable: Array, tie_ulps: int) -> Array:
     """For each row of ``x``, the nearest of its usable candidate centres by squared
-    distances computed far beyond ``x``'s precision, the same way on every library;
-    equally near: the lowest index.
+    distances computed far beyond ``x``'s precision, the same way on every library; tied:
+    the lowest index.
 
     Parameters
     ----------
@@ -53,6 +53,11 @@ def exactly_nearest(xp: Namespace, x: Array, centres: Array, candidates: Array,
     candidates : integer array of shape (m, n_rows)
         The candidate centres of each row (a column); the first row's are always usable.
     usable : boolean array of shape (m, n_rows)
+    tie_ulps : int
+        Candidates whose distances ``sqrt(D)`` are within ``tie_ulps`` units of ``x``'s
+        dtype of ``|x| + max |c|`` of the least are tied: the rounding of the centred
+        rows and centres, which are the caller's rows and centres less the data's mean
+        (exactly equidistant before, they stay tied).
 
     Returns
     -------
@@ -60,29 +65,33 @@ def exactly_nearest(xp: Namespace, x: Array, centres: Array, candidates: Array,
 
     Notes
     -----
-    The squared distances are ``sum_f (x_f - c_f)^2`` in float64 where the device has
-    it (the differences and squares of float32 values are then exact), otherwise as
-    unevaluated sums ``hi + lo`` of two values of ``x``'s dtype (error-free
-    differences and products, compensated additions): about twice its precision.
-    Features are added in one fixed order (:func:`_halving_sum`).
+    The squared distances and norms are sums of squares in float64 where the device has
+    it (the differences and squares of float32 values are then exact), otherwise of
+    differences squared as unevaluated sums ``hi + lo`` of two values of ``x``'s dtype
+    (error-free differences and products, compensated additions), rounded to one.
+    Features are added in one fixed order (:func:`_halving_sum`), and everything else is
+    elementwise: every library computes the same bits.
     """
     m, n_rows = candidates.shape
     rows = xp.concat([x] * m) if m > 1 else x
     chosen = xp.take(centres, xp.reshape(candidates, (-1,)), axis=0)
     if has_float64(xp, array_api_compat.device(x)):
-        difference = xp.astype(rows, xp.float64) - xp.astype(chosen, xp.float64)
-        high, low = _halving_sum(xp, (difference * difference, None))
+        rows, chosen = xp.astype(rows, xp.float64), xp.astype(chosen, xp.float64)
+        difference = rows - chosen
+        distances, _ = _halving_sum(xp, (difference * difference, None))
     else:
-        high, low = _halving_sum(xp, _two_float_squares(xp, rows, chosen))
-    infinity = xp.full((), xp.inf, dtype=high.dtype, device=array_api_compat.device(high))
-    high = xp.where(usable, xp.reshape(high, (m, n_rows)), infinity)
-    nearest = high == xp.min(high, axis=0)[None, :]
-    if low is not None:
-        low = xp.where(nearest, xp.reshape(low, (m, n_rows)), infinity)
-        nearest = nearest & (low == xp.min(low, axis=0)[None, :])
+        distances, _ = _halving_sum(xp, _two_float_squares(xp, rows, chosen))
+    (row_norms, _), (centre_norms, _) = (_halving_sum(xp, (v * v, None)) for v in (rows, chosen))
+    infinity = xp.full((), xp.inf, dtype=distances.dtype, device=array_api_compat.device(x))
+    distances = xp.where(usable, xp.reshape(distances, (m, n_rows)), infinity)
+    centre_norms = xp.where(usable, xp.reshape(centre_norms, (m, n_rows)), -infinity)
+    nearest = xp.min(distances, axis=0)
+    slack = (tie_ulps * xp.finfo(x.dtype).eps * xp.sqrt(nearest)
+             * (xp.sqrt(row_norms[:n_rows]) + xp.sqrt(xp.max(centre_norms, axis=0))))
+    tied = distances <= (nearest + slack)[None, :]
     beyond = xp.full((), centres.shape[0], dtype=candidates.dtype,
                      device=array_api_compat.device(candidates))
-    return xp.min(xp.where(nearest, candidates, beyond), axis=0)
+    return xp.min(xp.where(tied, candidates, beyond), axis=0)
 
 
 def _two_float_squares(xp: Namespace, x: Array, c: Array) -> tuple[Array, Array]:

@@ -293,7 +293,8 @@ def _close_calls_decided(library: Library, xp: Namespace, x: Array, centres: Arr
     third = xp.astype(xp.argmin(rest, axis=0), index)
     third_within = xp.min(rest, axis=0) <= row_window
     usable = xp.stack([xp.ones_like(picked), picked & second_within, picked & third_within])
-    decided = exactly_nearest(xp, rows, centres, xp.stack([first, second, third]), usable)
+    decided = exactly_nearest(xp, rows, centres, xp.stack([first, second, third]), usable,
+                              TIE_ULPS)
     if library.traced:
         return decided  # a row that is no close call has its label as its one candidate
     position = xp.cumulative_sum(xp.astype(close, index)) - 1  # among the close calls

@@ -16,7 +16,7 @@ import pytest
 import anykmeans
 from anykmeans._libraries import _fused, library_of
 from anykmeans._namespace import array_namespace
-from anykmeans._primitives import Data, assign, nearest
+from anykmeans._primitives import TIE_ULPS, Data, assign, nearest
 from tests.conftest import CASES, Case, host
 
 
@@ -60,19 +60,28 @@ def _with_seeds_part(params: list) -> list:
 
 def near_a_common_point(n: int, k: int, d: int = 16, seed: int = 0):
     """Rows around ``k / 2`` points 1000 from the origin (not centred), and ``k`` centres: each
-    point and a copy 0.01 from it. Each row's two nearest centres are a pair whose distances
-    differ by less than the rounding of its float32 scores (|c|^2 - 2 c.x, about 3e7)."""
+    point and a copy about a unit from it. Each row's two nearest centres are a pair whose
+    squared distances differ by less than the rounding of its float32 scores (``|c|^2 -
+    2 c.x``, about 3e7): every row is a close call, nearly none a tie."""
     rng = np.random.default_rng(seed)
     points = 1000 + rng.uniform(0, 100, size=(k // 2, d))
-    centres = np.concatenate([points, points + rng.uniform(-0.01, 0.01, size=points.shape)])
+    centres = np.concatenate([points, points + rng.uniform(-1, 1, size=points.shape)])
     X = points[rng.integers(0, k // 2, n)] + rng.standard_normal((n, d))
     return X.astype(np.float32), centres.astype(np.float32)
 
 
-def exact_nearest(X, centres):
-    """Each row's nearest centre by float64 residuals."""
-    residuals = X.astype(np.float64)[:, None, :] - centres.astype(np.float64)[None, :, :]
-    return np.argmin(np.sum(residuals * residuals, axis=2), axis=1)
+def assert_exactly_nearest(labels, X, centres):
+    """Each label is the nearest centre by float64 residuals of the float32 values, or tied
+    with it (``exactly_nearest``'s slack, taken with the largest centre)."""
+    x, c = X.astype(np.float64), centres.astype(np.float64)
+    distances = ((x[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
+    least = distances.min(axis=1)
+    slack = (TIE_ULPS * np.finfo(np.float32).eps * np.sqrt(least)
+             * (np.sqrt((x * x).sum(1)) + np.sqrt((c * c).sum(1).max())))
+    assert np.all(distances[np.arange(len(X)), labels] <= least + slack)
+    clear = np.sort(distances, axis=1)[:, 1] > least + slack
+    assert clear.mean() > 0.95
+    np.testing.assert_array_equal(labels[clear], distances.argmin(axis=1)[clear])
 
 
 def groups_of_blobs(n: int = 20_000, d: int = 16, k: int = 32, far: float = 600):
@@ -90,7 +99,11 @@ def test_close_calls_go_to_the_exactly_nearest_centre(case):
     x, c = case.asarray(X), case.asarray(centres)
     xp, library = array_namespace(x), library_of(x)
     labels, _ = nearest(xp, x, library.sq_norms(xp, x), c, library.sq_norms(xp, c), library)
-    np.testing.assert_array_equal(host(labels), exact_nearest(X, centres))
+    labels = host(labels)
+    assert_exactly_nearest(labels, X, centres)
+    reference, _ = nearest(np, X, np.einsum("ij,ij->i", X, X), centres,
+                           np.einsum("ij,ij->i", centres, centres))
+    np.testing.assert_array_equal(labels, reference)
 
 
 def test_the_fused_loop_decides_close_calls_as_nearest(monkeypatch):
@@ -100,7 +113,10 @@ def test_the_fused_loop_decides_close_calls_as_nearest(monkeypatch):
     X, centres = near_a_common_point(3000, 40)
     data = Data(X, np.zeros(X.shape[1], dtype=np.float32), chunk_size=1000)
     labels = assign(data, centres, update=True).labels
-    np.testing.assert_array_equal(labels, exact_nearest(X, centres))
+    assert_exactly_nearest(labels, X, centres)
+    standard, _ = nearest(np, X, np.einsum("ij,ij->i", X, X), centres,
+                          np.einsum("ij,ij->i", centres, centres))
+    np.testing.assert_array_equal(labels, standard)
 
 
 @pytest.fixture(scope="module")

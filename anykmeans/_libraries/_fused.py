@@ -56,7 +56,7 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
                      w: Array, centres: Array, slack_scale: Any, max_centre_sq_norm: Any,
                      labels: Array, sums: Array, weight_sums: Array, update: bool,
                      exact: bool, next_rows: Array, mean: Array, next_x: Array,
-                     recheck: bool = False) -> float:
+                     recheck: bool = False, tie_scale: float = 0.0) -> float:
     """Label a tile's rows from their scores; accumulate the inertia and cluster sums.
 
     Parameters
@@ -94,8 +94,9 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
     recheck : bool
         Decide as :func:`anykmeans._primitives.nearest` does for scores coarser than
         float64: on a close call, the nearest of its candidates by squared distances in
-        float64, features added in :func:`anykmeans._libraries._ops.exactly_nearest`'s
-        order.
+        float64, as :func:`anykmeans._exact.exactly_nearest` decides.
+    tie_scale : float
+        When ``recheck``: ``exactly_nearest``'s ``tie_ulps`` times the dtype's epsilon.
 
     Returns
     -------
@@ -152,25 +153,45 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
                             others[0], others[1], j)
                 if rank == 2 and lowest > best[i]:  # the third is no close call
                     others = (others[0], others[1], n_clusters)
-            nearest_so_far = np.inf
-            for which in range(3):  # squared distances in float64, in halving order
-                centre = others[which]
-                if centre == n_clusters:
+            # exactly_nearest: the candidates' squared distances and norms and the row's
+            # norm in float64, in halving order; ties within the centring's rounding
+            distances = np.full(3, np.inf)
+            centre_norms = np.full(3, -np.inf)
+            row_norm = 0.0
+            for which in range(4):  # the three candidates, then the row
+                centre = others[which] if which < 3 else 0
+                if which < 3 and centre == n_clusters:
                     continue
-                for f in range(n_features):
-                    residual = np.float64(x[i, f]) - np.float64(centres[centre, f])
-                    halves[f] = residual * residual
-                length = n_features
-                while length > 1:
-                    half = length // 2
-                    for f in range(half):
-                        halves[f] += halves[f + half]
-                    if length % 2:
-                        halves[half] = halves[2 * half]
-                    length = half + length % 2
-                if halves[0] < nearest_so_far or (halves[0] == nearest_so_far
-                                                  and centre < label):
-                    nearest_so_far, label = halves[0], centre
+                for part in range(2 if which < 3 else 1):
+                    for f in range(n_features):
+                        if which == 3:
+                            value = np.float64(x[i, f])
+                        elif part == 0:
+                            value = np.float64(x[i, f]) - np.float64(centres[centre, f])
+                        else:
+                            value = np.float64(centres[centre, f])
+                        halves[f] = value * value
+                    length = n_features
+                    while length > 1:
+                        half = length // 2
+                        for f in range(half):
+                            halves[f] += halves[f + half]
+                        if length % 2:
+                            halves[half] = halves[2 * half]
+                        length = half + length % 2
+                    if which == 3:
+                        row_norm = halves[0]
+                    elif part == 0:
+                        distances[which] = halves[0]
+                    else:
+                        centre_norms[which] = halves[0]
+            least = distances.min()
+            limit = least + tie_scale * np.sqrt(least) * (np.sqrt(row_norm)
+                                                          + np.sqrt(centre_norms.max()))
+            label = n_clusters
+            for which in range(3):
+                if distances[which] <= limit:
+                    label = min(label, others[which])
         labels[i] = label
         if exact:
             distance = 0.0
@@ -271,21 +292,22 @@ def chunk_assignment(X: Array, mean: Array, weights: Array | None, centres: Arra
                              x_sq_norms, previous_labels, update, exact_inertia,
                              -2.0 * centres,
                              dtype.type(scale * np.finfo(dtype).eps),
-                             dtype.type(np.max(centre_sq_norms)), recheck)
+                             dtype.type(np.max(centre_sq_norms)), recheck,
+                             tie_ulps * float(np.finfo(dtype).eps))
 
 
 def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: Array | None,
                  centres: Array, centre_sq_norms: Array, x_sq_norms: Array | None,
                  previous_labels: Array | None, update: bool, exact_inertia: bool,
                  scaled: Array, slack_scale: Any, max_norm: Any, recheck: bool,
-                 rows: slice) -> Assignment:
+                 tie_scale: float, rows: slice) -> Assignment:
     """The assignment of the rows ``X[rows]`` (centred on ``mean``), tile by tile.
 
     The contract of :func:`anykmeans._primitives.assign` on one chunk; ``kernel``
     is :func:`compiled_kernel`'s (or :func:`nearest_and_sums` itself). What is the
     same for every chunk of a pass comes made: ``scaled`` is ``-2 centres``,
-    ``slack_scale``, ``max_norm`` and ``recheck`` are :func:`nearest_and_sums`'s. The sums
-    are float64's.
+    ``slack_scale``, ``max_norm``, ``recheck`` and ``tie_scale`` are
+    :func:`nearest_and_sums`'s. The sums are float64's.
     """
     dtype = X.dtype
     n_clusters, n_features = centres.shape
@@ -312,7 +334,8 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
         inertia += kernel(block, centre_sq_norms, x, norms[start:stop],
                           no_weights if weights is None else weights[tile], centres,
                           slack_scale, max_norm, labels[start:stop], sums, weight_sums,
-                          update, exact_inertia, next_rows, mean, next_x, recheck)
+                          update, exact_inertia, next_rows, mean, next_x, recheck,
+                          tie_scale)
         x = next_x
         buffers.reverse()
     inertia = np.asarray(inertia, dtype=dtype)
