@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._exact import close_call_bound, exactly_nearest
 from ._libraries import Array, Assignment, Library, Namespace, first_true, library_of
 from ._namespace import array_namespace, device_of, index_dtype, to_host
 
@@ -169,6 +170,14 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     deciding them by index rather than by rounding is what makes every backend
     give the same labels.
 
+    Scores coarser than float64 (float32) on the CPU plan are compared within
+    a wider window, the rounding any library's product may make
+    (:func:`~anykmeans._exact.close_call_bound`): a row with one centre in it
+    goes to that centre; a row with more (a close call) to the exactly nearest
+    of its candidates (:func:`_close_calls_decided`), so that every library
+    gives it the same label. The accelerator plan keeps the ulps' window (a
+    close call is decided there by the device's product).
+
     From 128 centres on, the centres are taken in consecutive groups of
     :func:`tie_group_size` (the last one padded with centres scoring
     infinity): the lowest tied index lies in the lowest group whose best score
@@ -181,12 +190,32 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     minimum and its first tied centre are found along it, without groups.
     """
     library = library or library_of(x)
+    rechecked = x.dtype != xp.float64 and not library.accelerator
+    if rechecked:
+        slack = close_call_bound(xp, x_sq_norms, centre_sq_norms, x.shape[1])
+    else:
+        slack = TIE_ULPS * xp.finfo(x.dtype).eps * (x_sq_norms + xp.max(centre_sq_norms))
     if library.row_major_scores(x.shape[0], centres.shape[0]):
-        return _nearest_by_rows(xp, library, x, x_sq_norms, centres, centre_sq_norms)
+        labels, best, within = _nearest_by_rows(xp, library, x, centres, centre_sq_norms,
+                                                slack, rechecked)
+    else:
+        labels, best, within = _nearest_by_groups(xp, library, x, centres, centre_sq_norms,
+                                                  slack, rechecked)
+    if rechecked:
+        labels = _close_calls_decided(library, xp, x, centres, centre_sq_norms, labels,
+                                      best + slack, within > 1)
+    return labels, best
+
+
+def _nearest_by_groups(xp: Namespace, library: Library, x: Array, centres: Array,
+                       centre_sq_norms: Array, slack: Array,
+                       counted: bool) -> tuple[Array, Array, Array | None]:
+    """:func:`nearest` on a centre-major ``(k, n_rows)`` score block: each row's label, best
+    score and, when ``counted``, how many centres score within ``slack`` of it (at least 2
+    where there are; exact up to the lowest group holding one; None otherwise)."""
     n_clusters, n_rows = centres.shape[0], x.shape[0]
     group_size = tie_group_size(n_clusters)
     n_groups = -(-n_clusters // group_size)
-    slack = TIE_ULPS * xp.finfo(x.dtype).eps * (x_sq_norms + xp.max(centre_sq_norms))
     padding = n_groups * group_size - n_clusters
     if padding:
         centres = xp.concat([centres, xp.zeros((padding, centres.shape[1]), dtype=centres.dtype,
@@ -200,27 +229,77 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     best = xp.min(group_best, axis=0)
     threshold = best + slack
     index = index_dtype(xp, device_of(x))
-    group = xp.astype(first_true(xp, group_best <= threshold, axis=0), index)
+    groups_within = group_best <= threshold
+    group = xp.astype(first_true(xp, groups_within, axis=0), index)
+    within = xp.sum(xp.astype(groups_within, index), axis=0) if counted else None
     if group_size == 1:
-        return group, best
+        return group, best, within
     members = xp.take_along_axis(block, xp.reshape(group, (1, 1, n_rows)), axis=0)[0, ...]
-    labels = group * group_size + xp.astype(first_true(xp, members <= threshold, axis=0), index)
+    members_within = members <= threshold
+    labels = group * group_size + xp.astype(first_true(xp, members_within, axis=0), index)
+    if counted:
+        within = within - 1 + xp.sum(xp.astype(members_within, index), axis=0)
     if padding:  # a row without a nearest centre falls in the padding: the last centre
         labels = xp.minimum(labels, xp.full((), n_clusters - 1, dtype=index,
                                             device=device_of(x)))
-    return labels, best
+    return labels, best, within
 
 
-def _nearest_by_rows(xp: Namespace, library: Library, x: Array, x_sq_norms: Array,
-                     centres: Array, centre_sq_norms: Array) -> tuple[Array, Array]:
-    """:func:`nearest` on a row-major ``(n_rows, k)`` score block: the same ties, the same
-    labels."""
-    slack = TIE_ULPS * xp.finfo(x.dtype).eps * (x_sq_norms + xp.max(centre_sq_norms))
+def _nearest_by_rows(xp: Namespace, library: Library, x: Array, centres: Array,
+                     centre_sq_norms: Array, slack: Array,
+                     counted: bool) -> tuple[Array, Array, Array | None]:
+    """:func:`_nearest_by_groups` on a row-major ``(n_rows, k)`` score block: the same
+    ties, the same labels."""
     block = library.matmul(xp, x, (-2.0 * centres).T)
     block += centre_sq_norms[None, :]
     best = xp.min(block, axis=1)
     tied = block <= (best + slack)[:, None]
-    return xp.astype(library.first_true(xp, tied), index_dtype(xp, device_of(x))), best
+    index = index_dtype(xp, device_of(x))
+    return (xp.astype(library.first_true(xp, tied), index), best,
+            xp.sum(xp.astype(tied, index), axis=1) if counted else None)
+
+
+def _close_calls_decided(library: Library, xp: Namespace, x: Array, centres: Array,
+                         centre_sq_norms: Array, labels: Array, window: Array,
+                         close: Array) -> Array:
+    """``labels`` with each close call (a row with ``close`` set) sent to the exactly
+    nearest of its candidates: its label (the lowest centre scoring within ``window``)
+    and the two best-scoring of the others that score within it too.
+
+    The close calls' scores are computed again and their candidates' distances
+    exactly (:func:`~anykmeans._exact.exactly_nearest`): the close calls alone, or,
+    where the library traces the chunk into a program of fixed shapes
+    (:attr:`~anykmeans._libraries.Library.traced`), every row. The exactly nearest
+    centre always scores within the window, so a row that is no close call has one
+    answer on every library, and so has a close call among up to three centres.
+    """
+    if library.traced:
+        rows, first, row_window, picked = x, labels, window, close
+    else:
+        (at,) = xp.nonzero(close)
+        if at.shape[0] == 0:
+            return labels
+        rows = library.dense(xp, library.rows_at(xp, x, at))  # sparse rows too
+        first, row_window = xp.take(labels, at), xp.take(window, at)
+        picked = xp.ones(at.shape[0], dtype=xp.bool, device=device_of(x))
+    index = labels.dtype
+    infinity = xp.full((), xp.inf, dtype=x.dtype, device=device_of(x))
+    ids = xp.arange(centres.shape[0], dtype=index, device=device_of(x))[:, None]
+    others = xp.where(ids == first[None, :], infinity,
+                      scores(library, xp, rows, centres, centre_sq_norms))
+    second = xp.astype(xp.argmin(others, axis=0), index)
+    second_within = xp.min(others, axis=0) <= row_window
+    rest = xp.where(ids == second[None, :], infinity, others)
+    third = xp.astype(xp.argmin(rest, axis=0), index)
+    third_within = xp.min(rest, axis=0) <= row_window
+    usable = xp.stack([xp.ones_like(picked), picked & second_within, picked & third_within])
+    decided = exactly_nearest(xp, rows, centres, xp.stack([first, second, third]), usable,
+                              TIE_ULPS)
+    if library.traced:
+        return decided  # a row that is no close call has its label as its one candidate
+    position = xp.cumulative_sum(xp.astype(close, index)) - 1  # among the close calls
+    position = xp.maximum(position, xp.zeros_like(position))
+    return xp.where(close, xp.take(decided, position), labels)
 
 
 def tie_group_size(n_clusters: int) -> int:

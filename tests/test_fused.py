@@ -69,16 +69,16 @@ def test_fused_lloyd_pass_equals_the_standard_path(compiled, monkeypatch, d, k, 
     fused, standard = both_paths(monkeypatch, X, centres, update=True, w=w)
     np.testing.assert_array_equal(fused.labels, standard.labels)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(fused.sums, standard.sums, rtol=rtol,
-                               atol=rtol * np.abs(X).max() * len(X))
+    # Both paths add the sums up in float64 whatever the rows' dtype (Assignment.sums):
+    # chunks and Dask's blocks then add up to the same sums in any order.
+    np.testing.assert_allclose(fused.sums, standard.sums, rtol=1e-12,
+                               atol=1e-12 * np.abs(X).max() * len(X))
     np.testing.assert_allclose(fused.weight_sums, standard.weight_sums, rtol=rtol)
     np.testing.assert_allclose(fused.inertia, standard.inertia, rtol=rtol)
     np.testing.assert_allclose(fused.x_sq_norms, standard.x_sq_norms, rtol=rtol)
     assert fused.labels.dtype == standard.labels.dtype
-    assert standard.sums.dtype == fused.inertia.dtype == dtype
-    # The compiled loop adds the sums up in float64 (see Assignment.sums): chunks and Dask's
-    # blocks then add up to the same sums in any order.
-    assert fused.sums.dtype == np.float64
+    assert fused.inertia.dtype == dtype
+    assert fused.sums.dtype == standard.sums.dtype == np.float64
 
 
 @pytest.mark.parametrize("d, k", SHAPES)

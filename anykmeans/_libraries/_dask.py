@@ -258,7 +258,8 @@ class DaskPasses(Passes):
         inertia = da.from_delayed(total.inertia, shape=(), dtype=X.dtype)
         sums = weight_sums = None
         if update:
-            sums = da.from_delayed(total.sums, shape=(n_clusters, n_features), dtype=X.dtype)
+            # Added up in float64 (Primitives.cluster_sums; NumPy and CuPy blocks have it).
+            sums = da.from_delayed(total.sums, shape=(n_clusters, n_features), dtype=np.float64)
             weight_sums = da.from_delayed(total.weight_sums, shape=(n_clusters,), dtype=X.dtype)
         return Assignment(labels, inertia, sums, weight_sums, x_sq_norms)
 
@@ -306,6 +307,7 @@ class Dask(Library):
 
     name = "dask"
     passes_type = DaskPasses
+    traced = True  # a lazy array's shapes cannot come from its values
     install = "pip install 'dask[array]' (and distributed for a cluster)"
 
     #: The library of an array of a Dask computation's result, its blocks' library: set by

@@ -56,7 +56,8 @@ DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms: Array,
                      w: Array, centres: Array, slack_scale: Any, max_centre_sq_norm: Any,
                      labels: Array, sums: Array, weight_sums: Array, update: bool,
-                     exact: bool, next_rows: Array, mean: Array, next_x: Array) -> float:
+                     exact: bool, next_rows: Array, mean: Array, next_x: Array,
+                     recheck: bool = False, tie_scale: float = 0.0) -> float:
     """Label a tile's rows from their scores; accumulate the inertia and cluster sums.
 
     Parameters
@@ -70,10 +71,11 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
     w : array of shape (n_rows,) or (0,)
         The rows' weights; empty for unit weights.
     centres : array of shape (n_clusters, n_features)
-        Read only when ``exact``.
+        Read only when ``exact`` or ``recheck``.
     slack_scale, max_centre_sq_norm : scalars of the block's dtype
         A row's ties are the scores within ``slack_scale * (|x|^2 + max |c|^2)`` of its
-        best score.
+        best score; when ``recheck``, within ``slack_scale * (max |c|^2 + 2 max |c| |x|)``
+        (:func:`anykmeans._primitives.close_call_bound`).
     labels : integer array of shape (n_rows,)
         Written: each row's nearest centre.
     sums : float64 array of shape (n_clusters, n_features)
@@ -90,6 +92,12 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
     next_x : array of shape (n_next, n_features)
         Written: ``next_rows - mean``, row by row with this tile's, so that reading the
         next tile from memory overlaps this one's arithmetic.
+    recheck : bool
+        Decide as :func:`anykmeans._primitives.nearest` does for scores coarser than
+        float64: on a close call, the nearest of its candidates by squared distances in
+        float64, as :func:`anykmeans._exact.exactly_nearest` decides.
+    tie_scale : float
+        When ``recheck``: ``exactly_nearest``'s ``tie_ulps`` times the dtype's epsilon.
 
     Returns
     -------
@@ -107,16 +115,21 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
     best = np.empty(n_rows, dtype=block.dtype)
     has_nan = np.empty(n_rows, dtype=np.bool_)
     nearest = np.empty(n_rows, dtype=np.int32)
+    runner_up = np.full(n_rows if recheck else 0, np.inf, dtype=block.dtype)  # 2nd best score
     for i in range(n_rows):
         best[i] = block[0, i] + centre_sq_norms[0]
         has_nan[i] = best[i] != best[i]
     for j in range(1, n_clusters):
         for i in range(n_rows):
             score = block[j, i] + centre_sq_norms[j]
+            if recheck:
+                runner_up[i] = min(runner_up[i], max(best[i], score))
             best[i] = score if score < best[i] else best[i]
             has_nan[i] |= score != score
     for i in range(n_rows):  # ties: the lowest centre within the slack of the best score
-        best[i] += slack_scale * (x_sq_norms[i] + max_centre_sq_norm)
+        best[i] += slack_scale * (
+            max_centre_sq_norm + 2 * np.sqrt(max_centre_sq_norm * x_sq_norms[i]) if recheck
+            else x_sq_norms[i] + max_centre_sq_norm)
         nearest[i] = n_clusters
     for j in range(n_clusters):
         for i in range(n_rows):
@@ -125,8 +138,61 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
     weighted = w.shape[0] > 0
     n_next = next_rows.shape[0]
     inertia = 0.0
+    halves = np.empty(n_features, dtype=np.float64)
     for i in range(n_rows):
         label = n_clusters - 1 if has_nan[i] else nearest[i]  # a NaN: no centre is nearest
+        if recheck and not has_nan[i] and runner_up[i] <= best[i]:  # a close call
+            others = (label, n_clusters, n_clusters)  # the first, then the two best-scoring
+            for rank in range(1, 3):
+                lowest = np.inf
+                for j in range(n_clusters):
+                    score = block[j, i] + centre_sq_norms[j]
+                    taken = j == others[0] or j == others[1]
+                    if not taken and score < lowest:
+                        lowest = score
+                        others = (others[0], j, others[2]) if rank == 1 else (
+                            others[0], others[1], j)
+                if rank == 2 and lowest > best[i]:  # the third is no close call
+                    others = (others[0], others[1], n_clusters)
+            # exactly_nearest: the candidates' squared distances and norms and the row's
+            # norm in float64, in halving order; ties within the centring's rounding
+            distances = np.full(3, np.inf)
+            centre_norms = np.full(3, -np.inf)
+            row_norm = 0.0
+            for which in range(4):  # the three candidates, then the row
+                centre = others[which] if which < 3 else 0
+                if which < 3 and centre == n_clusters:
+                    continue
+                for part in range(2 if which < 3 else 1):
+                    for f in range(n_features):
+                        if which == 3:
+                            value = np.float64(x[i, f])
+                        elif part == 0:
+                            value = np.float64(x[i, f]) - np.float64(centres[centre, f])
+                        else:
+                            value = np.float64(centres[centre, f])
+                        halves[f] = value * value
+                    length = n_features
+                    while length > 1:
+                        half = length // 2
+                        for f in range(half):
+                            halves[f] += halves[f + half]
+                        if length % 2:
+                            halves[half] = halves[2 * half]
+                        length = half + length % 2
+                    if which == 3:
+                        row_norm = halves[0]
+                    elif part == 0:
+                        distances[which] = halves[0]
+                    else:
+                        centre_norms[which] = halves[0]
+            least = distances.min()
+            limit = least + tie_scale * np.sqrt(least) * (np.sqrt(row_norm)
+                                                          + np.sqrt(centre_norms.max()))
+            label = n_clusters
+            for which in range(3):
+                if distances[which] <= limit:
+                    label = min(label, others[which])
         labels[i] = label
         if exact:
             distance = 0.0
@@ -227,10 +293,13 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     dtype = X.dtype
     labels = np.empty(X.shape[0], dtype=np.intp)
     norms = np.empty(X.shape[0], dtype=dtype) if x_sq_norms is None else x_sq_norms
+    recheck = dtype != np.float64  # close calls rechecked, as nearest does
+    scale = 2 * (X.shape[1] + 2) if recheck else tie_ulps
     chunk = functools.partial(assign_chunk, kernel, X, mean, weights, centres, centre_sq_norms,
                               x_sq_norms is None, previous_labels, update, exact_inertia,
-                              -2.0 * centres, dtype.type(tie_ulps * np.finfo(dtype).eps),
-                              dtype.type(np.max(centre_sq_norms)), labels, norms)
+                              -2.0 * centres, dtype.type(scale * np.finfo(dtype).eps),
+                              dtype.type(np.max(centre_sq_norms)), recheck,
+                              tie_ulps * float(np.finfo(dtype).eps), labels, norms)
     total = None
     for part in data.map(chunk, centres.shape[0]):
         total = part if total is None else tuple(map(operator.add, total, part))
@@ -243,7 +312,8 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
 def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: Array | None,
                  centres: Array, centre_sq_norms: Array, computes_norms: bool,
                  previous_labels: Array | None, update: bool, exact_inertia: bool,
-                 scaled: Array, slack_scale: Any, max_norm: Any, labels: Array, norms: Array,
+                 scaled: Array, slack_scale: Any, max_norm: Any, recheck: bool,
+                 tie_scale: float, labels: Array, norms: Array,
                  rows: slice) -> tuple[Array, ...]:
     """The assignment of the rows ``X[rows]`` (centred on ``mean``), tile by tile.
 
@@ -251,7 +321,8 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
     squared norms into ``norms[rows]`` (else reads them there). ``kernel`` is
     :func:`compiled_kernel`'s (or :func:`nearest_and_sums` itself). What is the same
     for every chunk of a pass comes made: ``scaled`` is ``-2 centres``,
-    ``slack_scale`` and ``max_norm`` are :func:`nearest_and_sums`'s.
+    ``slack_scale``, ``max_norm``, ``recheck`` and ``tie_scale`` are
+    :func:`nearest_and_sums`'s.
 
     Returns
     -------
@@ -285,7 +356,8 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
         inertia += kernel(block, centre_sq_norms, x, norms[start:stop],
                           no_weights if weights is None else weights[tile], centres,
                           slack_scale, max_norm, labels[start:stop], sums, weight_sums,
-                          update, exact_inertia, next_rows, mean, next_x)
+                          update, exact_inertia, next_rows, mean, next_x, recheck,
+                          tie_scale)
         x = next_x
         buffers.reverse()
     added = [np.asarray(inertia, dtype=dtype)]

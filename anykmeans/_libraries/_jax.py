@@ -31,6 +31,7 @@ class Jax(Library):
     native_segment_sum = True
     install = "pip install jax"
     modules = ("jaxlib",)  # JAX's device types live there
+    traced = True
 
     @staticmethod
     def owns(x: Array) -> bool:

@@ -39,6 +39,14 @@ def has_float64(xp: Namespace, device: Any) -> bool:
     return "float64" in info.dtypes(device=device, kind="real floating")
 
 
+def sums_dtype(xp: Namespace, dtype: Any, device: Any) -> Any:
+    """The dtype cluster sums of ``dtype`` rows are added up and returned in: float64 where
+    ``device`` has it (the sums, and the centres rounded from them, then come out the same
+    however a library orders its additions and however the rows are split into chunks),
+    else ``dtype``."""
+    return xp.float64 if has_float64(xp, device) else dtype
+
+
 def sums_by_sorting(xp: Namespace, dtype: Any, device: Any) -> bool:
     """Whether sums by segment of ``dtype`` values are :class:`SortedSegments`' (running
     sums in float64, wider than the values: their differences lose nothing the values'
@@ -76,14 +84,14 @@ class SortedSegments:
         """Rows per segment, in ``dtype``."""
         return self.xp.astype(self.bounds[1:] - self.bounds[:-1], dtype)
 
-    def sums(self, values: Array) -> Array:
+    def sums(self, values: Array, dtype: Any = None) -> Array:
         """The sum of the rows of ``values`` (``(n,)`` or ``(n, d)``) in each segment, in
-        ``values``' dtype."""
+        ``dtype`` (``values``' when None)."""
         xp = self.xp
         rows = xp.astype(xp.take(values, self.order, axis=0), xp.float64)
         running = xp.cumulative_sum(rows, axis=0, include_initial=True)
         ends, starts = (xp.take(running, b, axis=0) for b in (self.bounds[1:], self.bounds[:-1]))
-        return xp.astype(ends - starts, values.dtype)
+        return xp.astype(ends - starts, values.dtype if dtype is None else dtype)
 
 
 class Primitives:
@@ -260,6 +268,7 @@ class Primitives:
         Returns
         -------
         sums : array of shape (n_clusters, n_features)
+            In float64 where the device has it (:func:`sums_dtype`), else in ``x``'s dtype.
         weight_sums : array of shape (n_clusters,), ``x``'s dtype
 
         Notes
@@ -269,14 +278,15 @@ class Primitives:
         the labels sorted once for both sums (:class:`SortedSegments`), or one
         one-hot block for both (see :func:`sums_by_sorting`).
         """
+        wide = sums_dtype(xp, x.dtype, array_api_compat.device(x))
         if self.native_segment_sum and not self.accelerator:
             weight_sums = (self.segment_count(xp, labels, n_clusters, x.dtype) if w is None
                            else self.segment_sum(xp, w, labels, n_clusters))
-            return self.segment_sum(xp, x, labels, n_clusters), weight_sums
+            return self.segment_sum(xp, xp.astype(x, wide), labels, n_clusters), weight_sums
         if sums_by_sorting(xp, x.dtype, array_api_compat.device(x)):
             segments = SortedSegments(xp, labels, n_clusters)
             weight_sums = segments.counts(x.dtype) if w is None else segments.sums(w)
-            return segments.sums(x), weight_sums
+            return segments.sums(x, wide), weight_sums
         one_hot = _one_hot(xp, labels, n_clusters, x.dtype)
         weight_sums = xp.sum(one_hot, axis=0) if w is None else self.matmul(xp, one_hot.T, w)
         return self.matmul(xp, one_hot.T, x), weight_sums

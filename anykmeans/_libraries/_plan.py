@@ -164,6 +164,10 @@ class Plan:
         """``function(chunk)`` for every chunk of rows of ``X``, yielded in chunk order."""
         return map(function, chunks)
 
+    traced = False
+    """Whether :meth:`compiled` traces a chunk's maths into a program of fixed shapes:
+    then no array inside it may take a shape from the values (``nonzero``)."""
+
     def compiled(self, function: Callable[..., T],
                  static_argnums: tuple[int, ...]) -> Callable[..., T]:
         """``function`` of one chunk, compiled where the library compiles; the arguments at

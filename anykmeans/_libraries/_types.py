@@ -52,10 +52,10 @@ class Assignment(NamedTuple):
         assignment itself; from the residuals ``x - c`` when the pass was
         asked for the exact inertia.
     sums : array of shape (n_clusters, n_features) or None
-        Weighted sum of the (centred) rows of each cluster: in ``X``'s dtype, or
-        in float64 where the pass adds them up in float64 (NumPy's fused loop),
-        so that the parts of a pass (chunks, Dask's blocks) add up to the same
-        sums in any order; the consumer rounds the total to ``X``'s dtype.
+        Weighted sum of the (centred) rows of each cluster: in float64 where the
+        device has it, so that the parts of a pass (chunks, Dask's blocks) add up
+        to the same sums in any order and on any library, else in ``X``'s dtype;
+        the consumer rounds the total to ``X``'s dtype.
     weight_sums : array of shape (n_clusters,) or None
         Sum of the weights of the rows of each cluster.
     x_sq_norms : array of shape (n_samples,)

@@ -1,0 +1,151 @@
+"""Close calls in float32: which centre is nearest, decided the same way on every library.
+
+Each library rounds a float32 matrix product its own way (its BLAS's order of
+additions, fused multiply-adds, blocking), so two libraries' scores of one row
+differ by a few units in the last place of their magnitude. A row whose two best
+scores are nearer than that (a *close call*) could go to different centres on
+different libraries. Here a close call is decided from squared distances computed
+far beyond float32's precision, by elementwise operations only (which every
+library rounds correctly) in one fixed order of additions: the same bits
+everywhere, and in Numba's loop (:mod:`anykmeans._libraries._fused`), which
+mirrors :func:`exactly_nearest`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import array_api_compat
+
+from ._libraries import Array, Namespace, has_float64
+
+__all__ = ["close_call_bound", "exactly_nearest"]
+
+
+def close_call_bound(xp: Namespace, x_sq_norms: Array, centre_sq_norms: Array,
+                     n_features: int) -> Array:
+    """For each row, how far apart two of its scores may be and their exact order still be
+    the reverse of their rounded one: ``(n_rows,)``, in the scores' dtype.
+
+    A score ``|c|^2 - 2 c.x`` computed in a dtype of machine epsilon ``eps`` by
+    any order of additions (any BLAS, any library, with or without fused
+    multiply-adds) is within ``(d + 2) eps / 2 (|c|^2 + 2 |c| |x|)`` of its exact
+    value (the classic bound on a dot product of ``d`` terms, plus the norm's
+    and the last addition's rounding): a row's rounded best can lose to another
+    score only when the two are within twice that, taken with the largest
+    centre norm (bounded here with ``eps`` rather than ``eps / 2``).
+    """
+    largest = xp.max(centre_sq_norms)
+    return ((n_features + 2) * 2 * xp.finfo(x_sq_norms.dtype).eps
+            * (largest + 2 * xp.sqrt(largest * x_sq_norms)))
+
+
+def exactly_nearest(xp: Namespace, x: Array, centres: Array, candidates: Array,
+                    usable: Array, tie_ulps: int) -> Array:
+    """For each row of ``x``, the nearest of its usable candidate centres by squared
+    distances computed far beyond ``x``'s precision, the same way on every library; tied:
+    the lowest index.
+
+    Parameters
+    ----------
+    x : array of shape (n_rows, n_features)
+    centres : array of shape (n_clusters, n_features), ``x``'s dtype
+    candidates : integer array of shape (m, n_rows)
+        The candidate centres of each row (a column); the first row's are always usable.
+    usable : boolean array of shape (m, n_rows)
+    tie_ulps : int
+        Candidates whose distances ``sqrt(D)`` are within ``tie_ulps`` units of ``x``'s
+        dtype of ``|x| + max |c|`` of the least are tied: the rounding of the centred
+        rows and centres, which are the caller's rows and centres less the data's mean
+        (exactly equidistant before, they stay tied).
+
+    Returns
+    -------
+    integer array of shape (n_rows,), ``candidates``' dtype
+
+    Notes
+    -----
+    The squared distances and norms are sums of squares in float64 where the device has
+    it (the differences and squares of float32 values are then exact), otherwise of
+    differences squared as unevaluated sums ``hi + lo`` of two values of ``x``'s dtype
+    (error-free differences and products, compensated additions), rounded to one.
+    Features are added in one fixed order (:func:`_halving_sum`), and everything else is
+    elementwise: every library computes the same bits.
+    """
+    m, n_rows = candidates.shape
+    rows = xp.concat([x] * m) if m > 1 else x
+    chosen = xp.take(centres, xp.reshape(candidates, (-1,)), axis=0)
+    if has_float64(xp, array_api_compat.device(x)):
+        rows, chosen = xp.astype(rows, xp.float64), xp.astype(chosen, xp.float64)
+        difference = rows - chosen
+        distances, _ = _halving_sum(xp, (difference * difference, None))
+    else:
+        distances, _ = _halving_sum(xp, _two_float_squares(xp, rows, chosen))
+    (row_norms, _), (centre_norms, _) = (_halving_sum(xp, (v * v, None)) for v in (rows, chosen))
+    infinity = xp.full((), xp.inf, dtype=distances.dtype, device=array_api_compat.device(x))
+    distances = xp.where(usable, xp.reshape(distances, (m, n_rows)), infinity)
+    centre_norms = xp.where(usable, xp.reshape(centre_norms, (m, n_rows)), -infinity)
+    nearest = xp.min(distances, axis=0)
+    slack = (tie_ulps * xp.finfo(x.dtype).eps * xp.sqrt(nearest)
+             * (xp.sqrt(row_norms[:n_rows]) + xp.sqrt(xp.max(centre_norms, axis=0))))
+    tied = distances <= (nearest + slack)[None, :]
+    beyond = xp.full((), centres.shape[0], dtype=candidates.dtype,
+                     device=array_api_compat.device(candidates))
+    return xp.min(xp.where(tied, candidates, beyond), axis=0)
+
+
+def _two_float_squares(xp: Namespace, x: Array, c: Array) -> tuple[Array, Array]:
+    """``(x - c)^2`` elementwise as ``hi + lo``, two values of ``x``'s dtype: the
+    difference's rounding recovered exactly (Knuth's two-sum), its square's by Dekker's
+    product, the small terms rounded once."""
+    difference = x - c
+    back = difference - x
+    error = (x - (difference - back)) + (-c - back)  # exactly x - c - difference
+    square = difference * difference
+    high, low = _split(xp, difference)
+    square_error = ((high * high - square) + 2 * high * low) + low * low
+    return _fast_two_sum(square, square_error + 2 * difference * error)
+
+
+def _split(xp: Namespace, a: Array) -> tuple[Array, Array]:
+    """``a`` as ``high + low``, exactly, each with half of the dtype's significand
+    (Veltkamp)."""
+    bits = 2 - math.frexp(xp.finfo(a.dtype).eps)[1]  # significand bits, the hidden one too
+    scaled = (2.0 ** -(-bits // 2) + 1) * a
+    high = scaled - (scaled - a)
+    return high, a - high
+
+
+def _fast_two_sum(a: Array, b: Array) -> tuple[Array, Array]:
+    """``a + b`` as ``hi + lo`` exactly, for ``|a| >= |b|`` (Dekker)."""
+    total = a + b
+    return total, b - (total - a)
+
+
+def _two_float_add(a: tuple[Array, Array], b: tuple[Array, Array]) -> tuple[Array, Array]:
+    """The sum of two ``hi + lo`` pairs as one, renormalised (Knuth's two-sum on the
+    highs)."""
+    total = a[0] + b[0]
+    back = total - a[0]
+    error = (a[0] - (total - back)) + (b[0] - back)
+    return _fast_two_sum(total, error + (a[1] + b[1]))
+
+
+def _halving_sum(xp: Namespace,
+                 values: tuple[Array, Array | None]) -> tuple[Array, Array | None]:
+    """Sums along axis 1 of ``values`` (an array, or ``hi + lo`` pairs with ``lo`` not
+    None), in one fixed order whatever the library: the first half of the columns added
+    to the second, the odd one out kept last, until one column is left."""
+    high, low = values
+    while high.shape[1] > 1:
+        half, odd = high.shape[1] // 2, high.shape[1] % 2
+        if low is None:
+            parts = (high[:, :half] + high[:, half:2 * half], None)
+        else:
+            parts = _two_float_add((high[:, :half], low[:, :half]),
+                                   (high[:, half:2 * half], low[:, half:2 * half]))
+        if odd:
+            parts = tuple(None if p is None else xp.concat([p, v[:, 2 * half:]], axis=1)
+                          for p, v in zip(parts, (high, low), strict=True))
+        high, low = parts
+    return high[:, 0], None if low is None else low[:, 0]

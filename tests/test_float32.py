@@ -1,0 +1,167 @@
+"""float32 gives NumPy's labels and n_iter on every backend: close calls are decided exactly.
+
+Each library rounds its float32 matrix product its own way, so a row whose two
+best scores are within that rounding would go to different centres on different
+libraries; such rows are decided from squared distances computed far more
+precisely (float64, or two float32 values where a device has no float64), the
+same on every library and in Numba's fused loop. Means and cluster sums are
+accumulated in float64 (compensated without it), so the centres agree too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anykmeans
+from anykmeans._libraries import _fused, library_of
+from anykmeans._namespace import array_namespace
+from anykmeans._primitives import TIE_ULPS, Data, assign, nearest
+from tests.conftest import CASES, Case, host
+
+
+def _float32_cases() -> list:
+    """Every backend of the ``xp`` cases once, its data in float32."""
+    seen, params = set(), []
+    for param in CASES:
+        case = param.values[0]
+        if case.backend.name not in seen:
+            seen.add(case.backend.name)
+            float32 = Case(case.backend, "float32")
+            params.append(pytest.param(float32, id=float32.id, marks=param.marks))
+    return params
+
+
+FLOAT32 = _float32_cases()
+
+#: Without float64, k-means++ sums its potentials in float32: the seeds part from NumPy's
+#: (here at the 16th pick). Compensated potentials are still to come (issue 23, item 7).
+SEEDS_PART = pytest.mark.xfail(reason="k-means++ potentials in float32 without float64",
+                               strict=True)
+
+
+#: JAX's k-means++ seeds part from NumPy's on this problem (at the 11th pick): the seeding's
+#: distances come from float32 products, which XLA and OpenBLAS round differently, and here
+#: the rounding is near the gaps between candidates (issue 23, item 7).
+JAX_PARTS = pytest.mark.xfail(reason="k-means++ float32 products round differently on JAX",
+                              strict=True)
+
+
+def _with_seeds_part(params: list) -> list:
+    """``params`` with the cases known to part from NumPy marked (:data:`SEEDS_PART`,
+    :data:`JAX_PARTS`)."""
+    def marks(case: Case) -> list:
+        return ([SEEDS_PART] if case.backend.device == "no_float64"
+                else [JAX_PARTS] if case.backend.library == "jax" else [])
+
+    return [pytest.param(*p.values, id=p.id, marks=[*p.marks, *marks(p.values[0])])
+            for p in params]
+
+
+def near_a_common_point(n: int, k: int, d: int = 16, seed: int = 0):
+    """Rows around ``k / 2`` points 1000 from the origin (not centred), and ``k`` centres: each
+    point and a copy about a unit from it. Each row's two nearest centres are a pair whose
+    squared distances differ by less than the rounding of its float32 scores (``|c|^2 -
+    2 c.x``, about 3e7): every row is a close call, nearly none a tie."""
+    rng = np.random.default_rng(seed)
+    points = 1000 + rng.uniform(0, 100, size=(k // 2, d))
+    centres = np.concatenate([points, points + rng.uniform(-1, 1, size=points.shape)])
+    X = points[rng.integers(0, k // 2, n)] + rng.standard_normal((n, d))
+    return X.astype(np.float32), centres.astype(np.float32)
+
+
+def assert_exactly_nearest(labels, X, centres):
+    """Each label is the nearest centre by float64 residuals of the float32 values, or tied
+    with it (``exactly_nearest``'s slack, taken with the largest centre)."""
+    x, c = X.astype(np.float64), centres.astype(np.float64)
+    distances = ((x[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
+    least = distances.min(axis=1)
+    slack = (TIE_ULPS * np.finfo(np.float32).eps * np.sqrt(least)
+             * (np.sqrt((x * x).sum(1)) + np.sqrt((c * c).sum(1).max())))
+    assert np.all(distances[np.arange(len(X)), labels] <= least + slack)
+    clear = np.sort(distances, axis=1)[:, 1] > least + slack
+    assert clear.mean() > 0.95
+    np.testing.assert_array_equal(labels[clear], distances.argmin(axis=1)[clear])
+
+
+def groups_of_blobs(n: int = 20_000, d: int = 16, k: int = 32, far: float = 600):
+    """Overlapping blobs (std 2, centres in a box of 20) in four groups ``far`` apart, float32:
+    scores about 1e7 whose rounding is near the gaps between neighbouring blobs."""
+    rng = np.random.default_rng(0)
+    groups = rng.choice([-far, far], size=(4, d))
+    centres = groups[rng.integers(0, 4, k)] + rng.uniform(-10, 10, (k, d))
+    return (centres[rng.integers(0, k, n)] + 2 * rng.standard_normal((n, d))).astype(np.float32)
+
+
+@pytest.mark.parametrize("case", FLOAT32, ids=lambda c: c.id)
+def test_close_calls_go_to_the_exactly_nearest_centre(case):
+    X, centres = near_a_common_point(3000, 40)
+    x, c = case.asarray(X), case.asarray(centres)
+    xp, library = array_namespace(x), library_of(x)
+    labels, _ = nearest(xp, x, library.sq_norms(xp, x), c, library.sq_norms(xp, c), library)
+    labels = host(labels)
+    assert_exactly_nearest(labels, X, centres)
+    reference, _ = nearest(np, X, np.einsum("ij,ij->i", X, X), centres,
+                           np.einsum("ij,ij->i", centres, centres))
+    np.testing.assert_array_equal(labels, reference)
+
+
+def test_the_fused_loop_decides_close_calls_as_nearest(monkeypatch):
+    if _fused.compiled_kernel() is None:
+        pytest.skip("Numba is not installed (pip install numba)")
+    monkeypatch.setattr(_fused, "MIN_SCORES", 0)
+    X, centres = near_a_common_point(3000, 40)
+    data = Data(X, np.zeros(X.shape[1], dtype=np.float32), chunk_size=1000)
+    labels = assign(data, centres, update=True).labels
+    assert_exactly_nearest(labels, X, centres)
+    standard, _ = nearest(np, X, np.einsum("ij,ij->i", X, X), centres,
+                          np.einsum("ij,ij->i", centres, centres))
+    np.testing.assert_array_equal(labels, standard)
+
+
+@pytest.fixture(scope="module")
+def numpy_fit():
+    """The reference: NumPy, float32, Numba's fused loop where installed."""
+    return anykmeans.KMeans(32, random_state=0).fit(groups_of_blobs())
+
+
+@pytest.mark.parametrize("case", _with_seeds_part(FLOAT32), ids=lambda c: c.id)
+def test_same_labels_and_n_iter_as_numpy(case, numpy_fit):
+    model = anykmeans.KMeans(32, random_state=0).fit(case.asarray(groups_of_blobs()))
+    np.testing.assert_array_equal(host(model.labels_), numpy_fit.labels_)
+    assert model.n_iter_ == numpy_fit.n_iter_
+    np.testing.assert_array_equal(host(model.cluster_centers_), numpy_fit.cluster_centers_)
+
+
+@pytest.mark.parametrize("case", FLOAT32, ids=lambda c: c.id)
+def test_same_lloyd_run_from_the_same_centres(case):
+    X = groups_of_blobs()
+    init = X[np.random.default_rng(5).choice(len(X), 32, replace=False)]
+    expected = anykmeans.KMeans(32, init=init, n_init=1).fit(X)
+    model = anykmeans.KMeans(32, init=case.asarray(init), n_init=1).fit(case.asarray(X))
+    np.testing.assert_array_equal(host(model.labels_), expected.labels_)
+    assert model.n_iter_ == expected.n_iter_
+
+
+def test_numpy_without_numba_same_as_with_it(numpy_fit, monkeypatch):
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: None)
+    model = anykmeans.KMeans(32, random_state=0).fit(groups_of_blobs())
+    np.testing.assert_array_equal(model.labels_, numpy_fit.labels_)
+    assert model.n_iter_ == numpy_fit.n_iter_
+
+
+@pytest.mark.slow
+@SEEDS_PART
+def test_jax_without_x64_same_as_numpy(numpy_fit):
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    enabled = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", False)
+    try:
+        model = anykmeans.KMeans(32, random_state=0).fit(jnp.asarray(groups_of_blobs()))
+        labels, n_iter = np.asarray(model.labels_), model.n_iter_
+    finally:
+        jax.config.update("jax_enable_x64", enabled)
+    np.testing.assert_array_equal(labels, numpy_fit.labels_)
+    assert n_iter == numpy_fit.n_iter_
