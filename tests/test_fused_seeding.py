@@ -121,6 +121,19 @@ def test_float64_seeds_of_the_fused_path_are_scikit_learns(monkeypatch):
     np.testing.assert_array_equal(ours, theirs)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_torch_on_the_cpu_runs_the_fused_step_on_views(compiled, monkeypatch, dtype):
+    torch = pytest.importorskip("torch")
+    X = blobs(1_000, 5, 9, seed=6).astype(dtype)
+    calls = counted(monkeypatch, compiled)
+    centres, indices = anykmeans.kmeans_plusplus(torch.asarray(X), 30, random_state=0)
+    assert len(calls) >= 29, "the fused loop did not run"
+    assert isinstance(indices, torch.Tensor) and isinstance(centres, torch.Tensor)
+    monkeypatch.setattr(_fused_seeding, "compiled_kernel", lambda: None)
+    np.testing.assert_array_equal(indices.numpy(),
+                                  anykmeans.kmeans_plusplus(X, 30, random_state=0)[1])
+
+
 def test_the_fused_step_is_the_numpy_cpu_plans_only(monkeypatch):
     monkeypatch.setattr(_fused_seeding, "compiled_kernel", lambda: _fused_seeding.lower_and_sum)
     X = np.zeros((10, 2), dtype=np.float32)
