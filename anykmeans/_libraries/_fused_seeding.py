@@ -94,7 +94,9 @@ def chunk_lowering(X: Array, mean: Array, points: Array, point_sq_norms: Array,
     installed, ``X`` is not a float32 or float64 ``ndarray``, the distances are not float64,
     or the seeding computes fewer than :data:`MIN_DISTANCES` distances.
 
-    The arguments are those of :func:`lower_chunk` but ``kernel`` and ``rows``.
+    ``points`` (``X``'s dtype) are the pending seed (first, when ``pending``) and the
+    candidates, centred; ``mean`` is the centring offset; the other arguments are
+    :func:`lower_chunk`'s.
     """
     if (not isinstance(X, np.ndarray) or X.dtype not in DTYPES or points.dtype != X.dtype
             or closest.dtype != np.float64
@@ -108,7 +110,7 @@ def chunk_lowering(X: Array, mean: Array, points: Array, point_sq_norms: Array,
                              x_sq_norms, weight, closest, pending, search_rows)
 
 
-def lower_chunk(kernel: Callable[..., None], X: Array, mean: Array, scaled: Array,
+def lower_chunk(kernel: Callable[..., None], X: Array, mean: Array | None, scaled: Array,
                 point_sq_norms: Array, x_sq_norms: Array, weight: Array, closest: Array,
                 pending: bool, search_rows: int,
                 rows: slice) -> tuple[Array, Array, Array]:
