@@ -220,9 +220,11 @@ def find_candidates(data: Data, selected: Selected, targets: Array,
 
 
 def lower_pass(data: Data, rows: slice, state: Seeding, selected: Selected,
-               found: tuple[Array, Array, Array]) -> tuple[Seeding, Array]:
+               found: tuple[Array, Array, Array], n_steps: int) -> tuple[Seeding, Array]:
     """Every row's squared distance lowered by the pending seed, then to each candidate of
-    ``found``: a block pass.
+    ``found``: a block pass of a seeding of ``n_steps`` steps, each chunk by the library's
+    fused step where it has one
+    (:meth:`~anykmeans._libraries._plan.Plan.fused_lowering`).
 
     Returns
     -------
@@ -251,8 +253,11 @@ def lower_pass(data: Data, rows: slice, state: Seeding, selected: Selected,
                 _block_sums(xp, sq * weight[None, s], block))
 
     closest, potentials, sums = [], 0.0, []
+    fused = data.library.fused_lowering(data, points.rows, points.sq_norms,
+                                        selected.x_sq_norms, weight, selected.closest,
+                                        pending is not None, block, n_steps)
     for part, partial, block_sums in data.library.map_chunks(
-            data.X, lowered, _chunks(data, points.rows.shape[0], dtype)):
+            data.X, fused or lowered, _chunks(data, points.rows.shape[0], dtype)):
         closest.append(part)
         potentials = potentials + partial
         sums.append(block_sums)
@@ -303,9 +308,10 @@ def kmeans_plusplus_indices(data: Data, n_clusters: int, rng: RandomState,
     indices, best, totals = [first], None, parts if len(parts) > 1 else None
     for step in range(n_clusters - 1):
         step_targets = targets[step * n_local_trials:(step + 1) * n_local_trials]
-        state, parts, (found,) = library.passes.search(
+        state, parts, (found, _) = library.passes.search(
             data, state, step_targets * potential, totals,
-            functools.partial(closest_distances, best=best), find_candidates, lower_pass)
+            functools.partial(closest_distances, best=best), find_candidates, lower_pass,
+            n_clusters - 1)
         potentials = functools.reduce(operator.add, parts)
         best = xs.reshape(xs.argmin(potentials), (1,))
         potential = xs.take(potentials, best)[0]

@@ -7,16 +7,19 @@ Every case runs in a child process (``python -m benchmarks.large_k --child CASE 
 with the checkout under test first on ``PYTHONPATH`` and a time limit, so that a
 case that does not finish is reported as such. Cases:
 
-- ``seeding N D K``: k-means|| and k-means++ seeding as a fit makes them (the
-  centred frame, unit weights) and scikit-learn's ``kmeans_plusplus``, seconds each,
-  float64 Gaussian-mixture data.
-- ``plusplus N D K``: the public ``kmeans_plusplus`` against scikit-learn's, float64.
+- ``seeding N D K REPEATS``: k-means|| and k-means++ seeding as a fit makes them (the
+  centred frame, unit weights) and scikit-learn's ``kmeans_plusplus``, the median seconds
+  of each over ``REPEATS`` interleaved runs, float64 Gaussian-mixture data.
+- ``plusplus N D K DTYPE REPEATS``: the public ``kmeans_plusplus`` against scikit-learn's,
+  interleaved, medians and their ratio, standard normal data of ``DTYPE``.
 - ``quality R N K``: the paper's GaussMixture data (Bahmani et al. 2012; d = 15):
   the median over seeds of the final inertia per point after Lloyd from each init.
 - ``memory N D K``: the peak extra resident memory of ``KMeans(K, max_iter=2).fit(X)``
   with every default, float64 (Linux's high-water mark, reset after the data is made).
 
-Times are seconds of one run; compare columns of one run only (see docs/benchmarks.md).
+Each timed case first seeds a small problem untimed (Numba's import and compiled loops).
+The run ends with a table of the results, the machine and its load before and after;
+compare columns of one run only (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -48,7 +51,18 @@ def _timed(function) -> float:
     return time.perf_counter() - start
 
 
-def _seeding(n: int, d: int, k: int) -> dict:
+def _medians(runs: dict, repeats: int) -> dict:
+    """The median seconds of each of ``runs`` (callables) over ``repeats`` interleaved runs."""
+    sys.path.append(str(CHECKOUT))  # after the checkout under test, which may have its own
+    from benchmarks import measure
+
+    timings = measure.interleaved({name: lambda run=run: (run(), 0)[1]
+                                   for name, run in runs.items()}, repeats, warmup=False)
+    return {name: (timing.error or float(np.median(timing.seconds)))
+            for name, timing in timings.items()}
+
+
+def _seeding(n: int, d: int, k: int, repeats: int = 1) -> dict:
     from sklearn.cluster import kmeans_plusplus
 
     from anykmeans._primitives import Data
@@ -56,23 +70,25 @@ def _seeding(n: int, d: int, k: int) -> dict:
 
     X = gauss_mixture(n, d, k, 10.0, 0)
     data = Data(X, X.mean(axis=0), np.ones(n))
-    out = {}
     for init in ("k-means||", "k-means++"):
-        out[init] = _timed(functools.partial(initial_centres, data, k, init,
-                                             np.random.RandomState(0)))
-    out["sklearn k-means++"] = _timed(lambda: kmeans_plusplus(X, k, random_state=0))
-    return out
+        initial_centres(Data(X[:50_000], data.mean, data.weights[:50_000]), 200, init,
+                        np.random.RandomState(0))
+    runs = {init: functools.partial(initial_centres, data, k, init, np.random.RandomState(0))
+            for init in ("k-means||", "k-means++")}
+    runs["sklearn k-means++"] = lambda: kmeans_plusplus(X, k, random_state=0)
+    return _medians(runs, repeats)
 
 
-def _plusplus(n: int, d: int, k: int) -> dict:
+def _plusplus(n: int, d: int, k: int, dtype: str = "float64", repeats: int = 1) -> dict:
     from sklearn.cluster import kmeans_plusplus
 
     import anykmeans
 
-    X = np.random.default_rng(0).standard_normal((n, d))
-    ours = _timed(lambda: anykmeans.kmeans_plusplus(X, k, random_state=0))
-    theirs = _timed(lambda: kmeans_plusplus(X, k, random_state=0))
-    return {"anykmeans": ours, "sklearn": theirs, "ratio": ours / theirs}
+    X = np.random.default_rng(0).standard_normal((n, d)).astype(dtype)
+    anykmeans.kmeans_plusplus(X[:50_000], 200, random_state=0)
+    out = _medians({"anykmeans": lambda: anykmeans.kmeans_plusplus(X, k, random_state=0),
+                    "sklearn": lambda: kmeans_plusplus(X, k, random_state=0)}, repeats)
+    return {**out, "ratio": out["anykmeans"] / out["sklearn"]}
 
 
 def _quality(R: float, n: int, k: int, seeds: int = 5) -> dict:
@@ -122,30 +138,80 @@ def run_case(checkout: Path, case: str, args: list, timeout: float) -> dict:
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
+def _argument(value: str) -> int | float | str:
+    """A case's argument from the command line: a number where it reads as one."""
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _seconds(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:.2f}"
+
+
+def table(results: list[dict]) -> str:
+    """The issue's table (Markdown) of one run's results: ``kmeans_plusplus`` against
+    scikit-learn's, the three seedings, and k-means||'s quality against k-means++'s."""
+    lines = ["| case | code | anykmeans (s) | scikit-learn (s) | ratio |", "|---|---|---|---|---|"]
+    lines += [f"| kmeans_plusplus {r['args'][0]} x {r['args'][1]}, k = {r['args'][2]}, "
+              f"{r['args'][3]} | {r['code']} | {_seconds(r.get('anykmeans', r.get('error')))} "
+              f"| {_seconds(r.get('sklearn', ''))} | {_seconds(r.get('ratio', ''))} |"
+              for r in results if r["case"] == "plusplus"]
+    lines += ["", "| seeding n x d, k | code | k-means&#124;&#124; (s) | k-means++ (s) "
+              "| scikit-learn k-means++ (s) |", "|---|---|---|---|---|"]
+    lines += [f"| {r['args'][0]} x {r['args'][1]}, k = {r['args'][2]} | {r['code']} | "
+              + " | ".join(_seconds(r.get(name, r.get("error", "")))
+                           for name in ("k-means||", "k-means++", "sklearn k-means++")) + " |"
+              for r in results if r["case"] == "seeding"]
+    lines += ["", "| quality R (n, k) | code | k-means&#124;&#124; | k-means++ | ratio |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {r['args'][0]} ({r['args'][1]}, {r['args'][2]}) | {r['code']} | "
+              + " | ".join(_seconds(r.get(name, r.get("error", "")))
+                           for name in ("k-means||", "k-means++")) + " | "
+              + (f"{r['ratio']:.3f}" if "ratio" in r else "") + " |"
+              for r in results if r["case"] == "quality"]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the cases for each checkout and print one JSON line per result."""
+    """Run the cases for each checkout and print one JSON line per result, then the table."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.large_k")
     parser.add_argument("--before", type=Path, help="an older checkout, measured first")
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--ks", nargs="+", type=int, default=[256, 1024, 5000])
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="interleaved runs of each timed seeding (medians reported)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.child:
-        case, *numbers = options.child
-        print(json.dumps(CASES[case](*(float(v) if "." in v else int(v) for v in numbers))))
+        case, *arguments = options.child
+        print(json.dumps(CASES[case](*map(_argument, arguments))))
         return 0
+    sys.path.append(str(CHECKOUT))
+    from benchmarks import machine
+
     checkouts = ([("before", options.before)] if options.before else []) + [("after", CHECKOUT)]
-    plan = {"seeding": [(100_000, 32, k) for k in options.ks],
-            "plusplus": [(200_000, 64, 1024)],
+    repeats = options.repeats
+    plan = {"seeding": [(100_000, 32, k, repeats) for k in options.ks],
+            "plusplus": [(200_000, 64, 1024, dtype, repeats)
+                         for dtype in ("float32", "float64")],
             "quality": [(R, 10_000, 50) for R in (1.0, 10.0, 100.0)],
             "memory": [(2_000_000, 32, 4096, 0), (2_000_000, 32, 4096, 1)]}
+    load_before, results = os.getloadavg(), []
     for case in options.cases:
         for args in plan[case]:
             for label, checkout in checkouts:
                 result = run_case(checkout, case, list(args), options.timeout)
-                print(json.dumps({"case": case, "args": args, "code": label, **result}),
-                      flush=True)
+                results.append({"case": case, "args": args, "code": label, **result})
+                print(json.dumps(results[-1]), flush=True)
+    print(f"\n{machine.title(machine.describe())}; load average (1, 5, 15 min) "
+          f"{', '.join(f'{v:.1f}' for v in load_before)} before, "
+          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())} after\n")
+    print(table(results))
     return 0
 
 

@@ -231,6 +231,12 @@ def compiled_kernel() -> Callable[..., float] | None:
     cache (docs/guarantees.md). Where none of them can be written, the loop is compiled
     in memory, once per process, and nothing is written.
     """
+    return compile_loop(nearest_and_sums)
+
+
+def compile_loop(function: Callable[..., Any]) -> Callable[..., Any] | None:
+    """``function`` compiled by Numba, its machine code cached as :func:`compiled_kernel`
+    says, or None where Numba is not installed (or ``NUMBA_DISABLE_JIT`` is set)."""
     if importlib.util.find_spec("numba") is None:
         return None
     import numba
@@ -238,9 +244,9 @@ def compiled_kernel() -> Callable[..., float] | None:
     if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT: the loop would run in Python
         return None
     try:
-        return numba.njit(nogil=True, cache=True)(nearest_and_sums)
+        return numba.njit(nogil=True, cache=True)(function)
     except RuntimeError:  # Numba found no folder it can write its cache to
-        return numba.njit(nogil=True, cache=False)(nearest_and_sums)
+        return numba.njit(nogil=True, cache=False)(function)
 
 
 #: A thread keeps a buffer for its next tiles only up to this size: what a fit with very many

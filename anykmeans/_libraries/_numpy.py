@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import array_api_compat
 import numpy as np
 
-from . import _fused
+from . import _fused, _fused_seeding
 from ._base import Library
 from ._devices import Backend
 from ._passes import Passes
@@ -133,6 +133,19 @@ class NumPy(Library):
         return _fused.assignment(data, data.X, data.mean, data.weights, centres,
                                  centre_sq_norms, x_sq_norms, previous_labels, update=update,
                                  exact_inertia=exact_inertia, tie_ulps=tie_ulps)
+
+    def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
+                       x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
+                       search_rows: int,
+                       n_steps: int) -> Callable[[slice], tuple[Array, Array, Array]] | None:
+        """:mod:`~anykmeans._libraries._fused_seeding`'s tiles and compiled loop on the CPU
+        plan, where it takes the step
+        (:func:`~anykmeans._libraries._fused_seeding.chunk_lowering`)."""
+        if self.accelerator:
+            return None
+        return _fused_seeding.chunk_lowering(data.X, data.mean, points, point_sq_norms,
+                                             x_sq_norms, weight, closest, pending,
+                                             search_rows, n_steps)
 
     # -- primitives --------------------------------------------------------------------------
 

@@ -187,3 +187,33 @@ class Plan:
         reference has none.
         """
         return None
+
+    def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
+                       x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
+                       search_rows: int,
+                       n_steps: int) -> Callable[[slice], tuple[Array, Array, Array]] | None:
+        """A function that makes one chunk's part of a k-means++ step in one fused step, or None.
+
+        The library's own implementation of the chunk function of
+        :func:`anykmeans._kmeans_plusplus.lower_pass` (the same results, to the
+        order of additions) on the rows ``data.X[chunk]``, where it has one for
+        this step of a seeding of ``n_steps`` steps; None where it has not, and
+        the standard path runs. The reference has none.
+
+        Parameters
+        ----------
+        data : Data
+            The rows and their centring offset.
+        points : array of shape (n_points, n_features)
+            The pending seed (first, when ``pending``) and the step's candidates,
+            centred, in ``X``'s dtype.
+        point_sq_norms : array of shape (n_points,)
+        x_sq_norms, weight, closest : arrays of shape (n_samples,)
+            The centred rows' squared norms, their weights and their distances to
+            their nearest seed (the pending one not applied), in the distances' dtype.
+        pending : bool
+        search_rows : int
+            Rows per search block; a chunk starts on one.
+        n_steps : int
+        """
+        return None

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import array_api_compat
 import numpy as np
 
-from . import _fused
+from . import _fused, _fused_seeding
 from ._base import Library
 from ._devices import Backend, unusable
 from ._passes import Passes
@@ -170,6 +170,27 @@ class Torch(Library):
         view = X.numpy()
         return torch.from_numpy(super().feature_means(array_api_compat.array_namespace(view),
                                                       view))
+
+    def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
+                       x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
+                       search_rows: int,
+                       n_steps: int) -> Callable[[slice], tuple[Array, Array, Array]] | None:
+        """On the CPU plan, NumPy's fused k-means++ step on NumPy views of the tensors, where
+        it takes the step; its results viewed as tensors (no copies either way)."""
+        if self.accelerator:
+            return None
+        import torch
+
+        lower_chunk = _fused_seeding.chunk_lowering(
+            data.X.numpy(), data.mean.numpy(), points.numpy(), point_sq_norms.numpy(),
+            x_sq_norms.numpy(), weight.numpy(), closest.numpy(), pending, search_rows, n_steps)
+        if lower_chunk is None:
+            return None
+
+        def as_tensors(rows: slice) -> tuple[Array, Array, Array]:
+            return tuple(torch.from_numpy(a) for a in lower_chunk(rows))
+
+        return as_tensors
 
     def matmul(self, xp: Namespace, a: Array, b: Array) -> Array:
         """``a @ b`` with torch's float32 products at full precision while it runs: neither

@@ -91,6 +91,10 @@ class TorchSparse(Torch):
         """None: the fused loop reads dense rows."""
         return None
 
+    def fused_lowering(self, *args: Any, **kwargs: Any) -> None:
+        """None: the fused k-means++ step reads dense rows."""
+        return None
+
     def row_major_scores(self, n_rows: int, n_centres: int) -> bool:
         """Always: ``x @ c.T`` is the product a CSR chunk computes."""
         return True
