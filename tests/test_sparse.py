@@ -276,6 +276,7 @@ def test_sparse_primitives_equal_the_reference_on_dense_rows():
     from array_api_compat import numpy as xnp
 
     from anykmeans._libraries import Library
+    from anykmeans._primitives import Data
 
     reference = Library()
     X, weights = sparse_data(n=60, d=12, seed=17)
@@ -288,7 +289,7 @@ def test_sparse_primitives_equal_the_reference_on_dense_rows():
         "sq_norms": reference.sq_norms(xnp, dense),
         "residual": reference.residual_sq_norms(xnp, dense, centres, labels),
         "scaled": reference.scale_rows(xnp, dense, weights),
-        "sums": reference.cluster_sums(xnp, dense, weights, labels, 4)[0],
+        "sums": reference.cluster_sums(xnp, dense * weights[:, None], weights, labels, 4)[0],
         "weight_sums": reference.cluster_sums(xnp, dense, weights, labels, 4)[1],
         "deviations": reference.sq_deviation_sums(xnp, dense, rows, mean),
         "means": reference.feature_means(xnp, dense),
@@ -305,8 +306,9 @@ def test_sparse_primitives_equal_the_reference_on_dense_rows():
             "sq_norms": host(library.sq_norms(xp, S)),
             "residual": host(library.residual_sq_norms(xp, S, c, lab)),
             "scaled": host(library.dense(xp, library.scale_rows(xp, S, w))),
-            "sums": host(library.cluster_sums(xp, S, w, lab, 4)[0]),
-            "weight_sums": host(library.cluster_sums(xp, S, w, lab, 4)[1]),
+            "sums": host(library.labelled_sums(Data(S, dense_of(mean) * 0, w, 7), lab, 4)[0]),
+            "weight_sums": host(library.labelled_sums(Data(S, dense_of(mean) * 0, w, 7), lab,
+                                                      4)[1]),
             "deviations": host(library.sq_deviation_sums(xp, S, rows, dense_of(mean))),
             "means": host(library.feature_means(xp, S)),
             "largest": host(library.largest_magnitude(xp, S)),
