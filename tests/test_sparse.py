@@ -200,6 +200,75 @@ def test_no_dense_array_of_the_data_s_size_is_made(monkeypatch):
     assert seen and max(seen) < n * d / 4
 
 
+def test_cupy_sparse_data_gets_cupy_s_sparse_library_without_importing_cupy():
+    """An object whose type lives in cupyx.scipy.sparse is CuPy's sparse data: recognised by
+    its type's module, on the accelerator plan, and nothing imported (CuPy is not here)."""
+    import sys
+    import types
+
+    from anykmeans._libraries import is_sparse, library_of
+    from anykmeans._libraries._cupy_sparse import CuPySparse
+
+    fake_type = type("csr_matrix", (), {"__module__": "cupyx.scipy.sparse._csr"})
+    fake = fake_type()
+    fake.data = types.SimpleNamespace(device="cuda device 0")
+    imported = set(sys.modules)
+    library = library_of(fake)
+    assert isinstance(library, CuPySparse) and library.accelerator
+    assert is_sparse(fake) and library.device_of(fake) == "cuda device 0"
+    assert not any(name.partition(".")[0] in ("cupy", "cupyx")
+                   for name in set(sys.modules) - imported)
+    assert not library_of(sp.csr_array((2, 2))).accelerator  # SciPy's is not CuPy's
+
+
+def cuda_cupy():
+    """CuPy with a CUDA device, or a skip."""
+    cupy = pytest.importorskip("cupy")
+    try:
+        if cupy.cuda.runtime.getDeviceCount() == 0:
+            pytest.skip("no CUDA device")
+    except Exception as exc:  # the CUDA runtime raises its own error types
+        pytest.skip(f"no usable CUDA device ({exc})")
+    return cupy
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random", "k-means||"])
+def test_cupy_sparse_cuda_matches_scipy(init):
+    """cupyx.scipy.sparse CSR and CSC on the GPU: SciPy's labels, results on the data's device."""
+    cupy = cuda_cupy()
+    import cupyx.scipy.sparse as csp
+
+    X, weights = sparse_data(seed=21)
+    scipy_fit = anykmeans.KMeans(5, init=init, random_state=0).fit(X, sample_weight=weights)
+    for convert in (csp.csr_matrix, csp.csc_matrix):
+        G = convert(X)
+        ours = anykmeans.KMeans(5, init=init, random_state=0).fit(
+            G, sample_weight=cupy.asarray(weights))
+        assert isinstance(ours.cluster_centers_, cupy.ndarray)
+        assert isinstance(ours.labels_, cupy.ndarray)
+        assert ours.cluster_centers_.device == G.data.device
+        np.testing.assert_array_equal(ours.labels_.get(), scipy_fit.labels_)
+        assert ours.n_iter_ == scipy_fit.n_iter_
+        assert ours.inertia_ == pytest.approx(scipy_fit.inertia_, rel=1e-10)
+        np.testing.assert_array_equal(ours.predict(G).get(), scipy_fit.predict(X))
+        np.testing.assert_allclose(ours.transform(G).get(), scipy_fit.transform(X),
+                                   atol=1e-10)
+
+
+def test_cupy_sparse_cuda_minibatch_and_kmeans_plusplus_match_scipy():
+    cupy = cuda_cupy()
+    import cupyx.scipy.sparse as csp
+
+    X, _ = sparse_data(n=500, seed=22)
+    G = csp.csr_matrix(X)
+    ours = anykmeans.MiniBatchKMeans(4, batch_size=64, random_state=1, max_iter=3).fit(G)
+    scipy_fit = anykmeans.MiniBatchKMeans(4, batch_size=64, random_state=1, max_iter=3).fit(X)
+    np.testing.assert_array_equal(cupy.asnumpy(ours.labels_), scipy_fit.labels_)
+    _, indices = anykmeans.kmeans_plusplus(G, 6, random_state=2)
+    _, scipy_indices = anykmeans.kmeans_plusplus(X, 6, random_state=2)
+    np.testing.assert_array_equal(cupy.asnumpy(indices), scipy_indices)
+
+
 torch = pytest.importorskip("torch")
 
 

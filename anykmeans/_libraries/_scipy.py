@@ -65,7 +65,7 @@ class CompressedSparse:
     def prepare(self, x: Array, name: str) -> Array:
         """CSR (another format converted, as scikit-learn does), in canonical form (sorted
         indices, no duplicates: summed in a copy, the caller's matrix untouched)."""
-        if x.ndim != 2:
+        if len(x.shape) != 2:
             return x  # check_data names the shape
         if x.format != "csr":
             x = x.tocsr()
@@ -78,6 +78,14 @@ class CompressedSparse:
         if not self.owns(X):
             return super().astype(xp, X, dtype)
         return X if X.dtype == dtype else X.astype(dtype)
+
+    def largest_magnitude(self, xp: Namespace, X: Array) -> Array:
+        """The stored values' largest magnitude (zeros are smaller; zero where none is
+        stored); NaN if one is NaN: from their largest and smallest, no temporary."""
+        m = self.array_module()
+        if X.nnz == 0:
+            return m.zeros((), dtype=X.dtype)
+        return m.maximum(m.max(X.data), -m.min(X.data))
 
     def feature_means(self, xp: Namespace, X: Array) -> Array:
         """The columns' sums over the rows (SciPy's ``mean`` copies the values first)."""
@@ -205,9 +213,3 @@ class SciPySparse(CompressedSparse, NumPy):
     def device_of(self, x: Array) -> Any:
         """The CPU: SciPy's arrays have no device attribute."""
         return "cpu"
-
-    def largest_magnitude(self, xp: Namespace, X: Array) -> Array:
-        """The stored values' largest magnitude (zeros are smaller); NaN if one is NaN: from
-        their largest and smallest, no temporary."""
-        return np.asarray(max(np.max(X.data, initial=0.0), -np.min(X.data, initial=0.0)),
-                          dtype=X.dtype)
