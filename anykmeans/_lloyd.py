@@ -45,8 +45,8 @@ def average_centres(xp: Namespace, sums: Array, weight_sums: Array) -> Array:
     order scikit-learn's in-place loop produces: clusters before the heaviest
     copy its (still unscaled) sum, clusters after it its mean.
 
-    Each step makes one array of the centres' size beside the sums and frees the one
-    before (no ``k x d`` fill), so that the arrays keep the sums' layout.
+    Beside the sums, at most two arrays of the centres' size exist at once (each step
+    makes one and frees the one before; no ``k x d`` fill), each in the sums' layout.
     """
     n_clusters, n_features = sums.shape
     device = device_of(sums)
