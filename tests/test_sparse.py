@@ -403,3 +403,27 @@ def test_cosine_metric_refuses_sparse_data_clearly():
                   anykmeans.MiniBatchKMeans(3, metric="cosine")):
         with pytest.raises(TypeError, match="metric='cosine' does not take sparse X"):
             model.fit(X)
+
+
+def test_the_update_keeps_the_sums_layout_so_a_pass_copies_no_centres():
+    """SciPy's sums are column by column; the new centres made of them are too, so that the
+    next pass's product reads them as they are (no copy), with scikit-learn's fill of
+    clusters without weight (before the heaviest its sum, after it its mean)."""
+    from array_api_compat import numpy as xnp
+
+    from anykmeans._libraries._scipy import SciPySparse
+    from anykmeans._lloyd import average_centres
+
+    rng = np.random.RandomState(0)
+    weight_sums = np.array([0.0, 2.0, 0.0, 5.0, 0.0, 1.0])
+    sums = np.asfortranarray(rng.rand(6, 7) * (weight_sums > 0)[:, None])
+    centres = average_centres(xnp, sums, weight_sums)
+    expected = sums.copy()  # scikit-learn's in-place loop
+    for j in range(6):
+        if weight_sums[j] > 0:
+            expected[j] *= 1.0 / weight_sums[j]
+        else:
+            expected[j] = expected[3]
+    np.testing.assert_array_equal(centres, expected)
+    assert centres.flags.f_contiguous
+    assert SciPySparse().chunk_centres(xnp, centres) is centres
