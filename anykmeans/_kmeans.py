@@ -145,6 +145,17 @@ def _tolerance(xp: Namespace, X: Array, tol: float) -> float:
     return float(to_host(_mean_variance(xp, X))) * tol
 
 
+def _seeds(data: Data, n_clusters: int, init: Init, rng: Any, spherical: bool, verbose: int,
+           **parallel_options: Any) -> Array:
+    """A run's initial centres (:func:`~anykmeans._seeding.initial_centres`) on the library's
+    small side."""
+    (centres,) = data.library.passes.to_small_side(initial_centres(
+        data, n_clusters, init, rng, spherical, **parallel_options))
+    if verbose:
+        print("Initialization complete")
+    return centres
+
+
 def _centring(xp: Namespace, library: Library, X: Array,
               tol: float) -> tuple[Array, float, Array]:
     """The centring offset (the mean of ``X``, on the library's small side; zeros for a
@@ -221,12 +232,11 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
         best: LloydRun | None = None
         histories = []
         for restart in range(n_init):
-            (centres,) = library.passes.to_small_side(initial_centres(
-                seeding, n_clusters, init, rng, spherical,
-                oversampling_factor=oversampling_factor, n_rounds=init_max_iter))
-            if verbose:
-                print("Initialization complete")
-            run = lloyd(data, centres, max_iter=max_iter, tol=tol, verbose=verbose,
+            # The seeds are handed to the run, not kept beside its centres.
+            run = lloyd(data, _seeds(seeding, n_clusters, init, rng, spherical, verbose,
+                                     oversampling_factor=oversampling_factor,
+                                     n_rounds=init_max_iter),
+                        max_iter=max_iter, tol=tol, verbose=verbose,
                         on_iteration=None if on_iteration is None
                         else functools.partial(on_iteration, restart), spherical=spherical)
             histories.append(run.inertia_history)

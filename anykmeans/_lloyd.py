@@ -44,15 +44,22 @@ def average_centres(xp: Namespace, sums: Array, weight_sums: Array) -> Array:
     A cluster left without weight is put where the heaviest cluster is, in the
     order scikit-learn's in-place loop produces: clusters before the heaviest
     copy its (still unscaled) sum, clusters after it its mean.
+
+    Beside the sums, at most two arrays of the centres' size exist at once (each step
+    makes one and frees the one before; no ``k x d`` fill), each in the sums' layout.
     """
+    n_clusters, n_features = sums.shape
+    device = device_of(sums)
     has_weight = weight_sums > 0
-    reciprocal = 1.0 / xp.where(has_weight, weight_sums, xp.ones_like(weight_sums))
-    means = sums * reciprocal[:, None]
-    heaviest = xp.reshape(xp.argmax(weight_sums), (1,))
-    before_heaviest = xp.arange(sums.shape[0], device=device_of(sums)) < heaviest
-    fill = xp.where(before_heaviest[:, None], xp.take(sums, heaviest, axis=0),
-                    xp.take(means, heaviest, axis=0))
-    return xp.where(has_weight[:, None], means, fill)
+    reciprocal = 1.0 / xp.where(has_weight, weight_sums, 1.0)
+    heaviest = xp.reshape(xp.argmax(weight_sums), (1, 1))
+    heaviest_row = (heaviest, xp.arange(n_features, device=device)[None, :])  # an index
+    # Clusters without weight before the heaviest: their index, the others' k, below it.
+    index = xp.arange(n_clusters, device=device)
+    empty_before = xp.where(has_weight, n_clusters, index) < heaviest[0, :]
+    centres = sums * reciprocal[:, None]
+    centres = xp.where(has_weight[:, None], centres, centres[heaviest_row])
+    return xp.where(empty_before[:, None], sums[heaviest_row], centres)
 
 
 class LloydSums(NamedTuple):
@@ -230,19 +237,17 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     strict = converged = False
     scale = COSINE_PER_SQUARED_DISTANCE if spherical else 1.0
     for iteration in range(max_iter):
-        state, (sums, weight_sums, inertia, n_changed), _ = library.passes.run(
-            data, lloyd_pass, state, centres)
+        state, (sums, weight_sums, inertia, n_changed) = library.passes.run(
+            data, lloyd_pass, state, centres)[:2]
         xs = xs or array_namespace(sums)  # the small side
         sums = xs.astype(sums, dtype)  # added up in float64 where the pass does (Assignment)
         new_centres = average_centres(xs, sums, weight_sums)
         if spherical:
             new_centres = on_sphere(xs, new_centres, data.mean)
-        stats = xs.stack([
-            n_changed,
-            xs.sum(xs.astype(weight_sums == 0, dtype)),
-            xs.sum((new_centres - centres) ** 2),
-            inertia,
-        ])
+        shift = new_centres - centres
+        shift *= shift  # squared in place: one array of the centres' size, not two
+        stats = xs.stack([n_changed, xs.sum(xs.astype(weight_sums == 0, dtype)), xs.sum(shift),
+                          inertia])
         n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats, library))
         inertia *= scale
         if n_empty:  # relocated, kept if a row is away from its centre: one more read
@@ -256,6 +261,7 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
                 xs.astype(largest, dtype), xs.sum((moved_centres - centres) ** 2)]), library))
             if largest > 0.0:
                 new_centres, shift = moved_centres, moved_shift
+        del sums  # not kept through the next pass, whose sums are made beside the centres
         history.append(inertia)
         if on_iteration is not None:
             on_iteration(iteration, inertia)

@@ -250,7 +250,8 @@ def _nearest_by_rows(xp: Namespace, library: Library, x: Array, centres: Array,
                      counted: bool) -> tuple[Array, Array, Array | None]:
     """:func:`_nearest_by_groups` on a row-major ``(n_rows, k)`` score block: the same
     ties, the same labels."""
-    block = library.matmul(xp, x, (-2.0 * centres).T)
+    block = library.matmul(xp, x, centres.T)
+    block *= -2.0  # exact: the product with -2 c, bit for bit, without a copy of c
     block += centre_sq_norms[None, :]
     best = xp.min(block, axis=1)
     tied = block <= (best + slack)[:, None]
@@ -359,19 +360,22 @@ def assign_block(data: Data, centres: Array, *, update: bool = False,
     changed (``n_changed``), while its labels are at hand.
     """
     xp, library = data.xp, data.library
+    by_labels = update and library.sums_by_labels
     centre_sq_norms = library.sq_norms(xp, centres)
     fused = library.fused_assignment(data, centres, centre_sq_norms, update=update,
                                      exact_inertia=exact_inertia, x_sq_norms=x_sq_norms,
                                      previous_labels=previous_labels, tie_ulps=TIE_ULPS)
     if fused is not None:
         return fused
+    by_labels = update and library.sums_by_labels
     assign_rows = library.compiled(_assign_rows, static_argnums=(0, 1, 7, 8))
+    chunk_centres = library.chunk_centres(xp, centres)
 
     def assign_chunk(rows: slice) -> Assignment:
         w = None if data.weights is None else data.weights[rows]
         norms = None if x_sq_norms is None else x_sq_norms[rows]
-        part = assign_rows(library, xp, data.centred(rows), norms, w, centres,
-                           centre_sq_norms, update, exact_inertia)
+        part = assign_rows(library, xp, data.centred(rows), norms, w, chunk_centres,
+                           centre_sq_norms, update and not by_labels, exact_inertia)
         if previous_labels is None:
             return part
         changed = part.labels != previous_labels[rows]
@@ -382,8 +386,12 @@ def assign_block(data: Data, centres: Array, *, update: bool = False,
         labels.append(part.labels)
         norms.append(part.x_sq_norms)
         total = part if total is None else total.plus(part)
-    return total._replace(labels=xp.concat(labels),
-                          x_sq_norms=xp.concat(norms) if x_sq_norms is None else x_sq_norms)
+    total = total._replace(labels=xp.concat(labels),
+                           x_sq_norms=xp.concat(norms) if x_sq_norms is None else x_sq_norms)
+    if by_labels:
+        sums, weight_sums = library.labelled_sums(data, total.labels, centres.shape[0])
+        total = total._replace(sums=sums, weight_sums=weight_sums)
+    return total
 
 
 def _assign_rows(library: Library, xp: Namespace, x: Array, x_sq_norms: Array | None,

@@ -253,6 +253,75 @@ def test_no_dense_array_of_the_data_s_size_is_made(monkeypatch):
     assert seen and max(seen) < n * d / 4
 
 
+def test_cupy_sparse_data_gets_cupy_s_sparse_library_without_importing_cupy():
+    """An object whose type lives in cupyx.scipy.sparse is CuPy's sparse data: recognised by
+    its type's module, on the accelerator plan, and nothing imported (CuPy is not here)."""
+    import sys
+    import types
+
+    from anykmeans._libraries import is_sparse, library_of
+    from anykmeans._libraries._cupy_sparse import CuPySparse
+
+    fake_type = type("csr_matrix", (), {"__module__": "cupyx.scipy.sparse._csr"})
+    fake = fake_type()
+    fake.data = types.SimpleNamespace(device="cuda device 0")
+    imported = set(sys.modules)
+    library = library_of(fake)
+    assert isinstance(library, CuPySparse) and library.accelerator
+    assert is_sparse(fake) and library.device_of(fake) == "cuda device 0"
+    assert not any(name.partition(".")[0] in ("cupy", "cupyx")
+                   for name in set(sys.modules) - imported)
+    assert not library_of(sp.csr_array((2, 2))).accelerator  # SciPy's is not CuPy's
+
+
+def cuda_cupy():
+    """CuPy with a CUDA device, or a skip."""
+    cupy = pytest.importorskip("cupy")
+    try:
+        if cupy.cuda.runtime.getDeviceCount() == 0:
+            pytest.skip("no CUDA device")
+    except Exception as exc:  # the CUDA runtime raises its own error types
+        pytest.skip(f"no usable CUDA device ({exc})")
+    return cupy
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random", "k-means||"])
+def test_cupy_sparse_cuda_matches_scipy(init):
+    """cupyx.scipy.sparse CSR and CSC on the GPU: SciPy's labels, results on the data's device."""
+    cupy = cuda_cupy()
+    import cupyx.scipy.sparse as csp
+
+    X, weights = sparse_data(seed=21)
+    scipy_fit = anykmeans.KMeans(5, init=init, random_state=0).fit(X, sample_weight=weights)
+    for convert in (csp.csr_matrix, csp.csc_matrix):
+        G = convert(X)
+        ours = anykmeans.KMeans(5, init=init, random_state=0).fit(
+            G, sample_weight=cupy.asarray(weights))
+        assert isinstance(ours.cluster_centers_, cupy.ndarray)
+        assert isinstance(ours.labels_, cupy.ndarray)
+        assert ours.cluster_centers_.device == G.data.device
+        np.testing.assert_array_equal(ours.labels_.get(), scipy_fit.labels_)
+        assert ours.n_iter_ == scipy_fit.n_iter_
+        assert ours.inertia_ == pytest.approx(scipy_fit.inertia_, rel=1e-10)
+        np.testing.assert_array_equal(ours.predict(G).get(), scipy_fit.predict(X))
+        np.testing.assert_allclose(ours.transform(G).get(), scipy_fit.transform(X),
+                                   atol=1e-10)
+
+
+def test_cupy_sparse_cuda_minibatch_and_kmeans_plusplus_match_scipy():
+    cupy = cuda_cupy()
+    import cupyx.scipy.sparse as csp
+
+    X, _ = sparse_data(n=500, seed=22)
+    G = csp.csr_matrix(X)
+    ours = anykmeans.MiniBatchKMeans(4, batch_size=64, random_state=1, max_iter=3).fit(G)
+    scipy_fit = anykmeans.MiniBatchKMeans(4, batch_size=64, random_state=1, max_iter=3).fit(X)
+    np.testing.assert_array_equal(cupy.asnumpy(ours.labels_), scipy_fit.labels_)
+    _, indices = anykmeans.kmeans_plusplus(G, 6, random_state=2)
+    _, scipy_indices = anykmeans.kmeans_plusplus(X, 6, random_state=2)
+    np.testing.assert_array_equal(cupy.asnumpy(indices), scipy_indices)
+
+
 torch = pytest.importorskip("torch")
 
 
@@ -365,6 +434,7 @@ def test_sparse_primitives_equal_the_reference_on_dense_rows():
     from array_api_compat import numpy as xnp
 
     from anykmeans._libraries import Library
+    from anykmeans._primitives import Data
 
     reference = Library()
     X, weights = sparse_data(n=60, d=12, seed=17)
@@ -377,7 +447,7 @@ def test_sparse_primitives_equal_the_reference_on_dense_rows():
         "sq_norms": reference.sq_norms(xnp, dense),
         "residual": reference.residual_sq_norms(xnp, dense, centres, labels),
         "scaled": reference.scale_rows(xnp, dense, weights),
-        "sums": reference.cluster_sums(xnp, dense, weights, labels, 4)[0],
+        "sums": reference.cluster_sums(xnp, dense * weights[:, None], weights, labels, 4)[0],
         "weight_sums": reference.cluster_sums(xnp, dense, weights, labels, 4)[1],
         "deviations": reference.sq_deviation_sums(xnp, dense, rows, mean),
         "means": reference.feature_means(xnp, dense),
@@ -394,8 +464,9 @@ def test_sparse_primitives_equal_the_reference_on_dense_rows():
             "sq_norms": host(library.sq_norms(xp, S)),
             "residual": host(library.residual_sq_norms(xp, S, c, lab)),
             "scaled": host(library.dense(xp, library.scale_rows(xp, S, w))),
-            "sums": host(library.cluster_sums(xp, S, w, lab, 4)[0]),
-            "weight_sums": host(library.cluster_sums(xp, S, w, lab, 4)[1]),
+            "sums": host(library.labelled_sums(Data(S, dense_of(mean) * 0, w, 7), lab, 4)[0]),
+            "weight_sums": host(library.labelled_sums(Data(S, dense_of(mean) * 0, w, 7), lab,
+                                                      4)[1]),
             "deviations": host(library.sq_deviation_sums(xp, S, rows, dense_of(mean))),
             "means": host(library.feature_means(xp, S)),
             "largest": host(library.largest_magnitude(xp, S)),
@@ -406,3 +477,27 @@ def test_sparse_primitives_equal_the_reference_on_dense_rows():
         for name, value in expected.items():
             np.testing.assert_allclose(got[name], value, rtol=1e-12, atol=1e-12,
                                        err_msg=f"{type(library).__name__}: {name}")
+
+
+def test_the_update_keeps_the_sums_layout_so_a_pass_copies_no_centres():
+    """SciPy's sums are column by column; the new centres made of them are too, so that the
+    next pass's product reads them as they are (no copy), with scikit-learn's fill of
+    clusters without weight (before the heaviest its sum, after it its mean)."""
+    from array_api_compat import numpy as xnp
+
+    from anykmeans._libraries._scipy import SciPySparse
+    from anykmeans._lloyd import average_centres
+
+    rng = np.random.RandomState(0)
+    weight_sums = np.array([0.0, 2.0, 0.0, 5.0, 0.0, 1.0])
+    sums = np.asfortranarray(rng.rand(6, 7) * (weight_sums > 0)[:, None])
+    centres = average_centres(xnp, sums, weight_sums)
+    expected = sums.copy()  # scikit-learn's in-place loop
+    for j in range(6):
+        if weight_sums[j] > 0:
+            expected[j] *= 1.0 / weight_sums[j]
+        else:
+            expected[j] = expected[3]
+    np.testing.assert_array_equal(centres, expected)
+    assert centres.flags.f_contiguous
+    assert SciPySparse().chunk_centres(xnp, centres) is centres

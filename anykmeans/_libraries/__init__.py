@@ -19,6 +19,7 @@ import array_api_compat
 
 from ._base import Library
 from ._cupy import CuPy
+from ._cupy_sparse import CuPySparse
 from ._dask import Dask
 from ._devices import Backend, unusable
 from ._jax import Jax
@@ -53,9 +54,9 @@ __all__ = [
 LIBRARIES: tuple[type[Library], ...] = (NumPy, ArrayApiStrict, Torch, Jax, Dask, CuPy)
 
 #: The libraries of sparse data anykmeans has a module for: each computes with a dense
-#: library's namespace (SciPy's with NumPy's, torch sparse CSR with torch's) and is
-#: recognised before it.
-SPARSE_LIBRARIES: tuple[type[Library], ...] = (SciPySparse, TorchSparse)
+#: library's namespace (SciPy's with NumPy's, torch sparse CSR with torch's, CuPy's sparse
+#: with CuPy's) and is recognised before it.
+SPARSE_LIBRARIES: tuple[type[Library], ...] = (SciPySparse, TorchSparse, CuPySparse)
 
 #: Every library, in the order an array is recognised: NumPy's first (the common case), each
 #: sparse library before the dense one it extends.

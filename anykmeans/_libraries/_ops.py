@@ -14,7 +14,7 @@ from typing import Any
 
 import array_api_compat
 
-from ._types import Array, Namespace
+from ._types import Array, Namespace, PassData
 
 
 def first_true(xp: Namespace, mask: Array, axis: int) -> Array:
@@ -295,6 +295,43 @@ class Primitives:
                       dtype: Any) -> Array:
         """How many of ``segment_ids`` equal each segment, ``(n_segments,)`` in ``dtype``."""
         return SortedSegments(xp, segment_ids, n_segments).counts(dtype)
+
+    # -- a pass's operands and sums, where a library's chunks would repeat model-sized work --
+
+    sums_by_labels = False
+    """Whether a pass adds its cluster sums up after its assignment, from its labels, into
+    one array (:meth:`labelled_sums`), rather than each chunk making its own as it is
+    assigned: for a library whose chunks' sums would each be a dense ``k x d`` array beside
+    rows that are not (sparse data)."""
+
+    def chunk_centres(self, xp: Namespace, centres: Array) -> Array:
+        """The centres as a pass's chunks multiply them: the same values, in the layout the
+        library's product of a chunk reads without a copy, made once a pass rather than once
+        a chunk. The reference's are the centres themselves."""
+        return centres
+
+    def labelled_sums(self, data: PassData, labels: Array,
+                      n_clusters: int) -> tuple[Array, Array]:
+        """Per-cluster sums of ``data``'s rows (centred, weighted) and of their weights, by
+        ``labels`` (one per row): what a pass's chunks' :meth:`cluster_sums` add up to.
+
+        Returns
+        -------
+        sums : array of shape (n_clusters, n_features)
+        weight_sums : array of shape (n_clusters,)
+
+        Notes
+        -----
+        The reference adds up the chunks' :meth:`cluster_sums`, chunk by chunk.
+        """
+        xp, total = data.xp, None
+        for rows in data.chunks(n_clusters):
+            x, w = data.centred(rows), None if data.weights is None else data.weights[rows]
+            if w is not None:
+                x = self.scale_rows(xp, x, w)
+            part = self.cluster_sums(xp, x, w, labels[rows], n_clusters)
+            total = part if total is None else (total[0] + part[0], total[1] + part[1])
+        return total
 
 
 def _one_hot(xp: Namespace, segment_ids: Array, n_segments: int, dtype: Any) -> Array:

@@ -36,8 +36,9 @@ ACCELERATOR_CHUNK_BYTES = 2**30
 #: plan.
 ACCELERATOR_MEMORY_SHARE = 0.4
 
-#: A chunk of sparse rows holds at least ``n_features / SPARSE_SUMS_ROWS_RATIO`` rows: its
-#: cluster sums are a dense ``k x n_features`` block whatever its rows, paid once per chunk.
+#: A chunk of sparse rows that makes its own cluster sums holds at least
+#: ``n_features / SPARSE_SUMS_ROWS_RATIO`` rows: its sums are a dense ``k x n_features`` block
+#: whatever its rows, paid once per chunk.
 SPARSE_SUMS_ROWS_RATIO = 4
 
 #: Rows a chunk of sparse rows holds at the least.
@@ -45,15 +46,17 @@ SPARSE_MIN_CHUNK_ROWS = 128
 
 
 def sparse_chunk_rows(n_samples: int, n_features: int, stored: int, n_centres: int,
-                      itemsize: int, chunk_bytes: int, chunk_size: int | None = None) -> int:
+                      itemsize: int, chunk_bytes: int, chunk_size: int | None = None, *,
+                      chunk_sums: bool = True) -> int:
     """Rows per chunk of sparse data of ``stored`` values: ``chunk_size`` if given; else, within
     ``chunk_bytes``, a chunk's score block with the tie test's temporaries (about ``3 k``
     values a row) and the temporaries of its stored values (about 4 a value), but at least
-    ``n_features / SPARSE_SUMS_ROWS_RATIO`` rows and :data:`SPARSE_MIN_CHUNK_ROWS`."""
+    :data:`SPARSE_MIN_CHUNK_ROWS`, and ``n_features / SPARSE_SUMS_ROWS_RATIO`` where each
+    chunk makes its own cluster sums (``chunk_sums``)."""
     if chunk_size is None:
         per_row = (3 * n_centres + 4 * stored / max(n_samples, 1)) * itemsize
-        chunk_size = max(int(chunk_bytes // per_row), n_features // SPARSE_SUMS_ROWS_RATIO,
-                         SPARSE_MIN_CHUNK_ROWS)
+        least = n_features // SPARSE_SUMS_ROWS_RATIO if chunk_sums else 0
+        chunk_size = max(int(chunk_bytes // per_row), least, SPARSE_MIN_CHUNK_ROWS)
     return min(chunk_size, n_samples)
 
 

@@ -1,72 +1,71 @@
 """SciPy sparse: CSR data on the CPU, as scikit-learn takes it; everything else is NumPy's.
 
 A fit of sparse data computes as scikit-learn's does: on the rows as they are
-(centring would make them dense: :attr:`SciPySparse.centring` is False), a chunk
-of rows a CSR matrix sliced from ``X``, its scores ``x @ c.T`` one sparse-dense
-product (row-major, :meth:`~SciPySparse.row_major_scores`), its cluster sums one
-sparse product with the chunk's one-hot labels. Nothing the size of ``X``
-dense is made: a chunk makes its score block, its centres' sums (``k x d``) and
-vectors of its non-zeros. The centres, the labels and every other array of a
-fit are NumPy's, computed by :class:`~anykmeans._libraries._numpy.NumPy`, which
-this library extends.
+(centring would make them dense: :attr:`CompressedSparse.centring` is False), a
+chunk of rows a CSR matrix sliced from ``X``, its scores ``x @ c.T`` one
+sparse-dense product (row-major, :meth:`~CompressedSparse.row_major_scores`)
+against the centres laid out once a pass as the product reads them
+(:meth:`~CompressedSparse.chunk_centres`). A pass's cluster sums are added after
+its assignment, by label, straight into one ``k x d`` array
+(:meth:`~CompressedSparse.labelled_sums`): a chunk makes no array of the
+centres' size. Nothing the size of ``X`` dense is made. The centres, the labels
+and every other array of a fit are NumPy's, computed by
+:class:`~anykmeans._libraries._numpy.NumPy`, which :class:`SciPySparse` extends.
 
 Any SciPy sparse format is taken (``*_matrix`` and ``*_array``) and converted to
 CSR, as scikit-learn converts it; duplicate entries are summed, in a copy.
+
+``cupyx.scipy.sparse`` mirrors ``scipy.sparse``: :class:`CompressedSparse` is
+written over the data's sparse type and its dense array module
+(:meth:`~CompressedSparse.array_module`), so that CuPy's sparse library
+(:mod:`~anykmeans._libraries._cupy_sparse`) overrides only what differs.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from ._numpy import NumPy
 from ._plan import sparse_chunk_rows
-from ._types import Array, Namespace
+from ._types import Array, Namespace, PassData
 
 
-def _is_sparse(x: Any) -> bool:
-    return type(x).__module__.startswith("scipy.sparse")
+class CompressedSparse:
+    """Compressed sparse rows (CSR after :meth:`prepare`) of a SciPy-like sparse module,
+    computed with its dense array module: the methods a library of such data overrides.
 
+    A mixin, first among the bases of a library's class, before the library of its
+    dense arrays (NumPy's for SciPy, CuPy's for ``cupyx.scipy.sparse``).
 
-def _row_slice(X: Any, rows: slice) -> Any:
-    """``X[rows]`` as a CSR matrix of views of ``X``'s values and column indices (SciPy's
-    slicing copies them: the whole of ``X`` for a pass of one chunk)."""
-    start, stop = X.indptr[rows.start], X.indptr[rows.stop]
-    return type(X)((X.data[start:stop], X.indices[start:stop],
-                    X.indptr[rows.start:rows.stop + 1] - start),
-                   shape=(rows.stop - rows.start, X.shape[1]))
+    Attributes
+    ----------
+    sparse_types : str
+        The module prefix of the data's types (``"scipy.sparse"``).
+    """
 
-
-def _row_ids(x: Any) -> np.ndarray:
-    """The row of every stored value of the CSR matrix ``x``."""
-    return np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
-
-
-class SciPySparse(NumPy):
-    """SciPy sparse matrices and arrays (CSR after :meth:`prepare`), on the CPU."""
-
-    name = "scipy"
-    install = "pip install scipy"
-    native_segment_sum = True
+    sparse_types = ""
     centring = False
+    sums_by_labels = True
 
-    @staticmethod
-    def owns(x: Array) -> bool:
-        return _is_sparse(x)
+    @classmethod
+    def owns(cls, x: Array) -> bool:
+        return type(x).__module__.startswith(cls.sparse_types + ".")
 
-    def device_of(self, x: Array) -> Any:
-        """The CPU: SciPy's arrays have no device attribute."""
-        return "cpu"
+    def array_module(self) -> ModuleType:
+        """The module of the dense arrays this data computes with (``numpy``)."""
+        return np
 
     def stand_in(self, x: Array) -> Array:
-        """An empty NumPy array: the namespace of the fit's dense arrays."""
-        return np.empty(0, dtype=x.dtype)
+        """An empty dense array: the namespace of the fit's dense arrays."""
+        return self.array_module().empty(0, dtype=x.dtype)
 
     def prepare(self, x: Array, name: str) -> Array:
         """CSR (another format converted, as scikit-learn does), in canonical form (sorted
         indices, no duplicates: summed in a copy, the caller's matrix untouched)."""
-        if x.ndim != 2:
+        if len(x.shape) != 2:
             return x  # check_data names the shape
         if x.format != "csr":
             x = x.tocsr()
@@ -76,24 +75,31 @@ class SciPySparse(NumPy):
         return x
 
     def astype(self, xp: Namespace, X: Array, dtype: Any) -> Array:
-        return X.astype(dtype, copy=False) if _is_sparse(X) else super().astype(xp, X, dtype)
+        if not self.owns(X):
+            return super().astype(xp, X, dtype)
+        return X if X.dtype == dtype else X.astype(dtype)
 
     def largest_magnitude(self, xp: Namespace, X: Array) -> Array:
-        """The stored values' largest magnitude (zeros are smaller); NaN if one is NaN: from
-        their largest and smallest, no temporary."""
-        return np.asarray(max(np.max(X.data, initial=0.0), -np.min(X.data, initial=0.0)),
-                          dtype=X.dtype)
+        """The stored values' largest magnitude (zeros are smaller; zero where none is
+        stored); NaN if one is NaN: from their largest and smallest, no temporary."""
+        m = self.array_module()
+        if X.nnz == 0:
+            return m.zeros((), dtype=X.dtype)
+        return m.maximum(m.max(X.data), -m.min(X.data))
 
     def feature_means(self, xp: Namespace, X: Array) -> Array:
         """The columns' sums over the rows (SciPy's ``mean`` copies the values first)."""
-        return (np.asarray(X.sum(axis=0)).reshape(-1) / X.shape[0]).astype(X.dtype)
+        sums = self.array_module().asarray(X.sum(axis=0)).reshape(-1)
+        return (sums / X.shape[0]).astype(X.dtype)
 
     def data_chunk_rows(self, X: Array, n_centres: int, itemsize: int,
                         chunk_size: int | None = None) -> int:
-        """:func:`~anykmeans._libraries._plan.sparse_chunk_rows` in the CPU plan's budget."""
+        """:func:`~anykmeans._libraries._plan.sparse_chunk_rows` in the plan's budget."""
         n_samples, n_features = X.shape
+        stored_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
         return sparse_chunk_rows(n_samples, n_features, X.nnz, n_centres, itemsize,
-                                 self.chunk_bytes("cpu", 0), chunk_size)
+                                 self.chunk_bytes(self.device_of(X), stored_bytes), chunk_size,
+                                 chunk_sums=False)
 
     def fused_assignment(self, *args: Any, **kwargs: Any) -> None:
         """None: the fused loop reads dense rows."""
@@ -103,65 +109,107 @@ class SciPySparse(NumPy):
         """Always: ``x @ c.T`` is the product a CSR chunk computes directly."""
         return True
 
+    def chunk_centres(self, xp: Namespace, centres: Array) -> Array:
+        """The centres column by column (Fortran order; no copy if they are already): the
+        product of a CSR chunk reads ``c.T`` row by row, and copies it into that layout
+        where it is not."""
+        return self.array_module().asfortranarray(centres)
+
+    def row_slice(self, X: Array, rows: slice) -> Array:
+        """``X[rows]`` as a CSR matrix of views of ``X``'s values and column indices (SciPy's
+        slicing copies them: the whole of ``X`` for a pass of one chunk)."""
+        start, stop = int(X.indptr[rows.start]), int(X.indptr[rows.stop])
+        return type(X)((X.data[start:stop], X.indices[start:stop],
+                        X.indptr[rows.start:rows.stop + 1] - start),
+                       shape=(rows.stop - rows.start, X.shape[1]))
+
+    def row_ids(self, x: Array) -> Array:
+        """The row of every stored value of the CSR matrix ``x``."""
+        m = self.array_module()
+        return m.repeat(m.arange(x.shape[0]), m.diff(x.indptr))
+
     def centred_rows(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
         """``X[rows]`` as it is, CSR (views of ``X``'s arrays): sparse data is not centred (its
         offset is zero)."""
-        return _row_slice(X, rows)
+        return self.row_slice(X, rows)
 
     def centred_rows_at(self, xp: Namespace, X: Array, indices: Array, mean: Array) -> Array:
         return self.rows_at(xp, X, indices)
 
     def rows_at(self, xp: Namespace, X: Array, indices: Array) -> Array:
-        return X[np.asarray(indices)] if _is_sparse(X) else super().rows_at(xp, X, indices)
+        if not self.owns(X):
+            return super().rows_at(xp, X, indices)
+        return X[self.array_module().asarray(indices)]
 
     def dense(self, xp: Namespace, x: Array) -> Array:
-        return x.toarray() if _is_sparse(x) else x
+        return x.toarray() if self.owns(x) else x
 
     def sq_norms(self, xp: Namespace, x: Array) -> Array:
         """Of a CSR chunk: its stored values squared, added row by row in order."""
-        if not _is_sparse(x):
+        if not self.owns(x):
             return super().sq_norms(xp, x)
-        return np.bincount(_row_ids(x), weights=x.data * x.data,
-                           minlength=x.shape[0]).astype(x.dtype)
+        return self.array_module().bincount(self.row_ids(x), weights=x.data * x.data,
+                                            minlength=x.shape[0]).astype(x.dtype)
 
     def residual_sq_norms(self, xp: Namespace, x: Array, centres: Array,
                           labels: Array) -> Array:
         """Of a CSR chunk: ``|c|^2`` plus, over the stored values, ``(x - c)^2 - c^2``
         (scikit-learn's sparse distance), at least zero; nothing ``n_rows x d`` is made."""
-        if not _is_sparse(x):
+        if not self.owns(x):
             return super().residual_sq_norms(xp, x, centres, labels)
-        rows = _row_ids(x)
+        m = self.array_module()
+        rows = self.row_ids(x)
         at = centres[labels[rows], x.indices]
         terms = (x.data - at) ** 2 - at * at
-        sq = (np.bincount(rows, weights=terms, minlength=x.shape[0]).astype(x.dtype)
+        sq = (m.bincount(rows, weights=terms, minlength=x.shape[0]).astype(x.dtype)
               + super().sq_norms(xp, centres)[labels])
-        return np.maximum(sq, 0)
+        return m.maximum(sq, 0)
 
     def scale_rows(self, xp: Namespace, x: Array, w: Array) -> Array:
-        if not _is_sparse(x):
+        if not self.owns(x):
             return super().scale_rows(xp, x, w)
-        scaled = x.copy()
-        scaled.data = x.data * np.repeat(w, np.diff(x.indptr))
-        return scaled
+        return type(x)((x.data * w[self.row_ids(x)], x.indices, x.indptr), shape=x.shape)
 
-    def cluster_sums(self, xp: Namespace, x: Array, w: Array | None, labels: Array,
-                     n_clusters: int) -> tuple[Array, Array]:
-        """Of a CSR chunk: its rows added by label in one sparse product with the one-hot
-        labels (each cluster's rows in row order), made dense: ``k x d``."""
-        if not _is_sparse(x):
-            return super().cluster_sums(xp, x, w, labels, n_clusters)
-        n_rows = x.shape[0]
-        one_hot = type(x)((np.ones(n_rows, dtype=x.dtype), (labels, np.arange(n_rows))),
-                          shape=(n_clusters, n_rows))
-        weight_sums = (self.segment_count(xp, labels, n_clusters, x.dtype) if w is None
+    def labelled_sums(self, data: PassData, labels: Array,
+                      n_clusters: int) -> tuple[Array, Array]:
+        """Each cluster's stored values (weighted) added straight into one dense ``k x d``
+        array, column by column (:meth:`add_by_labels`), chunk by chunk: nothing else of the
+        centres' size is made."""
+        xp, X, w = data.xp, data.X, data.weights
+        sums = self.array_module().zeros((X.shape[1], n_clusters), dtype=X.dtype).T
+        for rows in data.chunks(n_clusters):
+            x = self.row_slice(X, rows)
+            self.add_by_labels(sums, x if w is None else self.scale_rows(xp, x, w[rows]),
+                               labels[rows])
+        weight_sums = (self.segment_count(xp, labels, n_clusters, X.dtype) if w is None
                        else self.segment_sum(xp, w, labels, n_clusters))
-        return (one_hot @ x).toarray(), weight_sums
+        return sums, weight_sums
+
+    def add_by_labels(self, sums: Array, x: Array, labels: Array) -> None:
+        """Add the rows of the CSR chunk ``x`` into the rows of ``sums`` (``k x d``, column by
+        column: the layout :meth:`chunk_centres` gives the centres made of them) that
+        ``labels`` name, in place: SciPy's in row order (``np.add.at`` on the stored values)."""
+        flat = x.indices * sums.shape[0] + labels[self.row_ids(x)]
+        np.add.at(sums.T.reshape(-1), flat, x.data)
 
     def sq_deviation_sums(self, xp: Namespace, X: Array, rows: slice, mean: Array) -> Array:
         """Over the stored values ``(x - m)^2 - m^2`` by feature, plus ``m^2`` for every row:
         the deviations of the zeros too, without making them."""
-        x = _row_slice(X, rows)
+        x = self.row_slice(X, rows)
         at = mean[x.indices]
         terms = (x.data - at) ** 2 - at * at
-        return (np.bincount(x.indices, weights=terms, minlength=X.shape[1]).astype(X.dtype)
+        return (self.array_module().bincount(x.indices, weights=terms,
+                                             minlength=X.shape[1]).astype(X.dtype)
                 + x.shape[0] * mean * mean)
+
+
+class SciPySparse(CompressedSparse, NumPy):
+    """SciPy sparse matrices and arrays (CSR after :meth:`prepare`), on the CPU."""
+
+    name = "scipy"
+    install = "pip install scipy"
+    sparse_types = "scipy.sparse"
+
+    def device_of(self, x: Array) -> Any:
+        """The CPU: SciPy's arrays have no device attribute."""
+        return "cpu"
