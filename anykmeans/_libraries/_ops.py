@@ -9,6 +9,7 @@ the same inputs (``tests/test_libraries.py``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,7 +35,20 @@ def first_true(xp: Namespace, mask: Array, axis: int) -> Array:
 
 
 def has_float64(xp: Namespace, device: Any) -> bool:
-    """Whether ``device`` of namespace ``xp`` supports float64 arithmetic."""
+    """Whether ``device`` of namespace ``xp`` supports float64 arithmetic.
+
+    Remembered per namespace and device where the device is hashable: asking a library
+    (``__array_namespace_info__().dtypes``) may make arrays on the device (PyTorch's
+    probes each dtype), and a pass asks once per chunk.
+    """
+    try:
+        return _has_float64(xp, device)
+    except TypeError:  # an unhashable device
+        return _has_float64.__wrapped__(xp, device)
+
+
+@functools.cache
+def _has_float64(xp: Namespace, device: Any) -> bool:
     info = xp.__array_namespace_info__()
     return "float64" in info.dtypes(device=device, kind="real floating")
 
