@@ -231,14 +231,14 @@ def _nearest_by_groups(xp: Namespace, library: Library, x: Array, centres: Array
     index = index_dtype(xp, device_of(x))
     groups_within = group_best <= threshold
     group = xp.astype(first_true(xp, groups_within, axis=0), index)
-    within = xp.sum(xp.astype(groups_within, index), axis=0) if counted else None
+    within = _count(xp, groups_within, 0) if counted else None
     if group_size == 1:
         return group, best, within
     members = xp.take_along_axis(block, xp.reshape(group, (1, 1, n_rows)), axis=0)[0, ...]
     members_within = members <= threshold
     labels = group * group_size + xp.astype(first_true(xp, members_within, axis=0), index)
     if counted:
-        within = within - 1 + xp.sum(xp.astype(members_within, index), axis=0)
+        within = within - 1 + _count(xp, members_within, 0)
     if padding:  # a row without a nearest centre falls in the padding: the last centre
         labels = xp.minimum(labels, xp.full((), n_clusters - 1, dtype=index,
                                             device=device_of(x)))
@@ -257,7 +257,12 @@ def _nearest_by_rows(xp: Namespace, library: Library, x: Array, centres: Array,
     tied = block <= (best + slack)[:, None]
     index = index_dtype(xp, device_of(x))
     return (xp.astype(library.first_true(xp, tied), index), best,
-            xp.sum(xp.astype(tied, index), axis=1) if counted else None)
+            _count(xp, tied, 1) if counted else None)
+
+
+def _count(xp: Namespace, mask: Array, axis: int) -> Array:
+    """How many of ``mask`` are set along ``axis`` (int32): added from one byte each."""
+    return xp.sum(xp.astype(mask, xp.int8), axis=axis, dtype=xp.int32)
 
 
 def _close_calls_decided(library: Library, xp: Namespace, x: Array, centres: Array,
@@ -298,9 +303,8 @@ def _close_calls_decided(library: Library, xp: Namespace, x: Array, centres: Arr
                               TIE_ULPS)
     if library.traced:
         return decided  # a row that is no close call has its label as its one candidate
-    position = xp.cumulative_sum(xp.astype(close, index)) - 1  # among the close calls
-    position = xp.maximum(position, xp.zeros_like(position))
-    return xp.where(close, xp.take(decided, position), labels)
+    labels[close] = decided  # our own array
+    return labels
 
 
 def tie_group_size(n_clusters: int) -> int:

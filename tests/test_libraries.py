@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anykmeans._libraries import Library, library_of
+from anykmeans._libraries import Library, has_float64, library_of
 from anykmeans._libraries._ops import Primitives
 from anykmeans._namespace import array_namespace, device_of, index_dtype
 from tests.conftest import host
@@ -86,6 +86,11 @@ def test_overridden_primitives_equal_the_reference(xp, weighted):
             for v in (values, values[:, 0]):
                 assert_same(library.segment_sum(ns, v, finite_ids, 7),
                             reference.segment_sum(ns, v, finite_ids, 7), xp)
+            if has_float64(ns, device_of(X)):  # float32 rows added up in float64
+                narrow = ns.astype(values, ns.float32)
+                wide = library.segment_sum(ns, narrow, finite_ids, 7, ns.float64)
+                assert wide.dtype == ns.float64
+                assert_same(wide, reference.segment_sum(ns, narrow, finite_ids, 7, ns.float64), xp)
             tested += 1
         if overrides(library, "segment_count"):
             assert_same(library.segment_count(ns, ids, 7, X.dtype),

@@ -95,11 +95,13 @@ class Jax(Library):
         return xp.concat(list(parts))
 
     def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
-                    n_segments: int) -> Array:
+                    n_segments: int, dtype: Any = None) -> Array:
         if self.accelerator:
-            return super().segment_sum(xp, values, segment_ids, n_segments)
+            return super().segment_sum(xp, values, segment_ids, n_segments, dtype)
         import jax
 
+        if dtype is not None:
+            values = values.astype(dtype)
         return jax.ops.segment_sum(values, segment_ids, num_segments=n_segments)
 
 

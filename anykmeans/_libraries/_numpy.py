@@ -192,7 +192,7 @@ class NumPy(Library):
         return np.bincount(segment_ids, minlength=n_segments).astype(dtype)
 
     def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
-                    n_segments: int) -> Array:
+                    n_segments: int, dtype: Any = None) -> Array:
         """Sort the rows by segment, then add up each run of equal ids.
 
         ``np.add.at`` is the direct scatter-add; its per-index overhead makes it
@@ -201,14 +201,16 @@ class NumPy(Library):
         rows each. ``reduceat`` pays per row and per inner loop, so rows of an
         even number of real values are added as half as many complex ones:
         complex addition adds the real and the imaginary parts on their own, so
-        the sums are the same real additions.
+        the sums are the same real additions. A wider ``dtype`` is the additions' own
+        (``reduceat``'s), with no wider copy of the rows.
         """
+        dtype = values.dtype if dtype is None else np.dtype(dtype)
         if values.ndim == 1:
             return np.bincount(segment_ids, weights=values,
-                               minlength=n_segments).astype(values.dtype)
+                               minlength=n_segments).astype(dtype)
         n_rows, width = values.shape
         if n_rows < SORT_MIN_ROWS_PER_SEGMENT * n_segments:
-            out = np.zeros(n_segments * width, dtype=values.dtype)
+            out = np.zeros(n_segments * width, dtype=dtype)
             flat_ids = (segment_ids[:, None] * width + np.arange(width)).ravel()
             np.add.at(out, flat_ids, values.ravel())
             return out.reshape(n_segments, width)
@@ -220,14 +222,17 @@ class NumPy(Library):
         bounds = np.searchsorted(np.take(ids, order), np.arange(n_segments + 1, dtype=narrow))
         present = bounds[:-1] < bounds[1:]
         starts = bounds[:-1][present]
-        out = np.zeros((n_segments, width), dtype=values.dtype)
+        out = np.zeros((n_segments, width), dtype=dtype)
         if values.flags.f_contiguous and not values.flags.c_contiguous:
             # Feature-major rows (see centred_rows): gather and add along each feature.
-            out[present] = np.add.reduceat(np.take(values.T, order, axis=1), starts, axis=1).T
+            out[present] = np.add.reduceat(np.take(values.T, order, axis=1), starts, axis=1,
+                                           dtype=dtype).T
             return out
         rows = np.take(values, order, axis=0)
         pair = {np.dtype(np.float32): np.complex64, np.dtype(np.float64): np.complex128}
-        if width % 2 == 0 and values.dtype in pair:
-            rows = rows.view(pair[values.dtype])
-        out[present] = np.add.reduceat(rows, starts, axis=0).view(values.dtype)
+        if width % 2 == 0 and values.dtype in pair and dtype in pair:
+            out[present] = np.add.reduceat(rows.view(pair[values.dtype]), starts, axis=0,
+                                           dtype=pair[dtype]).view(dtype)
+        else:
+            out[present] = np.add.reduceat(rows, starts, axis=0, dtype=dtype)
         return out

@@ -242,7 +242,7 @@ class Primitives:
         return xp.sum(x * x, axis=0)
 
     def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
-                    n_segments: int) -> Array:
+                    n_segments: int, dtype: Any = None) -> Array:
         """Sum the rows of ``values`` that share a segment id.
 
         Parameters
@@ -250,11 +250,14 @@ class Primitives:
         values : array of shape (n,) or (n, d)
         segment_ids : integer array of shape (n,), values in ``[0, n_segments)``
         n_segments : int
+        dtype : dtype, optional
+            The dtype the sums are added up and returned in (a wider one than
+            ``values``'); ``values``' own by default.
 
         Returns
         -------
-        array of shape (n_segments,) or (n_segments, d), ``values``' dtype, where
-        row ``j`` is the sum of the rows of ``values`` whose id is ``j``.
+        array of shape (n_segments,) or (n_segments, d), ``dtype``, where row ``j``
+        is the sum of the rows of ``values`` whose id is ``j``.
 
         Notes
         -----
@@ -264,7 +267,9 @@ class Primitives:
         block: callers pass a chunk's rows, not all of ``X``).
         """
         if sums_by_sorting(xp, values.dtype, array_api_compat.device(values)):
-            return SortedSegments(xp, segment_ids, n_segments).sums(values)
+            return SortedSegments(xp, segment_ids, n_segments).sums(values, dtype)
+        if dtype is not None:
+            values = xp.astype(values, dtype)
         return self.matmul(xp, _one_hot(xp, segment_ids, n_segments, values.dtype).T, values)
 
     def cluster_sums(self, xp: Namespace, x: Array, w: Array | None, labels: Array,
@@ -296,7 +301,7 @@ class Primitives:
         if self.native_segment_sum and not self.accelerator:
             weight_sums = (self.segment_count(xp, labels, n_clusters, x.dtype) if w is None
                            else self.segment_sum(xp, w, labels, n_clusters))
-            return self.segment_sum(xp, xp.astype(x, wide), labels, n_clusters), weight_sums
+            return self.segment_sum(xp, x, labels, n_clusters, wide), weight_sums
         if sums_by_sorting(xp, x.dtype, array_api_compat.device(x)):
             segments = SortedSegments(xp, labels, n_clusters)
             weight_sums = segments.counts(x.dtype) if w is None else segments.sums(w)

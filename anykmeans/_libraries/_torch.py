@@ -202,9 +202,11 @@ class Torch(Library):
             return a @ b
 
     def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
-                    n_segments: int) -> Array:
+                    n_segments: int, dtype: Any = None) -> Array:
         if self.accelerator:
-            return super().segment_sum(xp, values, segment_ids, n_segments)
+            return super().segment_sum(xp, values, segment_ids, n_segments, dtype)
+        if dtype is not None:
+            values = values.to(dtype)
         out = values.new_zeros((n_segments, *values.shape[1:]))
         index = segment_ids.reshape(-1, *(1,) * (values.ndim - 1)).expand(values.shape)
         return out.scatter_add_(0, index, values)
