@@ -212,7 +212,7 @@ class NumPy(Library):
         if n_rows < SORT_MIN_ROWS_PER_SEGMENT * n_segments:
             out = np.zeros(n_segments * width, dtype=dtype)
             flat_ids = (segment_ids[:, None] * width + np.arange(width)).ravel()
-            np.add.at(out, flat_ids, values.ravel())
+            np.add.at(out, flat_ids, values.ravel().astype(dtype, copy=False))  # one dtype: fast
             return out.reshape(n_segments, width)
         narrow = np.int16 if n_segments <= np.iinfo(np.int16).max else np.int32
         ids = segment_ids.astype(narrow)
