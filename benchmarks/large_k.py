@@ -7,9 +7,10 @@ Every case runs in a child process (``python -m benchmarks.large_k --child CASE 
 with the checkout under test first on ``PYTHONPATH`` and a time limit, so that a
 case that does not finish is reported as such. Cases:
 
-- ``seeding N D K REPEATS``: k-means|| and k-means++ seeding as a fit makes them (the
+- ``seeding N D K REPEATS DTYPE``: k-means|| and k-means++ seeding as a fit makes them (the
   centred frame, unit weights) and scikit-learn's ``kmeans_plusplus``, the median seconds
-  of each over ``REPEATS`` interleaved runs, float64 Gaussian-mixture data.
+  of each over ``REPEATS`` interleaved runs, Gaussian-mixture data of ``DTYPE``
+  (``--seeding-dtype``, float64 by default).
 - ``plusplus N D K DTYPE REPEATS``: the public ``kmeans_plusplus`` against scikit-learn's,
   interleaved, medians and their ratio, standard normal data of ``DTYPE``.
 - ``quality R N K``: the paper's GaussMixture data (Bahmani et al. 2012; d = 15):
@@ -62,14 +63,14 @@ def _medians(runs: dict, repeats: int) -> dict:
             for name, timing in timings.items()}
 
 
-def _seeding(n: int, d: int, k: int, repeats: int = 1) -> dict:
+def _seeding(n: int, d: int, k: int, repeats: int = 1, dtype: str = "float64") -> dict:
     from sklearn.cluster import kmeans_plusplus
 
     from anykmeans._primitives import Data
     from anykmeans._seeding import initial_centres
 
-    X = gauss_mixture(n, d, k, 10.0, 0)
-    data = Data(X, X.mean(axis=0), np.ones(n))
+    X = gauss_mixture(n, d, k, 10.0, 0).astype(dtype)
+    data = Data(X, X.mean(axis=0), np.ones(n, dtype=dtype))
     for init in ("k-means||", "k-means++"):
         initial_centres(Data(X[:50_000], data.mean, data.weights[:50_000]), 200, init,
                         np.random.RandomState(0))
@@ -162,7 +163,8 @@ def table(results: list[dict]) -> str:
               for r in results if r["case"] == "plusplus"]
     lines += ["", "| seeding n x d, k | code | k-means&#124;&#124; (s) | k-means++ (s) "
               "| scikit-learn k-means++ (s) |", "|---|---|---|---|---|"]
-    lines += [f"| {r['args'][0]} x {r['args'][1]}, k = {r['args'][2]} | {r['code']} | "
+    lines += [f"| {r['args'][0]} x {r['args'][1]}, k = {r['args'][2]}, {r['args'][4]} "
+              f"| {r['code']} | "
               + " | ".join(_seconds(r.get(name, r.get("error", "")))
                            for name in ("k-means||", "k-means++", "sklearn k-means++")) + " |"
               for r in results if r["case"] == "seeding"]
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--ks", nargs="+", type=int, default=[256, 1024, 5000])
+    parser.add_argument("--seeding-dtype", choices=("float32", "float64"), default="float64",
+                        help="the seeding case's data")
     parser.add_argument("--repeats", type=int, default=3,
                         help="interleaved runs of each timed seeding (medians reported)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -196,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
     checkouts = ([("before", options.before)] if options.before else []) + [("after", CHECKOUT)]
     repeats = options.repeats
-    plan = {"seeding": [(100_000, 32, k, repeats) for k in options.ks],
+    plan = {"seeding": [(100_000, 32, k, repeats, options.seeding_dtype) for k in options.ks],
             "plusplus": [(200_000, 64, 1024, dtype, repeats)
                          for dtype in ("float32", "float64")],
             "quality": [(R, 10_000, 50) for R in (1.0, 10.0, 100.0)],

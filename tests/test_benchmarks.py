@@ -211,12 +211,12 @@ def test_large_k_plusplus_case_times_both_and_the_table_shows_it(monkeypatch):
     assert result["ratio"] == pytest.approx(result["anykmeans"] / result["sklearn"])
     assert large_k._argument("float32") == "float32" and large_k._argument("2") == 2
     rows = [{"case": "plusplus", "args": (2_000, 4, 8, "float32", 2), "code": "after", **result},
-            {"case": "seeding", "args": (100, 2, 5, 1), "code": "after", "k-means||": 1.0,
-             "k-means++": 2.0, "sklearn k-means++": "over 1 s"},
+            {"case": "seeding", "args": (100, 2, 5, 1, "float32"), "code": "after",
+             "k-means||": 1.0, "k-means++": 2.0, "sklearn k-means++": "over 1 s"},
             {"case": "quality", "args": (1.0, 100, 5), "code": "after", "k-means||": 14.0,
              "k-means++": 14.5, "ratio": 14.0 / 14.5}]
     text = large_k.table(rows)
     assert f"| kmeans_plusplus 2000 x 4, k = 8, float32 | after | {result['anykmeans']:.2f} |" \
         in text
-    assert "| 100 x 2, k = 5 | after | 1.00 | 2.00 | over 1 s |" in text
+    assert "| 100 x 2, k = 5, float32 | after | 1.00 | 2.00 | over 1 s |" in text
     assert "| 1.0 (100, 5) | after | 14.00 | 14.50 | 0.966 |" in text
