@@ -172,7 +172,8 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
 
     Scores coarser than float64 (float32) on the CPU plan are compared within
     a wider window, the rounding any library's product may make
-    (:func:`~anykmeans._exact.close_call_bound`): a row with one centre in it
+    (:func:`~anykmeans._exact.close_call_bound`) and twice the ties' slack (which
+    holds every centre tied with the nearest in exact distances): a row with one centre in it
     goes to that centre; a row with more (a close call) to the exactly nearest
     of its candidates (:func:`_close_calls_decided`), so that every library
     gives it the same label. The accelerator plan keeps the ulps' window (a
@@ -191,10 +192,12 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     """
     library = library or library_of(x)
     rechecked = x.dtype != xp.float64 and not library.accelerator
-    if rechecked:
-        slack = close_call_bound(xp, x_sq_norms, centre_sq_norms, x.shape[1])
+    magnitude = x_sq_norms + xp.max(centre_sq_norms)
+    if rechecked:  # every centre exactly tied with the nearest (exactly_nearest) falls in it
+        slack = (close_call_bound(xp, x_sq_norms, centre_sq_norms, x.shape[1])
+                 + 2 * TIE_ULPS * xp.finfo(x.dtype).eps * magnitude)
     else:
-        slack = TIE_ULPS * xp.finfo(x.dtype).eps * (x_sq_norms + xp.max(centre_sq_norms))
+        slack = TIE_ULPS * xp.finfo(x.dtype).eps * magnitude
     if library.row_major_scores(x.shape[0], centres.shape[0]):
         labels, best, within = _nearest_by_rows(xp, library, x, centres, centre_sq_norms,
                                                 slack, rechecked)

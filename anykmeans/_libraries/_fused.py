@@ -74,7 +74,8 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
         Read only when ``exact`` or ``recheck``.
     slack_scale, max_centre_sq_norm : scalars of the block's dtype
         A row's ties are the scores within ``slack_scale * (|x|^2 + max |c|^2)`` of its
-        best score; when ``recheck``, within ``slack_scale * (max |c|^2 + 2 max |c| |x|)``
+        best score; when ``recheck``, close calls within ``slack_scale * (max |c|^2 + 2 max
+        |c| |x|) + 2 tie_scale (|x|^2 + max |c|^2)``
         (:func:`anykmeans._primitives.close_call_bound`).
     labels : integer array of shape (n_rows,)
         Written: each row's nearest centre.
@@ -127,9 +128,12 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
             best[i] = score if score < best[i] else best[i]
             has_nan[i] |= score != score
     for i in range(n_rows):  # ties: the lowest centre within the slack of the best score
-        best[i] += slack_scale * (
-            max_centre_sq_norm + 2 * np.sqrt(max_centre_sq_norm * x_sq_norms[i]) if recheck
-            else x_sq_norms[i] + max_centre_sq_norm)
+        if recheck:  # close calls: as nearest's window (float32 arithmetic, its order)
+            best[i] += (slack_scale * (max_centre_sq_norm
+                                       + 2 * np.sqrt(max_centre_sq_norm * x_sq_norms[i]))
+                        + np.float32(2 * tie_scale) * (x_sq_norms[i] + max_centre_sq_norm))
+        else:
+            best[i] += slack_scale * (x_sq_norms[i] + max_centre_sq_norm)
         nearest[i] = n_clusters
     for j in range(n_clusters):
         for i in range(n_rows):
