@@ -81,13 +81,14 @@ def exactly_nearest(xp: Namespace, x: Array, centres: Array, candidates: Array,
         distances, _ = _halving_sum(xp, (difference * difference, None))
     else:
         distances, _ = _halving_sum(xp, _two_float_squares(xp, rows, chosen))
-    (row_norms, _), (centre_norms, _) = (_halving_sum(xp, (v * v, None)) for v in (rows, chosen))
+    own = rows[:n_rows, :]  # the rows once: ``rows`` repeats them for every candidate
+    (row_norms, _), (centre_norms, _) = (_halving_sum(xp, (v * v, None)) for v in (own, chosen))
     infinity = xp.full((), xp.inf, dtype=distances.dtype, device=array_api_compat.device(x))
     distances = xp.where(usable, xp.reshape(distances, (m, n_rows)), infinity)
     centre_norms = xp.where(usable, xp.reshape(centre_norms, (m, n_rows)), -infinity)
     nearest = xp.min(distances, axis=0)
     slack = (tie_ulps * xp.finfo(x.dtype).eps * xp.sqrt(nearest)
-             * (xp.sqrt(row_norms[:n_rows]) + xp.sqrt(xp.max(centre_norms, axis=0))))
+             * (xp.sqrt(row_norms) + xp.sqrt(xp.max(centre_norms, axis=0))))
     tied = distances <= (nearest + slack)[None, :]
     beyond = xp.full((), centres.shape[0], dtype=candidates.dtype,
                      device=array_api_compat.device(candidates))
