@@ -244,7 +244,7 @@ def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, ini
     sample_weight = check_sample_weight(sample_weight, xp, X)
 
     library, device = library_of(X), device_of(X)
-    with library.passes.resident(X) as X:
+    with library.passes.resident(X, n_clusters) as X:
         mean, _, feature_means = _centring(xp, library, X, 0.0)
         xs = array_namespace(mean)  # the small side
         n_samples = X.shape[0]

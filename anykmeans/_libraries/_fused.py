@@ -24,11 +24,12 @@ runs; ``tests/test_fused.py`` compares the two.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import operator
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,7 @@ MIN_TILE_ROWS = 256
 #: Passes with fewer scores (rows times centres) than this take the standard path: they
 #: take milliseconds; the loop's compilation, once per dtype, about a second, and loading
 #: it from Numba's cache in a later process (with Numba's import) more than half of that.
+#: Within a fit (:func:`for_fit`), the fit's scores count instead where they are more.
 MIN_SCORES = 2**20
 
 #: The dtypes the loop is compiled for.
@@ -280,12 +282,35 @@ def tile_rows(n_features: int, n_clusters: int, itemsize: int) -> int:
     return max(MIN_TILE_ROWS, TILE_BYTES // ((n_features + n_clusters) * itemsize))
 
 
+_fit = threading.local()
+
+
+@contextlib.contextmanager
+def for_fit(scores: int) -> Iterator[None]:
+    """While the ``with`` block lasts, the passes of the fit that the calling thread runs take
+    the fused loop where ``scores``, a pass's over all of the fit's rows against all of its
+    clusters, reach :data:`MIN_SCORES`, however few their own: a bisecting fit's two-centre
+    passes over one cluster's rows are many, and the loop's compilation is paid once.
+
+    A fit inside another (in the same thread) keeps the outer one's.
+    """
+    if getattr(_fit, "scores", None) is not None:
+        yield
+        return
+    _fit.scores = scores
+    try:
+        yield
+    finally:
+        del _fit.scores
+
+
 def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, centres: Array,
                centre_sq_norms: Array, x_sq_norms: Array | None, previous_labels: Array | None,
                *, update: bool, exact_inertia: bool, tie_ulps: int) -> Assignment | None:
     """The assignment pass over the rows of ``data``, chunk by chunk, or None where the pass is
     not for the fused loop: Numba is not installed, the rows are not float32 or float64, the
-    centres are of another dtype, or the pass has fewer than :data:`MIN_SCORES` scores.
+    centres are of another dtype, or the pass has fewer than :data:`MIN_SCORES` scores (and
+    so has the fit it belongs to: :func:`for_fit`).
 
     The contract of :func:`anykmeans._primitives.assign_block`. ``X`` and the arrays
     after it are NumPy arrays: ``data``'s own, or NumPy views of them; ``data``'s
@@ -295,7 +320,7 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     here, in chunk order.
     """
     if (X.dtype not in DTYPES or centres.dtype != X.dtype
-            or X.shape[0] * centres.shape[0] < MIN_SCORES):
+            or max(X.shape[0] * centres.shape[0], getattr(_fit, "scores", 0)) < MIN_SCORES):
         return None
     kernel = compiled_kernel()
     if kernel is None:

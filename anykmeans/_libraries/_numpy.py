@@ -42,15 +42,20 @@ SORT_MIN_ROWS_PER_SEGMENT = 4
 class NumPyPasses(Passes):
     """The eager strategy, a fit's chunk threads and BLAS's limit held while the fit lasts."""
 
-    def resident(self, X: Array) -> contextlib.AbstractContextManager[Array]:
+    @contextlib.contextmanager
+    def resident(self, X: Array, n_clusters: int) -> Iterator[Array]:
         """``X`` itself; on the CPU plan, the fit's passes run their chunks on the threads
         :func:`~anykmeans._libraries._threads.workers_for` counts when it begins, BLAS at
         one thread until it ends (:func:`~anykmeans._libraries._threads.held_for_fit`), as
         scikit-learn holds BLAS while a Lloyd run lasts: the limit is not set and put back
-        at every pass."""
+        at every pass. The fused loop takes the fit's passes where a pass over ``X``
+        against ``n_clusters`` centres would take it
+        (:func:`~anykmeans._libraries._fused.for_fit`)."""
         if self.library.accelerator:
-            return contextlib.nullcontext(X)
-        return held_for_fit(X, workers_for(X))
+            yield X
+            return
+        with held_for_fit(X, workers_for(X)), _fused.for_fit(X.shape[0] * n_clusters):
+            yield X
 
 
 class NumPy(Library):
