@@ -20,7 +20,14 @@ from . import _fused, _fused_seeding
 from ._base import Library
 from ._devices import Backend
 from ._passes import Passes
-from ._threads import fit_threads, held_for_fit, run_on_pool, single_threaded_blas, workers_for
+from ._threads import (
+    fit_threads,
+    held_for_fit,
+    run_on_pool,
+    single_threaded_blas,
+    usable_cores,
+    workers_for,
+)
 from ._types import Array, Assignment, Namespace, PassData
 
 T = TypeVar("T")
@@ -30,6 +37,10 @@ FEATURE_MAJOR_MAX_FEATURES = 8
 
 #: Rows a chunk holds at the least, whatever the memory budget says (see NumPy.chunk_rows).
 MIN_CHUNK_ROWS = 128
+
+#: A pass's rows are shared among the cores where each then gets at least this many (a chunk
+#: handed to a thread costs tens of microseconds).
+MIN_SHARED_ROWS = 2048
 
 #: Score blocks are laid out row by row where centres outnumber a chunk's rows this much.
 ROWS_FIRST_RATIO = 8
@@ -159,9 +170,18 @@ class NumPy(Library):
         """The reference's rows, but at least :data:`MIN_CHUNK_ROWS` when ``chunk_size`` is not
         given: a chunk's cluster sums cost ``O(k d)`` whatever its rows, and at very large
         ``k`` the memory budget alone would leave a few dozen rows to spread that over
-        (docs/notes/benchmark-history.md)."""
+        (docs/notes/benchmark-history.md). On the CPU plan, rows that the budget would
+        leave in fewer chunks than the usable cores are shared among them, at least
+        :data:`MIN_SHARED_ROWS` each (a bisecting fit's passes over one cluster): counted
+        from the cores, not from the threads a caller allows, so that the chunks, and the
+        order in which the sums add up, do not depend on the caller's limits."""
         rows = super().chunk_rows(n_samples, n_features, n_centres, itemsize, device, chunk_size)
-        return rows if chunk_size is not None else max(rows, min(MIN_CHUNK_ROWS, n_samples))
+        if chunk_size is not None:
+            return rows
+        rows = max(rows, min(MIN_CHUNK_ROWS, n_samples))
+        if self.accelerator:
+            return rows
+        return min(rows, max(MIN_SHARED_ROWS, -(-n_samples // usable_cores())))
 
     def row_major_scores(self, n_rows: int, n_centres: int) -> bool:
         """Row-major score blocks where centres outnumber rows :data:`ROWS_FIRST_RATIO`-fold.
