@@ -59,6 +59,13 @@ def test_same_answer_as_sklearn(dataset, strategy, init):
     np.testing.assert_array_equal(host(ours.predict(X_new)), theirs.predict(X_new))
 
 
+def test_same_answer_as_sklearn_on_both_numpy_paths(numpy_path):
+    X = DATASETS["blobs"]()
+    params = dict(n_clusters=9, n_init=2, random_state=4)
+    theirs = sklearn_cluster.BisectingKMeans(**params).fit(X)
+    assert_same_as_sklearn(anykmeans.BisectingKMeans(**params).fit(X), theirs)
+
+
 @pytest.mark.parametrize("strategy", ["biggest_inertia", "largest_cluster"])
 def test_same_answer_as_sklearn_with_weights_and_restarts(strategy):
     X = blobs(800, 4, 10, seed=4)

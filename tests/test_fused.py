@@ -155,6 +155,27 @@ def test_fits_on_numpy_run_the_compiled_loop(compiled, monkeypatch):
     assert calls[0] == (4, 500)  # one tile: (centres, rows)
 
 
+@pytest.mark.parametrize("fit_scores_reach_it", [True, False])
+def test_a_bisecting_fit_runs_the_compiled_loop_where_its_scores_reach_the_threshold(
+        compiled, monkeypatch, fit_scores_reach_it):
+    # Each bisection's passes have two centres and one cluster's rows, far fewer scores than
+    # the fit's (its rows times its clusters), which decide.
+    calls = []
+
+    def counting(*args):
+        calls.append(args[0].shape[0])
+        return compiled(*args)
+
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: counting)
+    X = blobs(500, 3, 4)
+    monkeypatch.setattr(_fused, "MIN_SCORES", 500 * 6 + (0 if fit_scores_reach_it else 1))
+    anykmeans.BisectingKMeans(6, random_state=0).fit(X)
+    assert set(calls) == ({2} if fit_scores_reach_it else set())
+    calls.clear()
+    anykmeans.KMeans(2, n_init=1, random_state=0).fit(X)  # a KMeans fit: its own passes'
+    assert calls == []
+
+
 def test_the_fused_path_is_the_numpy_cpu_plans_only(monkeypatch):
     monkeypatch.setattr(_fused, "compiled_kernel", lambda: _fused.nearest_and_sums)
     X = np.zeros((10, 2), dtype=np.float32)

@@ -181,7 +181,8 @@ class NumPy(Library):
         rows = max(rows, min(MIN_CHUNK_ROWS, n_samples))
         if self.accelerator:
             return rows
-        return min(rows, max(MIN_SHARED_ROWS, -(-n_samples // usable_cores())))
+        shares = max(1, min(usable_cores(), n_samples // MIN_SHARED_ROWS))
+        return min(rows, -(-n_samples // shares))
 
     def row_major_scores(self, n_rows: int, n_centres: int) -> bool:
         """Row-major score blocks where centres outnumber rows :data:`ROWS_FIRST_RATIO`-fold.
