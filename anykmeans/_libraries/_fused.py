@@ -2,8 +2,8 @@
 
 With Numba installed (``pip install ".[fast]"``), the NumPy plan
 assigns a chunk of rows tile by tile: the tile's rows centred into one of two
-buffers of the thread's own, one BLAS product for its score block, and one
-compiled loop over the block (:func:`nearest_and_sums`) that finds each row's
+buffers of the thread's own, one BLAS product for its score block (one per
+centre for two centres), and one compiled loop over the block (:func:`nearest_and_sums`) that finds each row's
 nearest centre, adds its squared distance to the inertia and its values to its
 cluster's sums, and centres the next tile's rows into the other buffer as it
 goes (their read from memory then overlaps the arithmetic).
@@ -44,6 +44,11 @@ TILE_BYTES = 2**20
 
 #: Rows of a tile at the least, however many centres.
 MIN_TILE_ROWS = 256
+
+#: Up to this many centres, a tile's scores are a matrix-vector product per centre: BLAS's
+#: matrix product of two centres with the rows costs more (OpenBLAS, 32 features: 14 ns a row
+#: against 8; docs/bisecting.md).
+MAX_VECTOR_PRODUCTS = 2
 
 #: Passes with fewer scores (rows times centres) than this take the standard path: they
 #: take milliseconds; the loop's compilation, once per dtype, about a second, and loading
@@ -385,7 +390,12 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
         tile = slice(rows.start + start, rows.start + stop)
         if computes_norms:
             np.einsum("ij,ij->i", x, x, out=norms[start:stop])
-        block = np.matmul(scaled, x.T, out=_buffer("scores", (n_clusters, stop - start), dtype))
+        block = _buffer("scores", (n_clusters, stop - start), dtype)
+        if n_clusters <= MAX_VECTOR_PRODUCTS:
+            for j in range(n_clusters):
+                np.matmul(x, scaled[j], out=block[j])
+        else:
+            np.matmul(scaled, x.T, out=block)
         next_rows = X[rows.start + stop:rows.start + min(stop + step, n_rows)]
         next_x = buffers[1][:next_rows.shape[0]]
         inertia += kernel(block, centre_sq_norms, x, norms[start:stop],
