@@ -53,9 +53,10 @@ def both_paths(monkeypatch, X, centres, **options):
     return fused, standard
 
 
-# (d, k): one centre; few; centres in groups (k >= 128); row-major blocks (k >= 8 x rows
-# of a chunk); one feature; feature-major chunks (d <= 8).
-SHAPES = [(3, 1), (33, 7), (8, 130), (5, 600), (1, 4), (4, 16)]
+# (d, k): one centre and two (a matrix-vector product per centre); few; centres in groups
+# (k >= 128); row-major blocks (k >= 8 x rows of a chunk); one feature; feature-major chunks
+# (d <= 8).
+SHAPES = [(3, 1), (32, 2), (33, 7), (8, 130), (5, 600), (1, 4), (4, 16)]
 
 
 @pytest.mark.parametrize("d, k", SHAPES)
