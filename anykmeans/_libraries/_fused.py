@@ -4,9 +4,10 @@ With Numba installed (``pip install ".[fast]"``), the NumPy plan
 assigns a chunk of rows tile by tile: the tile's rows centred into one of two
 buffers of the thread's own, one BLAS product for its score block (one per
 centre for two centres), and one compiled loop over the block
-(:func:`nearest_and_sums`) that finds each row's nearest centre, adds its squared distance to the inertia and its values to its
-cluster's sums, and centres the next tile's rows into the other buffer as it
-goes (their read from memory then overlaps the arithmetic).
+(:func:`nearest_and_sums`) that finds each row's nearest centre, adds its
+squared distance to the inertia and its values to its cluster's sums, and
+centres the next tile's rows into the other buffer as it goes (their read from
+memory then overlaps the arithmetic).
 
 The standard-only path reads and writes a chunk-sized block five or six times,
 sorts the labels for the sums, and allocates fresh memory for every step (the
