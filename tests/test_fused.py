@@ -177,6 +177,26 @@ def test_a_bisecting_fit_runs_the_compiled_loop_where_its_scores_reach_the_thres
     assert calls == []
 
 
+def test_rows_with_a_zero_offset_are_read_where_they_are(compiled, monkeypatch):
+    # A bisection's rows, centred when gathered: no tile is copied, the answer is the
+    # standard path's. 40 000 rows: chunks of several tiles.
+    X = blobs(40_000, 5, 4)
+    X = X - X.mean(axis=0)
+    centres = X[:4] + 0.25
+    data = Data(X, np.zeros(5))
+    requested = []
+    buffer = _fused._buffer
+    monkeypatch.setattr(_fused, "_buffer", lambda name, *args: (requested.append(name),
+                                                                buffer(name, *args))[1])
+    fused = assign(data, centres, update=True)
+    assert "scores" in requested and "x" not in requested
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: None)
+    standard = assign(data, centres, update=True)
+    np.testing.assert_array_equal(fused.labels, standard.labels)
+    np.testing.assert_allclose(fused.sums, standard.sums, rtol=1e-12)
+    assert fused.inertia == pytest.approx(standard.inertia, rel=1e-12)
+
+
 def test_the_fused_path_is_the_numpy_cpu_plans_only(monkeypatch):
     monkeypatch.setattr(_fused, "compiled_kernel", lambda: _fused.nearest_and_sums)
     X = np.zeros((10, 2), dtype=np.float32)

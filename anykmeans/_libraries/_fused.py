@@ -336,8 +336,10 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     norms = np.empty(X.shape[0], dtype=dtype) if x_sq_norms is None else x_sq_norms
     recheck = dtype != np.float64  # close calls rechecked, as nearest does
     scale = 2 * (X.shape[1] + 2) if recheck else tie_ulps
-    chunk = functools.partial(assign_chunk, kernel, X, mean, weights, centres, centre_sq_norms,
-                              x_sq_norms is None, previous_labels, update, exact_inertia,
+    in_place = X.flags.c_contiguous and not np.any(mean)
+    chunk = functools.partial(assign_chunk, kernel, X, mean, in_place, weights, centres,
+                              centre_sq_norms, x_sq_norms is None, previous_labels, update,
+                              exact_inertia,
                               -2.0 * centres, dtype.type(scale * np.finfo(dtype).eps),
                               dtype.type(np.max(centre_sq_norms)), recheck,
                               tie_ulps * float(np.finfo(dtype).eps), labels, norms)
@@ -350,16 +352,18 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     return Assignment(labels, inertia, sums, weight_sums, norms, n_changed)
 
 
-def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: Array | None,
-                 centres: Array, centre_sq_norms: Array, computes_norms: bool,
-                 previous_labels: Array | None, update: bool, exact_inertia: bool,
-                 scaled: Array, slack_scale: Any, max_norm: Any, recheck: bool,
-                 tie_scale: float, labels: Array, norms: Array,
+def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, in_place: bool,
+                 weights: Array | None, centres: Array, centre_sq_norms: Array,
+                 computes_norms: bool, previous_labels: Array | None, update: bool,
+                 exact_inertia: bool, scaled: Array, slack_scale: Any, max_norm: Any,
+                 recheck: bool, tie_scale: float, labels: Array, norms: Array,
                  rows: slice) -> tuple[Array, ...]:
     """The assignment of the rows ``X[rows]`` (centred on ``mean``), tile by tile.
 
-    Writes the rows' labels into ``labels[rows]`` and, where ``computes_norms``, their
-    squared norms into ``norms[rows]`` (else reads them there). ``kernel`` is
+    Where ``in_place`` (``mean`` is zero and ``X`` C-contiguous: a bisection's rows,
+    centred when gathered), the tiles are read where they are, not copied. Writes the
+    rows' labels into ``labels[rows]`` and, where ``computes_norms``, their squared norms
+    into ``norms[rows]`` (else reads them there). ``kernel`` is
     :func:`compiled_kernel`'s (or :func:`nearest_and_sums` itself). What is the same
     for every chunk of a pass comes made: ``scaled`` is ``-2 centres``,
     ``slack_scale``, ``max_norm``, ``recheck`` and ``tie_scale`` are
@@ -382,9 +386,11 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
     step = tile_rows(n_features, n_clusters, dtype.itemsize)
     # Each tile's centred rows are written by the loop over the tile before (see
     # nearest_and_sums), into the other of two buffers; the first tile's here.
-    shape = (min(step, n_rows), n_features)
-    buffers = [_buffer("x", shape, dtype), _buffer("next", shape, dtype)]
-    x = np.subtract(X[rows.start:rows.start + min(step, n_rows)], mean, out=buffers[0])
+    x = X[rows.start:rows.start + min(step, n_rows)]
+    if not in_place:
+        shape = (min(step, n_rows), n_features)
+        buffers = [_buffer("x", shape, dtype), _buffer("next", shape, dtype)]
+        x = np.subtract(x, mean, out=buffers[0])
     inertia = 0.0
     for start in range(0, n_rows, step):
         stop = min(start + step, n_rows)
@@ -398,14 +404,17 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
         else:
             np.matmul(scaled, x.T, out=block)
         next_rows = X[rows.start + stop:rows.start + min(stop + step, n_rows)]
-        next_x = buffers[1][:next_rows.shape[0]]
+        if in_place:  # the next tile is read where it is: nothing to centre
+            next_x, next_rows = next_rows, X[:0]
+        else:
+            next_x = buffers[1][:next_rows.shape[0]]
+            buffers.reverse()
         inertia += kernel(block, centre_sq_norms, x, norms[start:stop],
                           no_weights if weights is None else weights[tile], centres,
                           slack_scale, max_norm, labels[start:stop], sums, weight_sums,
                           update, exact_inertia, next_rows, mean, next_x, recheck,
                           tie_scale)
         x = next_x
-        buffers.reverse()
     added = [np.asarray(inertia, dtype=dtype)]
     if update:
         added += [sums, weight_sums.astype(dtype)]
