@@ -159,9 +159,10 @@ def _split_scores(data: Data, run: LloydRun, labels: Array, xs: Namespace) -> Ar
 
 def _leaf_data(library: Library, X: Array, mean: Array, sample_weight: Array,
                unit_weights: bool, leaf: Leaf, chunk_size: int | None) -> tuple[Data, Data]:
-    """The rows of ``leaf`` gathered (a copy, in ascending order, in ``X``'s kind: sparse
-    rows stay sparse) for its bisection, with their weights (None for unit weights, never
-    for the seeding's :class:`Data`).
+    """The rows of ``leaf`` gathered for its bisection (a copy, in ascending order, in ``X``'s
+    kind), centred on ``mean`` once rather than at every pass (sparse rows stay sparse and
+    uncentred: their offset is zero), with their weights (None for unit weights, never for
+    the seeding's :class:`Data`). The :class:`Data` of both have a zero offset.
 
     Where the library's plan pads a subset (:meth:`~anykmeans._libraries._plan.Plan.padded_rows`),
     copies of the leaf's first row with weight zero follow its rows: they move no centre,
@@ -177,9 +178,10 @@ def _leaf_data(library: Library, X: Array, mean: Array, sample_weight: Array,
         weights = xp.concat([weights, xp.zeros(padding, dtype=weights.dtype,
                                                device=device_of(weights))])
         unit_weights = False
-    leaf_X = library.rows_at(xp, X, rows)  # sparse rows stay sparse
-    return (Data(leaf_X, mean, None if unit_weights else weights, chunk_size),
-            Data(leaf_X, mean, weights, chunk_size))
+    leaf_X = library.centred_rows_at(xp, X, rows, mean)
+    origin = xs.zeros_like(mean)
+    return (Data(leaf_X, origin, None if unit_weights else weights, chunk_size),
+            Data(leaf_X, origin, weights, chunk_size))
 
 
 def _children(leaf: Leaf, labels: Array, n_left: int, xs: Namespace) -> tuple[Array, Array]:
@@ -205,7 +207,8 @@ def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, ini
     sample_weight : array of shape (n_samples,), optional
     init : {"k-means++", "random"} or callable
         Each bisection's seeding; a callable is called as ``init(rows,
-        2, random_state=rng)`` on the rows of the leaf (uncentred).
+        2, random_state=rng)`` on the rows of the leaf centred on ``X``'s
+        mean (as scikit-learn calls it; sparse rows are not centred).
     n_init : int
         Lloyd runs per bisection; the best is kept.
     max_iter : int
@@ -244,7 +247,7 @@ def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, ini
     sample_weight = check_sample_weight(sample_weight, xp, X)
 
     library, device = library_of(X), device_of(X)
-    with library.passes.resident(X) as X:
+    with library.passes.resident(X, n_clusters) as X:
         mean, _, feature_means = _centring(xp, library, X, 0.0)
         xs = array_namespace(mean)  # the small side
         n_samples = X.shape[0]

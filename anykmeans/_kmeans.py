@@ -225,7 +225,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     library = library_of(X)
     if spherical:
         X = unit_rows(xp, X)
-    with library.passes.resident(X) as X:
+    with library.passes.resident(X, n_clusters) as X:
         mean, tol, _ = _centring(xp, library, X, tol)
         seeding = Data(X, mean, sample_weight, chunk_size)
         data = Data(X, mean, None if unit_weights else sample_weight, chunk_size)

@@ -88,9 +88,9 @@ class Data:
         """Rows per chunk of a pass against ``n_centres`` centres, in ``dtype`` (``X``'s): what
         the library's plan says the first time it is asked, the same for every later pass
         over these rows (a fit's chunks do not follow the device's free memory)."""
-        dtype = self.X.dtype if dtype is None else dtype
-        key = (n_centres, str(dtype))
+        key = (n_centres, None if dtype is None or dtype == self.X.dtype else str(dtype))
         if key not in self._chunk_rows:
+            dtype = self.X.dtype if dtype is None else dtype
             self._chunk_rows[key] = self.library.data_chunk_rows(
                 self.X, n_centres, self.xp.finfo(dtype).bits // 8, self.chunk_size)
         return self._chunk_rows[key]

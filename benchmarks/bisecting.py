@@ -2,19 +2,25 @@
 
     python -m benchmarks.bisecting                      # 200k x 32, k = 64 and 512
     python -m benchmarks.bisecting --k 64 --repeats 3 --strategy largest_cluster
+    python -m benchmarks.bisecting --threads 1          # both on one thread (a loaded machine)
 
 The data are :class:`benchmarks.problems.Problem`'s blobs (as many blobs as
 clusters), in float64 unless ``--dtype float32``. Both estimators run with
 scikit-learn's defaults (random seeding, one run per bisection) and the same
 ``random_state``; fits are interleaved in one process, so a loaded machine
-slows both alike. Each line gives every fit's wall time, their median ratio and
-whether the labels agree. The machine's load (``os.getloadavg``), CPU and BLAS
-go with the numbers.
+slows both alike, though not equally: scikit-learn's OpenMP threads wait far
+longer than anykmeans' pool when other processes hold the cores, so on a loaded
+machine ``--threads 1`` (both held at one thread by threadpoolctl) compares them
+more fairly. The first anykmeans fit of the process includes Numba's import and
+the loading of its compiled loop. Each line gives every fit's wall time, their
+median ratio and whether the labels agree. The machine's load
+(``os.getloadavg``), CPU and BLAS go with the numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -28,38 +34,46 @@ from .problems import custom
 
 
 def run(args: argparse.Namespace) -> list[dict]:
-    """Time both estimators on each ``k``, interleaved, ``args.repeats`` times."""
+    """Time both estimators on each ``k``, interleaved, ``args.repeats`` times; with
+    ``args.threads``, both held at that many threads (threadpoolctl)."""
     from sklearn.cluster import BisectingKMeans
+    from threadpoolctl import threadpool_limits
 
     import anykmeans
 
-    results = []
-    for k in args.k:
-        X, _ = custom(args.n, args.d, k).data(seed=0)
-        X = X.astype(args.dtype)
-        params = dict(n_clusters=k, random_state=0, bisecting_strategy=args.strategy)
-        times: dict[str, list[float]] = {"anykmeans": [], "scikit-learn": []}
-        labels = {}
-        for _ in range(args.repeats):
-            for name, cls in (("scikit-learn", BisectingKMeans),
-                              ("anykmeans", anykmeans.BisectingKMeans)):
-                start = time.perf_counter()
-                model = cls(**params).fit(X)
-                times[name].append(time.perf_counter() - start)
-                labels[name] = np.asarray(model.labels_)
-        ratio = statistics.median(a / b for a, b in zip(times["anykmeans"],
-                                                         times["scikit-learn"], strict=True))
-        results.append({"n": args.n, "d": args.d, "k": k, "dtype": args.dtype,
-                        "strategy": args.strategy, "seconds": times, "ratio": ratio,
-                        "same_labels": bool((labels["anykmeans"] == labels["scikit-learn"])
-                                            .all()),
-                        "load": os.getloadavg()})
-        print(f"{args.n} x {args.d}, k = {k} ({args.dtype}, {args.strategy}): anykmeans "
-              f"{', '.join(f'{t:.2f}' for t in times['anykmeans'])} s, scikit-learn "
-              f"{', '.join(f'{t:.2f}' for t in times['scikit-learn'])} s; median ratio "
-              f"{ratio:.2f}; same labels: {results[-1]['same_labels']}; "
-              f"load {results[-1]['load'][0]:.1f}", flush=True)
-    return results
+    limits = threadpool_limits(args.threads) if args.threads else contextlib.nullcontext()
+    with limits:
+        return [_compare(args, k, {"scikit-learn": BisectingKMeans,
+                                   "anykmeans": anykmeans.BisectingKMeans})
+                for k in args.k]
+
+
+def _compare(args: argparse.Namespace, k: int, estimators: dict[str, type]) -> dict:
+    """Each of ``estimators`` fitted with ``k`` clusters, interleaved, ``args.repeats`` times."""
+    X, _ = custom(args.n, args.d, k).data(seed=0)
+    X = X.astype(args.dtype)
+    params = dict(n_clusters=k, random_state=0, bisecting_strategy=args.strategy)
+    times: dict[str, list[float]] = {name: [] for name in estimators}
+    labels = {}
+    for _ in range(args.repeats):
+        for name, cls in estimators.items():
+            start = time.perf_counter()
+            model = cls(**params).fit(X)
+            times[name].append(time.perf_counter() - start)
+            labels[name] = np.asarray(model.labels_)
+    ratio = statistics.median(a / b for a, b in zip(times["anykmeans"], times["scikit-learn"],
+                                                     strict=True))
+    result = {"n": args.n, "d": args.d, "k": k, "dtype": args.dtype, "strategy": args.strategy,
+              "threads": args.threads, "seconds": times, "ratio": ratio,
+              "same_labels": bool((labels["anykmeans"] == labels["scikit-learn"]).all()),
+              "load": os.getloadavg()}
+    print(f"{args.n} x {args.d}, k = {k} ({args.dtype}, {args.strategy}"
+          f"{f', {args.threads} thread(s)' if args.threads else ''}): anykmeans "
+          f"{', '.join(f'{t:.2f}' for t in times['anykmeans'])} s, scikit-learn "
+          f"{', '.join(f'{t:.2f}' for t in times['scikit-learn'])} s; median ratio "
+          f"{ratio:.2f}; same labels: {result['same_labels']}; "
+          f"load {result['load'][0]:.1f}", flush=True)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strategy", choices=["biggest_inertia", "largest_cluster"],
                         default="biggest_inertia")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int,
+                        help="hold both at this many threads (threadpoolctl); default: all")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     machine = describe()

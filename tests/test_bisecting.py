@@ -59,6 +59,13 @@ def test_same_answer_as_sklearn(dataset, strategy, init):
     np.testing.assert_array_equal(host(ours.predict(X_new)), theirs.predict(X_new))
 
 
+def test_same_answer_as_sklearn_on_both_numpy_paths(numpy_path):
+    X = DATASETS["blobs"]()
+    params = dict(n_clusters=9, n_init=2, random_state=4)
+    theirs = sklearn_cluster.BisectingKMeans(**params).fit(X)
+    assert_same_as_sklearn(anykmeans.BisectingKMeans(**params).fit(X), theirs)
+
+
 @pytest.mark.parametrize("strategy", ["biggest_inertia", "largest_cluster"])
 def test_same_answer_as_sklearn_with_weights_and_restarts(strategy):
     X = blobs(800, 4, 10, seed=4)
@@ -79,10 +86,20 @@ def test_same_answer_as_sklearn_with_a_callable_init_and_few_iterations():
         return X[:n_clusters] + 0.0
 
     ours = anykmeans.BisectingKMeans(6, init=first_two, max_iter=2, tol=0).fit(X)
-    # scikit-learn hands the callable the cluster's rows centred on the data's mean, ours the
-    # caller's rows: the same rows either way.
     theirs = sklearn_cluster.BisectingKMeans(6, init=first_two, max_iter=2, tol=0).fit(X)
     assert_same_as_sklearn(ours, theirs)
+
+
+def test_a_callable_init_gets_the_rows_centred_as_sklearns():
+    X = blobs(300, 3, 4, seed=6) + 5.0
+    given = []
+
+    def first_two(rows, n_clusters, random_state):
+        given.append(rows)
+        return rows[:n_clusters] + 0.0
+
+    anykmeans.BisectingKMeans(3, init=first_two).fit(X)
+    np.testing.assert_allclose(given[0], X - X.mean(axis=0), atol=1e-12)
 
 
 def test_one_cluster_is_the_mean():

@@ -53,9 +53,10 @@ def both_paths(monkeypatch, X, centres, **options):
     return fused, standard
 
 
-# (d, k): one centre; few; centres in groups (k >= 128); row-major blocks (k >= 8 x rows
-# of a chunk); one feature; feature-major chunks (d <= 8).
-SHAPES = [(3, 1), (33, 7), (8, 130), (5, 600), (1, 4), (4, 16)]
+# (d, k): one centre and two (a matrix-vector product per centre); few; centres in groups
+# (k >= 128); row-major blocks (k >= 8 x rows of a chunk); one feature; feature-major chunks
+# (d <= 8).
+SHAPES = [(3, 1), (32, 2), (33, 7), (8, 130), (5, 600), (1, 4), (4, 16)]
 
 
 @pytest.mark.parametrize("d, k", SHAPES)
@@ -153,6 +154,47 @@ def test_fits_on_numpy_run_the_compiled_loop(compiled, monkeypatch):
     model.predict(X)
     assert len(calls) >= model.n_iter_ + 1  # every Lloyd pass, and predict
     assert calls[0] == (4, 500)  # one tile: (centres, rows)
+
+
+@pytest.mark.parametrize("fit_scores_reach_it", [True, False])
+def test_a_bisecting_fit_runs_the_compiled_loop_where_its_scores_reach_the_threshold(
+        compiled, monkeypatch, fit_scores_reach_it):
+    # Each bisection's passes have two centres and one cluster's rows, far fewer scores than
+    # the fit's (its rows times its clusters), which decide.
+    calls = []
+
+    def counting(*args):
+        calls.append(args[0].shape[0])
+        return compiled(*args)
+
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: counting)
+    X = blobs(500, 3, 4)
+    monkeypatch.setattr(_fused, "MIN_SCORES", 500 * 6 + (0 if fit_scores_reach_it else 1))
+    anykmeans.BisectingKMeans(6, random_state=0).fit(X)
+    assert set(calls) == ({2} if fit_scores_reach_it else set())
+    calls.clear()
+    anykmeans.KMeans(2, n_init=1, random_state=0).fit(X)  # a KMeans fit: its own passes'
+    assert calls == []
+
+
+def test_rows_with_a_zero_offset_are_read_where_they_are(compiled, monkeypatch):
+    # A bisection's rows, centred when gathered: no tile is copied, the answer is the
+    # standard path's. 40 000 rows: chunks of several tiles.
+    X = blobs(40_000, 5, 4)
+    X = X - X.mean(axis=0)
+    centres = X[:4] + 0.25
+    data = Data(X, np.zeros(5))
+    requested = []
+    buffer = _fused._buffer
+    monkeypatch.setattr(_fused, "_buffer", lambda name, *args: (requested.append(name),
+                                                                buffer(name, *args))[1])
+    fused = assign(data, centres, update=True)
+    assert "scores" in requested and "x" not in requested
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: None)
+    standard = assign(data, centres, update=True)
+    np.testing.assert_array_equal(fused.labels, standard.labels)
+    np.testing.assert_allclose(fused.sums, standard.sums, rtol=1e-12)
+    assert fused.inertia == pytest.approx(standard.inertia, rel=1e-12)
 
 
 def test_the_fused_path_is_the_numpy_cpu_plans_only(monkeypatch):

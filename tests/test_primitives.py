@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -71,6 +73,32 @@ def test_chunks_are_bounded_by_the_memory_budget():
     assert rows >= 1
     assert library.chunk_rows(100, 2, 3, 8, "cpu") == 100
     assert library.chunk_rows(10**6, 2, 3, 8, "cpu", chunk_size=1000) == 1000
+
+
+def test_numpy_shares_a_chunk_among_the_cores(monkeypatch):
+    from anykmeans._libraries import _numpy
+
+    monkeypatch.setattr(_numpy, "usable_cores", lambda: 4)
+    library = NumPy()
+    assert library.chunk_rows(10_000, 32, 2, 8, "cpu") == 2500  # one chunk's worth
+    assert library.chunk_rows(5_000, 32, 2, 8, "cpu") == 2500  # at least 2048 rows each
+    assert library.chunk_rows(4_000, 32, 2, 8, "cpu") == 4000
+    budget = library.chunk_rows(2_000_000, 32, 4096, 4, "cpu")  # many chunks already
+    monkeypatch.setattr(_numpy, "usable_cores", lambda: 1)
+    assert library.chunk_rows(2_000_000, 32, 4096, 4, "cpu") == budget
+    assert library.chunk_rows(10_000, 32, 2, 8, "cpu") == 10_000
+
+
+def test_one_chunk_runs_in_the_calling_thread():
+    from anykmeans._libraries._threads import run_on_pool
+
+    def thread(rows):
+        return threading.get_ident()
+
+    assert list(run_on_pool(thread, [slice(0, 5)], 2)) == [threading.get_ident()]
+    assert list(run_on_pool(thread, [], 2)) == []
+    pooled = list(run_on_pool(thread, [slice(0, 5), slice(5, 9)], 2))
+    assert len(pooled) == 2 and threading.get_ident() not in pooled
 
 
 def test_threaded_numpy_chunks_give_the_serial_answer_bit_for_bit(monkeypatch):

@@ -75,7 +75,7 @@ class DaskPasses(Passes):
     """The lazy strategy: a pass is one task per block of rows and one round trip."""
 
     @contextlib.contextmanager
-    def resident(self, X: Array) -> Iterator[Array]:
+    def resident(self, X: Array, n_clusters: int) -> Iterator[Array]:
         """``X`` under keys of the fit's own, persisted where :data:`PERSIST_KEY` asks for it.
 
         A scheduler keeps the tasks that results it holds were computed from:

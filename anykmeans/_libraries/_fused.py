@@ -2,11 +2,12 @@
 
 With Numba installed (``pip install ".[fast]"``), the NumPy plan
 assigns a chunk of rows tile by tile: the tile's rows centred into one of two
-buffers of the thread's own, one BLAS product for its score block, and one
-compiled loop over the block (:func:`nearest_and_sums`) that finds each row's
-nearest centre, adds its squared distance to the inertia and its values to its
-cluster's sums, and centres the next tile's rows into the other buffer as it
-goes (their read from memory then overlaps the arithmetic).
+buffers of the thread's own, one BLAS product for its score block (one per
+centre for two centres), and one compiled loop over the block
+(:func:`nearest_and_sums`) that finds each row's nearest centre, adds its
+squared distance to the inertia and its values to its cluster's sums, and
+centres the next tile's rows into the other buffer as it goes (their read from
+memory then overlaps the arithmetic).
 
 The standard-only path reads and writes a chunk-sized block five or six times,
 sorts the labels for the sums, and allocates fresh memory for every step (the
@@ -24,11 +25,12 @@ runs; ``tests/test_fused.py`` compares the two.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import operator
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -44,9 +46,15 @@ TILE_BYTES = 2**20
 #: Rows of a tile at the least, however many centres.
 MIN_TILE_ROWS = 256
 
+#: Up to this many centres, a tile's scores are a matrix-vector product per centre: BLAS's
+#: matrix product of two centres with the rows costs more (OpenBLAS, 32 features: 14 ns a row
+#: against 8; docs/bisecting.md).
+MAX_VECTOR_PRODUCTS = 2
+
 #: Passes with fewer scores (rows times centres) than this take the standard path: they
 #: take milliseconds; the loop's compilation, once per dtype, about a second, and loading
 #: it from Numba's cache in a later process (with Numba's import) more than half of that.
+#: Within a fit (:func:`for_fit`), the fit's scores count instead where they are more.
 MIN_SCORES = 2**20
 
 #: The dtypes the loop is compiled for.
@@ -280,12 +288,35 @@ def tile_rows(n_features: int, n_clusters: int, itemsize: int) -> int:
     return max(MIN_TILE_ROWS, TILE_BYTES // ((n_features + n_clusters) * itemsize))
 
 
+_fit = threading.local()
+
+
+@contextlib.contextmanager
+def for_fit(scores: int) -> Iterator[None]:
+    """While the ``with`` block lasts, the passes of the fit that the calling thread runs take
+    the fused loop where ``scores``, a pass's over all of the fit's rows against all of its
+    clusters, reach :data:`MIN_SCORES`, however few their own: a bisecting fit's two-centre
+    passes over one cluster's rows are many, and the loop's compilation is paid once.
+
+    A fit inside another (in the same thread) keeps the outer one's.
+    """
+    if getattr(_fit, "scores", None) is not None:
+        yield
+        return
+    _fit.scores = scores
+    try:
+        yield
+    finally:
+        del _fit.scores
+
+
 def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, centres: Array,
                centre_sq_norms: Array, x_sq_norms: Array | None, previous_labels: Array | None,
                *, update: bool, exact_inertia: bool, tie_ulps: int) -> Assignment | None:
     """The assignment pass over the rows of ``data``, chunk by chunk, or None where the pass is
     not for the fused loop: Numba is not installed, the rows are not float32 or float64, the
-    centres are of another dtype, or the pass has fewer than :data:`MIN_SCORES` scores.
+    centres are of another dtype, or the pass has fewer than :data:`MIN_SCORES` scores (and
+    so has the fit it belongs to: :func:`for_fit`).
 
     The contract of :func:`anykmeans._primitives.assign_block`. ``X`` and the arrays
     after it are NumPy arrays: ``data``'s own, or NumPy views of them; ``data``'s
@@ -295,7 +326,7 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     here, in chunk order.
     """
     if (X.dtype not in DTYPES or centres.dtype != X.dtype
-            or X.shape[0] * centres.shape[0] < MIN_SCORES):
+            or max(X.shape[0] * centres.shape[0], getattr(_fit, "scores", 0)) < MIN_SCORES):
         return None
     kernel = compiled_kernel()
     if kernel is None:
@@ -305,8 +336,10 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     norms = np.empty(X.shape[0], dtype=dtype) if x_sq_norms is None else x_sq_norms
     recheck = dtype != np.float64  # close calls rechecked, as nearest does
     scale = 2 * (X.shape[1] + 2) if recheck else tie_ulps
-    chunk = functools.partial(assign_chunk, kernel, X, mean, weights, centres, centre_sq_norms,
-                              x_sq_norms is None, previous_labels, update, exact_inertia,
+    in_place = X.flags.c_contiguous and not np.any(mean)
+    chunk = functools.partial(assign_chunk, kernel, X, mean, in_place, weights, centres,
+                              centre_sq_norms, x_sq_norms is None, previous_labels, update,
+                              exact_inertia,
                               -2.0 * centres, dtype.type(scale * np.finfo(dtype).eps),
                               dtype.type(np.max(centre_sq_norms)), recheck,
                               tie_ulps * float(np.finfo(dtype).eps), labels, norms)
@@ -319,16 +352,18 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     return Assignment(labels, inertia, sums, weight_sums, norms, n_changed)
 
 
-def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: Array | None,
-                 centres: Array, centre_sq_norms: Array, computes_norms: bool,
-                 previous_labels: Array | None, update: bool, exact_inertia: bool,
-                 scaled: Array, slack_scale: Any, max_norm: Any, recheck: bool,
-                 tie_scale: float, labels: Array, norms: Array,
+def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, in_place: bool,
+                 weights: Array | None, centres: Array, centre_sq_norms: Array,
+                 computes_norms: bool, previous_labels: Array | None, update: bool,
+                 exact_inertia: bool, scaled: Array, slack_scale: Any, max_norm: Any,
+                 recheck: bool, tie_scale: float, labels: Array, norms: Array,
                  rows: slice) -> tuple[Array, ...]:
     """The assignment of the rows ``X[rows]`` (centred on ``mean``), tile by tile.
 
-    Writes the rows' labels into ``labels[rows]`` and, where ``computes_norms``, their
-    squared norms into ``norms[rows]`` (else reads them there). ``kernel`` is
+    Where ``in_place`` (``mean`` is zero and ``X`` C-contiguous: a bisection's rows,
+    centred when gathered), the tiles are read where they are, not copied. Writes the
+    rows' labels into ``labels[rows]`` and, where ``computes_norms``, their squared norms
+    into ``norms[rows]`` (else reads them there). ``kernel`` is
     :func:`compiled_kernel`'s (or :func:`nearest_and_sums` itself). What is the same
     for every chunk of a pass comes made: ``scaled`` is ``-2 centres``,
     ``slack_scale``, ``max_norm``, ``recheck`` and ``tie_scale`` are
@@ -351,25 +386,35 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: A
     step = tile_rows(n_features, n_clusters, dtype.itemsize)
     # Each tile's centred rows are written by the loop over the tile before (see
     # nearest_and_sums), into the other of two buffers; the first tile's here.
-    shape = (min(step, n_rows), n_features)
-    buffers = [_buffer("x", shape, dtype), _buffer("next", shape, dtype)]
-    x = np.subtract(X[rows.start:rows.start + min(step, n_rows)], mean, out=buffers[0])
+    x = X[rows.start:rows.start + min(step, n_rows)]
+    if not in_place:
+        shape = (min(step, n_rows), n_features)
+        buffers = [_buffer("x", shape, dtype), _buffer("next", shape, dtype)]
+        x = np.subtract(x, mean, out=buffers[0])
     inertia = 0.0
     for start in range(0, n_rows, step):
         stop = min(start + step, n_rows)
         tile = slice(rows.start + start, rows.start + stop)
         if computes_norms:
             np.einsum("ij,ij->i", x, x, out=norms[start:stop])
-        block = np.matmul(scaled, x.T, out=_buffer("scores", (n_clusters, stop - start), dtype))
+        block = _buffer("scores", (n_clusters, stop - start), dtype)
+        if n_clusters <= MAX_VECTOR_PRODUCTS:
+            for j in range(n_clusters):
+                np.matmul(x, scaled[j], out=block[j])
+        else:
+            np.matmul(scaled, x.T, out=block)
         next_rows = X[rows.start + stop:rows.start + min(stop + step, n_rows)]
-        next_x = buffers[1][:next_rows.shape[0]]
+        if in_place:  # the next tile is read where it is: nothing to centre
+            next_x, next_rows = next_rows, X[:0]
+        else:
+            next_x = buffers[1][:next_rows.shape[0]]
+            buffers.reverse()
         inertia += kernel(block, centre_sq_norms, x, norms[start:stop],
                           no_weights if weights is None else weights[tile], centres,
                           slack_scale, max_norm, labels[start:stop], sums, weight_sums,
                           update, exact_inertia, next_rows, mean, next_x, recheck,
                           tie_scale)
         x = next_x
-        buffers.reverse()
     added = [np.asarray(inertia, dtype=dtype)]
     if update:
         added += [sums, weight_sums.astype(dtype)]

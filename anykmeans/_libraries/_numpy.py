@@ -20,7 +20,14 @@ from . import _fused, _fused_seeding
 from ._base import Library
 from ._devices import Backend
 from ._passes import Passes
-from ._threads import fit_threads, held_for_fit, run_on_pool, single_threaded_blas, workers_for
+from ._threads import (
+    fit_threads,
+    held_for_fit,
+    run_on_pool,
+    single_threaded_blas,
+    usable_cores,
+    workers_for,
+)
 from ._types import Array, Assignment, Namespace, PassData
 
 T = TypeVar("T")
@@ -30,6 +37,10 @@ FEATURE_MAJOR_MAX_FEATURES = 8
 
 #: Rows a chunk holds at the least, whatever the memory budget says (see NumPy.chunk_rows).
 MIN_CHUNK_ROWS = 128
+
+#: A pass's rows are shared among the cores where each then gets at least this many (a chunk
+#: handed to a thread costs tens of microseconds).
+MIN_SHARED_ROWS = 2048
 
 #: Score blocks are laid out row by row where centres outnumber a chunk's rows this much.
 ROWS_FIRST_RATIO = 8
@@ -42,15 +53,20 @@ SORT_MIN_ROWS_PER_SEGMENT = 4
 class NumPyPasses(Passes):
     """The eager strategy, a fit's chunk threads and BLAS's limit held while the fit lasts."""
 
-    def resident(self, X: Array) -> contextlib.AbstractContextManager[Array]:
+    @contextlib.contextmanager
+    def resident(self, X: Array, n_clusters: int) -> Iterator[Array]:
         """``X`` itself; on the CPU plan, the fit's passes run their chunks on the threads
         :func:`~anykmeans._libraries._threads.workers_for` counts when it begins, BLAS at
         one thread until it ends (:func:`~anykmeans._libraries._threads.held_for_fit`), as
         scikit-learn holds BLAS while a Lloyd run lasts: the limit is not set and put back
-        at every pass."""
+        at every pass. The fused loop takes the fit's passes where a pass over ``X``
+        against ``n_clusters`` centres would take it
+        (:func:`~anykmeans._libraries._fused.for_fit`)."""
         if self.library.accelerator:
-            return contextlib.nullcontext(X)
-        return held_for_fit(X, workers_for(X))
+            yield X
+            return
+        with held_for_fit(X, workers_for(X)), _fused.for_fit(X.shape[0] * n_clusters):
+            yield X
 
 
 class NumPy(Library):
@@ -154,9 +170,19 @@ class NumPy(Library):
         """The reference's rows, but at least :data:`MIN_CHUNK_ROWS` when ``chunk_size`` is not
         given: a chunk's cluster sums cost ``O(k d)`` whatever its rows, and at very large
         ``k`` the memory budget alone would leave a few dozen rows to spread that over
-        (docs/notes/benchmark-history.md)."""
+        (docs/notes/benchmark-history.md). On the CPU plan, rows that the budget would
+        leave in fewer chunks than the usable cores are shared among them, at least
+        :data:`MIN_SHARED_ROWS` each (a bisecting fit's passes over one cluster): counted
+        from the cores, not from the threads a caller allows, so that the chunks, and the
+        order in which the sums add up, do not depend on the caller's limits."""
         rows = super().chunk_rows(n_samples, n_features, n_centres, itemsize, device, chunk_size)
-        return rows if chunk_size is not None else max(rows, min(MIN_CHUNK_ROWS, n_samples))
+        if chunk_size is not None:
+            return rows
+        rows = max(rows, min(MIN_CHUNK_ROWS, n_samples))
+        if self.accelerator:
+            return rows
+        shares = max(1, min(usable_cores(), n_samples // MIN_SHARED_ROWS))
+        return min(rows, -(-n_samples // shares))
 
     def row_major_scores(self, n_rows: int, n_centres: int) -> bool:
         """Row-major score blocks where centres outnumber rows :data:`ROWS_FIRST_RATIO`-fold.

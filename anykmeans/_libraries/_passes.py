@@ -32,12 +32,14 @@ class Passes:
     def __init__(self, library: Any) -> None:
         self.library = library
 
-    def resident(self, X: Array) -> contextlib.AbstractContextManager[Array]:
+    def resident(self, X: Array, n_clusters: int) -> contextlib.AbstractContextManager[Array]:
         """``X`` as the passes of one fit read it, while the ``with`` block lasts.
 
         An eager library's is ``X`` itself; a lazy library may hold ``X`` in
         its workers' memory until the block ends, so that each pass reads it
-        rather than computing it again.
+        rather than computing it again. ``n_clusters``, the clusters the fit
+        finds, sizes what a library sets up once per fit for its passes, some
+        of which may be smaller (a bisecting fit's two-centre passes).
         """
         return contextlib.nullcontext(X)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import itertools
 import os
 import threading
 from collections import deque
@@ -36,11 +37,20 @@ def run_on_pool(function: Callable[[slice], T], chunks: Iterable[slice],
 
     At most two chunks per thread are in flight, so memory stays bounded by
     the chunk size; results come in chunk order, so that sums over them do
-    not depend on the threads.
+    not depend on the threads. A single chunk runs in the calling thread: handing
+    it to the pool and waiting for it would cost more than a small pass's arithmetic.
     """
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    second = next(chunks, None)
+    if first is None:
+        return
+    if second is None:
+        yield function(first)
+        return
     pending: deque = deque()
     try:
-        for chunk in chunks:
+        for chunk in itertools.chain((first, second), chunks):
             pending.append(_thread_pool(workers).submit(function, chunk))
             if len(pending) > 2 * workers:
                 yield pending.popleft().result()

@@ -36,9 +36,11 @@ T = TypeVar("T")
 class TorchPasses(Passes):
     """The eager strategy, the calling thread at one torch thread while a fit lasts."""
 
-    def resident(self, X: Array) -> contextlib.AbstractContextManager[Array]:
+    @contextlib.contextmanager
+    def resident(self, X: Array, n_clusters: int) -> Iterator[Array]:
         """``X`` itself; on the CPU plan, the calling thread runs torch on one thread while
-        the fit lasts (its count is put back after).
+        the fit lasts (its count is put back after), and NumPy's fused loop takes the fit's
+        passes as it would NumPy's (:func:`~anykmeans._libraries._fused.for_fit`).
 
         Between passes the fit computes on its small side (the new centres,
         the convergence test, the labels that changed) in the calling thread.
@@ -47,8 +49,10 @@ class TorchPasses(Passes):
         (docs/notes/benchmark-history.md).
         """
         if self.library.accelerator:
-            return contextlib.nullcontext(X)
-        return _one_torch_thread(X)
+            yield X
+            return
+        with _one_torch_thread(X), _fused.for_fit(X.shape[0] * n_clusters):
+            yield X
 
 
 class Torch(Library):
