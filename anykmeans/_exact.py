@@ -81,9 +81,10 @@ def exactly_nearest(library: Library, xp: Namespace, x: Array, centres: Array,
     chosen = library.take(xp, centres, xp.reshape(candidates, (-1,)))
     if has_float64(xp, array_api_compat.device(x)):
         x, chosen = xp.astype(x, xp.float64), xp.astype(chosen, xp.float64)
-        difference = xp.reshape(x[None, ...] - xp.reshape(chosen, (m, *x.shape)), shape)
-        values = xp.concat([difference, x, chosen])
-        sums, _ = _halving_sum(xp, (values * values, None))
+        values = xp.concat([xp.reshape(x[None, ...] - xp.reshape(chosen, (m, *x.shape)), shape),
+                            x, chosen])
+        values *= values  # our own array: in place (or rebound, where immutable)
+        sums, _ = _halving_sum(xp, (values, None))
         distances, row_norms, centre_norms = (sums[:shape[0]],
                                               sums[shape[0]:shape[0] + n_rows],
                                               sums[shape[0] + n_rows:])
