@@ -48,8 +48,8 @@ __all__ = [
 #: Score differences below this many ulps of the score's magnitude are ties.
 TIE_ULPS = 16
 
-#: Candidates a recheck of every row (:func:`nearest`, fixed shapes) decides among: the row's
-#: label and the three best-scoring centres.
+#: Candidates a recheck of every row (:func:`nearest`, in fixed shapes) decides among: the
+#: row's label and the three best-scoring centres.
 RECHECKED = 4
 
 
@@ -175,8 +175,13 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     holds every centre tied with the nearest in exact distances): a row with one centre in it
     goes to that centre; a row with more (a close call) to the exactly nearest
     of its candidates (:func:`_close_calls_decided`), so that every library
-    gives it the same label. The accelerator plan keeps the ulps' window (a
-    close call is decided there by the device's product).
+    gives it the same label. Where shapes must not follow the values (the
+    accelerator plan, and a library that traces its chunks:
+    :attr:`~anykmeans._libraries.Library.traced`), every row goes instead to the
+    exactly nearest of its label and the :data:`RECHECKED` ``- 1`` best-scoring
+    centres of the block (:meth:`~anykmeans._libraries.Library.least`): they hold
+    every centre of that window where it holds at most three, and a centre outside
+    it is neither nearer nor tied, so the labels are the same.
 
     From 128 centres on, the centres are taken in consecutive groups of
     :func:`tie_group_size` (the last one padded with centres scoring
