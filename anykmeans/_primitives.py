@@ -210,10 +210,10 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
         labels, best, within, block = _nearest_by_groups(xp, library, x, centres,
                                                          centre_sq_norms, slack, rechecked)
     if every_row:
-        candidates = xp.concat([labels[None, :],
-                                xp.astype(library.least(xp, block, RECHECKED - 1),
-                                          labels.dtype, copy=False)])
+        best_scoring = library.least(xp, block, min(RECHECKED - 1, centres.shape[0]))
         del block  # the recheck's arrays take its memory
+        candidates = xp.concat([labels[None, :],
+                                xp.astype(best_scoring, labels.dtype, copy=False)])
         labels = exactly_nearest(library, xp, x, centres, candidates, None, TIE_ULPS)
     elif rechecked:
         del block
