@@ -35,8 +35,10 @@ def _float32_cases() -> list:
 
 FLOAT32 = _float32_cases()
 
-#: Without float64, k-means++ sums its potentials in float32: the seeds part from NumPy's
-#: (here at the 16th pick). Compensated potentials are still to come (issue 23, item 7).
+#: Without float64, k-means++ computes its distances, potentials and the running sums it
+#: searches in float32: the seeds part from NumPy's (here at the 10th pick). Those sums made
+#: exact (float64 on the host, rounded to float32) still part there, so compensated sums
+#: alone would not do: the distances and targets are float32 too (issue 23, item 7).
 SEEDS_PART = pytest.mark.xfail(reason="k-means++ potentials in float32 without float64",
                                strict=True)
 
