@@ -17,7 +17,7 @@ import math
 
 import array_api_compat
 
-from ._libraries import Array, Namespace, has_float64
+from ._libraries import Array, Library, Namespace, has_float64
 
 __all__ = ["close_call_bound", "exactly_nearest"]
 
@@ -40,19 +40,21 @@ def close_call_bound(xp: Namespace, x_sq_norms: Array, centre_sq_norms: Array,
             * (largest + 2 * xp.sqrt(largest * x_sq_norms)))
 
 
-def exactly_nearest(xp: Namespace, x: Array, centres: Array, candidates: Array,
-                    usable: Array, tie_ulps: int) -> Array:
+def exactly_nearest(library: Library, xp: Namespace, x: Array, centres: Array,
+                    candidates: Array, usable: Array | None, tie_ulps: int) -> Array:
     """For each row of ``x``, the nearest of its usable candidate centres by squared
     distances computed far beyond ``x``'s precision, the same way on every library; tied:
     the lowest index.
 
     Parameters
     ----------
+    library : Library
+        ``x``'s library, which gathers the candidates.
     x : array of shape (n_rows, n_features)
     centres : array of shape (n_clusters, n_features), ``x``'s dtype
     candidates : integer array of shape (m, n_rows)
         The candidate centres of each row (a column); the first row's are always usable.
-    usable : boolean array of shape (m, n_rows)
+    usable : boolean array of shape (m, n_rows), or None (every candidate is)
     tie_ulps : int
         Candidates whose distances ``sqrt(D)`` are within ``tie_ulps`` units of ``x``'s
         dtype of ``|x| + max |c|`` of the least are tied: the rounding of the centred
@@ -70,29 +72,42 @@ def exactly_nearest(xp: Namespace, x: Array, centres: Array, candidates: Array,
     differences squared as unevaluated sums ``hi + lo`` of two values of ``x``'s dtype
     (error-free differences and products, compensated additions), rounded to one.
     Features are added in one fixed order (:func:`_halving_sum`), and everything else is
-    elementwise: every library computes the same bits.
+    elementwise: every library computes the same bits. The distances and both norms are
+    added up as the rows of one array where they share a dtype (each row's sum is its
+    own: the same bits as one sum each, in fewer operations).
     """
     m, n_rows = candidates.shape
-    rows = xp.concat([x] * m) if m > 1 else x
-    chosen = xp.take(centres, xp.reshape(candidates, (-1,)), axis=0)
+    shape, eps = (m * n_rows, x.shape[1]), xp.finfo(x.dtype).eps
+    chosen = library.take(xp, centres, xp.reshape(candidates, (-1,)))
     if has_float64(xp, array_api_compat.device(x)):
-        rows, chosen = xp.astype(rows, xp.float64), xp.astype(chosen, xp.float64)
-        difference = rows - chosen
-        distances, _ = _halving_sum(xp, (difference * difference, None))
+        x, chosen = xp.astype(x, xp.float64), xp.astype(chosen, xp.float64)
+        values = xp.concat([xp.reshape(x[None, ...] - xp.reshape(chosen, (m, *x.shape)), shape),
+                            x, chosen])
+        values *= values  # our own array: in place (or rebound, where immutable)
+        sums, _ = _halving_sum(xp, (values, None))
+        distances, row_norms, centre_norms = (sums[:shape[0]],
+                                              sums[shape[0]:shape[0] + n_rows],
+                                              sums[shape[0] + n_rows:])
     else:
-        distances, _ = _halving_sum(xp, _two_float_squares(xp, rows, chosen))
-    own = rows[:n_rows, :]  # the rows once: ``rows`` repeats them for every candidate
-    (row_norms, _), (centre_norms, _) = (_halving_sum(xp, (v * v, None)) for v in (own, chosen))
-    infinity = xp.full((), xp.inf, dtype=distances.dtype, device=array_api_compat.device(x))
-    distances = xp.where(usable, xp.reshape(distances, (m, n_rows)), infinity)
-    centre_norms = xp.where(usable, xp.reshape(centre_norms, (m, n_rows)), -infinity)
+        high, low = _two_float_squares(xp, x[None, ...], xp.reshape(chosen, (m, *x.shape)))
+        distances, _ = _halving_sum(xp, (xp.reshape(high, shape), xp.reshape(low, shape)))
+        values = xp.concat([x, chosen])
+        norms, _ = _halving_sum(xp, (values * values, None))
+        row_norms, centre_norms = norms[:n_rows], norms[n_rows:]
+    distances = xp.reshape(distances, (m, n_rows))
+    centre_norms = xp.reshape(centre_norms, (m, n_rows))
+    if usable is not None:
+        infinity = xp.full((), xp.inf, dtype=distances.dtype,
+                           device=array_api_compat.device(x))
+        distances = xp.where(usable, distances, infinity)
+        centre_norms = xp.where(usable, centre_norms, -infinity)
     nearest = xp.min(distances, axis=0)
-    slack = (tie_ulps * xp.finfo(x.dtype).eps * xp.sqrt(nearest)
-             * (xp.sqrt(row_norms) + xp.sqrt(xp.max(centre_norms, axis=0))))
+    roots = xp.sqrt(xp.stack([nearest, row_norms, xp.max(centre_norms, axis=0)]))
+    slack = tie_ulps * eps * roots[0, :] * (roots[1, :] + roots[2, :])
     tied = distances <= (nearest + slack)[None, :]
-    beyond = xp.full((), centres.shape[0], dtype=candidates.dtype,
-                     device=array_api_compat.device(candidates))
-    return xp.min(xp.where(tied, candidates, beyond), axis=0)
+    last = xp.full((), centres.shape[0] - 1, dtype=candidates.dtype,
+                   device=array_api_compat.device(candidates))
+    return xp.min(xp.where(tied, candidates, last), axis=0)
 
 
 def _two_float_squares(xp: Namespace, x: Array, c: Array) -> tuple[Array, Array]:

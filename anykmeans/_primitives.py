@@ -48,6 +48,10 @@ __all__ = [
 #: Score differences below this many ulps of the score's magnitude are ties.
 TIE_ULPS = 16
 
+#: Candidates a recheck of every row (:func:`nearest`, in fixed shapes) decides among: the
+#: row's label and the three best-scoring centres.
+RECHECKED = 4
+
 
 @dataclass(frozen=True)
 class Data:
@@ -127,16 +131,11 @@ def scores(library: Library, xp: Namespace, x: Array, centres: Array,
     The squared distance minus ``|x_i|^2``, from one matrix product. The block
     is centre-major: a reduction over centres then runs along whole rows of
     the block, which every library vectorises well (a reduction along short
-    rows of length ``k`` does not). ``-2 c`` is exact, so the product equals
-    ``-2 (c . x)`` bit for bit. The norms are added in place (the block is our
-    own; libraries without in-place operators rebind it): a fresh block per
-    operation costs more than the operation on a CPU. ``library`` computes the
-    product (:meth:`~anykmeans._libraries.Library.cross`: at full precision, of
-    a sparse ``x`` too).
+    rows of length ``k`` does not). ``library`` makes it
+    (:meth:`~anykmeans._libraries.Library.scores`: at full precision, of a sparse
+    ``x`` too).
     """
-    block = library.cross(xp, -2.0 * centres, x)
-    block += centre_sq_norms[:, None]
-    return block
+    return library.scores(xp, centres, x, centre_sq_norms)
 
 
 def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
@@ -176,8 +175,13 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     holds every centre tied with the nearest in exact distances): a row with one centre in it
     goes to that centre; a row with more (a close call) to the exactly nearest
     of its candidates (:func:`_close_calls_decided`), so that every library
-    gives it the same label. The accelerator plan keeps the ulps' window (a
-    close call is decided there by the device's product).
+    gives it the same label. Where shapes must not follow the values (the
+    accelerator plan, and a library that traces its chunks:
+    :attr:`~anykmeans._libraries.Library.traced`), every row goes instead to the
+    exactly nearest of its label and the :data:`RECHECKED` ``- 1`` best-scoring
+    centres of the block (:meth:`~anykmeans._libraries.Library.least`): they hold
+    every centre of that window where it holds at most three, and a centre outside
+    it is neither nearer nor tied, so the labels are the same.
 
     From 128 centres on, the centres are taken in consecutive groups of
     :func:`tie_group_size` (the last one padded with centres scoring
@@ -191,7 +195,8 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     minimum and its first tied centre are found along it, without groups.
     """
     library = library or library_of(x)
-    rechecked = x.dtype != xp.float64 and not library.accelerator
+    every_row = x.dtype != xp.float64 and (library.traced or library.accelerator)
+    rechecked = x.dtype != xp.float64 and not every_row
     magnitude = x_sq_norms + xp.max(centre_sq_norms)
     if rechecked:  # every centre exactly tied with the nearest (exactly_nearest) falls in it
         slack = (close_call_bound(xp, x_sq_norms, centre_sq_norms, x.shape[1])
@@ -199,12 +204,19 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     else:
         slack = TIE_ULPS * xp.finfo(x.dtype).eps * magnitude
     if library.row_major_scores(x.shape[0], centres.shape[0]):
-        labels, best, within = _nearest_by_rows(xp, library, x, centres, centre_sq_norms,
-                                                slack, rechecked)
+        labels, best, within, block = _nearest_by_rows(xp, library, x, centres,
+                                                       centre_sq_norms, slack, rechecked)
     else:
-        labels, best, within = _nearest_by_groups(xp, library, x, centres, centre_sq_norms,
-                                                  slack, rechecked)
-    if rechecked:
+        labels, best, within, block = _nearest_by_groups(xp, library, x, centres,
+                                                         centre_sq_norms, slack, rechecked)
+    if every_row:
+        best_scoring = library.least(xp, block, min(RECHECKED - 1, centres.shape[0]))
+        del block  # the recheck's arrays take its memory
+        candidates = xp.concat([labels[None, :],
+                                xp.astype(best_scoring, labels.dtype, copy=False)])
+        labels = exactly_nearest(library, xp, x, centres, candidates, None, TIE_ULPS)
+    elif rechecked:
+        del block
         labels = _close_calls_decided(library, xp, x, centres, centre_sq_norms, labels,
                                       best + slack, within > 1)
     return labels, best
@@ -212,10 +224,10 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
 
 def _nearest_by_groups(xp: Namespace, library: Library, x: Array, centres: Array,
                        centre_sq_norms: Array, slack: Array,
-                       counted: bool) -> tuple[Array, Array, Array | None]:
+                       counted: bool) -> tuple[Array, Array, Array | None, Array]:
     """:func:`nearest` on a centre-major ``(k, n_rows)`` score block: each row's label, best
-    score and, when ``counted``, how many centres score within ``slack`` of it (at least 2
-    where there are; exact up to the lowest group holding one; None otherwise)."""
+    score, when ``counted`` how many centres score within ``slack`` of it (at least 2 where
+    there are; exact up to the lowest group holding one; None otherwise), and the block."""
     n_clusters, n_rows = centres.shape[0], x.shape[0]
     group_size = tie_group_size(n_clusters)
     n_groups = -(-n_clusters // group_size)
@@ -226,33 +238,38 @@ def _nearest_by_groups(xp: Namespace, library: Library, x: Array, centres: Array
         centre_sq_norms = xp.concat([centre_sq_norms, xp.full(padding, xp.inf,
                                                               dtype=centre_sq_norms.dtype,
                                                               device=device_of(centres))])
-    block = xp.reshape(scores(library, xp, x, centres, centre_sq_norms),
-                       (n_groups, group_size, n_rows))
+    centre_major = scores(library, xp, x, centres, centre_sq_norms)
+    block = xp.reshape(centre_major, (n_groups, group_size, n_rows))
     group_best = xp.min(block, axis=1) if group_size > 1 else block[:, 0, :]
     best = xp.min(group_best, axis=0)
     threshold = best + slack
     index = index_dtype(xp, device_of(x))
     groups_within = group_best <= threshold
-    group = xp.astype(first_true(xp, groups_within, axis=0), index)
+    # On the accelerator plan found in the index dtype (no cast after, one launch fewer); on
+    # the CPU plan in the narrowest (fewer bytes to read), then cast.
+    found = index if library.accelerator else None
+    group = xp.astype(first_true(xp, groups_within, 0, found), index, copy=False)
     within = _count(xp, groups_within, 0) if counted else None
     if group_size == 1:
-        return group, best, within
-    members = xp.take_along_axis(block, xp.reshape(group, (1, 1, n_rows)), axis=0)[0, ...]
+        return group, best, within, centre_major
+    members = library.take_along_axis(xp, block, xp.reshape(group, (1, 1, n_rows)),
+                                      axis=0)[0, ...]
     members_within = members <= threshold
-    labels = group * group_size + xp.astype(first_true(xp, members_within, axis=0), index)
+    labels = group * group_size + xp.astype(first_true(xp, members_within, 0, found), index,
+                                            copy=False)
     if counted:
         within = within - 1 + _count(xp, members_within, 0)
     if padding:  # a row without a nearest centre falls in the padding: the last centre
         labels = xp.minimum(labels, xp.full((), n_clusters - 1, dtype=index,
                                             device=device_of(x)))
-    return labels, best, within
+    return labels, best, within, centre_major[:n_clusters, ...]
 
 
 def _nearest_by_rows(xp: Namespace, library: Library, x: Array, centres: Array,
                      centre_sq_norms: Array, slack: Array,
-                     counted: bool) -> tuple[Array, Array, Array | None]:
+                     counted: bool) -> tuple[Array, Array, Array | None, Array]:
     """:func:`_nearest_by_groups` on a row-major ``(n_rows, k)`` score block: the same
-    ties, the same labels."""
+    ties, the same labels; the block returned centre-major (a transposed view)."""
     block = library.matmul(xp, x, centres.T)
     block *= -2.0  # exact: the product with -2 c, bit for bit, without a copy of c
     block += centre_sq_norms[None, :]
@@ -260,7 +277,7 @@ def _nearest_by_rows(xp: Namespace, library: Library, x: Array, centres: Array,
     tied = block <= (best + slack)[:, None]
     index = index_dtype(xp, device_of(x))
     return (xp.astype(library.first_true(xp, tied), index), best,
-            _count(xp, tied, 1) if counted else None)
+            _count(xp, tied, 1) if counted else None, block.T)
 
 
 def _count(xp: Namespace, mask: Array, axis: int) -> Array:
@@ -276,38 +293,28 @@ def _close_calls_decided(library: Library, xp: Namespace, x: Array, centres: Arr
     and the two best-scoring of the others that score within it too.
 
     The close calls' scores are computed again and their candidates' distances
-    exactly (:func:`~anykmeans._exact.exactly_nearest`): the close calls alone, or,
-    where the library traces the chunk into a program of fixed shapes
-    (:attr:`~anykmeans._libraries.Library.traced`), every row. The exactly nearest
-    centre always scores within the window, so a row that is no close call has one
-    answer on every library, and so has a close call among up to three centres.
+    exactly (:func:`~anykmeans._exact.exactly_nearest`). The exactly nearest centre
+    always scores within the window, so a row that is no close call has one answer on
+    every library, and so has a close call among up to three centres.
     """
-    if library.traced:
-        rows, first, row_window, picked = x, labels, window, close
-    else:
-        (at,) = xp.nonzero(close)
-        if at.shape[0] == 0:
-            return labels
-        rows = library.dense(xp, library.rows_at(xp, x, at))  # sparse rows too
-        first, row_window = xp.take(labels, at), xp.take(window, at)
-        picked = xp.ones(at.shape[0], dtype=xp.bool, device=device_of(x))
+    (at,) = xp.nonzero(close)
+    if at.shape[0] == 0:
+        return labels
+    rows = library.dense(xp, library.rows_at(xp, x, at))  # sparse rows too
+    first, window = xp.take(labels, at), xp.take(window, at)
     index = labels.dtype
     infinity = xp.full((), xp.inf, dtype=x.dtype, device=device_of(x))
     ids = xp.arange(centres.shape[0], dtype=index, device=device_of(x))[:, None]
     others = xp.where(ids == first[None, :], infinity,
                       scores(library, xp, rows, centres, centre_sq_norms))
     second = xp.astype(xp.argmin(others, axis=0), index)
-    second_within = xp.min(others, axis=0) <= row_window
     rest = xp.where(ids == second[None, :], infinity, others)
     third = xp.astype(xp.argmin(rest, axis=0), index)
-    third_within = xp.min(rest, axis=0) <= row_window
-    usable = xp.stack([xp.ones_like(picked), picked & second_within, picked & third_within])
-    decided = exactly_nearest(xp, rows, centres, xp.stack([first, second, third]), usable,
-                              TIE_ULPS)
-    if library.traced:
-        return decided  # a row that is no close call has its label as its one candidate
-    labels[close] = decided  # our own array
-    return labels
+    third_within = xp.min(rest, axis=0) <= window
+    usable = xp.stack([xp.ones_like(third_within), xp.ones_like(third_within), third_within])
+    labels[close] = exactly_nearest(library, xp, rows, centres,
+                                    xp.stack([first, second, third]), usable, TIE_ULPS)
+    return labels  # our own array
 
 
 def tie_group_size(n_clusters: int) -> int:
@@ -412,7 +419,7 @@ def _assign_rows(library: Library, xp: Namespace, x: Array, x_sq_norms: Array | 
         x_sq_norms = library.sq_norms(xp, x)
     labels, best = nearest(xp, x, x_sq_norms, centres, centre_sq_norms, library)
     sq_distances = (residual_sq_norms(library, xp, x, centres, labels) if exact_inertia
-                    else _non_negative(xp, x_sq_norms + best))
+                    else library.non_negative(xp, x_sq_norms + best))
     if w is None:
         inertia = xp.sum(sq_distances)
     else:
@@ -422,16 +429,6 @@ def _assign_rows(library: Library, xp: Namespace, x: Array, x_sq_norms: Array | 
         return Assignment(labels, inertia, None, None, x_sq_norms)
     sums, weight_sums = library.cluster_sums(xp, x, w, labels, centres.shape[0])
     return Assignment(labels, inertia, sums, weight_sums, x_sq_norms)
-
-
-def _non_negative(xp: Namespace, x: Array) -> Array:
-    """``x`` with negative values (rounding below a zero distance) set to zero.
-
-    ``maximum`` with a 0-d zero rather than ``clip``: some libraries' ``clip``
-    (array-api-compat's generic one, which CuPy gets) writes through boolean
-    masks and reads their counts back to the host.
-    """
-    return xp.maximum(x, xp.zeros((), dtype=x.dtype, device=device_of(x)))
 
 
 def sq_distances_to_labels(data: Data, centres: Array, labels: Array) -> Array:
@@ -497,7 +494,7 @@ def _distances(data: Data, centres: Array, rows_are_centres: bool, squared: bool
             own = (xp.arange(rows.start, rows.stop, dtype=index, device=device)[:, None]
                    == xp.arange(centres.shape[0], dtype=index, device=device)[None, :])
             sq = xp.where(own, zero, sq)
-        sq = _non_negative(xp, sq)
+        sq = library.non_negative(xp, sq)
         return sq if squared else xp.sqrt(sq)
 
     return library.stacked_rows(xp, data.map(block, centres.shape[0]), data.X.shape[0])

@@ -8,9 +8,10 @@ the device is idle. Neither needs a GPU to be counted: a torch dispatch mode
 sees every operation a fit makes whatever device its tensors are on, so
 forcing the accelerator plan (``ANYKMEANS_PLAN=accelerator``) on CPU tensors
 gives the counts a CUDA device would see. Printed: operations and reads per
-Lloyd iteration on S1 and S4 (measured), and on FAISS's size F1 (1M x 256,
-k = 20 000: operations per chunk and per iteration measured on a small problem
-of the same kind, times the chunks the plan makes with an H200's free memory);
+Lloyd iteration on S1 and S4 (measured, chunked as with an H100's memory: one chunk
+each), and on FAISS's size F1 (1M x 256, k = 20 000: operations per chunk and per
+iteration measured on a small problem of the same kind, times the chunks the plan
+makes with an H100's and an H200's memory);
 then operations, reads and host-to-device copies (each a sync on CUDA) per k-means++
 step, k-means|| round, MiniBatch step and ``partial_fit`` call, and what an iteration
 with empty clusters adds. tests/test_plans.py and tests/test_syncs.py assert the budgets
@@ -19,6 +20,7 @@ from the same counts.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -159,14 +161,33 @@ def tensor(n_samples: int, n_features: int, seed: int = 0):
     return torch.asarray(rng.standard_normal((n_samples, n_features), dtype=np.float32))
 
 
-def per_iteration(count, X, n_clusters: int, iterations: int = 3,
+@contextlib.contextmanager
+def gpu_memory(gpu: str | None) -> Iterator[None]:
+    """While it lasts, torch reports the memory of ``gpu`` (a key of :data:`GPU_BYTES`) for
+    every device, so that the plan chunks CPU tensors as it would on that GPU; nothing
+    changes when ``gpu`` is None (an unknown device's memory: the plan's default)."""
+    from anykmeans._libraries._torch import Torch
+
+    device_memory = Torch.device_memory
+    if gpu is not None:
+        Torch.device_memory = lambda self, device: GPU_BYTES[gpu]
+    try:
+        yield
+    finally:
+        Torch.device_memory = device_memory
+
+
+def per_iteration(count, X, n_clusters: int, iterations: int = 3, gpu: str | None = None,
                   **options) -> list[tuple[int, int]]:
     """(operations, reads) of each Lloyd iteration after the first (which also computes the
-    row norms that later ones reuse), from a fit started at the first rows of ``X``."""
+    row norms that later ones reuse), from a fit started at the first rows of ``X``, chunked
+    as on ``gpu`` (see :func:`gpu_memory`)."""
     marks = []
     init = X[:n_clusters].detach().clone()
-    anykmeans.KMeans(n_clusters, init=init, n_init=1, max_iter=iterations, tol=0.0,
-                     **options).fit(X, on_iteration=lambda *_: marks.append(count.snapshot()))
+    with gpu_memory(gpu):
+        anykmeans.KMeans(n_clusters, init=init, n_init=1, max_iter=iterations, tol=0.0,
+                         **options).fit(X, on_iteration=lambda *_: marks.append(
+                             count.snapshot()))
     return [(b[0] - a[0], b[1] - a[1]) for a, b in itertools.pairwise(marks)]
 
 
@@ -179,19 +200,14 @@ def large_k_model(count, gpu: str = "H200", n_rows: int = 1000) -> tuple[float, 
     plan makes of F1 with the memory of ``gpu`` (a key of :data:`GPU_BYTES`).
     """
     from anykmeans._libraries import library_of
-    from anykmeans._libraries._torch import Torch
 
     problem = GPU[0]
     X = tensor(4 * n_rows, problem.d)
     one = per_iteration(count, X, 256)[-1][0]
     four = per_iteration(count, X, 256, chunk_size=n_rows)[-1][0]
     per_chunk = (four - one) / 3
-    device_memory = Torch.device_memory
-    Torch.device_memory = lambda self, device: GPU_BYTES[gpu]
-    try:
+    with gpu_memory(gpu):
         rows = library_of(X).chunk_rows(problem.n, problem.d, problem.k, 4, X.device)
-    finally:
-        Torch.device_memory = device_memory
     return one - per_chunk, per_chunk, math.ceil(problem.n / rows)
 
 
@@ -256,8 +272,9 @@ def rows() -> Iterator[list[str]]:
     counted."""
     with counting() as count:
         for problem in (STANDARD[0], STANDARD[3]):
-            operations, reads = per_iteration(count, tensor(problem.n, problem.d), problem.k)[-1]
-            yield [problem.name, str(operations), str(reads), "measured"]
+            operations, reads = per_iteration(count, tensor(problem.n, problem.d), problem.k,
+                                              gpu="H100")[-1]
+            yield [problem.name, str(operations), str(reads), "measured (H100 memory)"]
         for gpu in GPU_BYTES:
             fixed, per_chunk, chunks = large_k_model(count, gpu)
             yield [f"{GPU[0].name} ({gpu})", f"{fixed + per_chunk * chunks:.0f}", "1",

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans._libraries import _fused, library_of
+from anykmeans._exact import close_call_bound
+from anykmeans._libraries import PLAN_VARIABLE, _fused, library_of
 from anykmeans._namespace import array_namespace
 from anykmeans._primitives import TIE_ULPS, Data, assign, nearest
 from tests.conftest import CASES, Case, host
@@ -34,8 +35,10 @@ def _float32_cases() -> list:
 
 FLOAT32 = _float32_cases()
 
-#: Without float64, k-means++ sums its potentials in float32: the seeds part from NumPy's
-#: (here at the 16th pick). Compensated potentials are still to come (issue 23, item 7).
+#: Without float64, k-means++ computes its distances, potentials and the running sums it
+#: searches in float32: the seeds part from NumPy's (here at the 10th pick). Those sums made
+#: exact (float64 on the host, rounded to float32) still part there, so compensated sums
+#: alone would not do: the distances and targets are float32 too (issue 23, item 7).
 SEEDS_PART = pytest.mark.xfail(reason="k-means++ potentials in float32 without float64",
                                strict=True)
 
@@ -117,6 +120,46 @@ def test_the_fused_loop_decides_close_calls_as_nearest(monkeypatch):
     standard, _ = nearest(np, X, np.einsum("ij,ij->i", X, X), centres,
                           np.einsum("ij,ij->i", centres, centres))
     np.testing.assert_array_equal(labels, standard)
+
+
+def test_the_accelerator_plan_decides_close_calls_as_the_cpu_plan(monkeypatch):
+    """Forced on torch CPU, the accelerator plan (fixed shapes: every row rechecked) gives
+    NumPy's labels where every row is a close call, which torch's product alone decides
+    otherwise on some rows."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setenv(PLAN_VARIABLE, "accelerator")
+    X, centres = near_a_common_point(3000, 40)
+    x, c = torch.asarray(X), torch.asarray(centres)
+    xp, library = array_namespace(x), library_of(x)
+    assert library.accelerator
+    c_sq = library.sq_norms(xp, c)
+    labels = host(nearest(xp, x, library.sq_norms(xp, x), c, c_sq, library)[0])
+    assert_exactly_nearest(labels, X, centres)
+    reference, _ = nearest(np, X, np.einsum("ij,ij->i", X, X), centres,
+                           np.einsum("ij,ij->i", centres, centres))
+    np.testing.assert_array_equal(labels, reference)
+    by_product = host(xp.argmin(library.scores(xp, c, x, c_sq), axis=0))
+    assert np.any(by_product != labels)
+
+
+def test_the_accelerator_plan_gives_numpys_lloyd_run(monkeypatch):
+    """Forced on torch CPU, the accelerator plan gives NumPy's labels and n_iter on float32
+    blobs from the same centres, where hundreds of rows are close calls at the end (their
+    two nearest centres within the rounding a float32 product may make)."""
+    torch = pytest.importorskip("torch")
+    X = groups_of_blobs(5000)
+    init = X[np.random.default_rng(5).choice(len(X), 32, replace=False)]
+    expected = anykmeans.KMeans(32, init=init, n_init=1).fit(X)
+    mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)  # the frame a fit computes in
+    x, c = X - mean, expected.cluster_centers_ - mean
+    distances = np.sort(((x[:, None, :].astype(np.float64) - c[None, :, :]) ** 2).sum(2), axis=1)
+    bound = close_call_bound(np, np.einsum("ij,ij->i", x, x), np.einsum("ij,ij->i", c, c),
+                             x.shape[1])
+    assert np.sum(distances[:, 1] - distances[:, 0] < bound) > 100
+    monkeypatch.setenv(PLAN_VARIABLE, "accelerator")
+    model = anykmeans.KMeans(32, init=torch.asarray(init), n_init=1).fit(torch.asarray(X))
+    np.testing.assert_array_equal(host(model.labels_), expected.labels_)
+    assert model.n_iter_ == expected.n_iter_
 
 
 @pytest.fixture(scope="module")

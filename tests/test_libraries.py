@@ -20,7 +20,8 @@ from tests.conftest import host
 
 #: The primitives a library module may override (names of :class:`Library` methods).
 PRIMITIVES = ("first_true", "centred_rows", "sq_norms", "segment_sum", "segment_count",
-              "cluster_sums", "matmul", "stacked_rows", "feature_means")
+              "cluster_sums", "matmul", "stacked_rows", "feature_means", "scores",
+              "non_negative", "take", "take_along_axis", "least")
 
 
 def libraries(xp) -> list[Library]:
@@ -119,7 +120,46 @@ def test_overridden_primitives_equal_the_reference(xp, weighted):
             mask = X > 0  # the NaN row has no True: its last index
             assert_same(library.first_true(ns, mask), reference.first_true(ns, mask), xp)
             tested += 1
+        tested += _compare_gathers_and_scores(library, reference, ns, X, finite, xp)
     assert tested or not any(overrides(libraries(xp)[0], name) for name in PRIMITIVES)
+
+
+def _compare_gathers_and_scores(library: Library, reference: Library, ns, X, finite,
+                                xp) -> int:
+    """:func:`test_overridden_primitives_equal_the_reference` for the score block, the
+    clamp at zero (the NaN row stays NaN), the gathers and the least of each column (ties
+    in any order: their values compared); how many were overridden."""
+    tested = 0
+    centres = finite[:6, :]
+    if overrides(library, "scores"):
+        norms = reference.sq_norms(ns, centres)
+        assert_same(library.scores(ns, centres, finite, norms),
+                    reference.scores(ns, centres, finite, norms), xp)
+        tested += 1
+    if overrides(library, "non_negative"):
+        assert_same(library.non_negative(ns, X - 1), reference.non_negative(ns, X - 1), xp)
+        tested += 1
+    at = ns.asarray([3, 0, 3, 39], dtype=index_dtype(ns, device_of(X)), device=device_of(X))
+    if overrides(library, "take"):
+        for axis in (0, 1):
+            indices = at if axis == 0 else at[:3] % 5
+            assert_same(library.take(ns, finite, indices, axis=axis),
+                        reference.take(ns, finite, indices, axis=axis), xp)
+        tested += 1
+    if overrides(library, "take_along_axis"):
+        indices = ns.reshape(at[:3] % 5, (1, 3))  # broadcast along the rows
+        for axis, x in ((1, finite[:, :4]), (0, finite[:3, :].T)):
+            ids = indices if axis == 1 else indices.T
+            assert_same(library.take_along_axis(ns, x, ids, axis),
+                        reference.take_along_axis(ns, x, ids, axis), xp)
+        tested += 1
+    if overrides(library, "least"):
+        for count in (1, 3):
+            values = [ns.sort(ns.take_along_axis(finite, lib.least(ns, finite, count), axis=0),
+                              axis=0) for lib in (library, reference)]
+            assert_same(*values, xp)
+        tested += 1
+    return tested
 
 
 def test_the_reference_sums_clusters_without_rows_to_zero(xp):

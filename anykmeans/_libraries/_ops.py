@@ -18,20 +18,23 @@ import array_api_compat
 from ._types import Array, Namespace, PassData
 
 
-def first_true(xp: Namespace, mask: Array, axis: int) -> Array:
+def first_true(xp: Namespace, mask: Array, axis: int, dtype: Any = None) -> Array:
     """Index of the first True along ``axis`` (0 or 1) of a 2-D boolean ``mask``; the last
     index where there is none (a row whose scores are all NaN), so that indices stay in range.
 
-    ``(m - 1) - max_j(mask_j * (m - 1 - j))``, in the narrowest integer type that holds
-    ``m``: the standard's ``argmax`` is not defined on booleans, and along axis 0 this
-    vectorises like a reduction along whole rows, which an argmax down the columns does not.
+    The least of the indices where ``mask`` holds (the last one elsewhere), in ``dtype``,
+    by default the narrowest integer type that holds ``m``: the standard's ``argmax`` is
+    not defined on booleans, and along axis 0 this vectorises like a reduction along whole
+    rows, which an argmax down the columns does not.
     """
     m = mask.shape[axis]
-    dtype = xp.int8 if m < 2**7 else xp.int16 if m < 2**15 else xp.int32
-    countdown = xp.arange(m - 1, -1, -1, dtype=dtype, device=array_api_compat.device(mask))
-    marked = xp.astype(mask, dtype)
-    marked *= countdown[:, None] if axis == 0 else countdown[None, :]
-    return (m - 1) - xp.max(marked, axis=axis)
+    if dtype is None:
+        dtype = xp.int8 if m < 2**7 else xp.int16 if m < 2**15 else xp.int32
+    device = array_api_compat.device(mask)
+    indices = xp.arange(m, dtype=dtype, device=device)
+    last = xp.full((), m - 1, dtype=dtype, device=device)
+    return xp.min(xp.where(mask, indices[:, None] if axis == 0 else indices[None, :], last),
+                  axis=axis)
 
 
 def has_float64(xp: Namespace, device: Any) -> bool:
@@ -87,12 +90,13 @@ class SortedSegments:
     n_segments : int
     """
 
-    def __init__(self, xp: Namespace, segment_ids: Array, n_segments: int) -> None:
+    def __init__(self, primitives: Primitives, xp: Namespace, segment_ids: Array,
+                 n_segments: int) -> None:
         device = array_api_compat.device(segment_ids)
-        self.xp = xp
+        self.xp, self.take = xp, functools.partial(primitives.take, xp)
         self.order = xp.argsort(segment_ids, stable=True)
         bounds = xp.arange(n_segments + 1, dtype=segment_ids.dtype, device=device)
-        self.bounds = xp.searchsorted(xp.take(segment_ids, self.order), bounds)
+        self.bounds = xp.searchsorted(self.take(segment_ids, self.order), bounds)
 
     def counts(self, dtype: Any) -> Array:
         """Rows per segment, in ``dtype``."""
@@ -102,10 +106,10 @@ class SortedSegments:
         """The sum of the rows of ``values`` (``(n,)`` or ``(n, d)``) in each segment, in
         ``dtype`` (``values``' when None)."""
         xp = self.xp
-        rows = xp.astype(xp.take(values, self.order, axis=0), xp.float64)
-        running = xp.cumulative_sum(rows, axis=0, include_initial=True)
-        ends, starts = (xp.take(running, b, axis=0) for b in (self.bounds[1:], self.bounds[:-1]))
-        return xp.astype(ends - starts, values.dtype if dtype is None else dtype)
+        rows = xp.astype(self.take(values, self.order), xp.float64)
+        at_bounds = self.take(xp.cumulative_sum(rows, axis=0, include_initial=True), self.bounds)
+        return xp.astype(at_bounds[1:, ...] - at_bounds[:-1, ...],
+                         values.dtype if dtype is None else dtype, copy=False)
 
 
 class Primitives:
@@ -136,6 +140,53 @@ class Primitives:
         """Index of the first True along each row of a 2-D boolean ``mask`` (the reference:
         :func:`first_true` along axis 1)."""
         return first_true(xp, mask, axis=1)
+
+    def scores(self, xp: Namespace, centres: Array, x: Array, centre_sq_norms: Array) -> Array:
+        """``|c_j|^2 - 2 c_j . x_i`` for every centre ``j`` and row ``i`` of a chunk ``x``,
+        ``(k, n_rows)``: the product with ``-2 c`` (:meth:`cross`; exact scaling, so the
+        product equals ``-2 (c . x)`` bit for bit) and the norms added in place (the block
+        is our own)."""
+        block = self.cross(xp, -2.0 * centres, x)
+        block += centre_sq_norms[:, None]
+        return block
+
+    def non_negative(self, xp: Namespace, x: Array) -> Array:
+        """``x`` with negative values (rounding below a zero distance) set to zero.
+
+        ``maximum`` with a 0-d zero rather than ``clip``: some libraries' ``clip``
+        (array-api-compat's generic one, which CuPy gets) writes through boolean
+        masks and reads their counts back to the host.
+        """
+        return xp.maximum(x, xp.zeros((), dtype=x.dtype, device=array_api_compat.device(x)))
+
+    def take(self, xp: Namespace, x: Array, indices: Array, axis: int = 0) -> Array:
+        """``xp.take(x, indices, axis=axis)`` for ``indices`` that lie in
+        ``[0, x.shape[axis])``: a library whose ``take`` first maps negative indices (an
+        operation on the indices for each gather) overrides this to gather directly."""
+        return xp.take(x, indices, axis=axis)
+
+    def take_along_axis(self, xp: Namespace, x: Array, indices: Array, axis: int) -> Array:
+        """``xp.take_along_axis(x, indices, axis=axis)`` for ``indices`` that lie in
+        ``[0, x.shape[axis])`` (see :meth:`take`)."""
+        return xp.take_along_axis(x, indices, axis=axis)
+
+    def least(self, xp: Namespace, values: Array, count: int) -> Array:
+        """Indices of the ``count`` smallest values of each column of ``values`` (2-D, at
+        least ``count`` rows), ``(count, n_columns)`` in the namespace's default index
+        dtype, in no promised order (among equal values, any of them).
+
+        The reference takes the least of each column ``count`` times, each time
+        with the ones found set to infinity; a library with a selection of its
+        own (``topk``) overrides this.
+        """
+        device = array_api_compat.device(values)
+        rows = xp.arange(values.shape[0], device=device)[:, None]
+        infinity = xp.full((), xp.inf, dtype=values.dtype, device=device)
+        found = [xp.argmin(values, axis=0)]
+        while len(found) < count:
+            values = xp.where(rows == found[-1][None, :], infinity, values)
+            found.append(xp.argmin(values, axis=0))
+        return xp.stack(found)
 
     def matmul(self, xp: Namespace, a: Array, b: Array) -> Array:
         """``a @ b`` at the full precision of the operands' dtype, whatever the library's
@@ -267,7 +318,7 @@ class Primitives:
         block: callers pass a chunk's rows, not all of ``X``).
         """
         if sums_by_sorting(xp, values.dtype, array_api_compat.device(values)):
-            return SortedSegments(xp, segment_ids, n_segments).sums(values, dtype)
+            return SortedSegments(self, xp, segment_ids, n_segments).sums(values, dtype)
         if dtype is not None:
             values = xp.astype(values, dtype)
         return self.matmul(xp, _one_hot(xp, segment_ids, n_segments, values.dtype).T, values)
@@ -303,7 +354,7 @@ class Primitives:
                            else self.segment_sum(xp, w, labels, n_clusters))
             return self.segment_sum(xp, x, labels, n_clusters, wide), weight_sums
         if sums_by_sorting(xp, x.dtype, array_api_compat.device(x)):
-            segments = SortedSegments(xp, labels, n_clusters)
+            segments = SortedSegments(self, xp, labels, n_clusters)
             weight_sums = segments.counts(x.dtype) if w is None else segments.sums(w)
             return segments.sums(x, wide), weight_sums
         one_hot = _one_hot(xp, labels, n_clusters, x.dtype)
@@ -313,7 +364,7 @@ class Primitives:
     def segment_count(self, xp: Namespace, segment_ids: Array, n_segments: int,
                       dtype: Any) -> Array:
         """How many of ``segment_ids`` equal each segment, ``(n_segments,)`` in ``dtype``."""
-        return SortedSegments(xp, segment_ids, n_segments).counts(dtype)
+        return SortedSegments(self, xp, segment_ids, n_segments).counts(dtype)
 
     # -- a pass's operands and sums, where a library's chunks would repeat model-sized work --
 

@@ -36,6 +36,12 @@ ACCELERATOR_CHUNK_BYTES = 2**30
 #: plan.
 ACCELERATOR_MEMORY_SHARE = 0.4
 
+#: Values (of the rows' dtype) a feature of a row takes at the peak of the accelerator plan's
+#: recheck of float32 rows (:func:`anykmeans._exact.exactly_nearest` on four candidates):
+#: the row and candidates in float64 (10), their differences (8), and all of them together
+#: (18).
+RECHECK_VALUES = 36
+
 #: A chunk of sparse rows that makes its own cluster sums holds at least
 #: ``n_features / SPARSE_SUMS_ROWS_RATIO`` rows: its sums are a dense ``k x n_features`` block
 #: whatever its rows, paid once per chunk.
@@ -127,16 +133,21 @@ class Plan:
         On the CPU plan a chunk holds its centred rows, its score block against
         ``n_centres`` centres and a one-hot block as wide: about
         ``2 (n_features + n_centres)`` values per row. On the accelerator plan,
-        the score block with the tie test's temporaries (half as much again)
-        and the centred rows, their sorted copy and its float64 running sums
+        the score block with the tie test's temporaries (half as much again),
+        or, after it, the float64 arrays of the recheck of float32 rows
+        (:data:`RECHECK_VALUES` a feature), and the centred rows, their sorted copy
+        and its float64 running sums
         (:class:`~anykmeans._libraries._ops.SortedSegments`): about
-        ``3 n_centres / 2 + 4 n_features`` values per row; float64 rows are
-        summed by a one-hot block instead, ``n_centres`` more.
+        ``max(3 n_centres / 2, 36 n_features) + 4 n_features`` values per row;
+        float64 rows are summed by a one-hot block instead, ``n_centres`` more, and
+        not rechecked.
         """
         if chunk_size is None:
             if self.accelerator:
                 one_hot = n_centres if itemsize >= 8 else 0
-                per_row = (3 * n_centres // 2 + one_hot + 4 * n_features) * itemsize
+                recheck = RECHECK_VALUES * n_features if itemsize < 8 else 0
+                per_row = (max(3 * n_centres // 2, recheck) + one_hot
+                           + 4 * n_features) * itemsize
             else:
                 per_row = 2 * (n_features + n_centres) * itemsize
             data_bytes = n_samples * n_features * itemsize

@@ -205,6 +205,45 @@ class Torch(Library):
         with _full_precision():
             return a @ b
 
+    def scores(self, xp: Namespace, centres: Array, x: Array, centre_sq_norms: Array) -> Array:
+        """One ``addmm`` for a dense chunk (``-2`` as its scale: exact, so the same product),
+        at full precision as :meth:`matmul`; a sparse chunk's the reference's."""
+        import torch
+
+        if x.layout != torch.strided:
+            return super().scores(xp, centres, x, centre_sq_norms)
+        with _full_precision():
+            return torch.addmm(centre_sq_norms[:, None], centres, x.T, alpha=-2.0)
+
+    def non_negative(self, xp: Namespace, x: Array) -> Array:
+        """``clamp_min`` with a number: no zero made on the device (one operation fewer)."""
+        import torch
+
+        return torch.clamp_min(x, 0.0)
+
+    def take(self, xp: Namespace, x: Array, indices: Array, axis: int = 0) -> Array:
+        """``index_select``: array-api-compat's ``take`` maps negative indices first, three
+        operations on the indices (kernel launches on a GPU) for every gather."""
+        import torch
+
+        return torch.index_select(x, axis, indices)
+
+    def take_along_axis(self, xp: Namespace, x: Array, indices: Array, axis: int) -> Array:
+        """``gather`` of the indices broadcast to the result's shape: neither
+        array-api-compat's mapping of negative indices (see :meth:`take`) nor
+        ``take_along_dim``'s (a ``remainder``)."""
+        import torch
+
+        shape = list(x.shape)
+        shape[axis] = indices.shape[axis]
+        return torch.gather(x, axis, indices.expand(shape))
+
+    def least(self, xp: Namespace, values: Array, count: int) -> Array:
+        """``topk``: one selection for all ``count``."""
+        import torch
+
+        return torch.topk(values, count, dim=0, largest=False).indices
+
     def segment_sum(self, xp: Namespace, values: Array, segment_ids: Array,
                     n_segments: int, dtype: Any = None) -> Array:
         if self.accelerator:
