@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._exact import close_call_bound, exactly_nearest
-from ._libraries import Array, Assignment, Library, Namespace, first_true, library_of
+from ._libraries import (
+    Array,
+    Assignment,
+    Library,
+    Namespace,
+    first_true,
+    first_true_and_count,
+    library_of,
+)
 from ._namespace import array_namespace, device_of, index_dtype, to_host
 
 __all__ = [
@@ -199,14 +207,14 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     else:
         slack = TIE_ULPS * xp.finfo(x.dtype).eps * magnitude
     if library.row_major_scores(x.shape[0], centres.shape[0]):
-        labels, best, within = _nearest_by_rows(xp, library, x, centres, centre_sq_norms,
-                                                slack, rechecked)
+        labels, best, close = _nearest_by_rows(xp, library, x, centres, centre_sq_norms,
+                                               slack, rechecked)
     else:
-        labels, best, within = _nearest_by_groups(xp, library, x, centres, centre_sq_norms,
-                                                  slack, rechecked)
+        labels, best, close = _nearest_by_groups(xp, library, x, centres, centre_sq_norms,
+                                                 slack, rechecked)
     if rechecked:
         labels = _close_calls_decided(library, xp, x, centres, centre_sq_norms, labels,
-                                      best + slack, within > 1)
+                                      best + slack, close)
     return labels, best
 
 
@@ -214,8 +222,8 @@ def _nearest_by_groups(xp: Namespace, library: Library, x: Array, centres: Array
                        centre_sq_norms: Array, slack: Array,
                        counted: bool) -> tuple[Array, Array, Array | None]:
     """:func:`nearest` on a centre-major ``(k, n_rows)`` score block: each row's label, best
-    score and, when ``counted``, how many centres score within ``slack`` of it (at least 2
-    where there are; exact up to the lowest group holding one; None otherwise)."""
+    score and, when ``counted``, whether more than one centre scores within ``slack`` of it
+    (None otherwise)."""
     n_clusters, n_rows = centres.shape[0], x.shape[0]
     group_size = tie_group_size(n_clusters)
     n_groups = -(-n_clusters // group_size)
@@ -232,20 +240,28 @@ def _nearest_by_groups(xp: Namespace, library: Library, x: Array, centres: Array
     best = xp.min(group_best, axis=0)
     threshold = best + slack
     index = index_dtype(xp, device_of(x))
-    groups_within = group_best <= threshold
-    group = xp.astype(first_true(xp, groups_within, axis=0), index)
-    within = _count(xp, groups_within, 0) if counted else None
+    group, close = _first_and_close(xp, group_best <= threshold, counted)
+    group = xp.astype(group, index)
     if group_size == 1:
-        return group, best, within
+        return group, best, close
     members = xp.take_along_axis(block, xp.reshape(group, (1, 1, n_rows)), axis=0)[0, ...]
-    members_within = members <= threshold
-    labels = group * group_size + xp.astype(first_true(xp, members_within, axis=0), index)
+    member, close_members = _first_and_close(xp, members <= threshold, counted)
+    labels = group * group_size + xp.astype(member, index)
     if counted:
-        within = within - 1 + _count(xp, members_within, 0)
+        close = close | close_members
     if padding:  # a row without a nearest centre falls in the padding: the last centre
         labels = xp.minimum(labels, xp.full((), n_clusters - 1, dtype=index,
                                             device=device_of(x)))
-    return labels, best, within
+    return labels, best, close
+
+
+def _first_and_close(xp: Namespace, within: Array, counted: bool) -> tuple[Array, Array | None]:
+    """The first True down each column of ``within`` and, when ``counted``, whether the
+    column has more than one (None otherwise)."""
+    if not counted:
+        return first_true(xp, within, axis=0), None
+    first, count = first_true_and_count(xp, within, axis=0)
+    return first, count > 1
 
 
 def _nearest_by_rows(xp: Namespace, library: Library, x: Array, centres: Array,
@@ -259,13 +275,8 @@ def _nearest_by_rows(xp: Namespace, library: Library, x: Array, centres: Array,
     best = xp.min(block, axis=1)
     tied = block <= (best + slack)[:, None]
     index = index_dtype(xp, device_of(x))
-    return (xp.astype(library.first_true(xp, tied), index), best,
-            _count(xp, tied, 1) if counted else None)
-
-
-def _count(xp: Namespace, mask: Array, axis: int) -> Array:
-    """How many of ``mask`` are set along ``axis`` (int32): added from one byte each."""
-    return xp.sum(xp.astype(mask, xp.int8), axis=axis, dtype=xp.int32)
+    close = xp.sum(xp.astype(tied, xp.int8), axis=1, dtype=xp.int32) > 1 if counted else None
+    return xp.astype(library.first_true(xp, tied), index), best, close
 
 
 def _close_calls_decided(library: Library, xp: Namespace, x: Array, centres: Array,

@@ -26,10 +26,28 @@ def first_true(xp: Namespace, mask: Array, axis: int) -> Array:
     ``m``: the standard's ``argmax`` is not defined on booleans, and along axis 0 this
     vectorises like a reduction along whole rows, which an argmax down the columns does not.
     """
+    return _first_marked(xp, _marked(xp, mask, axis), axis)
+
+
+def first_true_and_count(xp: Namespace, mask: Array, axis: int) -> tuple[Array, Array]:
+    """:func:`first_true` along ``axis`` and how many of ``mask`` are set along it, both from
+    one integer copy of ``mask`` (the count in its integer type, which holds ``m``)."""
+    marked = _marked(xp, mask, axis)
+    count = xp.sum(marked, axis=axis, dtype=marked.dtype)
+    return _first_marked(xp, marked, axis), count
+
+
+def _marked(xp: Namespace, mask: Array, axis: int) -> Array:
+    """``mask`` as 0 and 1 in the narrowest integer type that holds ``mask.shape[axis]``."""
     m = mask.shape[axis]
-    dtype = xp.int8 if m < 2**7 else xp.int16 if m < 2**15 else xp.int32
-    countdown = xp.arange(m - 1, -1, -1, dtype=dtype, device=array_api_compat.device(mask))
-    marked = xp.astype(mask, dtype)
+    return xp.astype(mask, xp.int8 if m < 2**7 else xp.int16 if m < 2**15 else xp.int32)
+
+
+def _first_marked(xp: Namespace, marked: Array, axis: int) -> Array:
+    """:func:`first_true` of the mask ``marked`` holds (:func:`_marked`), overwriting it."""
+    m = marked.shape[axis]
+    countdown = xp.arange(m - 1, -1, -1, dtype=marked.dtype,
+                          device=array_api_compat.device(marked))
     marked *= countdown[:, None] if axis == 0 else countdown[None, :]
     return (m - 1) - xp.max(marked, axis=axis)
 
