@@ -75,14 +75,19 @@ def exactly_nearest(xp: Namespace, x: Array, centres: Array, candidates: Array,
     m, n_rows = candidates.shape
     rows = xp.concat([x] * m) if m > 1 else x
     chosen = xp.take(centres, xp.reshape(candidates, (-1,)), axis=0)
-    if has_float64(xp, array_api_compat.device(x)):
+    wide = has_float64(xp, array_api_compat.device(x))
+    if wide:
         rows, chosen = xp.astype(rows, xp.float64), xp.astype(chosen, xp.float64)
+    own = rows[:n_rows, :]  # the rows once: ``rows`` repeats them for every candidate
+    squares = xp.concat([own * own, chosen * chosen])  # the norms' terms
+    if wide:  # one halving sum for the distances and the norms: each row's is its own
         difference = rows - chosen
-        distances, _ = _halving_sum(xp, (difference * difference, None))
+        sums, _ = _halving_sum(xp, (xp.concat([difference * difference, squares]), None))
+        distances, norms = sums[:m * n_rows], sums[m * n_rows:]
     else:
         distances, _ = _halving_sum(xp, _two_float_squares(xp, rows, chosen))
-    own = rows[:n_rows, :]  # the rows once: ``rows`` repeats them for every candidate
-    (row_norms, _), (centre_norms, _) = (_halving_sum(xp, (v * v, None)) for v in (own, chosen))
+        norms, _ = _halving_sum(xp, (squares, None))
+    row_norms, centre_norms = norms[:n_rows], norms[n_rows:]
     infinity = xp.full((), xp.inf, dtype=distances.dtype, device=array_api_compat.device(x))
     distances = xp.where(usable, xp.reshape(distances, (m, n_rows)), infinity)
     centre_norms = xp.where(usable, xp.reshape(centre_norms, (m, n_rows)), -infinity)
