@@ -21,7 +21,7 @@ from tests.conftest import host
 #: The primitives a library module may override (names of :class:`Library` methods).
 PRIMITIVES = ("first_true", "centred_rows", "sq_norms", "segment_sum", "segment_count",
               "cluster_sums", "matmul", "stacked_rows", "feature_means", "scores",
-              "non_negative", "take", "take_along_axis", "least")
+              "non_negative", "take", "take_along_axis", "least", "rows_at")
 
 
 def libraries(xp) -> list[Library]:
@@ -121,6 +121,11 @@ def test_overridden_primitives_equal_the_reference(xp, weighted):
             assert_same(library.first_true(ns, mask), reference.first_true(ns, mask), xp)
             tested += 1
         tested += _compare_gathers_and_scores(library, reference, ns, X, finite, xp)
+        if overrides(library, "rows_at"):  # of a chunk in the library's layout too
+            at = ns.asarray([38, 3, 3, 7], device=device_of(X))
+            for x in (X, library.centred_rows(ns, X, slice(2, 41), mean)):
+                assert_same(library.rows_at(ns, x, at), reference.rows_at(ns, x, at), xp)
+            tested += 1
     assert tested or not any(overrides(libraries(xp)[0], name) for name in PRIMITIVES)
 
 

@@ -208,6 +208,11 @@ class NumPy(Library):
             return np.subtract(chunk, mean, order="F")
         return chunk - mean
 
+    def rows_at(self, xp: Namespace, X: Array, indices: Array) -> Array:
+        """``X[indices]``: a gather of a feature-major chunk's rows (see :meth:`centred_rows`)
+        without the C-ordered copy of the whole chunk that ``take`` makes first."""
+        return X[indices]
+
     def sq_norms(self, xp: Namespace, x: Array) -> Array:
         """``einsum``, as scikit-learn: no temporary, and scikit-learn's rounding, which
         decides exact ties between centres (common on integer data) the same way."""
