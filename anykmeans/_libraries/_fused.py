@@ -303,11 +303,13 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     dtype = X.dtype
     labels = np.empty(X.shape[0], dtype=np.intp)
     norms = np.empty(X.shape[0], dtype=dtype) if x_sq_norms is None else x_sq_norms
+    recheck = dtype != np.float64  # close calls rechecked, as nearest does
+    scale = 2 * (X.shape[1] + 2) if recheck else tie_ulps
     chunk = functools.partial(assign_chunk, kernel, X, mean, weights, centres, centre_sq_norms,
                               x_sq_norms is None, previous_labels, update, exact_inertia,
-                              -2.0 * centres,
-                              *window(dtype, X.shape[1], centre_sq_norms, tie_ulps),
-                              labels, norms)
+                              -2.0 * centres, dtype.type(scale * np.finfo(dtype).eps),
+                              dtype.type(np.max(centre_sq_norms)), recheck,
+                              tie_ulps * float(np.finfo(dtype).eps), labels, norms)
     total = None
     for part in data.map(chunk, centres.shape[0]):
         total = part if total is None else tuple(map(operator.add, total, part))
@@ -315,18 +317,6 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     sums, weight_sums = added[:2] if update else (None, None)
     n_changed = None if previous_labels is None else added[-1]
     return Assignment(labels, inertia, sums, weight_sums, norms, n_changed)
-
-
-def window(dtype: np.dtype, n_features: int, centre_sq_norms: Array,
-           tie_ulps: int) -> tuple[Any, Any, bool, float]:
-    """:func:`nearest_and_sums`'s ``slack_scale``, ``max_centre_sq_norm``, ``recheck`` and
-    ``tie_scale`` for scores of ``dtype``: close calls rechecked in dtypes coarser than
-    float64, as :func:`anykmeans._primitives.nearest` rechecks them."""
-    recheck = dtype != np.float64
-    scale = 2 * (n_features + 2) if recheck else tie_ulps
-    eps = np.finfo(dtype).eps
-    return (dtype.type(scale * eps), dtype.type(np.max(centre_sq_norms)), recheck,
-            tie_ulps * float(eps))
 
 
 def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, weights: Array | None,

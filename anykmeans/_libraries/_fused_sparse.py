@@ -185,7 +185,10 @@ def assignment(data: PassData, centres: Array, centre_columns: Array,
     dtype = X.dtype
     labels = np.empty(X.shape[0], dtype=np.intp)
     norms = np.empty(X.shape[0], dtype=dtype) if x_sq_norms is None else x_sq_norms
-    window = _fused.window(dtype, X.shape[1], centre_sq_norms, tie_ulps)
+    recheck = dtype != np.float64  # the window of _fused.assignment, for its loop's rechecks
+    eps = np.finfo(dtype).eps
+    window = (dtype.type((2 * (X.shape[1] + 2) if recheck else tie_ulps) * eps),
+              dtype.type(np.max(centre_sq_norms)), recheck, tie_ulps * float(eps))
     chunk = functools.partial(assign_chunk, loops[0], X, data.weights, centres,
                               centre_columns, centre_sq_norms, x_sq_norms is None,
                               previous_labels, exact_inertia, window, labels, norms)
@@ -208,8 +211,9 @@ def assign_chunk(loop: Callable[..., float], X: Array, weights: Array | None, ce
     calls then decided by NumPy's fused loop on those rows made dense.
 
     Writes the rows' labels into ``labels[rows]`` and, where ``computes_norms``, their
-    squared norms into ``norms[rows]`` (else reads them there). ``window`` is
-    :func:`~anykmeans._libraries._fused.window`'s.
+    squared norms into ``norms[rows]`` (else reads them there). ``window`` holds
+    :func:`~anykmeans._libraries._fused.nearest_and_sums`'s ``slack_scale``,
+    ``max_centre_sq_norm``, ``recheck`` and ``tie_scale``.
 
     Returns
     -------
