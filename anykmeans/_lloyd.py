@@ -24,6 +24,10 @@ from ._namespace import Array, Namespace, array_namespace, device_of, index_dtyp
 from ._primitives import Data, assign_block, labelled_inertia, sq_distances_to_labels
 from ._sphere import COSINE_PER_SQUARED_DISTANCE, on_sphere
 
+#: The squared centre shift is added up over blocks of rows of this many values at most
+#: (one row at the least): its differences never take an array of the centres' size.
+SHIFT_BLOCK = 2**17
+
 
 class LloydRun(NamedTuple):
     """The outcome of one Lloyd run; ``centres`` (in the centred frame) and ``counts`` (rows
@@ -45,8 +49,8 @@ def average_centres(xp: Namespace, sums: Array, weight_sums: Array) -> Array:
     order scikit-learn's in-place loop produces: clusters before the heaviest
     copy its (still unscaled) sum, clusters after it its mean.
 
-    Beside the sums, at most two arrays of the centres' size exist at once (each step
-    makes one and frees the one before; no ``k x d`` fill), each in the sums' layout.
+    Beside the sums, one array of the centres' size is made (each row the sum it
+    scales, then scaled in place), in the sums' layout.
     """
     n_clusters, n_features = sums.shape
     device = device_of(sums)
@@ -57,9 +61,12 @@ def average_centres(xp: Namespace, sums: Array, weight_sums: Array) -> Array:
     # Clusters without weight before the heaviest: their index, the others' k, below it.
     index = xp.arange(n_clusters, device=device)
     empty_before = xp.where(has_weight, n_clusters, index) < heaviest[0, :]
-    centres = sums * reciprocal[:, None]
-    centres = xp.where(has_weight[:, None], centres, centres[heaviest_row])
-    return xp.where(empty_before[:, None], sums[heaviest_row], centres)
+    # Without weight: the heaviest's sum, times 1 before it and its reciprocal after it.
+    scale = xp.where(has_weight, reciprocal,
+                     xp.where(empty_before, xp.ones_like(reciprocal), reciprocal[heaviest[0]]))
+    centres = xp.where(has_weight[:, None], sums, sums[heaviest_row])
+    centres *= scale[:, None]  # in place (the array is our own; immutable arrays rebind it)
+    return centres
 
 
 class LloydSums(NamedTuple):
@@ -244,9 +251,13 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
         new_centres = average_centres(xs, sums, weight_sums)
         if spherical:
             new_centres = on_sphere(xs, new_centres, data.mean)
-        shift = new_centres - centres
-        shift *= shift  # squared in place: one array of the centres' size, not two
-        stats = xs.stack([n_changed, xs.sum(xs.astype(weight_sums == 0, dtype)), xs.sum(shift),
+        rows, shift = max(1, SHIFT_BLOCK // max(centres.shape[1], 1)), None
+        for start in range(0, centres.shape[0], rows):  # not k x d differences at once
+            block = new_centres[start:start + rows, :] - centres[start:start + rows, :]
+            block *= block  # squared in place
+            shift = xs.sum(block) if shift is None else shift + xs.sum(block)
+        del block
+        stats = xs.stack([n_changed, xs.sum(xs.astype(weight_sums == 0, dtype)), shift,
                           inertia])
         n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats, library))
         inertia *= scale
