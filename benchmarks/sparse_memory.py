@@ -6,7 +6,7 @@
 
 A CSR matrix of ``n`` rows, each with the same number of non-zeros (``density
 * d``, distinct columns, uniform values), is built in blocks; then, after a fit of
-its first rows (what a process loads once, such as Numba's compiled loops, is not
+small data (what a process loads once, such as Numba's compiled loops, is not
 counted), one fit (``KMeans(k, init=..., n_init=1, max_iter=..., tol=0)``) runs, and
 two measures of what it adds are printed: the growth of the resident set's high-water mark
 (Linux, :mod:`benchmarks.memory`'s reset) and the peak of :mod:`tracemalloc`
@@ -31,8 +31,8 @@ _MB = 1 << 20
 #: Rows generated at a time.
 _BLOCK = 65_536
 
-#: Rows of the fit run before the measured one.
-_WARM_ROWS = 20_000
+#: Rows and columns of the data of the fit run before the measured one.
+_WARM_ROWS, _WARM_FEATURES = 20_000, 1_000
 
 
 def sparse_rows(n: int, d: int, per_row: int, seed: int = 0):
@@ -68,11 +68,14 @@ def measure(n: int, d: int, density: float, k: int, iterations: int, init: str,
     else:
         from sklearn.cluster import KMeans
 
-    X = sparse_rows(n, d, max(1, round(density * d)))
+    per_row = max(1, round(density * d))
+    # A fit of small data first (few columns: small centres, whose freed pages the measured
+    # fit does not reuse): what a process loads once, such as Numba's compiled loops, is
+    # not the measured fit's.
+    KMeans(k, init=init, n_init=1, max_iter=1, tol=0, random_state=0).fit(
+        sparse_rows(_WARM_ROWS, _WARM_FEATURES, min(per_row, _WARM_FEATURES // 2)))
+    X = sparse_rows(n, d, per_row)
     assert X.has_canonical_format
-    # A small fit first: what a process loads once (Numba's compiled loops from its cache)
-    # is not the fit's.
-    KMeans(k, init=init, n_init=1, max_iter=1, tol=0, random_state=0).fit(X[:min(n, _WARM_ROWS)])
     tracemalloc.start()
     tracemalloc.reset_peak()
     traced_before = tracemalloc.get_traced_memory()[0]

@@ -83,14 +83,14 @@ def nearest_rows(data: Array, indices: Array, indptr: Array, start: int, stop: i
     for i in range(stop - start):
         first, last = indptr[start + i], indptr[start + i + 1]
         scores[:] = 0
-        norm = 0.0
         for p in range(first, last):
             value, column = data[p], indices[p]
             for j in range(n_clusters):
                 scores[j] += value * centre_columns[column, j]
-            if computes_norms:
-                norm += value * value
         if computes_norms:
+            norm = 0.0
+            for p in range(first, last):
+                norm += data[p] * data[p]
             x_sq_norms[i] = norm
         x_sq_norm = x_sq_norms[i]
         has_nan = False
@@ -107,9 +107,9 @@ def nearest_rows(data: Array, indices: Array, indptr: Array, start: int, stop: i
                         + np.float32(2 * tie_scale) * (x_sq_norm + max_centre_sq_norm))
         else:
             best[0] += slack_scale * (x_sq_norm + max_centre_sq_norm)
-        label, n_within = n_clusters, 0
+        label, n_within, window = n_clusters, 0, best[0]
         for j in range(n_clusters):  # the lowest centre within the window, and how many are
-            within = scores[j] <= best[0]
+            within = scores[j] <= window
             label = min(label, j if within else n_clusters)
             n_within += within
         if has_nan:  # no centre is nearest
