@@ -24,6 +24,10 @@ from ._namespace import Array, Namespace, array_namespace, device_of, index_dtyp
 from ._primitives import Data, assign_block, labelled_inertia, sq_distances_to_labels
 from ._sphere import COSINE_PER_SQUARED_DISTANCE, on_sphere
 
+#: The squared centre shift is added up over blocks of rows of this many values at most
+#: (one row at the least): its differences never take an array of the centres' size.
+SHIFT_BLOCK = 2**17
+
 
 class LloydRun(NamedTuple):
     """The outcome of one Lloyd run; ``centres`` (in the centred frame) and ``counts`` (rows
@@ -45,8 +49,8 @@ def average_centres(xp: Namespace, sums: Array, weight_sums: Array) -> Array:
     order scikit-learn's in-place loop produces: clusters before the heaviest
     copy its (still unscaled) sum, clusters after it its mean.
 
-    Beside the sums, at most two arrays of the centres' size exist at once (each step
-    makes one and frees the one before; no ``k x d`` fill), each in the sums' layout.
+    Beside the sums, one array of the centres' size is made (each row the sum it
+    scales, then scaled in place), in the sums' layout.
     """
     n_clusters, n_features = sums.shape
     device = device_of(sums)
@@ -57,9 +61,13 @@ def average_centres(xp: Namespace, sums: Array, weight_sums: Array) -> Array:
     # Clusters without weight before the heaviest: their index, the others' k, below it.
     index = xp.arange(n_clusters, device=device)
     empty_before = xp.where(has_weight, n_clusters, index) < heaviest[0, :]
-    centres = sums * reciprocal[:, None]
-    centres = xp.where(has_weight[:, None], centres, centres[heaviest_row])
-    return xp.where(empty_before[:, None], sums[heaviest_row], centres)
+    # Without weight: the heaviest's sum, times 1 before it and its reciprocal after it.
+    heaviest_reciprocal = xp.take(reciprocal, heaviest[0, :])
+    scale = xp.where(has_weight, reciprocal,
+                     xp.where(empty_before, xp.ones_like(reciprocal), heaviest_reciprocal))
+    centres = xp.where(has_weight[:, None], sums, sums[heaviest_row])
+    centres *= scale[:, None]  # in place (the array is our own; immutable arrays rebind it)
+    return centres
 
 
 class LloydSums(NamedTuple):
@@ -236,31 +244,50 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     history: list[float] = []
     strict = converged = False
     scale = COSINE_PER_SQUARED_DISTANCE if spherical else 1.0
+    centres = library.chunk_centres(data.xp, centres)  # laid out as the passes read them
     for iteration in range(max_iter):
         state, (sums, weight_sums, inertia, n_changed) = library.passes.run(
             data, lloyd_pass, state, centres)[:2]
         xs = xs or array_namespace(sums)  # the small side
-        sums = xs.astype(sums, dtype)  # added up in float64 where the pass does (Assignment)
-        new_centres = average_centres(xs, sums, weight_sums)
-        if spherical:
-            new_centres = on_sphere(xs, new_centres, data.mean)
-        shift = new_centres - centres
-        shift *= shift  # squared in place: one array of the centres' size, not two
-        stats = xs.stack([n_changed, xs.sum(xs.astype(weight_sums == 0, dtype)), xs.sum(shift),
+        sums = xs.astype(sums, dtype, copy=False)  # float64 where the pass adds so (Assignment)
+        # Without an empty cluster the new centres are the sums times their reciprocal
+        # weights, made in place once no cluster is known to be empty; until then the
+        # squared shift is taken from them a block of rows at a time.
+        reciprocal = 1.0 / xs.where(weight_sums > 0, weight_sums, 1.0)
+        new_centres = (on_sphere(xs, average_centres(xs, sums, weight_sums), data.mean)
+                       if spherical else None)
+        rows, shift = max(1, SHIFT_BLOCK // max(centres.shape[1], 1)), None
+        for start in range(0, centres.shape[0], rows):  # not k x d differences at once
+            part = slice(start, min(start + rows, centres.shape[0]))
+            if new_centres is None:
+                block = sums[part, :] * reciprocal[part, None]
+                block -= centres[part, :]  # in place: one block of values made
+            else:
+                block = new_centres[part, :] - centres[part, :]
+            block *= block
+            shift = xs.sum(block) if shift is None else shift + xs.sum(block)
+            del block  # before the next block is made
+        stats = xs.stack([n_changed, xs.sum(xs.astype(weight_sums == 0, dtype)), shift,
                           inertia])
         n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats, library))
         inertia *= scale
         if n_empty:  # relocated, kept if a row is away from its centre: one more read
+            if new_centres is None:
+                new_centres = average_centres(xs, sums, weight_sums)
             labels = library.passes.state_array(data, state, 0, index_dtype(data.xp, device_of(X)))
             moved_sums, moved_weight_sums, largest = library.passes.to_small_side(
                 *relocate_empty_clusters(data, centres, labels, sums, weight_sums, int(n_empty)))
             moved_centres = average_centres(xs, moved_sums, moved_weight_sums)
             if spherical:
                 moved_centres = on_sphere(xs, moved_centres, data.mean)
-            largest, moved_shift = (float(v) for v in to_host(xs.stack([
-                xs.astype(largest, dtype), xs.sum((moved_centres - centres) ** 2)]), library))
+            largest, moved_shift, shift = (float(v) for v in to_host(xs.stack([
+                xs.astype(largest, dtype), xs.sum((moved_centres - centres) ** 2),
+                xs.sum((new_centres - centres) ** 2)]), library))
             if largest > 0.0:
                 new_centres, shift = moved_centres, moved_shift
+        elif new_centres is None:
+            sums *= reciprocal[:, None]  # in place (immutable arrays rebind): the new centres
+            new_centres = sums
         del sums  # not kept through the next pass, whose sums are made beside the centres
         history.append(inertia)
         if on_iteration is not None:

@@ -127,9 +127,43 @@ def top_terms(centres: np.ndarray, terms: np.ndarray, n_terms: int = 8) -> list[
     return [[str(terms[i]) for i in row] for row in order]
 
 
+def cpu_per_iteration(k: int = 20, seed: int = 0, repeats: int = 7,
+                      iterations: int = 20) -> dict[str, float]:
+    """CPU milliseconds per Lloyd iteration of anykmeans and of scikit-learn on the corpus, at
+    one thread each, interleaved: the median over ``repeats`` of the process's CPU time of a
+    fit of ``iterations + 1`` iterations less that of a fit of one (``tol=0``, the same
+    initial centres: :meth:`TextProblem.data`). CPU time, not wall time: on a shared machine
+    a thread's wait for a core is not counted."""
+    import time
+
+    from sklearn.cluster import KMeans as TheirKMeans
+    from threadpoolctl import threadpool_limits
+
+    import anykmeans
+
+    X, init = text(k).data(seed)
+    kinds = {"anykmeans": anykmeans.KMeans, "scikit-learn": TheirKMeans}
+
+    def cpu(kind, max_iter: int) -> float:
+        start = time.process_time()
+        kind(k, init=init, n_init=1, max_iter=max_iter, tol=0).fit(X)
+        return time.process_time() - start
+
+    times: dict[str, list[float]] = {name: [] for name in kinds}
+    with threadpool_limits(1):
+        for kind in kinds.values():
+            cpu(kind, 2)  # what a process loads once
+        for _ in range(repeats):
+            for name, kind in kinds.items():
+                times[name].append((cpu(kind, iterations + 1) - cpu(kind, 1)) / iterations)
+    return {name: 1e3 * float(np.median(values)) for name, values in times.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Cluster the corpus with anykmeans and scikit-learn (the same seed), print each
-    cluster's size and top terms, whether the two agree, and each fit's time."""
+    cluster's size and top terms, whether the two agree, and each fit's time; with
+    ``--cpu-per-iteration``, the CPU time of a Lloyd iteration of each at one thread
+    (:func:`cpu_per_iteration`) instead."""
     import argparse
     import time
 
@@ -138,7 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.text", description=main.__doc__)
     parser.add_argument("--k", type=int, default=20, help="clusters (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
+    parser.add_argument("--cpu-per-iteration", action="store_true",
+                        help="CPU ms per Lloyd iteration at one thread, each implementation")
     args = parser.parse_args(argv)
+    if args.cpu_per_iteration:
+        ms = cpu_per_iteration(args.k, args.seed)
+        print(f"CPU ms per Lloyd iteration, one thread: anykmeans {ms['anykmeans']:.2f}, "
+              f"scikit-learn {ms['scikit-learn']:.2f}, "
+              f"ratio {ms['anykmeans'] / ms['scikit-learn']:.2f}")
+        return 0
     X, terms = tfidf()
     print(f"{X.shape[0]} documents, {X.shape[1]} terms, {X.nnz} non-zeros "
           f"({100 * X.nnz / (X.shape[0] * X.shape[1]):.2f} %)")

@@ -202,6 +202,17 @@ def test_text_corpus_is_docstring_paragraphs_and_sparse_runs_on_numpy_and_torch(
             assert "sparse" in str(getattr(data, "layout", type(data)))
 
 
+def test_text_cpu_per_iteration_times_both_on_the_same_problem(monkeypatch):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("threadpoolctl")
+    from benchmarks import text
+
+    small = text.vectorise(text.corpus(300)[0])
+    monkeypatch.setattr(text, "tfidf", lambda: small)
+    ms = text.cpu_per_iteration(k=3, repeats=1, iterations=2)
+    assert set(ms) == {"anykmeans", "scikit-learn"} and all(v >= 0 for v in ms.values())
+
+
 def test_large_k_plusplus_case_times_both_and_the_table_shows_it(monkeypatch):
     from benchmarks import large_k
 

@@ -501,3 +501,26 @@ def test_the_update_keeps_the_sums_layout_so_a_pass_copies_no_centres():
     np.testing.assert_array_equal(centres, expected)
     assert centres.flags.f_contiguous
     assert SciPySparse().chunk_centres(xnp, centres) is centres
+
+
+def test_a_fit_adds_at_most_twice_the_centres_and_its_rows_vectors():
+    """Lloyd's floor: during a pass the centres and the new sums; the update makes the new
+    centres in place of the sums and adds the shift up a block of rows at a time; the first
+    centres are laid out once, before the passes. Beside them, vectors of the rows."""
+    import tracemalloc
+
+    from anykmeans._lloyd import SHIFT_BLOCK
+
+    n, d, k = 1000, 20_000, 40
+    X = sp.random(n, d, density=0.001, format="csr", random_state=0)
+    model = anykmeans.KMeans(k, init="random", n_init=1, max_iter=3, tol=0, random_state=0)
+    model.fit(X)  # what a process loads once
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        model.fit(X)  # seeds made row-major, laid out again once
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    centres, block = k * d * 8, SHIFT_BLOCK * 8
+    assert peak < 2 * centres + block + 100 * n * 8, peak / centres

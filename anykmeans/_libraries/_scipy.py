@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from . import _fused_sparse
 from ._numpy import NumPy
 from ._plan import sparse_chunk_rows
-from ._types import Array, Namespace, PassData
+from ._types import Array, Assignment, Namespace, PassData
 
 
 class CompressedSparse:
@@ -204,11 +205,32 @@ class CompressedSparse:
 
 
 class SciPySparse(CompressedSparse, NumPy):
-    """SciPy sparse matrices and arrays (CSR after :meth:`prepare`), on the CPU."""
+    """SciPy sparse matrices and arrays (CSR after :meth:`prepare`), on the CPU; with Numba,
+    a pass and its sums are compiled loops (:mod:`~anykmeans._libraries._fused_sparse`)."""
 
     name = "scipy"
     install = "pip install scipy"
     sparse_types = "scipy.sparse"
+
+    def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
+                         update: bool, exact_inertia: bool, x_sq_norms: Array | None,
+                         previous_labels: Array | None, tie_ulps: int) -> Assignment | None:
+        """:func:`~anykmeans._libraries._fused_sparse.assignment` on the CPU plan, where it
+        takes the pass: the centres laid out as :meth:`chunk_centres` lays them out."""
+        if self.accelerator:
+            return None
+        return _fused_sparse.assignment(data, centres, self.chunk_centres(data.xp, centres).T,
+                                        centre_sq_norms, x_sq_norms, previous_labels,
+                                        update=update, exact_inertia=exact_inertia,
+                                        tie_ulps=tie_ulps)
+
+    def add_by_labels(self, sums: Array, x: Array, labels: Array) -> None:
+        """:func:`~anykmeans._libraries._fused_sparse.add_rows_by_labels` where Numba is
+        installed (the same additions in the same order, without index arrays)."""
+        add = _fused_sparse.adds_by_labels()
+        if add is None:
+            return super().add_by_labels(sums, x, labels)
+        add(x.data, x.indices, x.indptr, labels, sums.T)
 
     def device_of(self, x: Array) -> Any:
         """The CPU: SciPy's arrays have no device attribute."""

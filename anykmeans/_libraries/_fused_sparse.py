@@ -1,0 +1,248 @@
+"""SciPy's fused sparse assignment: a CSR row's scores, its nearest centre and its distance
+in one compiled loop.
+
+With Numba installed, a pass over SciPy CSR rows runs chunk by chunk on the
+NumPy plan's pool, each chunk one compiled loop (:func:`nearest_rows`) over
+its rows: a row's stored values times the centres' columns they name (the
+centres laid out column by column, so that a value meets ``k`` consecutive
+numbers), the ``k`` scores then compared, the row's label, squared norm and
+distance written, as scikit-learn's sparse Lloyd loop does. Nothing of the
+chunk's size is made beyond its labels: no score block, no tie-test masks, no
+index arrays of its stored values. The cluster sums are then added by label
+after the pass, in row order, into one ``k x d`` array
+(:meth:`~anykmeans._libraries._scipy.CompressedSparse.labelled_sums`, by
+:func:`add_rows_by_labels`).
+
+The loop decides as :func:`anykmeans._primitives.nearest` does: ties within its
+slack go to the lower index, a row with a NaN score to the last centre; in
+float32, a row whose window holds more than one centre (a close call) is left to
+NumPy's fused loop (:func:`anykmeans._libraries._fused.nearest_and_sums`, on that
+row made dense), which decides it as every library does. So the labels are the
+standard path's, and the sums are bit for bit (the same additions in the same
+order); ``tests/test_fused_sparse.py`` compares the two.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _fused
+from ._types import Array, Assignment, PassData
+
+
+def nearest_rows(data: Array, indices: Array, indptr: Array, start: int, stop: int,
+                 centre_columns: Array, centre_sq_norms: Array, x_sq_norms: Array,
+                 computes_norms: bool, w: Array, slack_scale: Any, max_centre_sq_norm: Any,
+                 recheck: bool, tie_scale: float, exact: bool, labels: Array,
+                 close: Array) -> float:
+    """Label the CSR rows ``start:stop``; return their inertia, close calls left out.
+
+    Parameters
+    ----------
+    data, indices, indptr : arrays
+        The CSR matrix's stored values, their columns and its row pointers.
+    start, stop : int
+        The rows to label.
+    centre_columns : array of shape (n_features, n_clusters)
+        The centres' transpose, row-major: feature ``f``'s ``k`` values consecutive.
+    centre_sq_norms : array of shape (n_clusters,)
+    x_sq_norms : array of shape (stop - start,)
+        The rows' squared norms; written, when ``computes_norms``: each row's stored
+        values squared, added in float64 in order (as ``bincount`` adds them).
+    computes_norms : bool
+    w : array of shape (stop - start,) or (0,)
+        The rows' weights; empty for unit weights.
+    slack_scale, max_centre_sq_norm, recheck, tie_scale
+        :func:`~anykmeans._libraries._fused.nearest_and_sums`'s: the window of a row's
+        ties, and of its close calls when ``recheck``.
+    exact : bool
+        Take a row's squared distance from its residual, ``|c|^2`` plus, over its stored
+        values, ``(x - c)^2 - c^2`` added in float64 (the sparse ``residual_sq_norms``),
+        rather than from its score.
+    labels : integer array of shape (stop - start,)
+        Written: each row's nearest centre (a close call's: the lowest in its window).
+    close : boolean array of shape (stop - start,)
+        Written: whether the row is a close call (only when ``recheck``).
+
+    Returns
+    -------
+    float
+        The weighted squared distances of the rows that are no close call, added in
+        float64.
+    """
+    n_clusters = centre_columns.shape[1]
+    scores = np.empty(n_clusters, dtype=centre_columns.dtype)
+    best = np.empty(1, dtype=centre_columns.dtype)  # in the scores' dtype, as nearest's
+    rounded = np.empty(1, dtype=centre_columns.dtype)
+    weighted = w.shape[0] > 0
+    inertia = 0.0
+    for i in range(stop - start):
+        first, last = indptr[start + i], indptr[start + i + 1]
+        scores[:] = 0
+        for p in range(first, last):
+            value, column = data[p], indices[p]
+            for j in range(n_clusters):
+                scores[j] += value * centre_columns[column, j]
+        if computes_norms:
+            norm = 0.0
+            for p in range(first, last):
+                norm += data[p] * data[p]
+            x_sq_norms[i] = norm
+        x_sq_norm = x_sq_norms[i]
+        has_nan = False
+        for j in range(n_clusters):
+            scores[j] = -2 * scores[j] + centre_sq_norms[j]  # exact: -2 (c . x), then |c|^2
+            has_nan |= scores[j] != scores[j]
+        lowest = scores[0]
+        for j in range(1, n_clusters):
+            lowest = scores[j] if scores[j] < lowest else lowest
+        best[0] = lowest
+        if recheck:  # close calls: as nearest's window (float32 arithmetic, its order)
+            best[0] += (slack_scale * (max_centre_sq_norm
+                                       + 2 * np.sqrt(max_centre_sq_norm * x_sq_norm))
+                        + np.float32(2 * tie_scale) * (x_sq_norm + max_centre_sq_norm))
+        else:
+            best[0] += slack_scale * (x_sq_norm + max_centre_sq_norm)
+        label, n_within, window = n_clusters, 0, best[0]
+        for j in range(n_clusters):  # the lowest centre within the window, and how many are
+            within = scores[j] <= window
+            label = min(label, j if within else n_clusters)
+            n_within += within
+        if has_nan:  # no centre is nearest
+            label, n_within = n_clusters - 1, 0
+        labels[i] = label
+        close[i] = recheck and n_within > 1
+        if close[i]:
+            continue
+        if has_nan:
+            distance = np.nan
+        elif exact:
+            terms = 0.0
+            for p in range(first, last):
+                at = centre_columns[indices[p], label]
+                residual = data[p] - at
+                terms += residual * residual - at * at
+            rounded[0] = terms  # to the scores' dtype, then |c|^2 added in it
+            distance = max(float(rounded[0] + centre_sq_norms[label]), 0.0)
+        else:
+            distance = max(float(x_sq_norm + scores[label]), 0.0)
+        inertia += (float(w[i]) if weighted else 1.0) * distance
+    return inertia
+
+
+def add_rows_by_labels(data: Array, indices: Array, indptr: Array, labels: Array,
+                       sum_columns: Array) -> None:
+    """Add each CSR row into the sums of the cluster ``labels`` names, row by row in order;
+    ``sum_columns`` is the sums' transpose ``(n_features, n_clusters)``, added to in
+    place."""
+    for i in range(labels.shape[0]):
+        label = labels[i]
+        for p in range(indptr[i], indptr[i + 1]):
+            sum_columns[indices[p], label] += data[p]
+
+
+@functools.cache
+def compiled_loops() -> tuple[Callable[..., float], Callable[..., None]] | None:
+    """:func:`nearest_rows` and :func:`add_rows_by_labels` compiled by Numba and cached as
+    :func:`~anykmeans._libraries._fused.compiled_kernel` is, or None where Numba is not
+    installed."""
+    loops = tuple(map(_fused.compile_loop, (nearest_rows, add_rows_by_labels)))
+    return None if None in loops else loops
+
+
+def adds_by_labels() -> Callable[..., None] | None:
+    """:func:`add_rows_by_labels` compiled, or None where Numba is not installed."""
+    loops = compiled_loops()
+    return None if loops is None else loops[1]
+
+
+def assignment(data: PassData, centres: Array, centre_columns: Array,
+               centre_sq_norms: Array, x_sq_norms: Array | None,
+               previous_labels: Array | None, *, update: bool, exact_inertia: bool,
+               tie_ulps: int) -> Assignment | None:
+    """The assignment pass over the CSR rows of ``data`` (not centred), chunk by chunk, or
+    None where the pass is not for the compiled loop: Numba is not installed, the values
+    are not float32 or float64, the centres are of another dtype, or the pass has fewer
+    than :data:`~anykmeans._libraries._fused.MIN_SCORES` products of a stored value and a
+    centre.
+
+    The contract of :func:`anykmeans._primitives.assign_block`; ``centre_columns`` is
+    ``centres.T`` row-major (the centres column by column). ``data``'s library runs the
+    chunks and adds the cluster sums by label after them
+    (:meth:`~anykmeans._libraries._scipy.CompressedSparse.labelled_sums`).
+    """
+    X = data.X
+    if (X.dtype not in _fused.DTYPES or centres.dtype != X.dtype
+            or X.nnz * centres.shape[0] < _fused.MIN_SCORES):
+        return None
+    loops = compiled_loops()
+    if loops is None:
+        return None
+    dtype = X.dtype
+    labels = np.empty(X.shape[0], dtype=np.intp)
+    norms = np.empty(X.shape[0], dtype=dtype) if x_sq_norms is None else x_sq_norms
+    recheck = dtype != np.float64  # the window of _fused.assignment, for its loop's rechecks
+    eps = np.finfo(dtype).eps
+    window = (dtype.type((2 * (X.shape[1] + 2) if recheck else tie_ulps) * eps),
+              dtype.type(np.max(centre_sq_norms)), recheck, tie_ulps * float(eps))
+    chunk = functools.partial(assign_chunk, loops[0], X, data.weights, centres,
+                              centre_columns, centre_sq_norms, x_sq_norms is None,
+                              previous_labels, exact_inertia, window, labels, norms)
+    total = None
+    for part in data.map(chunk, centres.shape[0]):
+        total = part if total is None else [a + b for a, b in zip(total, part, strict=True)]
+    inertia, n_changed = total
+    sums, weight_sums = (data.library.labelled_sums(data, labels, centres.shape[0]) if update
+                         else (None, None))
+    return Assignment(labels, np.asarray(inertia, dtype=dtype), sums, weight_sums, norms,
+                      None if previous_labels is None else np.asarray(n_changed, dtype=dtype))
+
+
+def assign_chunk(loop: Callable[..., float], X: Array, weights: Array | None, centres: Array,
+                 centre_columns: Array, centre_sq_norms: Array, computes_norms: bool,
+                 previous_labels: Array | None, exact_inertia: bool,
+                 window: tuple[Any, Any, bool, float], labels: Array, norms: Array,
+                 rows: slice) -> tuple[Any, Any]:
+    """The assignment of the CSR rows ``X[rows]`` by ``loop`` (:func:`nearest_rows`), its close
+    calls then decided by NumPy's fused loop on those rows made dense.
+
+    Writes the rows' labels into ``labels[rows]`` and, where ``computes_norms``, their
+    squared norms into ``norms[rows]`` (else reads them there). ``window`` holds
+    :func:`~anykmeans._libraries._fused.nearest_and_sums`'s ``slack_scale``,
+    ``max_centre_sq_norm``, ``recheck`` and ``tie_scale``.
+
+    Returns
+    -------
+    inertia : float
+        The rows' weighted squared distances, added in float64.
+    n_changed : int
+        How many rows' labels differ from ``previous_labels`` (0 without them).
+    """
+    slack_scale, max_norm, recheck, tie_scale = window
+    dtype = X.dtype
+    labels, norms = labels[rows], norms[rows]
+    w = np.empty(0, dtype=dtype) if weights is None else weights[rows]
+    close = np.empty(rows.stop - rows.start, dtype=np.bool_)
+    inertia = loop(X.data, X.indices, X.indptr, rows.start, rows.stop, centre_columns,
+                   centre_sq_norms, norms, computes_norms, w, slack_scale, max_norm, recheck,
+                   tie_scale, exact_inertia, labels, close)
+    if recheck and close.any():
+        (at,) = np.nonzero(close)
+        x = X[at + rows.start].toarray()
+        block = np.matmul(centres, x.T)
+        block *= -2  # exact: the product with -2 c, as the fused loop's block
+        decided = labels[at]
+        no_rows = np.empty((0, X.shape[1]), dtype=dtype)
+        no_sums = np.empty((0, 0), dtype=np.float64)
+        inertia += _fused.compiled_kernel()(
+            block, centre_sq_norms, x, norms[at], w[at] if w.shape[0] else w, centres,
+            slack_scale, max_norm, decided, no_sums, np.empty(0), False, exact_inertia,
+            no_rows, np.empty(0, dtype=dtype), no_rows, True, tie_scale)
+        labels[at] = decided
+    n_changed = (0 if previous_labels is None
+                 else np.count_nonzero(labels != previous_labels[rows]))
+    return inertia, n_changed

@@ -1,0 +1,111 @@
+"""SciPy's fused sparse assignment (anykmeans._libraries._fused_sparse) gives the standard
+sparse path's answer: the same labels and row norms, the same sums bit for bit, the inertia to
+rounding; float32's close calls decided as NumPy's fused loop decides them; a fit gives
+scikit-learn's labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anykmeans
+from anykmeans._libraries import _fused, _fused_sparse
+from anykmeans._primitives import Data, assign_block
+
+sp = pytest.importorskip("scipy.sparse")
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    """The compiled loops, used however small the data; skips without Numba."""
+    if _fused_sparse.compiled_loops() is None:
+        pytest.skip("Numba is not installed (pip install numba)")
+    monkeypatch.setattr(_fused, "MIN_SCORES", 0)
+
+
+def problem(dtype, tied, seed=0):
+    """CSR rows and centres; ``tied``: small integer values and centres that are rows, so
+    that many rows are exactly as far from two centres (rows sharing no column with any
+    centre are as far from all of those of equal norm)."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(300, 40, density=0.1, format="csr", random_state=seed, dtype=np.float64)
+    if tied:
+        X.data = rng.integers(1, 3, X.nnz).astype(np.float64)
+        centres = X[rng.choice(300, 9, replace=False)].toarray()
+    else:
+        centres = rng.random((9, 40)) * 0.2
+    return X.astype(dtype), np.asfortranarray(centres.astype(dtype))
+
+
+def both_paths(monkeypatch, X, centres, weights=None, **options):
+    """The assignment by the compiled loops and by the standard path, in chunks of 64 rows."""
+    data = Data(X, np.zeros(X.shape[1], dtype=X.dtype), weights, chunk_size=64)
+    previous = np.arange(X.shape[0]) % centres.shape[0]
+    fused = assign_block(data, centres, previous_labels=previous, **options)
+    with monkeypatch.context() as m:
+        m.setattr(_fused_sparse, "compiled_loops", lambda: None)
+        standard = assign_block(data, centres, previous_labels=previous, **options)
+    return fused, standard
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tied", [False, True], ids=["spread", "ties"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unit", "weighted"])
+def test_fused_sparse_pass_equals_the_standard_path(compiled, monkeypatch, dtype, tied,
+                                                    weighted):
+    X, centres = problem(dtype, tied)
+    w = np.random.default_rng(1).random(X.shape[0]).astype(dtype) + 0.5 if weighted else None
+    fused, standard = both_paths(monkeypatch, X, centres, w, update=True)
+    np.testing.assert_array_equal(fused.labels, standard.labels)
+    np.testing.assert_array_equal(fused.sums, standard.sums)  # the same additions, in order
+    np.testing.assert_array_equal(fused.weight_sums, standard.weight_sums)
+    np.testing.assert_array_equal(fused.x_sq_norms, standard.x_sq_norms)
+    assert fused.n_changed == standard.n_changed
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(fused.inertia, standard.inertia, rtol=rtol)
+    assert fused.inertia.dtype == fused.sums.dtype == dtype
+    assert fused.labels.dtype == standard.labels.dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exact_inertia_and_given_norms(compiled, monkeypatch, dtype):
+    X, centres = problem(dtype, tied=True, seed=2)
+    norms = np.asarray(X.multiply(X).sum(axis=1), dtype=dtype).ravel()
+    fused, standard = both_paths(monkeypatch, X, centres, exact_inertia=True,
+                                 x_sq_norms=norms)
+    np.testing.assert_array_equal(fused.labels, standard.labels)
+    assert fused.x_sq_norms is norms and fused.sums is None
+    np.testing.assert_allclose(fused.inertia, standard.inertia,
+                               rtol=1e-5 if dtype == np.float32 else 1e-13)
+
+
+def test_float32_close_calls_go_to_numpy_s_fused_loop(compiled, monkeypatch):
+    """Rows tied between centres are close calls in float32: NumPy's fused loop decides
+    them, and the labels are the standard path's (which decides them exactly too)."""
+    kernel, calls = _fused.compiled_kernel(), []
+
+    def counted(*args):
+        calls.append(args[0].shape[1])
+        return kernel(*args)
+
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: counted)
+    X, centres = problem(np.float32, tied=True)
+    fused = assign_block(Data(X, np.zeros(40, dtype=np.float32)), centres)
+    monkeypatch.setattr(_fused_sparse, "compiled_loops", lambda: None)
+    standard = assign_block(Data(X, np.zeros(40, dtype=np.float32)), centres)
+    assert calls and sum(calls) < X.shape[0]  # the close calls, not every row
+    np.testing.assert_array_equal(fused.labels, standard.labels)
+
+
+def test_a_fit_with_the_compiled_loops_gives_scikit_learn_s_answer(compiled):
+    sklearn_cluster = pytest.importorskip("sklearn.cluster")
+    X = sp.random(400, 30, density=0.15, format="csr", random_state=0,
+                  data_rvs=np.random.RandomState(0).rand)
+    weights = np.random.RandomState(1).rand(400) + 0.1
+    ours = anykmeans.KMeans(5, n_init=1, random_state=0).fit(X, sample_weight=weights)
+    theirs = sklearn_cluster.KMeans(5, n_init=1, random_state=0).fit(X, sample_weight=weights)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-10)
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, atol=1e-12)
