@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._exact import close_call_bound, exactly_nearest
-from ._libraries import Array, Assignment, Library, Namespace, first_true, library_of
+from ._libraries import (
+    Array,
+    Assignment,
+    Library,
+    Namespace,
+    first_true,
+    first_true_and_count,
+    library_of,
+)
 from ._namespace import array_namespace, device_of, index_dtype, to_host
 
 __all__ = [
@@ -204,11 +212,11 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     else:
         slack = TIE_ULPS * xp.finfo(x.dtype).eps * magnitude
     if library.row_major_scores(x.shape[0], centres.shape[0]):
-        labels, best, within, block = _nearest_by_rows(xp, library, x, centres,
-                                                       centre_sq_norms, slack, rechecked)
+        labels, best, close, block = _nearest_by_rows(xp, library, x, centres,
+                                                      centre_sq_norms, slack, rechecked)
     else:
-        labels, best, within, block = _nearest_by_groups(xp, library, x, centres,
-                                                         centre_sq_norms, slack, rechecked)
+        labels, best, close, block = _nearest_by_groups(xp, library, x, centres,
+                                                        centre_sq_norms, slack, rechecked)
     if every_row:
         best_scoring = library.least(xp, block, min(RECHECKED - 1, centres.shape[0]))
         del block  # the recheck's arrays take its memory
@@ -218,7 +226,7 @@ def nearest(xp: Namespace, x: Array, x_sq_norms: Array, centres: Array,
     elif rechecked:
         del block
         labels = _close_calls_decided(library, xp, x, centres, centre_sq_norms, labels,
-                                      best + slack, within > 1)
+                                      best + slack, close)
     return labels, best
 
 
@@ -226,8 +234,8 @@ def _nearest_by_groups(xp: Namespace, library: Library, x: Array, centres: Array
                        centre_sq_norms: Array, slack: Array,
                        counted: bool) -> tuple[Array, Array, Array | None, Array]:
     """:func:`nearest` on a centre-major ``(k, n_rows)`` score block: each row's label, best
-    score, when ``counted`` how many centres score within ``slack`` of it (at least 2 where
-    there are; exact up to the lowest group holding one; None otherwise), and the block."""
+    score, when ``counted`` whether more than one centre scores within ``slack`` of it (None
+    otherwise), and the block."""
     n_clusters, n_rows = centres.shape[0], x.shape[0]
     group_size = tie_group_size(n_clusters)
     n_groups = -(-n_clusters // group_size)
@@ -248,21 +256,30 @@ def _nearest_by_groups(xp: Namespace, library: Library, x: Array, centres: Array
     # On the accelerator plan found in the index dtype (no cast after, one launch fewer); on
     # the CPU plan in the narrowest (fewer bytes to read), then cast.
     found = index if library.accelerator else None
-    group = xp.astype(first_true(xp, groups_within, 0, found), index, copy=False)
-    within = _count(xp, groups_within, 0) if counted else None
+    group, close = _first_and_close(xp, groups_within, found, counted)
+    group = xp.astype(group, index, copy=False)
     if group_size == 1:
-        return group, best, within, centre_major
+        return group, best, close, centre_major
     members = library.take_along_axis(xp, block, xp.reshape(group, (1, 1, n_rows)),
                                       axis=0)[0, ...]
-    members_within = members <= threshold
-    labels = group * group_size + xp.astype(first_true(xp, members_within, 0, found), index,
-                                            copy=False)
+    member, close_members = _first_and_close(xp, members <= threshold, found, counted)
+    labels = group * group_size + xp.astype(member, index, copy=False)
     if counted:
-        within = within - 1 + _count(xp, members_within, 0)
+        close = close | close_members
     if padding:  # a row without a nearest centre falls in the padding: the last centre
         labels = xp.minimum(labels, xp.full((), n_clusters - 1, dtype=index,
                                             device=device_of(x)))
-    return labels, best, within, centre_major[:n_clusters, ...]
+    return labels, best, close, centre_major[:n_clusters, ...]
+
+
+def _first_and_close(xp: Namespace, within: Array, dtype: Any,
+                     counted: bool) -> tuple[Array, Array | None]:
+    """The first True down each column of ``within`` (:func:`first_true`, in ``dtype``) and,
+    when ``counted``, whether the column has more than one (None otherwise)."""
+    if not counted:
+        return first_true(xp, within, 0, dtype), None
+    first, count = first_true_and_count(xp, within, 0)
+    return first, count > 1
 
 
 def _nearest_by_rows(xp: Namespace, library: Library, x: Array, centres: Array,
@@ -276,13 +293,8 @@ def _nearest_by_rows(xp: Namespace, library: Library, x: Array, centres: Array,
     best = xp.min(block, axis=1)
     tied = block <= (best + slack)[:, None]
     index = index_dtype(xp, device_of(x))
-    return (xp.astype(library.first_true(xp, tied), index), best,
-            _count(xp, tied, 1) if counted else None, block.T)
-
-
-def _count(xp: Namespace, mask: Array, axis: int) -> Array:
-    """How many of ``mask`` are set along ``axis`` (int32): added from one byte each."""
-    return xp.sum(xp.astype(mask, xp.int8), axis=axis, dtype=xp.int32)
+    close = xp.sum(xp.astype(tied, xp.int8), axis=1, dtype=xp.int32) > 1 if counted else None
+    return xp.astype(library.first_true(xp, tied), index), best, close, block.T
 
 
 def _close_calls_decided(library: Library, xp: Namespace, x: Array, centres: Array,

@@ -208,3 +208,20 @@ def test_jax_without_x64_same_as_numpy(numpy_fit):
         jax.config.update("jax_enable_x64", enabled)
     np.testing.assert_array_equal(labels, numpy_fit.labels_)
     assert n_iter == numpy_fit.n_iter_
+
+
+def test_float64_support_follows_jax_x64():
+    """Turning ``jax_enable_x64`` off after a fit with it on must not leave the recheck asking
+    JAX for float64 (which JAX then truncates to float32, silently)."""
+    jax = pytest.importorskip("jax")
+    from anykmeans._libraries import has_float64
+
+    xp, enabled = array_namespace(jax.numpy.zeros(1)), jax.config.jax_enable_x64
+    try:
+        answers = []
+        for x64 in (True, False, True):
+            jax.config.update("jax_enable_x64", x64)
+            answers.append(has_float64(xp, jax.devices()[0]))
+    finally:
+        jax.config.update("jax_enable_x64", enabled)
+    assert answers == [True, False, True]

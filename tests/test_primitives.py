@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans._libraries import Library, first_true, library_of
+from anykmeans._libraries import Library, first_true, first_true_and_count, library_of
 from anykmeans._libraries._numpy import FEATURE_MAJOR_MAX_FEATURES, NumPy
 from anykmeans._libraries._plan import CPU_CHUNK_BYTES
 from anykmeans._namespace import array_namespace
@@ -172,15 +172,20 @@ def test_ties_go_to_the_lowest_index_when_centres_are_grouped(xp, n_clusters):
 
 @pytest.mark.parametrize("m", [5, 130])
 @pytest.mark.parametrize("axis", [0, 1])
-def test_first_true(xp, m, axis):
+def test_first_true_and_count(xp, m, axis):
     # Columns (or rows) with none, one and many set, past 127 (int8's limit).
     mask = np.zeros((m, 4), dtype=bool)
     mask[2, 1] = True
     mask[1:, 2] = True
     mask[[0, m - 1], 3] = True
     mask = mask if axis == 0 else mask.T
-    first = first_true(array_namespace(xp.asarray(np.zeros(1))), xp.asarray(mask), axis)
+    ns = array_namespace(xp.asarray(np.zeros(1)))
+    first, count = first_true_and_count(ns, xp.asarray(mask), axis)
     np.testing.assert_array_equal(host(first), [m - 1, 2, 1, 0])
+    np.testing.assert_array_equal(host(count), [0, 1, m - 1, 2])
+    for dtype in (None, ns.int64):  # the CPU plan's way and the accelerator plan's
+        np.testing.assert_array_equal(host(first_true(ns, xp.asarray(mask), axis, dtype)),
+                                      [m - 1, 2, 1, 0])
 
 
 class RowsFirst(Library):

@@ -24,7 +24,7 @@ from ._dask import Dask
 from ._devices import Backend, unusable
 from ._jax import Jax
 from ._numpy import NumPy
-from ._ops import first_true, has_float64
+from ._ops import first_true, first_true_and_count, has_float64
 from ._plan import PLAN_VARIABLE, forced_plan
 from ._scipy import SciPySparse
 from ._strict import ArrayApiStrict
@@ -42,6 +42,7 @@ __all__ = [
     "Namespace",
     "PassData",
     "first_true",
+    "first_true_and_count",
     "has_float64",
     "is_sparse",
     "library_named",

@@ -22,36 +22,67 @@ def first_true(xp: Namespace, mask: Array, axis: int, dtype: Any = None) -> Arra
     """Index of the first True along ``axis`` (0 or 1) of a 2-D boolean ``mask``; the last
     index where there is none (a row whose scores are all NaN), so that indices stay in range.
 
-    The least of the indices where ``mask`` holds (the last one elsewhere), in ``dtype``,
-    by default the narrowest integer type that holds ``m``: the standard's ``argmax`` is
-    not defined on booleans, and along axis 0 this vectorises like a reduction along whole
-    rows, which an argmax down the columns does not.
+    The standard's ``argmax`` is not defined on booleans. Given ``dtype`` (the
+    accelerator plan, in its index dtype), the least index where ``mask`` holds, from one
+    ``where`` and one ``min``: the fewest operations. Otherwise ``(m - 1) - max_j(mask_j
+    (m - 1 - j))`` in the narrowest integer type that holds ``m``: the fewest bytes, and
+    along axis 0 it vectorises like a reduction along whole rows (NumPy's ``where`` of
+    broadcast operands does not).
     """
     m = mask.shape[axis]
-    if dtype is None:
-        dtype = xp.int8 if m < 2**7 else xp.int16 if m < 2**15 else xp.int32
     device = array_api_compat.device(mask)
-    indices = xp.arange(m, dtype=dtype, device=device)
-    last = xp.full((), m - 1, dtype=dtype, device=device)
-    return xp.min(xp.where(mask, indices[:, None] if axis == 0 else indices[None, :], last),
-                  axis=axis)
+    if dtype is not None:
+        indices = xp.arange(m, dtype=dtype, device=device)
+        last = xp.full((), m - 1, dtype=dtype, device=device)
+        return xp.min(xp.where(mask, indices[:, None] if axis == 0 else indices[None, :], last),
+                      axis=axis)
+    return _first_marked(xp, _marked(xp, mask, axis), axis)
+
+
+def first_true_and_count(xp: Namespace, mask: Array, axis: int) -> tuple[Array, Array]:
+    """:func:`first_true` along ``axis`` (without ``dtype``) and how many of ``mask`` are set
+    along it, both from one integer copy of ``mask`` (the count in its integer type, which
+    holds ``m``)."""
+    marked = _marked(xp, mask, axis)
+    count = xp.sum(marked, axis=axis, dtype=marked.dtype)
+    return _first_marked(xp, marked, axis), count
+
+
+def _marked(xp: Namespace, mask: Array, axis: int) -> Array:
+    """``mask`` as 0 and 1 in the narrowest integer type that holds ``mask.shape[axis]``."""
+    m = mask.shape[axis]
+    return xp.astype(mask, xp.int8 if m < 2**7 else xp.int16 if m < 2**15 else xp.int32)
+
+
+def _first_marked(xp: Namespace, marked: Array, axis: int) -> Array:
+    """:func:`first_true` of the mask ``marked`` holds (:func:`_marked`), overwriting it."""
+    m = marked.shape[axis]
+    countdown = xp.arange(m - 1, -1, -1, dtype=marked.dtype,
+                          device=array_api_compat.device(marked))
+    marked *= countdown[:, None] if axis == 0 else countdown[None, :]
+    return (m - 1) - xp.max(marked, axis=axis)
 
 
 def has_float64(xp: Namespace, device: Any) -> bool:
     """Whether ``device`` of namespace ``xp`` supports float64 arithmetic.
 
-    Remembered per namespace and device where the device is hashable: asking a library
-    (``__array_namespace_info__().dtypes``) may make arrays on the device (PyTorch's
-    probes each dtype), and a pass asks once per chunk.
+    Remembered per namespace, device and default floating dtype where the device is
+    hashable: asking a library (``__array_namespace_info__().dtypes``) may make arrays on
+    the device (PyTorch's probes each dtype), and a pass asks once per chunk; a library
+    whose configuration turns float64 on or off (JAX's ``jax_enable_x64``) changes its
+    default floating dtype with it, so the answer follows the configuration.
     """
+    info = xp.__array_namespace_info__()
+    default = info.default_dtypes(device=device)["real floating"]
     try:
-        return _has_float64(xp, device)
+        return _has_float64(xp, device, default)
     except TypeError:  # an unhashable device
-        return _has_float64.__wrapped__(xp, device)
+        return _has_float64.__wrapped__(xp, device, default)
 
 
 @functools.cache
-def _has_float64(xp: Namespace, device: Any) -> bool:
+def _has_float64(xp: Namespace, device: Any, default: Any) -> bool:
+    """:func:`has_float64`, asked of the library (``default`` only keys the cache)."""
     info = xp.__array_namespace_info__()
     return "float64" in info.dtypes(device=device, kind="real floating")
 
