@@ -134,15 +134,17 @@ def nearest_rows(data: Array, indices: Array, indptr: Array, start: int, stop: i
     return inertia
 
 
-def add_rows_by_labels(data: Array, indices: Array, indptr: Array, labels: Array,
+def add_rows_by_labels(data: Array, indices: Array, indptr: Array, labels: Array, w: Array,
                        sum_columns: Array) -> None:
-    """Add each CSR row into the sums of the cluster ``labels`` names, row by row in order;
+    """Add each CSR row, times its weight ``w[i]`` (``w`` empty: unit weights, not
+    multiplied), into the sums of the cluster ``labels`` names, row by row in order;
     ``sum_columns`` is the sums' transpose ``(n_features, n_clusters)``, added to in
     place."""
+    weighted = w.shape[0] > 0
     for i in range(labels.shape[0]):
         label = labels[i]
         for p in range(indptr[i], indptr[i + 1]):
-            sum_columns[indices[p], label] += data[p]
+            sum_columns[indices[p], label] += data[p] * w[i] if weighted else data[p]
 
 
 @functools.cache

@@ -178,13 +178,19 @@ class CompressedSparse:
         centres' size is made."""
         xp, X, w = data.xp, data.X, data.weights
         sums = self.array_module().zeros((X.shape[1], n_clusters), dtype=X.dtype).T
-        for rows in data.chunks(n_clusters):
-            x = self.row_slice(X, rows)
-            self.add_by_labels(sums, x if w is None else self.scale_rows(xp, x, w[rows]),
-                               labels[rows])
+        self.add_labelled_rows(data, labels, sums)
         weight_sums = (self.segment_count(xp, labels, n_clusters, X.dtype) if w is None
                        else self.segment_sum(xp, w, labels, n_clusters))
         return sums, weight_sums
+
+    def add_labelled_rows(self, data: PassData, labels: Array, sums: Array) -> None:
+        """Add every row of ``data`` (weighted) into the row of ``sums`` its label names, in
+        place, chunk by chunk (:meth:`add_by_labels`)."""
+        xp, X, w = data.xp, data.X, data.weights
+        for rows in data.chunks(sums.shape[0]):
+            x = self.row_slice(X, rows)
+            self.add_by_labels(sums, x if w is None else self.scale_rows(xp, x, w[rows]),
+                               labels[rows])
 
     def add_by_labels(self, sums: Array, x: Array, labels: Array) -> None:
         """Add the rows of the CSR chunk ``x`` into the rows of ``sums`` (``k x d``, column by
@@ -224,13 +230,17 @@ class SciPySparse(CompressedSparse, NumPy):
                                         update=update, exact_inertia=exact_inertia,
                                         tie_ulps=tie_ulps)
 
-    def add_by_labels(self, sums: Array, x: Array, labels: Array) -> None:
-        """:func:`~anykmeans._libraries._fused_sparse.add_rows_by_labels` where Numba is
-        installed (the same additions in the same order, without index arrays)."""
+    def add_labelled_rows(self, data: PassData, labels: Array, sums: Array) -> None:
+        """:func:`~anykmeans._libraries._fused_sparse.add_rows_by_labels` over all the rows at
+        once where Numba is installed: the same additions in the same order as the chunks'
+        (the weights multiplied in as :meth:`scale_rows` does), without index arrays or
+        scaled copies to bound by chunks."""
         add = _fused_sparse.adds_by_labels()
         if add is None:
-            return super().add_by_labels(sums, x, labels)
-        add(x.data, x.indices, x.indptr, labels, sums.T)
+            return super().add_labelled_rows(data, labels, sums)
+        X, w = data.X, data.weights
+        add(X.data, X.indices, X.indptr, labels,
+            np.empty(0, dtype=X.dtype) if w is None else w, sums.T)
 
     def device_of(self, x: Array) -> Any:
         """The CPU: SciPy's arrays have no device attribute."""
