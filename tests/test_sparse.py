@@ -274,6 +274,17 @@ def test_cupy_sparse_data_gets_cupy_s_sparse_library_without_importing_cupy():
     assert not library_of(sp.csr_array((2, 2))).accelerator  # SciPy's is not CuPy's
 
 
+def assert_same_fit(ours, rows, expected, X, host):
+    """``ours``, fitted on ``rows`` (another library's copy of ``X``), has ``expected``'s labels,
+    ``n_iter`` and inertia, and predicts and transforms ``rows`` as it does ``X``; ``host``
+    copies one of ``ours``' arrays to NumPy."""
+    np.testing.assert_array_equal(host(ours.labels_), expected.labels_)
+    assert ours.n_iter_ == expected.n_iter_
+    assert ours.inertia_ == pytest.approx(expected.inertia_, rel=1e-10)
+    np.testing.assert_array_equal(host(ours.predict(rows)), expected.predict(X))
+    np.testing.assert_allclose(host(ours.transform(rows)), expected.transform(X), atol=1e-10)
+
+
 def cuda_cupy():
     """CuPy with a CUDA device, or a skip."""
     cupy = pytest.importorskip("cupy")
@@ -300,12 +311,7 @@ def test_cupy_sparse_cuda_matches_scipy(init):
         assert isinstance(ours.cluster_centers_, cupy.ndarray)
         assert isinstance(ours.labels_, cupy.ndarray)
         assert ours.cluster_centers_.device == G.data.device
-        np.testing.assert_array_equal(ours.labels_.get(), scipy_fit.labels_)
-        assert ours.n_iter_ == scipy_fit.n_iter_
-        assert ours.inertia_ == pytest.approx(scipy_fit.inertia_, rel=1e-10)
-        np.testing.assert_array_equal(ours.predict(G).get(), scipy_fit.predict(X))
-        np.testing.assert_allclose(ours.transform(G).get(), scipy_fit.transform(X),
-                                   atol=1e-10)
+        assert_same_fit(ours, G, scipy_fit, X, lambda a: a.get())
 
 
 def test_cupy_sparse_cuda_minibatch_and_kmeans_plusplus_match_scipy():
@@ -342,12 +348,7 @@ def test_torch_sparse_csr_matches_scipy(init):
         scipy_fit = anykmeans.KMeans(5, init=init, random_state=0).fit(X, sample_weight=weights)
         assert isinstance(ours.cluster_centers_, torch.Tensor)
         assert isinstance(ours.labels_, torch.Tensor)
-        np.testing.assert_array_equal(ours.labels_.numpy(), scipy_fit.labels_)
-        assert ours.n_iter_ == scipy_fit.n_iter_
-        assert ours.inertia_ == pytest.approx(scipy_fit.inertia_, rel=1e-10)
-        np.testing.assert_array_equal(ours.predict(T).numpy(), scipy_fit.predict(X))
-        np.testing.assert_allclose(ours.transform(T).numpy(), scipy_fit.transform(X),
-                                   atol=1e-10)
+        assert_same_fit(ours, T, scipy_fit, X, lambda a: a.numpy())
         csc = anykmeans.KMeans(5, init=init, random_state=0).fit(
             T.to_sparse_csc(), sample_weight=torch.asarray(weights))
         np.testing.assert_array_equal(csc.labels_.numpy(), scipy_fit.labels_)
