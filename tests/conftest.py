@@ -114,6 +114,19 @@ def host(x) -> np.ndarray:
     return np.asarray(to_host(x))
 
 
+def kernel_calls(monkeypatch, module, kernel) -> list[tuple[int, ...]]:
+    """Make ``module``'s fused path (its ``compiled_kernel``) call ``kernel``, recording the
+    shape of every call's first argument (a score block, a chunk) in the returned list."""
+    calls = []
+
+    def counting(*args):
+        calls.append(args[0].shape)
+        return kernel(*args)
+
+    monkeypatch.setattr(module, "compiled_kernel", lambda: counting)
+    return calls
+
+
 @pytest.fixture
 def transfers(monkeypatch) -> list[int]:
     """The sizes of every array anykmeans moves to the host, in order, while the test runs.

@@ -16,6 +16,7 @@ import pytest
 import anykmeans
 from anykmeans._libraries import _fused, library_of
 from anykmeans._primitives import TIE_ULPS, Data, assign, nearest
+from tests.conftest import kernel_calls
 from tests.data import blobs, weights
 
 
@@ -116,13 +117,7 @@ def test_torch_on_the_cpu_runs_the_fused_assignment_on_views(compiled, monkeypat
     torch = pytest.importorskip("torch")
     X = blobs(2000, 5, 7, seed=3).astype(dtype)
     w = weights(len(X)).astype(dtype)
-    calls = []
-
-    def counting(*args):
-        calls.append(args[0].shape)
-        return compiled(*args)
-
-    monkeypatch.setattr(_fused, "compiled_kernel", lambda: counting)
+    calls = kernel_calls(monkeypatch, _fused, compiled)
     fused = anykmeans.KMeans(7, random_state=0, chunk_size=300).fit(torch.asarray(X),
                                                                    sample_weight=torch.asarray(w))
     assert calls, "the fused loop did not run"
@@ -142,13 +137,7 @@ def test_torch_on_the_cpu_runs_the_fused_assignment_on_views(compiled, monkeypat
 
 
 def test_fits_on_numpy_run_the_compiled_loop(compiled, monkeypatch):
-    calls = []
-
-    def counting(*args):
-        calls.append(args[0].shape)
-        return compiled(*args)
-
-    monkeypatch.setattr(_fused, "compiled_kernel", lambda: counting)
+    calls = kernel_calls(monkeypatch, _fused, compiled)
     X = blobs(500, 3, 4).astype(np.float32)
     model = anykmeans.KMeans(4, random_state=0).fit(X)
     model.predict(X)
@@ -161,17 +150,11 @@ def test_a_bisecting_fit_runs_the_compiled_loop_where_its_scores_reach_the_thres
         compiled, monkeypatch, fit_scores_reach_it):
     # Each bisection's passes have two centres and one cluster's rows, far fewer scores than
     # the fit's (its rows times its clusters), which decide.
-    calls = []
-
-    def counting(*args):
-        calls.append(args[0].shape[0])
-        return compiled(*args)
-
-    monkeypatch.setattr(_fused, "compiled_kernel", lambda: counting)
+    calls = kernel_calls(monkeypatch, _fused, compiled)
     X = blobs(500, 3, 4)
     monkeypatch.setattr(_fused, "MIN_SCORES", 500 * 6 + (0 if fit_scores_reach_it else 1))
     anykmeans.BisectingKMeans(6, random_state=0).fit(X)
-    assert set(calls) == ({2} if fit_scores_reach_it else set())
+    assert {centres for centres, _ in calls} == ({2} if fit_scores_reach_it else set())
     calls.clear()
     anykmeans.KMeans(2, n_init=1, random_state=0).fit(X)  # a KMeans fit: its own passes'
     assert calls == []

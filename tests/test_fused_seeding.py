@@ -23,6 +23,7 @@ from anykmeans._kmeans_plusplus import (
 )
 from anykmeans._libraries import _fused, _fused_seeding, library_of
 from anykmeans._primitives import Data
+from tests.conftest import kernel_calls
 from tests.data import blobs
 
 
@@ -36,18 +37,6 @@ def compiled(monkeypatch):
     return kernel
 
 
-def counted(monkeypatch, kernel):
-    """Make the fused path call ``kernel`` and count its calls."""
-    calls = []
-
-    def counting(*args):
-        calls.append(args[0].shape)
-        return kernel(*args)
-
-    monkeypatch.setattr(_fused_seeding, "compiled_kernel", lambda: counting)
-    return calls
-
-
 def seeds_both_ways(monkeypatch, kernel, data, k, **options):
     """The seeds by the fused path (tiles of 37 rows, search blocks of 50) and by the
     standard path, and the number of the fused loop's calls."""
@@ -55,7 +44,7 @@ def seeds_both_ways(monkeypatch, kernel, data, k, **options):
         m.setattr(_fused, "TILE_BYTES", 1)
         m.setattr(_fused, "MIN_TILE_ROWS", 37)
         m.setattr("anykmeans._kmeans_plusplus.SEARCH_ROWS", 50)
-        calls = counted(m, kernel)
+        calls = kernel_calls(m, _fused_seeding, kernel)
         fused = kmeans_plusplus_indices(data, k, np.random.RandomState(0), **options)
     with monkeypatch.context() as m:
         m.setattr("anykmeans._kmeans_plusplus.SEARCH_ROWS", 50)
@@ -96,7 +85,7 @@ def test_one_fused_step_equals_the_standard_step(compiled, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(_fused, "TILE_BYTES", 1)
         m.setattr(_fused, "MIN_TILE_ROWS", 90)
-        calls = counted(m, compiled)
+        calls = kernel_calls(m, _fused_seeding, compiled)
         fused, fused_potentials = lower_pass(data, n_rows, state, selected, found, 2)
     assert len(calls) == 11  # chunks of 200 rows (the last 100), tiles of 90
     with monkeypatch.context() as m:
@@ -112,7 +101,7 @@ def test_float64_seeds_of_the_fused_path_are_scikit_learns(monkeypatch):
     kernel = _fused_seeding.compiled_kernel()
     if kernel is None:
         pytest.skip("Numba is not installed (pip install numba)")
-    calls = counted(monkeypatch, kernel)
+    calls = kernel_calls(monkeypatch, _fused_seeding, kernel)
     X = np.random.default_rng(4).standard_normal((30_000, 8))
     # 30 000 rows x 7 points x 99 steps: over MIN_DISTANCES, the fused path without help.
     ours = anykmeans.kmeans_plusplus(X, 100, random_state=0)[1]
@@ -125,7 +114,7 @@ def test_float64_seeds_of_the_fused_path_are_scikit_learns(monkeypatch):
 def test_torch_on_the_cpu_runs_the_fused_step_on_views(compiled, monkeypatch, dtype):
     torch = pytest.importorskip("torch")
     X = blobs(1_000, 5, 9, seed=6).astype(dtype)
-    calls = counted(monkeypatch, compiled)
+    calls = kernel_calls(monkeypatch, _fused_seeding, compiled)
     centres, indices = anykmeans.kmeans_plusplus(torch.asarray(X), 30, random_state=0)
     assert len(calls) >= 29, "the fused loop did not run"
     assert isinstance(indices, torch.Tensor) and isinstance(centres, torch.Tensor)

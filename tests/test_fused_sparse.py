@@ -12,6 +12,7 @@ import pytest
 import anykmeans
 from anykmeans._libraries import _fused, _fused_sparse
 from anykmeans._primitives import Data, assign_block
+from tests.conftest import kernel_calls
 
 sp = pytest.importorskip("scipy.sparse")
 
@@ -83,18 +84,12 @@ def test_exact_inertia_and_given_norms(compiled, monkeypatch, dtype):
 def test_float32_close_calls_go_to_numpy_s_fused_loop(compiled, monkeypatch):
     """Rows tied between centres are close calls in float32: NumPy's fused loop decides
     them, and the labels are the standard path's (which decides them exactly too)."""
-    kernel, calls = _fused.compiled_kernel(), []
-
-    def counted(*args):
-        calls.append(args[0].shape[1])
-        return kernel(*args)
-
-    monkeypatch.setattr(_fused, "compiled_kernel", lambda: counted)
+    calls = kernel_calls(monkeypatch, _fused, _fused.compiled_kernel())
     X, centres = problem(np.float32, tied=True)
     fused = assign_block(Data(X, np.zeros(40, dtype=np.float32)), centres)
     monkeypatch.setattr(_fused_sparse, "compiled_loops", lambda: None)
     standard = assign_block(Data(X, np.zeros(40, dtype=np.float32)), centres)
-    assert calls and sum(calls) < X.shape[0]  # the close calls, not every row
+    assert calls and sum(rows for _, rows in calls) < X.shape[0]  # the close calls alone
     np.testing.assert_array_equal(fused.labels, standard.labels)
 
 
