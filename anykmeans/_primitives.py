@@ -386,7 +386,6 @@ def assign_block(data: Data, centres: Array, *, update: bool = False,
     changed (``n_changed``), while its labels are at hand.
     """
     xp, library = data.xp, data.library
-    by_labels = update and library.sums_by_labels
     centre_sq_norms = library.sq_norms(xp, centres)
     fused = library.fused_assignment(data, centres, centre_sq_norms, update=update,
                                      exact_inertia=exact_inertia, x_sq_norms=x_sq_norms,
