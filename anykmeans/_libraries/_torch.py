@@ -137,7 +137,7 @@ class Torch(Library):
             return function(chunk)
 
         # The calling thread adds up the chunks' results meanwhile: on one thread too, or its
-        # small additions wait for the busy cores (163 us each for 1024 x 64 values, S4).
+        # small additions wait for the busy cores (docs/notes/benchmark-history.md).
         with _one_torch_thread(X), single_threaded_blas():  # NumPy's BLAS: the fused path
             yield from run_on_pool(on_one_thread, chunks, workers)
 
