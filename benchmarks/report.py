@@ -17,6 +17,8 @@ _COLUMNS = (
     ("vs GEMM floor", "vs_gemm_floor", "{:.1f}"),
     ("floor ms", "floor_ms", "{:.2f}"),
     ("vs floor", "vs_floor", "{:.1f}"),
+    ("extra ms", "extra_ms", "{:.2f}"),
+    ("extra vs floor", "extra_vs_floor", "{:.1f}"),
     ("fit s", "fit_s", "{:.2f}"),
     ("fit iters", "fit_iterations", "{}"),
     ("fit vs sklearn", "fit_vs_sklearn", "{:.2f}"),

@@ -21,8 +21,11 @@ REFERENCE = "scikit-learn"
 ROW_KEYS = (
     "problem", "series", "n", "d", "k", "implementation",
     "ms_per_iter", "iterations", "vs_sklearn", "vs_gemm_floor", "floor_ms", "vs_floor",
-    "fit_s", "fit_iterations", "fit_vs_sklearn", "peak_extra_mb",
+    "extra_ms", "extra_vs_floor", "fit_s", "fit_iterations", "fit_vs_sklearn", "peak_extra_mb",
 )
+
+#: Appended to an implementation's name for its timed fits of one Lloyd iteration.
+ONE_ITERATION = ", 1 iteration"
 
 #: Lloyd iterations of the memory target's fit (plus the final relabelling).
 MEMORY_TARGET_ITERATIONS = 1
@@ -64,7 +67,10 @@ def run_problem(problem: Problem, implementations: Sequence[Implementation], *,
     problem : Problem
     implementations : sequence of Implementation
     iterations : int
-        Lloyd iterations of each timed fit (``tol=0``, ``max_iter=iterations``).
+        Lloyd iterations of each timed fit (``tol=0``, ``max_iter=iterations``). Fits of
+        one iteration are timed too, interleaved with them, where ``iterations`` > 1: an
+        extra iteration's time is the difference over ``iterations - 1``, without what a
+        fit does once (checking and centring ``X``, the final relabelling pass).
     repeats : int
         Timed fits per implementation (after one untimed warm-up round).
     gemm_flops : float
@@ -82,8 +88,14 @@ def run_problem(problem: Problem, implementations: Sequence[Implementation], *,
     X, centres = problem.data()
     runs = _prepare(implementations, lambda impl: impl.lloyd(X, centres, iterations),
                     problem, notes)
-    lloyd = _timed(interleaved(runs, repeats), problem, "Lloyd fit", notes)
+    if iterations > 1:  # named apart from the fits of ``iterations``, timed among them
+        runs |= {f"{name}{ONE_ITERATION}": one for name, one in _prepare(
+            [impl for impl in implementations if impl.name in runs],
+            lambda impl: impl.lloyd(X, centres, 1), problem, notes).items()}
+    timed = _timed(interleaved(runs, repeats), problem, "Lloyd fit", notes)
     del runs  # frees each backend's copy of the data
+    lloyd = {name: timing for name, timing in timed.items()
+             if not name.endswith(ONE_ITERATION)}
     fits: dict[str, Timing] = {}
     if end_to_end:
         with_fit = [impl for impl in implementations if impl.fit is not None]
@@ -108,6 +120,11 @@ def run_problem(problem: Problem, implementations: Sequence[Implementation], *,
                    k=problem.k, implementation=name, ms_per_iter=ms,
                    iterations=max(timing.iterations), vs_gemm_floor=ms / gemm_ms,
                    floor_ms=floor_ms, vs_floor=ms / floor_ms)
+        one = timed.get(f"{name}{ONE_ITERATION}")
+        if one is not None and ran == [iterations] and set(one.iterations) == {1}:
+            row["extra_ms"] = ((timing.median_seconds - one.median_seconds)
+                               / (iterations - 1) * 1e3)
+            row["extra_vs_floor"] = row["extra_ms"] / floor_ms
         if reference is not None:
             row["vs_sklearn"] = ms / reference.median_ms_per_iteration
         if name in fits:

@@ -56,6 +56,9 @@ def test_json_has_one_sane_row_per_implementation(results):
         # the floor: the product, and one read of the 2000 x 4 float32 rows
         assert math.isclose(row["floor_ms"], gemm_ms + 4 * 2000 * 4 / data["read_bytes"] * 1e3)
         assert math.isclose(row["vs_floor"], row["ms_per_iter"] / row["floor_ms"])
+        if row["iterations"] == 2:  # an extra iteration: the fit of two less the fit of one
+            assert row["extra_ms"] is not None
+            assert math.isclose(row["extra_vs_floor"], row["extra_ms"] / row["floor_ms"])
         assert math.isclose(row["vs_sklearn"],
                             row["ms_per_iter"] / rows["scikit-learn"]["ms_per_iter"])
         assert row["fit_s"] > 0 and row["fit_iterations"] >= 1
