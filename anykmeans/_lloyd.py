@@ -269,7 +269,7 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
             del block  # before the next block is made
         stats = xs.stack([n_changed, xs.sum(xs.astype(weight_sums == 0, dtype)), shift,
                           inertia])
-        n_changed, n_empty, shift, inertia = (float(v) for v in to_host(stats, library))
+        n_changed, n_empty, shift, inertia = to_host(stats, library).tolist()
         inertia *= scale
         if n_empty:  # relocated, kept if a row is away from its centre: one more read
             if new_centres is None:
@@ -280,9 +280,9 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
             moved_centres = average_centres(xs, moved_sums, moved_weight_sums)
             if spherical:
                 moved_centres = on_sphere(xs, moved_centres, data.mean)
-            largest, moved_shift, shift = (float(v) for v in to_host(xs.stack([
+            largest, moved_shift, shift = to_host(xs.stack([
                 xs.astype(largest, dtype), xs.sum((moved_centres - centres) ** 2),
-                xs.sum((new_centres - centres) ** 2)]), library))
+                xs.sum((new_centres - centres) ** 2)]), library).tolist()
             if largest > 0.0:
                 new_centres, shift = moved_centres, moved_shift
         elif new_centres is None:
