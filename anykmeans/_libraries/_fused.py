@@ -310,6 +310,12 @@ def for_fit(scores: int) -> Iterator[None]:
         del _fit.scores
 
 
+def takes_fit() -> bool:
+    """Whether the passes of the fit that the calling thread runs take the fused loop by
+    their scores (:func:`for_fit`), Numba aside."""
+    return getattr(_fit, "scores", 0) >= MIN_SCORES
+
+
 def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, centres: Array,
                centre_sq_norms: Array, x_sq_norms: Array | None, previous_labels: Array | None,
                *, update: bool, exact_inertia: bool, tie_ulps: int) -> Assignment | None:
@@ -326,7 +332,7 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     here, in chunk order.
     """
     if (X.dtype not in DTYPES or centres.dtype != X.dtype
-            or max(X.shape[0] * centres.shape[0], getattr(_fit, "scores", 0)) < MIN_SCORES):
+            or (X.shape[0] * centres.shape[0] < MIN_SCORES and not takes_fit())):
         return None
     kernel = compiled_kernel()
     if kernel is None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import array_api_compat
 import numpy as np
 
-from . import _fused, _fused_seeding
+from . import _fused, _fused_means, _fused_seeding
 from ._base import Library
 from ._devices import Backend
 from ._passes import Passes
@@ -207,6 +207,15 @@ class NumPy(Library):
         if X.shape[1] <= FEATURE_MAJOR_MAX_FEATURES:
             return np.subtract(chunk, mean, order="F")
         return chunk - mean
+
+    def feature_means(self, xp: Namespace, X: Array) -> Array:
+        """The reference's means; a fit's float32 rows, where the fit takes the fused loop,
+        added up by :mod:`~anykmeans._libraries._fused_means`'s compiled loop (the same
+        sums, without NumPy's per-row cost on few features)."""
+        sums = _fused_means.column_sums(X)
+        if sums is None:
+            return super().feature_means(xp, X)
+        return (sums / X.shape[0]).astype(X.dtype)
 
     def rows_at(self, xp: Namespace, X: Array, indices: Array) -> Array:
         """``X[indices]``: a gather of a feature-major chunk's rows (see :meth:`centred_rows`)
