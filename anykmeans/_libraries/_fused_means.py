@@ -4,7 +4,7 @@ A fit centres its rows on the mean of every feature, summed in float64
 (:meth:`anykmeans._libraries.Library.feature_means`). NumPy's ``sum`` with
 ``dtype=float64`` adds a C-ordered array's rows one after another, each column
 on its own, but through cast buffers and an inner loop as long as a row: on a
-few features that costs more per row than a Lloyd pass's arithmetic
+few features that costs about as much per row as a Lloyd pass
 (docs/notes/benchmark-history.md). The compiled loop here adds the same values
 in the same order, so the sums are the same bits; ``tests/test_fused_means.py``
 compares them.
