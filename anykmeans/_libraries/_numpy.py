@@ -213,6 +213,15 @@ class NumPy(Library):
         without the C-ordered copy of the whole chunk that ``take`` makes first."""
         return X[indices]
 
+    def centred_rows_at(self, xp: Namespace, X: Array, indices: Array, mean: Array) -> Array:
+        """``X[indices] - mean``, centred in the gathered copy itself (no second array of its
+        size: a bisection gathers its cluster's rows at every split) where ``mean``'s dtype
+        leaves ``X``'s unchanged."""
+        rows = self.rows_at(xp, X, indices)
+        if np.result_type(rows, mean) != rows.dtype:
+            return rows - mean
+        return np.subtract(rows, mean, out=rows)
+
     def sq_norms(self, xp: Namespace, x: Array) -> Array:
         """``einsum``, as scikit-learn: no temporary, and scikit-learn's rounding, which
         decides exact ties between centres (common on integer data) the same way."""
