@@ -227,6 +227,16 @@ class NumPy(Library):
         decides exact ties between centres (common on integer data) the same way."""
         return np.einsum("ij,ij->i", x, x)
 
+    def residual_sq_norms(self, xp: Namespace, x: Array, centres: Array,
+                          labels: Array) -> Array:
+        """The reference's ``|x_i - c_(labels_i)|^2``, the residuals written over the gathered
+        centres (one array of the chunk's size made, not two) where their dtype is the
+        result's."""
+        residuals = np.take(centres, labels, axis=0)
+        if np.result_type(x, centres) != residuals.dtype:
+            return super().residual_sq_norms(xp, x, centres, labels)
+        return self.sq_norms(xp, np.subtract(x, residuals, out=residuals))
+
     def segment_count(self, xp: Namespace, segment_ids: Array, n_segments: int,
                       dtype: Any) -> Array:
         return np.bincount(segment_ids, minlength=n_segments).astype(dtype)
