@@ -7,7 +7,10 @@ centre for two centres), and one compiled loop over the block
 (:func:`nearest_and_sums`) that finds each row's nearest centre, adds its
 squared distance to the inertia and its values to its cluster's sums, and
 centres the next tile's rows into the other buffer as it goes (their read from
-memory then overlaps the arithmetic).
+memory then overlaps the arithmetic). Two centres of float64 rows (a bisection's
+passes) take a loop of their own (:func:`two_centre_sums`): no tiles, no BLAS
+product; each row is read once, centred, scored against both centres, labelled
+and added to its cluster's sums while it is near the processor.
 
 The standard-only path reads and writes a chunk-sized block five or six times,
 sorts the labels for the sums, and allocates fresh memory for every step (the
