@@ -346,3 +346,18 @@ def test_the_compiled_two_centre_loop_equals_its_python_source(compiled):
     np.testing.assert_array_equal(ours[2], python[2])  # the sums add in row order
     np.testing.assert_array_equal(ours[3], python[3])
     np.testing.assert_allclose(ours[4], python[4], rtol=1e-14)
+
+
+def test_a_bisecting_fit_on_the_two_centre_loop_does_not_depend_on_threads(compiled,
+                                                                           monkeypatch):
+    # Clusters of several chunks (shared among the cores): the same bits on one thread.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    calls = two_centre_calls(monkeypatch)
+    X = blobs(6000, 5, 6)
+    fits = [anykmeans.BisectingKMeans(6, random_state=0).fit(X)]
+    with threadpoolctl.threadpool_limits(1):
+        fits.append(anykmeans.BisectingKMeans(6, random_state=0).fit(X))
+    assert calls
+    np.testing.assert_array_equal(fits[0].labels_, fits[1].labels_)
+    np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    assert fits[0].inertia_ == fits[1].inertia_
