@@ -266,10 +266,11 @@ def two_centre_sums(x: Array, mean: Array, scaled: Array, centre_sq_norms: Array
     -----
     The labels follow :func:`nearest_and_sums`'s rule (the lower centre within the
     slack of the best score, the last where a score is NaN) and each cluster's sums
-    add its rows in row order. A row's products and norm are sums over its features
-    that the compiler may add in another order than written (to add several features
-    at once): the same order at every row and every run on a given processor, and, as
-    a BLAS product's, within the ties' slack of any other order.
+    add its rows in row order. A row's products, norm and residual distance are sums
+    over its features that the compiler may add in another order than written (to add
+    several features at once; the inertia's sum over rows too): the same order at every
+    row and every run on a given processor, and, as a BLAS product's, within the ties'
+    slack of any other order.
     """
     n_rows, n_features = x.shape
     weighted = w.shape[0] > 0
@@ -342,9 +343,10 @@ def compile_loop(function: Callable[..., Any], *,
     """``function`` compiled by Numba, its machine code cached as :func:`compiled_kernel`
     says, or None where Numba is not installed (or ``NUMBA_DISABLE_JIT`` is set).
 
-    With ``reordered_sums``, the compiler may reassociate additions (Numba's
-    ``fastmath={"reassoc"}``: a sum over a row's features is then added several
-    features at a time); no other arithmetic changes.
+    With ``reordered_sums``, the compiler may reassociate the function's additions
+    (Numba's ``fastmath={"reassoc"}``: a sum over a row's features is then added several
+    features at a time); no other fast-math flag is set (no fused multiply-add, NaN and
+    infinity kept).
     """
     if importlib.util.find_spec("numba") is None:
         return None
