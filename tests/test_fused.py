@@ -150,11 +150,13 @@ def test_a_bisecting_fit_runs_the_compiled_loop_where_its_scores_reach_the_thres
         compiled, monkeypatch, fit_scores_reach_it):
     # Each bisection's passes have two centres and one cluster's rows, far fewer scores than
     # the fit's (its rows times its clusters), which decide.
-    calls = kernel_calls(monkeypatch, _fused, compiled)
+    # float64 rows: the two-centre loop, one call a chunk (the chunk's rows).
+    calls = two_centre_calls(monkeypatch)
     X = blobs(500, 3, 4)
     monkeypatch.setattr(_fused, "MIN_SCORES", 500 * 6 + (0 if fit_scores_reach_it else 1))
     anykmeans.BisectingKMeans(6, random_state=0).fit(X)
-    assert {centres for centres, _ in calls} == ({2} if fit_scores_reach_it else set())
+    assert bool(calls) == fit_scores_reach_it
+    assert all(rows <= 500 and features == 3 for rows, features in calls)
     calls.clear()
     anykmeans.KMeans(2, n_init=1, random_state=0).fit(X)  # a KMeans fit: its own passes'
     assert calls == []
@@ -262,3 +264,100 @@ def test_the_compiled_loop_equals_its_python_source(compiled):
     assert ours[1] == pytest.approx(python[1], rel=1e-12)
     np.testing.assert_array_equal(ours[2], python[2])
     np.testing.assert_array_equal(ours[3], python[3])
+
+
+def two_centre_calls(monkeypatch) -> list[tuple[int, ...]]:
+    """Make the fused path's two-centre loop record the shape of the rows of every call."""
+    kernel = _fused.compiled_two_centre_kernel()
+    calls = []
+
+    def counting(*args):
+        calls.append(args[0].shape)
+        return kernel(*args)
+
+    monkeypatch.setattr(_fused, "compiled_two_centre_kernel", lambda: counting)
+    return calls
+
+
+@pytest.mark.parametrize("dtype, taken", [(np.float64, True), (np.float32, False)])
+def test_two_centres_of_float64_take_the_two_centre_loop(compiled, monkeypatch, dtype, taken):
+    # float32 rows have their close calls rechecked: the general loop's.
+    calls, general = two_centre_calls(monkeypatch), kernel_calls(monkeypatch, _fused, compiled)
+    X, centres = problem(333, 6, 2, dtype, tied=False)
+    data = Data(X, X.mean(axis=0), chunk_size=100)
+    fused = assign(data, centres - data.mean, update=True)
+    assert calls == ([(100, 6)] * 3 + [(33, 6)] if taken else [])
+    assert bool(general) != taken
+    monkeypatch.setattr(_fused, "compiled_kernel", lambda: None)
+    standard = assign(data, centres - data.mean, update=True)
+    np.testing.assert_array_equal(fused.labels, standard.labels)
+
+
+def run_two_centres(kernel, x, mean, centres, update=False, w=None, exact=False):
+    """:func:`_fused.two_centre_sums` on rows ``x`` centred on ``mean``: labels, inertia,
+    sums, weight sums and the rows' squared norms it wrote."""
+    n, d = x.shape
+    centre_sq_norms = np.einsum("ij,ij->i", centres, centres)
+    labels, x_sq_norms = np.empty(n, dtype=np.intp), np.empty(n)
+    sums, weight_sums = np.zeros((2, d)), np.zeros(2)
+    inertia = kernel(x, mean, -2.0 * centres, centre_sq_norms, x_sq_norms, True,
+                     np.empty(0) if w is None else w, centres, TIE_ULPS * np.finfo(float).eps,
+                     centre_sq_norms.max(), labels, sums, weight_sums, update, exact)
+    return labels, inertia, sums, weight_sums, x_sq_norms
+
+
+def test_the_two_centre_loop_in_python_decides_as_the_standard_nearest():
+    """Runs without Numba: the loop's source, interpreted, against ``nearest``."""
+    rng = np.random.default_rng(1)
+    X = rng.integers(-2, 3, size=(40, 3)).astype(np.float64)  # exact ties
+    mean = np.array([0.5, -0.25, 0.0])
+    x = X - mean
+    for centres in (x[[3, 3]], x[[7, 3]]):  # one centre twice: ties to the lower index
+        labels, inertia, sums, counts, x_sq_norms = run_two_centres(
+            _fused.two_centre_sums, X, mean, centres, update=True)
+        np.testing.assert_array_equal(x_sq_norms, np.einsum("ij,ij->i", x, x))
+        expected, best = nearest(np, x, x_sq_norms, centres,
+                                 np.einsum("ij,ij->i", centres, centres))
+        np.testing.assert_array_equal(labels, expected)
+        assert inertia == pytest.approx(np.maximum(x_sq_norms + best, 0).sum())
+        np.testing.assert_array_equal(counts, np.bincount(labels, minlength=2))
+        expected_sums = np.zeros_like(sums)
+        np.add.at(expected_sums, labels, x)  # row by row, in row order
+        np.testing.assert_array_equal(sums, expected_sums)
+        exact = run_two_centres(_fused.two_centre_sums, X, mean, centres, exact=True)[1]
+        assert exact == pytest.approx(((x - centres[labels]) ** 2).sum(), rel=1e-12)
+    assert set(labels) == {0, 1}
+    centres = x[[7, 3]].copy()
+    centres[0, 1] = np.nan  # every row has a NaN score: the last centre, a NaN inertia
+    labels, inertia, _, _, _ = run_two_centres(_fused.two_centre_sums, X, mean, centres)
+    assert np.all(labels == 1) and np.isnan(inertia)
+
+
+def test_the_compiled_two_centre_loop_equals_its_python_source(compiled):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((300, 37))
+    mean, centres = X.mean(axis=0), X[:2] - X.mean(axis=0) + 0.1
+    w = rng.uniform(0.5, 2, 300)
+    ours = run_two_centres(_fused.compiled_two_centre_kernel(), X, mean, centres, update=True,
+                           w=w)
+    python = run_two_centres(_fused.two_centre_sums, X, mean, centres, update=True, w=w)
+    np.testing.assert_array_equal(ours[0], python[0])
+    assert ours[1] == pytest.approx(python[1], rel=1e-12)  # its norms may add in another order
+    np.testing.assert_array_equal(ours[2], python[2])  # the sums add in row order
+    np.testing.assert_array_equal(ours[3], python[3])
+    np.testing.assert_allclose(ours[4], python[4], rtol=1e-14)
+
+
+def test_a_bisecting_fit_on_the_two_centre_loop_does_not_depend_on_threads(compiled,
+                                                                           monkeypatch):
+    # Clusters of several chunks (shared among the cores): the same bits on one thread.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    calls = two_centre_calls(monkeypatch)
+    X = blobs(6000, 5, 6)
+    fits = [anykmeans.BisectingKMeans(6, random_state=0).fit(X)]
+    with threadpoolctl.threadpool_limits(1):
+        fits.append(anykmeans.BisectingKMeans(6, random_state=0).fit(X))
+    assert calls
+    np.testing.assert_array_equal(fits[0].labels_, fits[1].labels_)
+    np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    assert fits[0].inertia_ == fits[1].inertia_

@@ -21,7 +21,8 @@ from tests.conftest import host
 #: The primitives a library module may override (names of :class:`Library` methods).
 PRIMITIVES = ("first_true", "centred_rows", "sq_norms", "segment_sum", "segment_count",
               "cluster_sums", "matmul", "stacked_rows", "feature_means", "scores",
-              "non_negative", "take", "take_along_axis", "least", "rows_at")
+              "non_negative", "take", "take_along_axis", "least", "rows_at", "centred_rows_at",
+              "residual_sq_norms")
 
 
 def libraries(xp) -> list[Library]:
@@ -126,7 +127,36 @@ def test_overridden_primitives_equal_the_reference(xp, weighted):
             for x in (X, library.centred_rows(ns, X, slice(2, 41), mean)):
                 assert_same(library.rows_at(ns, x, at), reference.rows_at(ns, x, at), xp)
             tested += 1
+        tested += _compare_residuals(library, reference, ns, X, finite, finite_ids, mean, xp)
     assert tested or not any(overrides(libraries(xp)[0], name) for name in PRIMITIVES)
+
+
+def _compare_residuals(library: Library, reference: Library, ns, X, finite, labels, mean,
+                       xp) -> int:
+    """:func:`test_overridden_primitives_equal_the_reference` for centred gathers and
+    residual norms, also where the offset or the centres are of a wider dtype than the rows
+    (the result is then the wider); how many were overridden."""
+    tested = 0
+    pairs = [(X, mean), (finite, finite[:6, :])]
+    if has_float64(ns, device_of(X)) and X.dtype == ns.float64:
+        pairs += [(ns.astype(X, ns.float32), mean),
+                  (ns.astype(finite, ns.float32), finite[:6, :])]
+    if overrides(library, "centred_rows_at"):
+        at = ns.asarray([38, 3, 3, 7], device=device_of(X))
+        for x, offset in pairs[::2]:
+            before = host(x).copy()
+            ours = library.centred_rows_at(ns, x, at, offset)
+            assert ours.dtype == reference.centred_rows_at(ns, x, at, offset).dtype
+            assert_same(ours, reference.centred_rows_at(ns, x, at, offset), xp)
+            np.testing.assert_array_equal(host(x), before)  # the rows are not written
+        tested += 1
+    if overrides(library, "residual_sq_norms"):
+        for x, centres in pairs[1::2]:
+            ours = library.residual_sq_norms(ns, x, centres, labels)
+            assert ours.dtype == reference.residual_sq_norms(ns, x, centres, labels).dtype
+            assert_same(ours, reference.residual_sq_norms(ns, x, centres, labels), xp)
+        tested += 1
+    return tested
 
 
 def _compare_gathers_and_scores(library: Library, reference: Library, ns, X, finite,

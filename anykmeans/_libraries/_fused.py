@@ -7,7 +7,10 @@ centre for two centres), and one compiled loop over the block
 (:func:`nearest_and_sums`) that finds each row's nearest centre, adds its
 squared distance to the inertia and its values to its cluster's sums, and
 centres the next tile's rows into the other buffer as it goes (their read from
-memory then overlaps the arithmetic).
+memory then overlaps the arithmetic). Two centres of float64 rows (a bisection's
+passes) take a loop of their own (:func:`two_centre_sums`): no tiles, no BLAS
+product; each row is read once, centred, scored against both centres, labelled
+and added to its cluster's sums while it is near the processor.
 
 The standard-only path reads and writes a chunk-sized block five or six times,
 sorts the labels for the sums, and allocates fresh memory for every step (the
@@ -232,6 +235,88 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
     return inertia
 
 
+def two_centre_sums(x: Array, mean: Array, scaled: Array, centre_sq_norms: Array,
+                    x_sq_norms: Array, computes_norms: bool, w: Array, centres: Array,
+                    slack_scale: Any, max_centre_sq_norm: Any, labels: Array, sums: Array,
+                    weight_sums: Array, update: bool, exact: bool) -> float:
+    """:func:`nearest_and_sums` for two centres, its scores made here a row at a time: each
+    row is read from memory once, centred, scored against both centres, labelled and added
+    to its cluster's sums while it is in the processor's registers and first-level cache.
+
+    Parameters
+    ----------
+    x : array of shape (n_rows, n_features)
+        The rows, not centred.
+    mean : array of shape (n_features,)
+        Taken off every row as it is read (zero for rows centred when gathered).
+    scaled : array of shape (2, n_features)
+        ``-2`` times the centres: a row's scores are its products with them plus
+        ``centre_sq_norms``.
+    x_sq_norms : array of shape (n_rows,)
+        The rows' squared norms: written where ``computes_norms``, else read.
+    w, centres, slack_scale, max_centre_sq_norm, labels, sums, weight_sums, update, exact
+        :func:`nearest_and_sums`'s (no close calls are rechecked: the rows are float64).
+
+    Returns
+    -------
+    float
+        The rows' weighted sum of squared distances, added in float64.
+
+    Notes
+    -----
+    The labels follow :func:`nearest_and_sums`'s rule (the lower centre within the
+    slack of the best score, the last where a score is NaN) and each cluster's sums
+    add its rows in row order. A row's products, norm and residual distance are sums
+    over its features that the compiler may add in another order than written (to add
+    several features at once; the inertia's sum over rows too): the same order at every
+    row and every run on a given processor, and, as a BLAS product's, within the ties'
+    slack of any other order.
+    """
+    n_rows, n_features = x.shape
+    weighted = w.shape[0] > 0
+    row = np.empty(n_features, dtype=x.dtype)
+    inertia = 0.0
+    for i in range(n_rows):
+        product_0 = product_1 = sq_norm = x.dtype.type(0)
+        for f in range(n_features):
+            value = x[i, f] - mean[f]
+            row[f] = value
+            product_0 += value * scaled[0, f]
+            product_1 += value * scaled[1, f]
+            sq_norm += value * value
+        if computes_norms:
+            x_sq_norms[i] = sq_norm
+        else:
+            sq_norm = x_sq_norms[i]
+        score_0 = product_0 + centre_sq_norms[0]
+        score_1 = product_1 + centre_sq_norms[1]
+        has_nan = score_0 != score_0 or score_1 != score_1
+        best = (score_1 if score_1 < score_0 else score_0) + slack_scale * (
+            sq_norm + max_centre_sq_norm)
+        label = 1 if has_nan or not score_0 <= best else 0
+        labels[i] = label
+        if exact:
+            distance = 0.0
+            for f in range(n_features):
+                residual = row[f] - centres[label, f]
+                distance += float(residual * residual)
+        elif has_nan:
+            distance = np.nan
+        else:  # the best score again: the slack taken off
+            distance = max(float(sq_norm + (score_1 if label else score_0)), 0.0)
+        weight = float(w[i]) if weighted else 1.0
+        inertia += weight * distance
+        if update:
+            weight_sums[label] += weight
+            if weighted:
+                for f in range(n_features):
+                    sums[label, f] += row[f] * w[i]
+            else:
+                for f in range(n_features):
+                    sums[label, f] += row[f]
+    return inertia
+
+
 @functools.cache
 def compiled_kernel() -> Callable[..., float] | None:
     """:func:`nearest_and_sums` compiled by Numba on first use, or None where Numba is not
@@ -246,19 +331,34 @@ def compiled_kernel() -> Callable[..., float] | None:
     return compile_loop(nearest_and_sums)
 
 
-def compile_loop(function: Callable[..., Any]) -> Callable[..., Any] | None:
+@functools.cache
+def compiled_two_centre_kernel() -> Callable[..., float] | None:
+    """:func:`two_centre_sums` compiled by Numba (cached as :func:`compiled_kernel`'s loop),
+    its sums over a row's features free to be reordered, or None without Numba."""
+    return compile_loop(two_centre_sums, reordered_sums=True)
+
+
+def compile_loop(function: Callable[..., Any], *,
+                 reordered_sums: bool = False) -> Callable[..., Any] | None:
     """``function`` compiled by Numba, its machine code cached as :func:`compiled_kernel`
-    says, or None where Numba is not installed (or ``NUMBA_DISABLE_JIT`` is set)."""
+    says, or None where Numba is not installed (or ``NUMBA_DISABLE_JIT`` is set).
+
+    With ``reordered_sums``, the compiler may reassociate the function's additions
+    (Numba's ``fastmath={"reassoc"}``: a sum over a row's features is then added several
+    features at a time); no other fast-math flag is set (no fused multiply-add, NaN and
+    infinity kept).
+    """
     if importlib.util.find_spec("numba") is None:
         return None
     import numba
 
     if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT: the loop would run in Python
         return None
+    fastmath = {"reassoc"} if reordered_sums else False
     try:
-        return numba.njit(nogil=True, cache=True)(function)
+        return numba.njit(nogil=True, cache=True, fastmath=fastmath)(function)
     except RuntimeError:  # Numba found no folder it can write its cache to
-        return numba.njit(nogil=True, cache=False)(function)
+        return numba.njit(nogil=True, cache=False, fastmath=fastmath)(function)
 
 
 #: A thread keeps a buffer for its next tiles only up to this size: what a fit with very many
@@ -343,7 +443,10 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     recheck = dtype != np.float64  # close calls rechecked, as nearest does
     scale = 2 * (X.shape[1] + 2) if recheck else tie_ulps
     in_place = X.flags.c_contiguous and not np.any(mean)
-    chunk = functools.partial(assign_chunk, kernel, X, mean, in_place, weights, centres,
+    two_centres = (compiled_two_centre_kernel() if centres.shape[0] == 2 and not recheck
+                   else None)
+    chunk = functools.partial(assign_chunk, kernel, two_centres, X, mean, in_place, weights,
+                              centres,
                               centre_sq_norms, x_sq_norms is None, previous_labels, update,
                               exact_inertia,
                               -2.0 * centres, dtype.type(scale * np.finfo(dtype).eps),
@@ -358,13 +461,16 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     return Assignment(labels, inertia, sums, weight_sums, norms, n_changed)
 
 
-def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, in_place: bool,
+def assign_chunk(kernel: Callable[..., float], two_centres: Callable[..., float] | None,
+                 X: Array, mean: Array, in_place: bool,
                  weights: Array | None, centres: Array, centre_sq_norms: Array,
                  computes_norms: bool, previous_labels: Array | None, update: bool,
                  exact_inertia: bool, scaled: Array, slack_scale: Any, max_norm: Any,
                  recheck: bool, tie_scale: float, labels: Array, norms: Array,
                  rows: slice) -> tuple[Array, ...]:
-    """The assignment of the rows ``X[rows]`` (centred on ``mean``), tile by tile.
+    """The assignment of the rows ``X[rows]`` (centred on ``mean``), tile by tile, or in one
+    call of ``two_centres`` (:func:`compiled_two_centre_kernel`'s, or None: two centres
+    of float64 take it, the rows read where they are).
 
     Where ``in_place`` (``mean`` is zero and ``X`` C-contiguous: a bisection's rows,
     centred when gathered), the tiles are read where they are, not copied. Writes the
@@ -389,38 +495,44 @@ def assign_chunk(kernel: Callable[..., float], X: Array, mean: Array, in_place: 
     sums = np.zeros((n_clusters, n_features), dtype=np.float64)
     weight_sums = np.zeros(n_clusters, dtype=np.float64)
     no_weights = np.empty(0, dtype=dtype)
-    step = tile_rows(n_features, n_clusters, dtype.itemsize)
-    # Each tile's centred rows are written by the loop over the tile before (see
-    # nearest_and_sums), into the other of two buffers; the first tile's here.
-    x = X[rows.start:rows.start + min(step, n_rows)]
-    if not in_place:
-        shape = (min(step, n_rows), n_features)
-        buffers = [_buffer("x", shape, dtype), _buffer("next", shape, dtype)]
-        x = np.subtract(x, mean, out=buffers[0])
-    inertia = 0.0
-    for start in range(0, n_rows, step):
-        stop = min(start + step, n_rows)
-        tile = slice(rows.start + start, rows.start + stop)
-        if computes_norms:
-            np.einsum("ij,ij->i", x, x, out=norms[start:stop])
-        block = _buffer("scores", (n_clusters, stop - start), dtype)
-        if n_clusters <= MAX_VECTOR_PRODUCTS:
-            for j in range(n_clusters):
-                np.matmul(x, scaled[j], out=block[j])
-        else:
-            np.matmul(scaled, x.T, out=block)
-        next_rows = X[rows.start + stop:rows.start + min(stop + step, n_rows)]
-        if in_place:  # the next tile is read where it is: nothing to centre
-            next_x, next_rows = next_rows, X[:0]
-        else:
-            next_x = buffers[1][:next_rows.shape[0]]
-            buffers.reverse()
-        inertia += kernel(block, centre_sq_norms, x, norms[start:stop],
-                          no_weights if weights is None else weights[tile], centres,
-                          slack_scale, max_norm, labels[start:stop], sums, weight_sums,
-                          update, exact_inertia, next_rows, mean, next_x, recheck,
-                          tie_scale)
-        x = next_x
+    if two_centres is not None:  # the whole chunk in one call: no tiles, no buffers
+        inertia = two_centres(X[rows], mean, scaled, centre_sq_norms, norms, computes_norms,
+                              no_weights if weights is None else weights[rows], centres,
+                              slack_scale, max_norm, labels, sums, weight_sums, update,
+                              exact_inertia)
+    else:
+        step = tile_rows(n_features, n_clusters, dtype.itemsize)
+        # Each tile's centred rows are written by the loop over the tile before (see
+        # nearest_and_sums), into the other of two buffers; the first tile's here.
+        x = X[rows.start:rows.start + min(step, n_rows)]
+        if not in_place:
+            shape = (min(step, n_rows), n_features)
+            buffers = [_buffer("x", shape, dtype), _buffer("next", shape, dtype)]
+            x = np.subtract(x, mean, out=buffers[0])
+        inertia = 0.0
+        for start in range(0, n_rows, step):
+            stop = min(start + step, n_rows)
+            tile = slice(rows.start + start, rows.start + stop)
+            if computes_norms:
+                np.einsum("ij,ij->i", x, x, out=norms[start:stop])
+            block = _buffer("scores", (n_clusters, stop - start), dtype)
+            if n_clusters <= MAX_VECTOR_PRODUCTS:
+                for j in range(n_clusters):
+                    np.matmul(x, scaled[j], out=block[j])
+            else:
+                np.matmul(scaled, x.T, out=block)
+            next_rows = X[rows.start + stop:rows.start + min(stop + step, n_rows)]
+            if in_place:  # the next tile is read where it is: nothing to centre
+                next_x, next_rows = next_rows, X[:0]
+            else:
+                next_x = buffers[1][:next_rows.shape[0]]
+                buffers.reverse()
+            inertia += kernel(block, centre_sq_norms, x, norms[start:stop],
+                              no_weights if weights is None else weights[tile], centres,
+                              slack_scale, max_norm, labels[start:stop], sums, weight_sums,
+                              update, exact_inertia, next_rows, mean, next_x, recheck,
+                              tie_scale)
+            x = next_x
     added = [np.asarray(inertia, dtype=dtype)]
     if update:
         added += [sums, weight_sums.astype(dtype)]

@@ -222,10 +222,29 @@ class NumPy(Library):
         without the C-ordered copy of the whole chunk that ``take`` makes first."""
         return X[indices]
 
+    def centred_rows_at(self, xp: Namespace, X: Array, indices: Array, mean: Array) -> Array:
+        """``X[indices] - mean``, centred in the gathered copy itself (no second array of its
+        size: a bisection gathers its cluster's rows at every split) where ``mean``'s dtype
+        leaves ``X``'s unchanged."""
+        rows = self.rows_at(xp, X, indices)
+        if np.result_type(rows, mean) != rows.dtype:
+            return rows - mean
+        return np.subtract(rows, mean, out=rows)
+
     def sq_norms(self, xp: Namespace, x: Array) -> Array:
         """``einsum``, as scikit-learn: no temporary, and scikit-learn's rounding, which
         decides exact ties between centres (common on integer data) the same way."""
         return np.einsum("ij,ij->i", x, x)
+
+    def residual_sq_norms(self, xp: Namespace, x: Array, centres: Array,
+                          labels: Array) -> Array:
+        """The reference's ``|x_i - c_(labels_i)|^2``, the residuals written over the gathered
+        centres (one array of the chunk's size made, not two) where their dtype is the
+        result's."""
+        residuals = np.take(centres, labels, axis=0)
+        if np.result_type(x, centres) != residuals.dtype:
+            return super().residual_sq_norms(xp, x, centres, labels)
+        return self.sq_norms(xp, np.subtract(x, residuals, out=residuals))
 
     def segment_count(self, xp: Namespace, segment_ids: Array, n_segments: int,
                       dtype: Any) -> Array:
