@@ -7,7 +7,9 @@ same initial centres give the same labels and iteration count.
 Each iteration is one pass over the rows (:func:`lloyd_pass`, run by the
 library: a lazy library runs one task per block of rows and keeps each block's
 labels where it was computed); the new centres and the convergence test come
-from the pass's small sums, on the library's small side. Per iteration exactly
+from the pass's small sums, on the library's small side (or, where the library
+updates by cluster, from the labels: each new centre made over the old one,
+:attr:`~anykmeans._libraries.Library.updates_by_cluster`). Per iteration exactly
 one small vector crosses to the host (labels changed, empty clusters, centre
 shift, inertia); a second one only in the rare iteration that has empty
 clusters to relocate (the largest distance of a row to its centre, and the
@@ -216,7 +218,8 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     centres : array of shape (n_clusters, n_features)
         Initial centres in the centred frame, on the library's small side
         (:meth:`~anykmeans._libraries._passes.Passes.to_small_side`), where the run's
-        centres stay.
+        centres stay: the run's own array, which it may overwrite (where the library
+        updates by cluster).
     max_iter : int
     tol : float
         Absolute tolerance on the sum of squared centre shifts (already

@@ -8,10 +8,13 @@ centres laid out column by column, so that a value meets ``k`` consecutive
 numbers), the ``k`` scores then compared, the row's label, squared norm and
 distance written, as scikit-learn's sparse Lloyd loop does. Nothing of the
 chunk's size is made beyond its labels: no score block, no tie-test masks, no
-index arrays of its stored values. The cluster sums are then added by label
-after the pass, in row order, into one ``k x d`` array
+index arrays of its stored values. A Lloyd pass makes no sums: the run's update
+sorts the rows by label and makes each cluster's new centre from its rows, over
+its old one (:func:`update_by_cluster`); where the sums are needed (a cluster
+without weight to relocate), they are added by label after the pass, in row
+order, into one ``k x d`` array
 (:meth:`~anykmeans._libraries._scipy.CompressedSparse.labelled_sums`, by
-:func:`add_rows_by_labels`).
+:func:`add_rows_by_labels`): the same additions in the same order.
 
 The loop decides as :func:`anykmeans._primitives.nearest` does: ties within its
 slack go to the lower index, a row with a NaN score to the last centre; in

@@ -8,7 +8,9 @@ against the centres laid out once a pass as the product reads them
 (:meth:`~CompressedSparse.chunk_centres`). A pass's cluster sums are added after
 its assignment, by label, straight into one ``k x d`` array
 (:meth:`~CompressedSparse.labelled_sums`): a chunk makes no array of the
-centres' size. Nothing the size of ``X`` dense is made. The centres, the labels
+centres' size; with Numba, a Lloyd run makes no sums at all, each new centre
+made from its cluster's rows over the old one
+(:meth:`~SciPySparse.update_by_cluster`). Nothing the size of ``X`` dense is made. The centres, the labels
 and every other array of a fit are NumPy's, computed by
 :class:`~anykmeans._libraries._numpy.NumPy`, which :class:`SciPySparse` extends.
 
