@@ -10,9 +10,10 @@ its assignment, by label, straight into one ``k x d`` array
 (:meth:`~CompressedSparse.labelled_sums`): a chunk makes no array of the
 centres' size; with Numba, a Lloyd run makes no sums at all, each new centre
 made from its cluster's rows over the old one
-(:meth:`~SciPySparse.update_by_cluster`). Nothing the size of ``X`` dense is made. The centres, the labels
-and every other array of a fit are NumPy's, computed by
-:class:`~anykmeans._libraries._numpy.NumPy`, which :class:`SciPySparse` extends.
+(:meth:`~SciPySparse.update_by_cluster`). Nothing the size of ``X`` dense is
+made. The centres, the labels and every other array of a fit are NumPy's,
+computed by :class:`~anykmeans._libraries._numpy.NumPy`, which
+:class:`SciPySparse` extends.
 
 Any SciPy sparse format is taken (``*_matrix`` and ``*_array``) and converted to
 CSR, as scikit-learn converts it; duplicate entries are summed, in a copy.
