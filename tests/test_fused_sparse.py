@@ -111,19 +111,23 @@ def test_a_fit_with_the_compiled_loops_gives_scikit_learn_s_answer(compiled):
 def test_the_update_by_cluster_makes_the_sums_route_s_centres(compiled, dtype, weighted):
     """Each centre written over the old one is the sum the pass would have made (the same
     additions, in order) times its reciprocal weight, bit for bit, in either layout of the
-    centres; the squared shift is the centres' to rounding."""
+    centres and however the clusters are split among runs (one; several, on the pool); the
+    squared shift is the same for every split, and the centres' to rounding."""
     X, old = problem(dtype, tied=False)
     w = np.random.default_rng(1).random(X.shape[0]).astype(dtype) + 0.5 if weighted else None
     labels = np.random.default_rng(2).integers(0, 9, X.shape[0])
     data = Data(X, np.zeros(40, dtype=dtype), w)
     sums, weight_sums = data.library.labelled_sums(data, labels, 9)
     expected = sums * (1.0 / weight_sums)[:, None]
-    for order in "FC":
+    shifts = set()
+    for order, chunk_size in [("F", None), ("F", 16), ("C", 16)]:
         centres = old.copy(order=order)
-        shift = data.library.update_by_cluster(data, labels, centres)
+        shifts.add(float(data.library.update_by_cluster(
+            Data(X, np.zeros(40, dtype=dtype), w, chunk_size), labels, centres)))
         np.testing.assert_array_equal(centres, expected)
-        assert shift == pytest.approx(np.sum((expected - old).astype(np.float64) ** 2),
-                                      rel=1e-5 if dtype == np.float32 else 1e-12)
+    assert len(shifts) == 1
+    assert shifts.pop() == pytest.approx(np.sum((expected - old).astype(np.float64) ** 2),
+                                         rel=1e-5 if dtype == np.float32 else 1e-12)
 
 
 def test_the_update_by_cluster_leaves_a_cluster_without_weight_to_the_sums(compiled):

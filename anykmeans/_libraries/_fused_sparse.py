@@ -218,14 +218,13 @@ def update_by_cluster(data: PassData, labels: Array, centres: Array,
     labelled ``labels``, cluster by cluster; return the squared shift (float64, 0-d).
 
     Every cluster must have weight: ``reciprocal`` holds one over each cluster's weight.
-    The rows are sorted by label (:func:`rows_by_label`), then one
-    :func:`update_clusters` makes each centre, its sum (the additions of
-    :func:`add_rows_by_labels`, in its order) times its reciprocal weight, in a
-    buffer of ``n_features`` values; the clusters' squared shifts are added up in
-    cluster order. Beside the centres, one index a row and the buffer are made. The
-    clusters are not shared among the pool's threads: the centres, column by column,
-    hold a feature's values of every cluster side by side, so that threads writing
-    different clusters would write the same cache lines. Needs Numba
+    The rows are sorted by label (:func:`rows_by_label`), then the clusters, in runs
+    of about a pass chunk's rows, run on ``data``'s library's pool, each run one
+    :func:`update_clusters` with a buffer of ``n_features`` values of its own. Each
+    centre is its sum (the additions of :func:`add_rows_by_labels`, in its order)
+    times its reciprocal weight, and the clusters' squared shifts are added up in
+    cluster order: the result depends on neither the runs nor the threads. Beside
+    the centres, one index a row and a buffer a run in flight are made. Needs Numba
     (:func:`compiled_loops` not None).
     """
     _, _, sort, update = compiled_loops()
@@ -235,8 +234,16 @@ def update_by_cluster(data: PassData, labels: Array, centres: Array,
     sort(labels, order, starts)
     w = np.empty(0, dtype=X.dtype) if data.weights is None else data.weights
     sq_shifts = np.empty(n_clusters, dtype=np.float64)
-    update(X.data, X.indices, X.indptr, order, starts, w, reciprocal, centres.T, 0,
-           n_clusters, np.empty(X.shape[1], dtype=X.dtype), sq_shifts)
+
+    def update_run(clusters: slice) -> None:
+        update(X.data, X.indices, X.indptr, order, starts, w, reciprocal, centres.T,
+               clusters.start, clusters.stop, np.empty(X.shape[1], dtype=X.dtype), sq_shifts)
+
+    rows = data.chunk_rows(n_clusters)  # a run's clusters: where the sorted rows cross a chunk
+    cuts = np.unique(np.searchsorted(starts, np.arange(rows, X.shape[0], rows)).clip(1, None))
+    bounds = [0, *cuts[cuts < n_clusters].tolist(), n_clusters]
+    for _ in data.library.map_chunks(X, update_run, map(slice, bounds[:-1], bounds[1:])):
+        pass
     return np.sum(sq_shifts)
 
 
