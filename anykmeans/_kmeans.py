@@ -253,7 +253,9 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
             sklearn_compatible(ConvergenceWarning),
             stacklevel=2,
         )
-    centres, mean = library.passes.from_small_side(X, best.centres + mean, mean)
+    centres = best.centres  # the run's own array
+    centres += mean  # in place (immutable arrays rebind): no second array of the centres
+    centres, mean = library.passes.from_small_side(X, centres, mean)
     result = KMeansResult(centres, best.labels, best.inertia, best.n_iter, best.converged,
                           best.inertia_history, tuple(histories))
     return result, mean

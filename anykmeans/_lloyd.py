@@ -7,7 +7,9 @@ same initial centres give the same labels and iteration count.
 Each iteration is one pass over the rows (:func:`lloyd_pass`, run by the
 library: a lazy library runs one task per block of rows and keeps each block's
 labels where it was computed); the new centres and the convergence test come
-from the pass's small sums, on the library's small side. Per iteration exactly
+from the pass's small sums, on the library's small side (or, where the library
+updates by cluster, from the labels: each new centre made over the old one,
+:attr:`~anykmeans._libraries.Library.updates_by_cluster`). Per iteration exactly
 one small vector crosses to the host (labels changed, empty clusters, centre
 shift, inertia); a second one only in the rare iteration that has empty
 clusters to relocate (the largest distance of a row to its centre, and the
@@ -93,11 +95,14 @@ def lloyd_pass(data: Data, rows: slice, state: tuple[Array, Array] | None,
     -------
     state : (labels, x_sq_norms) for the next iteration
     sums : LloydSums
-        ``n_changed`` is the number of rows at first.
+        ``n_changed`` is the number of rows at first; ``sums`` and ``weight_sums`` are None
+        where the library updates the centres by cluster
+        (:attr:`~anykmeans._libraries.Library.updates_by_cluster`).
     """
     xp, X = data.xp, data.X
     labels_old, x_sq_norms = (None, None) if state is None else state
-    step = assign_block(data, centres, update=True, x_sq_norms=x_sq_norms,
+    step = assign_block(data, centres, update=not data.library.updates_by_cluster,
+                        x_sq_norms=x_sq_norms,
                         previous_labels=None if data.library.accelerator else labels_old)
     if labels_old is None:
         n_changed = xp.full((), X.shape[0], dtype=X.dtype, device=device_of(X))
@@ -213,7 +218,8 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     centres : array of shape (n_clusters, n_features)
         Initial centres in the centred frame, on the library's small side
         (:meth:`~anykmeans._libraries._passes.Passes.to_small_side`), where the run's
-        centres stay.
+        centres stay: the run's own array, which it may overwrite (where the library
+        updates by cluster).
     max_iter : int
     tol : float
         Absolute tolerance on the sum of squared centre shifts (already
@@ -248,27 +254,36 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     for iteration in range(max_iter):
         state, (sums, weight_sums, inertia, n_changed) = library.passes.run(
             data, lloyd_pass, state, centres)[:2]
-        xs = xs or array_namespace(sums)  # the small side
-        sums = xs.astype(sums, dtype, copy=False)  # float64 where the pass adds so (Assignment)
-        # Without an empty cluster the new centres are the sums times their reciprocal
-        # weights, made in place once no cluster is known to be empty; until then the
-        # squared shift is taken from them a block of rows at a time.
-        reciprocal = 1.0 / xs.where(weight_sums > 0, weight_sums, 1.0)
-        new_centres = (on_sphere(xs, average_centres(xs, sums, weight_sums), data.mean)
-                       if spherical else None)
-        rows, shift = max(1, SHIFT_BLOCK // max(centres.shape[1], 1)), None
-        for start in range(0, centres.shape[0], rows):  # not k x d differences at once
-            part = slice(start, min(start + rows, centres.shape[0]))
-            if new_centres is None:
-                block = sums[part, :] * reciprocal[part, None]
-                block -= centres[part, :]  # in place: one block of values made
+        xs = xs or array_namespace(inertia)  # the small side
+        new_centres = shift = None
+        if sums is None:  # the library makes each new centre from its rows, in place
+            labels = library.passes.state_array(data, state, 0, index_dtype(data.xp, device_of(X)))
+            shift = None if spherical else library.update_by_cluster(data, labels, centres)
+            if shift is None:  # a cluster without weight, or the sphere: the sums, as below
+                sums, weight_sums = library.labelled_sums(data, labels, centres.shape[0])
             else:
-                block = new_centres[part, :] - centres[part, :]
-            block *= block
-            shift = xs.sum(block) if shift is None else shift + xs.sum(block)
-            del block  # before the next block is made
-        stats = xs.stack([n_changed, xs.sum(xs.astype(weight_sums == 0, dtype)), shift,
-                          inertia])
+                new_centres, n_empty = centres, xs.zeros_like(inertia)
+        if sums is not None:
+            sums = xs.astype(sums, dtype, copy=False)  # float64 where the pass adds so
+            # Without an empty cluster the new centres are the sums times their reciprocal
+            # weights, made in place once no cluster is known to be empty; until then the
+            # squared shift is taken from them a block of rows at a time.
+            reciprocal = 1.0 / xs.where(weight_sums > 0, weight_sums, 1.0)
+            new_centres = (on_sphere(xs, average_centres(xs, sums, weight_sums), data.mean)
+                           if spherical else None)
+            rows = max(1, SHIFT_BLOCK // max(centres.shape[1], 1))
+            for start in range(0, centres.shape[0], rows):  # not k x d differences at once
+                part = slice(start, min(start + rows, centres.shape[0]))
+                if new_centres is None:
+                    block = sums[part, :] * reciprocal[part, None]
+                    block -= centres[part, :]  # in place: one block of values made
+                else:
+                    block = new_centres[part, :] - centres[part, :]
+                block *= block
+                shift = xs.sum(block) if shift is None else shift + xs.sum(block)
+                del block  # before the next block is made
+            n_empty = xs.sum(xs.astype(weight_sums == 0, dtype))
+        stats = xs.stack([n_changed, n_empty, xs.astype(shift, dtype, copy=False), inertia])
         n_changed, n_empty, shift, inertia = to_host(stats, library).tolist()
         inertia *= scale
         if n_empty:  # relocated, kept if a row is away from its centre: one more read

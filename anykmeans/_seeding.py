@@ -41,7 +41,9 @@ def initial_centres(data: Data, n_clusters: int, init, rng: RandomState,
             indices = kmeans_plusplus_indices(data, n_clusters, rng)
         else:
             indices = choice_without_replacement(xp, rng, data.weights, n_clusters)
-        return data.dense_rows(indices) - data.mean
+        centres = data.dense_rows(indices)
+        # Rows of data that is not centred are the centres: no copy beside them.
+        return centres - data.mean if data.library.centring else centres
     if callable(init):
         init = check_centres(init(X, n_clusters, random_state=rng), xp, X, n_clusters,
                              name="the result of the init callable")

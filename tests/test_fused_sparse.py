@@ -104,3 +104,70 @@ def test_a_fit_with_the_compiled_loops_gives_scikit_learn_s_answer(compiled):
     assert ours.n_iter_ == theirs.n_iter_
     assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-10)
     np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unit", "weighted"])
+def test_the_update_by_cluster_makes_the_sums_route_s_centres(compiled, dtype, weighted):
+    """Each centre written over the old one is the sum the pass would have made (the same
+    additions, in order) times its reciprocal weight, bit for bit, in either layout of the
+    centres and however the clusters are split among runs (one; several, on the pool); the
+    squared shift is the same for every split, and the centres' to rounding."""
+    X, old = problem(dtype, tied=False)
+    w = np.random.default_rng(1).random(X.shape[0]).astype(dtype) + 0.5 if weighted else None
+    labels = np.random.default_rng(2).integers(0, 9, X.shape[0])
+    data = Data(X, np.zeros(40, dtype=dtype), w)
+    sums, weight_sums = data.library.labelled_sums(data, labels, 9)
+    expected = sums * (1.0 / weight_sums)[:, None]
+    shifts = set()
+    for order, chunk_size in [("F", None), ("F", 16), ("C", 16)]:
+        centres = old.copy(order=order)
+        shifts.add(float(data.library.update_by_cluster(
+            Data(X, np.zeros(40, dtype=dtype), w, chunk_size), labels, centres)))
+        np.testing.assert_array_equal(centres, expected)
+    assert len(shifts) == 1
+    assert shifts.pop() == pytest.approx(np.sum((expected - old).astype(np.float64) ** 2),
+                                         rel=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_the_update_by_cluster_leaves_a_cluster_without_weight_to_the_sums(compiled):
+    X, old = problem(np.float64, tied=False)
+    labels = np.arange(X.shape[0]) % 8  # cluster 8 has no row
+    centres = old.copy(order="F")
+    data = Data(X, np.zeros(40))
+    assert data.library.update_by_cluster(data, labels, centres) is None
+    np.testing.assert_array_equal(centres, old)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unit", "weighted"])
+def test_a_fit_updating_by_cluster_is_the_sums_route_s_fit(compiled, monkeypatch, weighted):
+    """The same labels, centres, inertia and iterations as the update from the pass's sums,
+    an empty cluster relocated (from the sums) included, and scikit-learn's answer."""
+    from anykmeans._libraries._scipy import SciPySparse
+
+    X = sp.random(500, 30, density=0.2, format="csr", random_state=3,
+                  data_rvs=np.random.RandomState(3).rand)
+    w = np.random.RandomState(4).rand(500) + 0.1 if weighted else None
+    init = np.asarray(X[:6].todense())
+    init[5] = 50.0  # no row is nearest: its cluster is empty after the first pass
+    calls = []
+    update = SciPySparse.update_by_cluster
+    monkeypatch.setattr(SciPySparse, "update_by_cluster",
+                        lambda *args: calls.append(update(*args)) or calls[-1])
+
+    def fit():
+        return anykmeans.KMeans(6, init=init, n_init=1, tol=1e-6).fit(X, sample_weight=w)
+
+    ours = fit()
+    assert calls[0] is None and all(shift is not None for shift in calls[1:])
+    monkeypatch.setattr(SciPySparse, "updates_by_cluster", False)
+    by_sums = fit()
+    assert len(calls) == ours.n_iter_
+    np.testing.assert_array_equal(ours.labels_, by_sums.labels_)
+    np.testing.assert_array_equal(ours.cluster_centers_, by_sums.cluster_centers_)
+    assert (ours.inertia_, ours.n_iter_) == (by_sums.inertia_, by_sums.n_iter_)
+    sklearn_cluster = pytest.importorskip("sklearn.cluster")
+    theirs = sklearn_cluster.KMeans(6, init=init, n_init=1, tol=1e-6).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-10)

@@ -8,10 +8,13 @@ centres laid out column by column, so that a value meets ``k`` consecutive
 numbers), the ``k`` scores then compared, the row's label, squared norm and
 distance written, as scikit-learn's sparse Lloyd loop does. Nothing of the
 chunk's size is made beyond its labels: no score block, no tie-test masks, no
-index arrays of its stored values. The cluster sums are then added by label
-after the pass, in row order, into one ``k x d`` array
+index arrays of its stored values. A Lloyd pass makes no sums: the run's update
+sorts the rows by label and makes each cluster's new centre from its rows, over
+its old one (:func:`update_by_cluster`); where the sums are needed (a cluster
+without weight to relocate), they are added by label after the pass, in row
+order, into one ``k x d`` array
 (:meth:`~anykmeans._libraries._scipy.CompressedSparse.labelled_sums`, by
-:func:`add_rows_by_labels`).
+:func:`add_rows_by_labels`): the same additions in the same order.
 
 The loop decides as :func:`anykmeans._primitives.nearest` does: ties within its
 slack go to the lower index, a row with a NaN score to the last centre; in
@@ -147,12 +150,59 @@ def add_rows_by_labels(data: Array, indices: Array, indptr: Array, labels: Array
             sum_columns[indices[p], label] += data[p] * w[i] if weighted else data[p]
 
 
+def rows_by_label(labels: Array, order: Array, starts: Array) -> None:
+    """Sort the rows by label, in row order within a label (a counting sort): the rows of
+    cluster ``j`` are ``order[starts[j]:starts[j + 1]]``; ``order`` (one per row) and
+    ``starts`` (one per cluster, and one) are written."""
+    starts[:] = 0
+    for i in range(labels.shape[0]):
+        starts[labels[i] + 1] += 1
+    for j in range(starts.shape[0] - 1):
+        starts[j + 1] += starts[j]
+    filled = starts[:-1].copy()
+    for i in range(labels.shape[0]):
+        order[filled[labels[i]]] = i
+        filled[labels[i]] += 1
+
+
+def update_clusters(data: Array, indices: Array, indptr: Array, order: Array, starts: Array,
+                    w: Array, reciprocal: Array, centre_columns: Array, first: int, stop: int,
+                    sums: Array, sq_shifts: Array) -> None:
+    """Make the new centres of the clusters ``first:stop`` in place of their old ones.
+
+    For each cluster, its CSR rows (:func:`rows_by_label`'s ``order`` and ``starts``),
+    times their weights ``w`` (empty: unit weights, not multiplied), are added into
+    ``sums`` (``n_features`` values, zeroed first) row by row in order, as
+    :func:`add_rows_by_labels` adds them; the sum times the cluster's ``reciprocal``
+    weight is its new centre, written over its column of ``centre_columns`` (the
+    centres' transpose, ``(n_features, n_clusters)``), and its squared shift from the
+    old centre (the squared differences in the centres' dtype, added in float64) into
+    ``sq_shifts``.
+    """
+    weighted = w.shape[0] > 0
+    for j in range(first, stop):
+        sums[:] = 0
+        for at in range(starts[j], starts[j + 1]):
+            i = order[at]
+            for p in range(indptr[i], indptr[i + 1]):
+                sums[indices[p]] += data[p] * w[i] if weighted else data[p]
+        sq_shift = 0.0
+        for f in range(sums.shape[0]):
+            centre = sums[f] * reciprocal[j]
+            difference = centre - centre_columns[f, j]
+            sq_shift += difference * difference
+            centre_columns[f, j] = centre
+        sq_shifts[j] = sq_shift
+
+
 @functools.cache
-def compiled_loops() -> tuple[Callable[..., float], Callable[..., None]] | None:
-    """:func:`nearest_rows` and :func:`add_rows_by_labels` compiled by Numba and cached as
+def compiled_loops() -> tuple[Callable[..., Any], ...] | None:
+    """:func:`nearest_rows`, :func:`add_rows_by_labels`, :func:`rows_by_label` and
+    :func:`update_clusters` compiled by Numba and cached as
     :func:`~anykmeans._libraries._fused.compiled_kernel` is, or None where Numba is not
     installed."""
-    loops = tuple(map(_fused.compile_loop, (nearest_rows, add_rows_by_labels)))
+    loops = tuple(map(_fused.compile_loop, (nearest_rows, add_rows_by_labels, rows_by_label,
+                                            update_clusters)))
     return None if None in loops else loops
 
 
@@ -160,6 +210,41 @@ def adds_by_labels() -> Callable[..., None] | None:
     """:func:`add_rows_by_labels` compiled, or None where Numba is not installed."""
     loops = compiled_loops()
     return None if loops is None else loops[1]
+
+
+def update_by_cluster(data: PassData, labels: Array, centres: Array,
+                      reciprocal: Array) -> Array:
+    """Overwrite ``centres`` with the new centres of the CSR rows of ``data`` (not centred)
+    labelled ``labels``, cluster by cluster; return the squared shift (float64, 0-d).
+
+    Every cluster must have weight: ``reciprocal`` holds one over each cluster's weight.
+    The rows are sorted by label (:func:`rows_by_label`), then the clusters, in runs
+    of about a pass chunk's rows, run on ``data``'s library's pool, each run one
+    :func:`update_clusters` with a buffer of ``n_features`` values of its own. Each
+    centre is its sum (the additions of :func:`add_rows_by_labels`, in its order)
+    times its reciprocal weight, and the clusters' squared shifts are added up in
+    cluster order: the result depends on neither the runs nor the threads. Beside
+    the centres, one index a row and a buffer a run in flight are made. Needs Numba
+    (:func:`compiled_loops` not None).
+    """
+    _, _, sort, update = compiled_loops()
+    X, n_clusters = data.X, centres.shape[0]
+    order = np.empty(X.shape[0], dtype=np.intp)
+    starts = np.empty(n_clusters + 1, dtype=np.intp)
+    sort(labels, order, starts)
+    w = np.empty(0, dtype=X.dtype) if data.weights is None else data.weights
+    sq_shifts = np.empty(n_clusters, dtype=np.float64)
+
+    def update_run(clusters: slice) -> None:
+        update(X.data, X.indices, X.indptr, order, starts, w, reciprocal, centres.T,
+               clusters.start, clusters.stop, np.empty(X.shape[1], dtype=X.dtype), sq_shifts)
+
+    rows = data.chunk_rows(n_clusters)  # a run's clusters: where the sorted rows cross a chunk
+    cuts = np.unique(np.searchsorted(starts, np.arange(rows, X.shape[0], rows)).clip(1, None))
+    bounds = [0, *cuts[cuts < n_clusters].tolist(), n_clusters]
+    for _ in data.library.map_chunks(X, update_run, map(slice, bounds[:-1], bounds[1:])):
+        pass
+    return np.sum(sq_shifts)
 
 
 def assignment(data: PassData, centres: Array, centre_columns: Array,

@@ -405,6 +405,14 @@ class Primitives:
     assigned: for a library whose chunks' sums would each be a dense ``k x d`` array beside
     rows that are not (sparse data)."""
 
+    updates_by_cluster = False
+    """Whether a Lloyd pass leaves its cluster sums unmade (None; :meth:`labelled_sums` makes
+    them where they are needed) and the run's update makes each cluster's new centre from its
+    rows and writes it over the old one, ``update_by_cluster(data, labels, centres)``
+    returning the squared shift, or None where it does not (a cluster without weight): for
+    a library whose sums would be a second dense array of the centres' size beside rows
+    that are not (SciPy's sparse data, with Numba)."""
+
     def chunk_centres(self, xp: Namespace, centres: Array) -> Array:
         """The centres as a pass's chunks multiply them: the same values, in the layout the
         library's product of a chunk reads without a copy, made once a pass rather than once

@@ -8,9 +8,12 @@ against the centres laid out once a pass as the product reads them
 (:meth:`~CompressedSparse.chunk_centres`). A pass's cluster sums are added after
 its assignment, by label, straight into one ``k x d`` array
 (:meth:`~CompressedSparse.labelled_sums`): a chunk makes no array of the
-centres' size. Nothing the size of ``X`` dense is made. The centres, the labels
-and every other array of a fit are NumPy's, computed by
-:class:`~anykmeans._libraries._numpy.NumPy`, which :class:`SciPySparse` extends.
+centres' size; with Numba, a Lloyd run makes no sums at all, each new centre
+made from its cluster's rows over the old one
+(:meth:`~SciPySparse.update_by_cluster`). Nothing the size of ``X`` dense is
+made. The centres, the labels and every other array of a fit are NumPy's,
+computed by :class:`~anykmeans._libraries._numpy.NumPy`, which
+:class:`SciPySparse` extends.
 
 Any SciPy sparse format is taken (``*_matrix`` and ``*_array``) and converted to
 CSR, as scikit-learn converts it; duplicate entries are summed, in a copy.
@@ -28,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _fused_sparse
+from . import _fused, _fused_sparse
 from ._numpy import NumPy
 from ._plan import sparse_chunk_rows
 from ._types import Array, Assignment, Namespace, PassData
@@ -143,7 +146,9 @@ class CompressedSparse:
         return X[self.array_module().asarray(indices)]
 
     def dense(self, xp: Namespace, x: Array) -> Array:
-        return x.toarray() if self.owns(x) else x
+        """Column by column (Fortran order), as :meth:`chunk_centres` lays out the centres
+        that rows become: no second copy of them."""
+        return x.toarray(order="F") if self.owns(x) else x
 
     def sq_norms(self, xp: Namespace, x: Array) -> Array:
         """Of a CSR chunk: its stored values squared, added row by row in order."""
@@ -176,12 +181,17 @@ class CompressedSparse:
         """Each cluster's stored values (weighted) added straight into one dense ``k x d``
         array, column by column (:meth:`add_by_labels`), chunk by chunk: nothing else of the
         centres' size is made."""
-        xp, X, w = data.xp, data.X, data.weights
+        X = data.X
         sums = self.array_module().zeros((X.shape[1], n_clusters), dtype=X.dtype).T
         self.add_labelled_rows(data, labels, sums)
-        weight_sums = (self.segment_count(xp, labels, n_clusters, X.dtype) if w is None
-                       else self.segment_sum(xp, w, labels, n_clusters))
-        return sums, weight_sums
+        return sums, self.labelled_weights(data, labels, n_clusters)
+
+    def labelled_weights(self, data: PassData, labels: Array, n_clusters: int) -> Array:
+        """Each cluster's weight (its rows' count, for unit weights), ``(n_clusters,)`` in
+        the rows' dtype."""
+        xp, X, w = data.xp, data.X, data.weights
+        return (self.segment_count(xp, labels, n_clusters, X.dtype) if w is None
+                else self.segment_sum(xp, w, labels, n_clusters))
 
     def add_labelled_rows(self, data: PassData, labels: Array, sums: Array) -> None:
         """Add every row of ``data`` (weighted) into the row of ``sums`` its label names, in
@@ -241,6 +251,23 @@ class SciPySparse(CompressedSparse, NumPy):
         X, w = data.X, data.weights
         add(X.data, X.indices, X.indptr, labels,
             np.empty(0, dtype=X.dtype) if w is None else w, sums.T)
+
+    @property
+    def updates_by_cluster(self) -> bool:
+        """Where Numba is installed, on the CPU plan (:meth:`update_by_cluster`)."""
+        return not self.accelerator and _fused_sparse.compiled_loops() is not None
+
+    def update_by_cluster(self, data: PassData, labels: Array, centres: Array) -> Array | None:
+        """The new centres of ``data``'s rows by ``labels``, written over ``centres`` cluster by
+        cluster (:func:`~anykmeans._libraries._fused_sparse.update_by_cluster`), and the
+        squared shift (0-d); None, ``centres`` untouched, where a cluster has no weight or the
+        values are not float32 or float64."""
+        if data.X.dtype not in _fused.DTYPES:
+            return None
+        weight_sums = self.labelled_weights(data, labels, centres.shape[0])
+        if not np.all(weight_sums > 0):
+            return None
+        return _fused_sparse.update_by_cluster(data, labels, centres, 1.0 / weight_sums)
 
     def device_of(self, x: Array) -> Any:
         """The CPU: SciPy's arrays have no device attribute."""
