@@ -50,8 +50,7 @@ TILE_BYTES = 2**20
 MIN_TILE_ROWS = 256
 
 #: Up to this many centres, a tile's scores are a matrix-vector product per centre: BLAS's
-#: matrix product of two centres with the rows costs more (OpenBLAS, 32 features: 14 ns a row
-#: against 8; docs/bisecting.md).
+#: matrix product of two centres with the rows costs more (docs/notes/benchmark-history.md).
 MAX_VECTOR_PRODUCTS = 2
 
 #: Passes with fewer scores (rows times centres) than this take the standard path: they
@@ -416,6 +415,24 @@ def takes_fit() -> bool:
     return getattr(_fit, "scores", 0) >= MIN_SCORES
 
 
+def window(dtype: np.dtype, n_features: int, centre_sq_norms: Array,
+           tie_ulps: int) -> tuple[Any, Any, bool, float]:
+    """What :func:`nearest_and_sums` needs of a pass to bound each row's window: its
+    ``slack_scale``, ``max_centre_sq_norm``, ``recheck`` and ``tie_scale``, for rows of
+    ``dtype`` with ``n_features`` features.
+
+    Float32 rows are rechecked, as :func:`anykmeans._primitives.nearest` rechecks them: the
+    window is then ``2 (d + 2)`` units of ``|x|^2 + max |c|^2``, which holds the rounding
+    any library's product may make (:func:`~anykmeans._exact.close_call_bound`); float64
+    rows' is the ties' ``tie_ulps`` units.
+    """
+    recheck = dtype != np.float64
+    eps = np.finfo(dtype).eps
+    scale = 2 * (n_features + 2) if recheck else tie_ulps
+    return (dtype.type(scale * eps), dtype.type(np.max(centre_sq_norms)), recheck,
+            tie_ulps * float(eps))
+
+
 def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, centres: Array,
                centre_sq_norms: Array, x_sq_norms: Array | None, previous_labels: Array | None,
                *, update: bool, exact_inertia: bool, tie_ulps: int) -> Assignment | None:
@@ -440,18 +457,15 @@ def assignment(data: PassData, X: Array, mean: Array, weights: Array | None, cen
     dtype = X.dtype
     labels = np.empty(X.shape[0], dtype=np.intp)
     norms = np.empty(X.shape[0], dtype=dtype) if x_sq_norms is None else x_sq_norms
-    recheck = dtype != np.float64  # close calls rechecked, as nearest does
-    scale = 2 * (X.shape[1] + 2) if recheck else tie_ulps
+    slack_scale, max_norm, recheck, tie_scale = window(dtype, X.shape[1], centre_sq_norms,
+                                                       tie_ulps)
     in_place = X.flags.c_contiguous and not np.any(mean)
     two_centres = (compiled_two_centre_kernel() if centres.shape[0] == 2 and not recheck
                    else None)
     chunk = functools.partial(assign_chunk, kernel, two_centres, X, mean, in_place, weights,
-                              centres,
-                              centre_sq_norms, x_sq_norms is None, previous_labels, update,
-                              exact_inertia,
-                              -2.0 * centres, dtype.type(scale * np.finfo(dtype).eps),
-                              dtype.type(np.max(centre_sq_norms)), recheck,
-                              tie_ulps * float(np.finfo(dtype).eps), labels, norms)
+                              centres, centre_sq_norms, x_sq_norms is None, previous_labels,
+                              update, exact_inertia, -2.0 * centres, slack_scale, max_norm,
+                              recheck, tie_scale, labels, norms)
     total = None
     for part in data.map(chunk, centres.shape[0]):
         total = part if total is None else tuple(map(operator.add, total, part))

@@ -272,13 +272,11 @@ def assignment(data: PassData, centres: Array, centre_columns: Array,
     dtype = X.dtype
     labels = np.empty(X.shape[0], dtype=np.intp)
     norms = np.empty(X.shape[0], dtype=dtype) if x_sq_norms is None else x_sq_norms
-    recheck = dtype != np.float64  # the window of _fused.assignment, for its loop's rechecks
-    eps = np.finfo(dtype).eps
-    window = (dtype.type((2 * (X.shape[1] + 2) if recheck else tie_ulps) * eps),
-              dtype.type(np.max(centre_sq_norms)), recheck, tie_ulps * float(eps))
     chunk = functools.partial(assign_chunk, loops[0], X, data.weights, centres,
                               centre_columns, centre_sq_norms, x_sq_norms is None,
-                              previous_labels, exact_inertia, window, labels, norms)
+                              previous_labels, exact_inertia,
+                              _fused.window(dtype, X.shape[1], centre_sq_norms, tie_ulps),
+                              labels, norms)
     total = None
     for part in data.map(chunk, centres.shape[0]):
         total = part if total is None else [a + b for a, b in zip(total, part, strict=True)]
