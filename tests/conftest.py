@@ -114,16 +114,18 @@ def host(x) -> np.ndarray:
     return np.asarray(to_host(x))
 
 
-def kernel_calls(monkeypatch, module, kernel) -> list[tuple[int, ...]]:
-    """Make ``module``'s fused path (its ``compiled_kernel``) call ``kernel``, recording the
-    shape of every call's first argument (a score block, a chunk) in the returned list."""
+def kernel_calls(monkeypatch, module, kernel,
+                 name: str = "compiled_kernel") -> list[tuple[int, ...]]:
+    """Make ``module``'s fused path (its ``compiled_kernel``, or the function ``name``) call
+    ``kernel``, recording the shape of every call's first argument (a score block, a chunk,
+    rows) in the returned list."""
     calls = []
 
     def counting(*args):
         calls.append(args[0].shape)
         return kernel(*args)
 
-    monkeypatch.setattr(module, "compiled_kernel", lambda: counting)
+    monkeypatch.setattr(module, name, lambda: counting)
     return calls
 
 

@@ -268,15 +268,8 @@ def test_the_compiled_loop_equals_its_python_source(compiled):
 
 def two_centre_calls(monkeypatch) -> list[tuple[int, ...]]:
     """Make the fused path's two-centre loop record the shape of the rows of every call."""
-    kernel = _fused.compiled_two_centre_kernel()
-    calls = []
-
-    def counting(*args):
-        calls.append(args[0].shape)
-        return kernel(*args)
-
-    monkeypatch.setattr(_fused, "compiled_two_centre_kernel", lambda: counting)
-    return calls
+    return kernel_calls(monkeypatch, _fused, _fused.compiled_two_centre_kernel(),
+                        "compiled_two_centre_kernel")
 
 
 @pytest.mark.parametrize("dtype, taken", [(np.float64, True), (np.float32, False)])
