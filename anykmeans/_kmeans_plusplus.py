@@ -114,11 +114,24 @@ def _points(data: Data, rows: Array, dtype) -> Points:
     return Points(centred, data.library.sq_norms(xp, xp.astype(centred, dtype)))
 
 
+def _widened(library: Library, xp: Namespace, x: Array, dtype) -> Array:
+    """A chunk ``x`` of centred rows in the distances' ``dtype`` (``x`` itself if it is)."""
+    return x if x.dtype == dtype else library.astype(xp, x, dtype)
+
+
 def _sq_distances(library: Library, xp: Namespace, x: Array, x_sq_norms: Array,
                   points: Points, dtype) -> Array:
     """Squared distances ``(len(points), rows of x)`` in ``dtype``, at least zero whatever the
-    rounding: the product in ``x``'s dtype (the library's), the norms added in ``dtype``."""
-    sq = xp.astype(library.cross(xp, -2.0 * points.rows, x), dtype, copy=False)
+    rounding: the product of ``x`` (:func:`_widened`) and the points, and the norms'
+    additions, in ``dtype``.
+
+    Where ``dtype`` is float64 and ``x`` float32, every product of two features is
+    exact: a library's product rounds only where it adds them up (about one float64
+    unit in the last place of ``|p| |x|``), not where it rounds float32 products its
+    own way, so that every library finds the same distances to far beyond the
+    precision that sampling and comparing the candidates need.
+    """
+    sq = library.cross(xp, -2.0 * xp.astype(points.rows, dtype), _widened(library, xp, x, dtype))
     sq += points.sq_norms[:, None]  # our own block: in place (or rebound, where immutable)
     sq += x_sq_norms[None, :]
     return xp.maximum(sq, xp.zeros((), dtype=dtype, device=device_of(x)))
@@ -153,8 +166,8 @@ def start_pass(data: Data, rows: slice, state: None, first: Array, n_local_trial
     block = _search_rows(data.X.shape[0])
 
     def chunk(s: slice) -> tuple[Array, Array]:
-        x = data.centred(s)
-        norms = (library.sq_norms(xp, library.astype(xp, x, dtype)) if x_sq_norms is None
+        x = _widened(library, xp, data.centred(s), dtype)
+        norms = (library.sq_norms(xp, x) if x_sq_norms is None
                  else xp.astype(x_sq_norms[rows][s], dtype))
         return norms, _sq_distances(library, xp, x, norms, seed, dtype)[0, :]
 

@@ -43,19 +43,11 @@ SEEDS_PART = pytest.mark.xfail(reason="k-means++ potentials in float32 without f
                                strict=True)
 
 
-#: JAX's k-means++ seeds part from NumPy's on this problem (at the 11th pick): the seeding's
-#: distances come from float32 products, which XLA and OpenBLAS round differently, and here
-#: the rounding is near the gaps between candidates (issue 23, item 7).
-JAX_PARTS = pytest.mark.xfail(reason="k-means++ float32 products round differently on JAX",
-                              strict=True)
-
 
 def _with_seeds_part(params: list) -> list:
-    """``params`` with the cases known to part from NumPy marked (:data:`SEEDS_PART`,
-    :data:`JAX_PARTS`)."""
+    """``params`` with the cases known to part from NumPy marked (:data:`SEEDS_PART`)."""
     def marks(case: Case) -> list:
-        return ([SEEDS_PART] if case.backend.device == "no_float64"
-                else [JAX_PARTS] if case.backend.library == "jax" else [])
+        return [SEEDS_PART] if case.backend.device == "no_float64" else []
 
     return [pytest.param(*p.values, id=p.id, marks=[*p.marks, *marks(p.values[0])])
             for p in params]
