@@ -31,6 +31,7 @@ import math
 import operator
 from typing import NamedTuple
 
+from ._exact import sq_distances_by_differences
 from ._libraries import Library
 from ._namespace import Array, Namespace, array_namespace, device_of, has_float64, index_dtype
 from ._primitives import Data
@@ -100,10 +101,18 @@ def _search_rows(n_rows: int) -> int:
     return max(1, min(SEARCH_ROWS, n_rows))
 
 
+def _by_differences(xp: Namespace, dtype) -> bool:
+    """Whether the distances are computed from the differences (:func:`_sq_distances`):
+    where they are not in float64."""
+    return dtype != xp.float64
+
+
 def _chunks(data: Data, n_points: int, dtype) -> list[slice]:
-    """The pass's chunks, each a whole number of search blocks (but for the last)."""
+    """The pass's chunks, each a whole number of search blocks (but for the last), sized for
+    the values a chunk's distances to ``n_points`` points make."""
     n_rows, block = data.X.shape[0], _search_rows(data.X.shape[0])
-    rows = max(block, data.chunk_rows(n_points, dtype) // block * block)
+    values = n_points * data.X.shape[1] if _by_differences(data.xp, dtype) else n_points
+    rows = max(block, data.chunk_rows(values, dtype) // block * block)
     return [slice(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
 
 
@@ -122,15 +131,19 @@ def _widened(library: Library, xp: Namespace, x: Array, dtype) -> Array:
 def _sq_distances(library: Library, xp: Namespace, x: Array, x_sq_norms: Array,
                   points: Points, dtype) -> Array:
     """Squared distances ``(len(points), rows of x)`` in ``dtype``, at least zero whatever the
-    rounding: the product of ``x`` (:func:`_widened`) and the points, and the norms'
-    additions, in ``dtype``.
+    rounding, the same on every library to far beyond the precision that sampling and
+    comparing the candidates need.
 
-    Where ``dtype`` is float64 and ``x`` float32, every product of two features is
-    exact: a library's product rounds only where it adds them up (about one float64
-    unit in the last place of ``|p| |x|``), not where it rounds float32 products its
-    own way, so that every library finds the same distances to far beyond the
-    precision that sampling and comparing the candidates need.
+    In float64, from the product of ``x`` (:func:`_widened`) and the points, and the
+    norms: the products of two float32 features are exact, and a library's product
+    rounds only where it adds them up (about one float64 unit in the last place of
+    ``|p| |x|``), not where it rounds float32 products its own way. Without float64
+    (:func:`_by_differences`), from the differences, the same bits on every library
+    (:func:`~anykmeans._exact.sq_distances_by_differences`): a float32 product's
+    rounding, a few units of ``|p| |x|``, can be a large part of a small distance.
     """
+    if _by_differences(xp, dtype):
+        return sq_distances_by_differences(xp, points.rows, library.dense(xp, x))
     sq = library.cross(xp, -2.0 * xp.astype(points.rows, dtype), _widened(library, xp, x, dtype))
     sq += points.sq_norms[:, None]  # our own block: in place (or rebound, where immutable)
     sq += x_sq_norms[None, :]
