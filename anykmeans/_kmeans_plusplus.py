@@ -139,11 +139,14 @@ def _sq_distances(library: Library, xp: Namespace, x: Array, x_sq_norms: Array,
     rounds only where it adds them up (about one float64 unit in the last place of
     ``|p| |x|``), not where it rounds float32 products its own way. Without float64
     (:func:`_by_differences`), from the differences, the same bits on every library
-    (:func:`~anykmeans._exact.sq_distances_by_differences`): a float32 product's
-    rounding, a few units of ``|p| |x|``, can be a large part of a small distance.
+    (:func:`~anykmeans._exact.sq_distances_by_differences`, compiled where the library
+    compiles: one loop over ``x`` rather than one pass per operation): a float32
+    product's rounding, a few units of ``|p| |x|``, can be a large part of a small
+    distance.
     """
     if _by_differences(xp, dtype):
-        return sq_distances_by_differences(xp, points.rows, library.dense(xp, x))
+        by_differences = library.compiled(sq_distances_by_differences, static_argnums=(0,))
+        return by_differences(xp, points.rows, library.dense(xp, x))
     sq = library.cross(xp, -2.0 * xp.astype(points.rows, dtype), _widened(library, xp, x, dtype))
     sq += points.sq_norms[:, None]  # our own block: in place (or rebound, where immutable)
     sq += x_sq_norms[None, :]
