@@ -9,9 +9,11 @@ Each step is one pass over the rows (:meth:`~anykmeans._libraries._passes.Passes
 that reads ``X`` once, in its own dtype: every chunk is centred and multiplied
 by the step's candidates and by the seed the previous step chose, whose
 distances lower the rows' distances to their nearest seed there, before the
-candidates' do. Distances and potentials are accumulated in float64 (where the
-device has it), in vectors of ``n`` values and in blocks of a chunk; the rows'
-squared norms are computed once per seeding.
+candidates' do. Distances and potentials are computed in float64 (where the
+device has it: float32 rows are widened, and their products are exact), in
+vectors of ``n`` values and in blocks of a chunk; the rows' squared norms are
+computed once per seeding. Without float64, the distances are computed from the
+differences, the same bits on every library (see :func:`_sq_distances`).
 
 The candidates are found where the running sum of ``weight * D(x)^2`` reaches
 the step's targets, ``D`` lowered by the previous step's seed, which the pass

@@ -12,8 +12,8 @@ centred into a buffer of the thread's own, one BLAS product for its scores
 widened, so that every product of two features is exact), and one compiled loop
 over the tile (:func:`lower_and_sum`) that adds the norms, lowers, and adds each
 candidate's weighted distances into its block sums, in float64 as the standard
-path. ``X`` is read once; nothing
-of the size of the rows times the candidates is made.
+path. ``X`` is read once; nothing of the size of the rows times the candidates
+is made.
 
 The arithmetic is the standard path's, operation for operation, but for the
 order of the additions within a block; ``tests/test_fused_seeding.py``
@@ -108,8 +108,7 @@ def chunk_lowering(X: Array, mean: Array, points: Array, point_sq_norms: Array,
         return None
     return functools.partial(lower_chunk, kernel, X, mean if np.any(mean) else None,
                              np.ascontiguousarray(-2.0 * points.T, dtype=np.float64),
-                             point_sq_norms,
-                             x_sq_norms, weight, closest, pending, search_rows)
+                             point_sq_norms, x_sq_norms, weight, closest, pending, search_rows)
 
 
 def lower_chunk(kernel: Callable[..., None], X: Array, mean: Array | None, scaled: Array,
