@@ -19,7 +19,7 @@ import array_api_compat
 
 from ._libraries import Array, Library, Namespace, has_float64
 
-__all__ = ["close_call_bound", "exactly_nearest"]
+__all__ = ["close_call_bound", "exactly_nearest", "sq_distances_by_differences"]
 
 
 def close_call_bound(xp: Namespace, x_sq_norms: Array, centre_sq_norms: Array,
@@ -108,6 +108,29 @@ def exactly_nearest(library: Library, xp: Namespace, x: Array, centres: Array,
     last = xp.full((), centres.shape[0] - 1, dtype=candidates.dtype,
                    device=array_api_compat.device(candidates))
     return xp.min(xp.where(tied, candidates, last), axis=0)
+
+
+def sq_distances_by_differences(xp: Namespace, points: Array, x: Array) -> Array:
+    """Squared distances ``|x_i - p_j|^2`` ``(n_points, n_rows)`` in ``x``'s dtype, from the
+    differences: the same bits on every library.
+
+    Every difference and square is rounded once (elementwise, which every library
+    rounds correctly) and the features are added in one fixed order
+    (:func:`_halving_sum`): the result is within ``(log2(n_features) + 2)`` units
+    in the last place of the distance itself, not of ``|x| |p|`` as one from a
+    matrix product, whose rounding is the library's. It makes ``n_points x n_rows x
+    n_features`` values.
+
+    Parameters
+    ----------
+    points : array of shape (n_points, n_features)
+    x : array of shape (n_rows, n_features), ``points``' dtype
+    """
+    (n_points, n_features), n_rows = points.shape, x.shape[0]
+    values = x[None, :, :] - points[:, None, :]
+    values *= values  # our own array: in place (or rebound, where immutable)
+    sums, _ = _halving_sum(xp, (xp.reshape(values, (n_points * n_rows, n_features)), None))
+    return xp.reshape(sums, (n_points, n_rows))
 
 
 def _two_float_squares(xp: Namespace, x: Array, c: Array) -> tuple[Array, Array]:

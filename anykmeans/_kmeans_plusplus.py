@@ -9,9 +9,11 @@ Each step is one pass over the rows (:meth:`~anykmeans._libraries._passes.Passes
 that reads ``X`` once, in its own dtype: every chunk is centred and multiplied
 by the step's candidates and by the seed the previous step chose, whose
 distances lower the rows' distances to their nearest seed there, before the
-candidates' do. Distances and potentials are accumulated in float64 (where the
-device has it), in vectors of ``n`` values and in blocks of a chunk; the rows'
-squared norms are computed once per seeding.
+candidates' do. Distances and potentials are computed in float64 (where the
+device has it: float32 rows are widened, and their products are exact), in
+vectors of ``n`` values and in blocks of a chunk; the rows' squared norms are
+computed once per seeding. Without float64, the distances are computed from the
+differences, the same bits on every library (see :func:`_sq_distances`).
 
 The candidates are found where the running sum of ``weight * D(x)^2`` reaches
 the step's targets, ``D`` lowered by the previous step's seed, which the pass
@@ -31,6 +33,7 @@ import math
 import operator
 from typing import NamedTuple
 
+from ._exact import sq_distances_by_differences
 from ._libraries import Library
 from ._namespace import Array, Namespace, array_namespace, device_of, has_float64, index_dtype
 from ._primitives import Data
@@ -100,10 +103,18 @@ def _search_rows(n_rows: int) -> int:
     return max(1, min(SEARCH_ROWS, n_rows))
 
 
+def _by_differences(xp: Namespace, dtype) -> bool:
+    """Whether the distances are computed from the differences (:func:`_sq_distances`):
+    where they are not in float64."""
+    return dtype != xp.float64
+
+
 def _chunks(data: Data, n_points: int, dtype) -> list[slice]:
-    """The pass's chunks, each a whole number of search blocks (but for the last)."""
+    """The pass's chunks, each a whole number of search blocks (but for the last), sized for
+    the values a chunk's distances to ``n_points`` points make."""
     n_rows, block = data.X.shape[0], _search_rows(data.X.shape[0])
-    rows = max(block, data.chunk_rows(n_points, dtype) // block * block)
+    values = n_points * data.X.shape[1] if _by_differences(data.xp, dtype) else n_points
+    rows = max(block, data.chunk_rows(values, dtype) // block * block)
     return [slice(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
 
 
@@ -114,11 +125,31 @@ def _points(data: Data, rows: Array, dtype) -> Points:
     return Points(centred, data.library.sq_norms(xp, xp.astype(centred, dtype)))
 
 
+def _widened(library: Library, xp: Namespace, x: Array, dtype) -> Array:
+    """A chunk ``x`` of centred rows in the distances' ``dtype`` (``x`` itself if it is)."""
+    return x if x.dtype == dtype else library.astype(xp, x, dtype)
+
+
 def _sq_distances(library: Library, xp: Namespace, x: Array, x_sq_norms: Array,
                   points: Points, dtype) -> Array:
     """Squared distances ``(len(points), rows of x)`` in ``dtype``, at least zero whatever the
-    rounding: the product in ``x``'s dtype (the library's), the norms added in ``dtype``."""
-    sq = xp.astype(library.cross(xp, -2.0 * points.rows, x), dtype, copy=False)
+    rounding, the same on every library to far beyond the precision that sampling and
+    comparing the candidates need.
+
+    In float64, from the product of ``x`` (:func:`_widened`) and the points, and the
+    norms: the products of two float32 features are exact, and a library's product
+    rounds only where it adds them up (about one float64 unit in the last place of
+    ``|p| |x|``), not where it rounds float32 products its own way. Without float64
+    (:func:`_by_differences`), from the differences, the same bits on every library
+    (:func:`~anykmeans._exact.sq_distances_by_differences`, compiled where the library
+    compiles: one loop over ``x`` rather than one pass per operation): a float32
+    product's rounding, a few units of ``|p| |x|``, can be a large part of a small
+    distance.
+    """
+    if _by_differences(xp, dtype):
+        by_differences = library.compiled(sq_distances_by_differences, static_argnums=(0,))
+        return by_differences(xp, points.rows, library.dense(xp, x))
+    sq = library.cross(xp, -2.0 * xp.astype(points.rows, dtype), _widened(library, xp, x, dtype))
     sq += points.sq_norms[:, None]  # our own block: in place (or rebound, where immutable)
     sq += x_sq_norms[None, :]
     return xp.maximum(sq, xp.zeros((), dtype=dtype, device=device_of(x)))
@@ -153,8 +184,8 @@ def start_pass(data: Data, rows: slice, state: None, first: Array, n_local_trial
     block = _search_rows(data.X.shape[0])
 
     def chunk(s: slice) -> tuple[Array, Array]:
-        x = data.centred(s)
-        norms = (library.sq_norms(xp, library.astype(xp, x, dtype)) if x_sq_norms is None
+        x = _widened(library, xp, data.centred(s), dtype)
+        norms = (library.sq_norms(xp, x) if x_sq_norms is None
                  else xp.astype(x_sq_norms[rows][s], dtype))
         return norms, _sq_distances(library, xp, x, norms, seed, dtype)[0, :]
 

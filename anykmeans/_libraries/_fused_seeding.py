@@ -8,11 +8,12 @@ weighted distances it would leave, by search block
 about ten times (casts, norms, clipping, minima, products, block sums). With
 Numba installed, the NumPy plan computes a tile of rows at a time: the tile
 centred into a buffer of the thread's own, one BLAS product for its scores
-(in ``X``'s dtype, as the standard path's), and one compiled loop over the
-tile (:func:`lower_and_sum`) that adds the norms, lowers, and adds each
-candidate's weighted distances into its block sums, in float64 where the
-standard path computes in the distances' dtype. ``X`` is read once; nothing
-of the size of the rows times the candidates is made.
+(in float64, as the standard path's: float32 rows are centred in float32, then
+widened, so that every product of two features is exact), and one compiled loop
+over the tile (:func:`lower_and_sum`) that adds the norms, lowers, and adds each
+candidate's weighted distances into its block sums, in float64 as the standard
+path. ``X`` is read once; nothing of the size of the rows times the candidates
+is made.
 
 The arithmetic is the standard path's, operation for operation, but for the
 order of the additions within a block; ``tests/test_fused_seeding.py``
@@ -42,7 +43,7 @@ def lower_and_sum(block: Array, point_sq_norms: Array, x_sq_norms: Array, weight
 
     Parameters
     ----------
-    block : array of shape (n_rows, n_points)
+    block : float64 array of shape (n_rows, n_points)
         ``-2 x . p`` for the pending seed (when ``pending``) and the candidates ``p``.
     point_sq_norms : float64 array of shape (n_points,)
     x_sq_norms, weight, closest : float64 arrays of shape (n_rows,)
@@ -69,12 +70,12 @@ def lower_and_sum(block: Array, point_sq_norms: Array, x_sq_norms: Array, weight
     for i in range(n_rows):
         distance = closest[i]
         if pending:
-            to_seed = max(np.float64(block[i, 0]) + point_sq_norms[0] + x_sq_norms[i], 0.0)
+            to_seed = max(block[i, 0] + point_sq_norms[0] + x_sq_norms[i], 0.0)
             distance = min(distance, to_seed)
         lowered[i] = distance
         search_block = (first_row + i) // search_rows
         for p in range(first, n_points):
-            to_point = max(np.float64(block[i, p]) + point_sq_norms[p] + x_sq_norms[i], 0.0)
+            to_point = max(block[i, p] + point_sq_norms[p] + x_sq_norms[i], 0.0)
             sums[p - first, search_block] += weight[i] * min(distance, to_point)
 
 
@@ -106,8 +107,8 @@ def chunk_lowering(X: Array, mean: Array, points: Array, point_sq_norms: Array,
     if kernel is None:
         return None
     return functools.partial(lower_chunk, kernel, X, mean if np.any(mean) else None,
-                             np.ascontiguousarray(-2.0 * points.T), point_sq_norms,
-                             x_sq_norms, weight, closest, pending, search_rows)
+                             np.ascontiguousarray(-2.0 * points.T, dtype=np.float64),
+                             point_sq_norms, x_sq_norms, weight, closest, pending, search_rows)
 
 
 def lower_chunk(kernel: Callable[..., None], X: Array, mean: Array | None, scaled: Array,
@@ -124,7 +125,7 @@ def lower_chunk(kernel: Callable[..., None], X: Array, mean: Array | None, scale
         The rows, not centred; ``rows`` (starting on a search block) are the chunk's.
     mean : array of shape (n_features,) or None
         The centring offset; None where it is zero.
-    scaled : array of shape (n_features, n_points)
+    scaled : float64 array of shape (n_features, n_points)
         ``-2`` times the pending seed (first, when ``pending``) and the candidates, centred,
         point by point in columns (the product with a tile's rows is then the quicker).
     point_sq_norms : float64 array of shape (n_points,)
@@ -145,13 +146,16 @@ def lower_chunk(kernel: Callable[..., None], X: Array, mean: Array | None, scale
     n_rows = rows.stop - rows.start
     lowered = np.empty(n_rows, dtype=np.float64)
     sums = np.zeros((n_points - int(pending), -(-n_rows // search_rows)), dtype=np.float64)
-    step = tile_rows(n_features, n_points, X.dtype.itemsize)
+    step = tile_rows(n_features, n_points, scaled.itemsize)
     for start in range(0, n_rows, step):
         stop = min(start + step, n_rows)
         tile = slice(rows.start + start, rows.start + stop)
-        x = X[tile] if mean is None else np.subtract(
-            X[tile], mean, out=_buffer("x", (stop - start, n_features), X.dtype))
-        block = np.matmul(x, scaled, out=_buffer("scores", (stop - start, n_points), X.dtype))
+        x = X[tile]
+        if mean is not None or x.dtype != scaled.dtype:  # centred in X's dtype, then widened
+            x = np.subtract(x, 0 if mean is None else mean, dtype=X.dtype,
+                            out=_buffer("x", (stop - start, n_features), scaled.dtype))
+        block = np.matmul(x, scaled,
+                          out=_buffer("scores", (stop - start, n_points), scaled.dtype))
         kernel(block, point_sq_norms, x_sq_norms[tile], weight[tile], closest[tile], pending,
                search_rows, start, lowered[start:stop], sums)
     return lowered, np.sum(sums, axis=1), sums
