@@ -414,9 +414,10 @@ def compile_in_a_process(cwd, cache, *args):
 
 
 def test_the_fused_loop_is_compiled_once_into_numbas_cache(tmp_path):
-    """The first process compiles the loop (one signature per dtype) and writes only into
-    Numba's cache folder; the next loads both and changes no file there (Numba opens a
-    temporary file to check that the folder is writable) (docs/guarantees.md)."""
+    """The first process compiles the loop (one signature per dtype; and the float32 feature
+    means' loop) and writes only into Numba's cache folder; the next loads them and changes
+    no file there (Numba opens a temporary file to check that the folder is writable)
+    (docs/guarantees.md)."""
     pytest.importorskip("numba")
     work, cache = tmp_path / "work", tmp_path / "cache"
     work.mkdir()
@@ -433,7 +434,10 @@ def test_the_fused_loop_is_compiled_once_into_numbas_cache(tmp_path):
         if loaded_before:
             assert cached_files() == files
         files = cached_files()
-        assert sorted(path.suffix for path in files) == [".nbc", ".nbc", ".nbi"]
+        assert sorted((path.name.split("-")[0], path.suffix) for path in files) == [
+            ("_fused.nearest_and_sums", ".nbc"), ("_fused.nearest_and_sums", ".nbc"),
+            ("_fused.nearest_and_sums", ".nbi"), ("_fused_means.add_columns", ".nbc"),
+            ("_fused_means.add_columns", ".nbi")]
     assert list(work.iterdir()) == []
 
 
