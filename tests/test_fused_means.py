@@ -14,7 +14,7 @@ import pytest
 import anykmeans
 from anykmeans._libraries import _fused, _fused_means, library_of
 from anykmeans._libraries._base import Library
-from tests.conftest import kernel_calls
+from tests.conftest import host, kernel_calls
 from tests.data import blobs
 
 
@@ -75,14 +75,17 @@ def test_other_rows_and_small_fits_keep_numpys_sum(compiled):
                                       Library.feature_means(numpy, np, X))
 
 
-def test_a_fit_taking_the_fused_loop_centres_with_the_compiled_sums(compiled, monkeypatch):
+@pytest.mark.parametrize("library", ["numpy", "torch"])
+def test_a_fit_taking_the_fused_loop_centres_with_the_compiled_sums(compiled, monkeypatch,
+                                                                     library):
     X = blobs(3000, 3, 5, seed=4).astype(np.float32) + np.float32(20)
     monkeypatch.setattr(_fused, "MIN_SCORES", 3000 * 5)
     calls = kernel_calls(monkeypatch, _fused_means, compiled)
-    fast = anykmeans.KMeans(5, random_state=0).fit(X)
-    assert calls == [X.shape]
+    data = X if library == "numpy" else pytest.importorskip("torch").asarray(X)
+    fast = anykmeans.KMeans(5, random_state=0).fit(data)
+    assert calls == [X.shape]  # torch's CPU tensors through NumPy's loop, on a view
     monkeypatch.setattr(_fused_means, "compiled_kernel", lambda: None)
     numpy = anykmeans.KMeans(5, random_state=0).fit(X)
-    np.testing.assert_array_equal(fast.labels_, numpy.labels_)
-    np.testing.assert_array_equal(fast.cluster_centers_, numpy.cluster_centers_)
+    np.testing.assert_array_equal(host(fast.labels_), numpy.labels_)
+    np.testing.assert_array_equal(host(fast.cluster_centers_), numpy.cluster_centers_)
     assert fast.inertia_ == numpy.inertia_ and fast.n_iter_ == numpy.n_iter_

@@ -51,3 +51,10 @@ def column_sums(X: Array) -> Array | None:
     sums = np.zeros(X.shape[1], dtype=np.float64)
     loop(X, sums)
     return sums
+
+
+def feature_means(X: Array) -> Array | None:
+    """``X``'s feature means from :func:`column_sums` (the reference's: float64 sums, divided,
+    in ``X``'s dtype), or None where the compiled loop does not take the sums."""
+    sums = column_sums(X)
+    return None if sums is None else (sums / X.shape[0]).astype(X.dtype)

@@ -212,10 +212,8 @@ class NumPy(Library):
         """The reference's means; a fit's float32 rows, where the fit takes the fused loop,
         added up by :mod:`~anykmeans._libraries._fused_means`'s compiled loop (the same
         sums, without NumPy's per-row cost on few features)."""
-        sums = _fused_means.column_sums(X)
-        if sums is None:
-            return super().feature_means(xp, X)
-        return (sums / X.shape[0]).astype(X.dtype)
+        means = _fused_means.feature_means(X)
+        return super().feature_means(xp, X) if means is None else means
 
     def rows_at(self, xp: Namespace, X: Array, indices: Array) -> Array:
         """``X[indices]``: a gather of a feature-major chunk's rows (see :meth:`centred_rows`)

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import array_api_compat
 import numpy as np
 
-from . import _fused, _fused_seeding
+from . import _fused, _fused_means, _fused_seeding
 from ._base import Library
 from ._devices import Backend, unusable
 from ._passes import Passes
@@ -164,16 +164,20 @@ class Torch(Library):
                             for a in fused))
 
     def feature_means(self, xp: Namespace, X: Array) -> Array:
-        """On the CPU plan, the reference computed by NumPy on a view of ``X`` (a tensor
-        again, no copy): torch's sum of float32 into float64 converts ``X`` first, many
-        times slower than the sum, and the same arithmetic gives NumPy's bits."""
+        """On the CPU plan, NumPy's computed on a view of ``X`` (a tensor again, no copy):
+        its compiled loop where a fit takes the fused loop
+        (:func:`~anykmeans._libraries._fused_means.feature_means`), else the reference by
+        NumPy. torch's sum of float32 into float64 converts ``X`` first, many times slower
+        than the sum; the same arithmetic gives NumPy's bits."""
         if self.accelerator:
             return super().feature_means(xp, X)
         import torch
 
         view = X.numpy()
-        return torch.from_numpy(super().feature_means(array_api_compat.array_namespace(view),
-                                                      view))
+        means = _fused_means.feature_means(view)
+        if means is None:
+            means = super().feature_means(array_api_compat.array_namespace(view), view)
+        return torch.from_numpy(means)
 
     def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
                        x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
