@@ -171,3 +171,17 @@ def test_a_fit_updating_by_cluster_is_the_sums_route_s_fit(compiled, monkeypatch
     np.testing.assert_array_equal(ours.labels_, theirs.labels_)
     assert ours.n_iter_ == theirs.n_iter_
     assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-10)
+
+
+def test_a_small_sparse_fit_imports_no_numba():
+    """A fit whose passes have fewer than ``MIN_SCORES`` products of a stored value and a
+    centre takes NumPy's path: Numba's import and load would cost more than the fit."""
+    import subprocess
+    import sys
+
+    code = ("import sys, scipy.sparse as sp, anykmeans\n"
+            "X = sp.random(200, 30, density=0.2, format='csr', random_state=0)\n"
+            "anykmeans.KMeans(3, random_state=0, n_init=1).fit(X)\n"
+            "anykmeans.MiniBatchKMeans(3, random_state=0, n_init=1).fit(X)\n"
+            "sys.exit('numba' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -512,11 +512,12 @@ def test_a_fit_adds_at_most_the_centres_and_its_rows_vectors():
     the final centres in place. Beside them, vectors of the rows and of the features."""
     import tracemalloc
 
-    from anykmeans._libraries import _fused_sparse
+    from anykmeans._libraries import _fused, _fused_sparse
     from anykmeans._lloyd import SHIFT_BLOCK
 
     n, d, k = 1000, 20_000, 40
-    X = sp.random(n, d, density=0.001, format="csr", random_state=0)
+    X = sp.random(n, d, density=0.002, format="csr", random_state=0)
+    assert X.nnz * k >= _fused.MIN_SCORES  # a pass the compiled loops take, as they are
     model = anykmeans.KMeans(k, init="random", n_init=1, max_iter=3, tol=0, random_state=0)
     model.fit(X)  # what a process loads once
     tracemalloc.start()

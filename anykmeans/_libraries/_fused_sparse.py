@@ -206,9 +206,21 @@ def compiled_loops() -> tuple[Callable[..., Any], ...] | None:
     return None if None in loops else loops
 
 
-def adds_by_labels() -> Callable[..., None] | None:
-    """:func:`add_rows_by_labels` compiled, or None where Numba is not installed."""
-    loops = compiled_loops()
+def loops_for(X: Array, n_clusters: int) -> tuple[Callable[..., Any], ...] | None:
+    """:func:`compiled_loops` for a pass over the CSR rows ``X`` against ``n_clusters``
+    centres, or None where the pass is not for them: the values are not float32 or float64,
+    or the pass has fewer than :data:`~anykmeans._libraries._fused.MIN_SCORES` products of a
+    stored value and a centre (it takes milliseconds; Numba's import and load, more: Numba
+    is not imported for it), or Numba is not installed."""
+    if X.dtype not in _fused.DTYPES or X.nnz * n_clusters < _fused.MIN_SCORES:
+        return None
+    return compiled_loops()
+
+
+def adds_by_labels(X: Array, n_clusters: int) -> Callable[..., None] | None:
+    """:func:`add_rows_by_labels` compiled, for the rows ``X`` and ``n_clusters`` clusters as
+    :func:`loops_for` says, or None."""
+    loops = loops_for(X, n_clusters)
     return None if loops is None else loops[1]
 
 
@@ -225,7 +237,7 @@ def update_by_cluster(data: PassData, labels: Array, centres: Array,
     times its reciprocal weight, and the clusters' squared shifts are added up in
     cluster order: the result depends on neither the runs nor the threads. Beside
     the centres, one index a row and a buffer a run in flight are made. Needs Numba
-    (:func:`compiled_loops` not None).
+    (:func:`loops_for` not None).
     """
     _, _, sort, update = compiled_loops()
     X, n_clusters = data.X, centres.shape[0]
@@ -263,10 +275,7 @@ def assignment(data: PassData, centres: Array, centre_columns: Array,
     (:meth:`~anykmeans._libraries._scipy.CompressedSparse.labelled_sums`).
     """
     X = data.X
-    if (X.dtype not in _fused.DTYPES or centres.dtype != X.dtype
-            or X.nnz * centres.shape[0] < _fused.MIN_SCORES):
-        return None
-    loops = compiled_loops()
+    loops = loops_for(X, centres.shape[0]) if centres.dtype == X.dtype else None
     if loops is None:
         return None
     dtype = X.dtype

@@ -409,7 +409,8 @@ class Primitives:
     """Whether a Lloyd pass leaves its cluster sums unmade (None; :meth:`labelled_sums` makes
     them where they are needed) and the run's update makes each cluster's new centre from its
     rows and writes it over the old one, ``update_by_cluster(data, labels, centres)``
-    returning the squared shift, or None where it does not (a cluster without weight): for
+    returning the squared shift, or None where it does not (a cluster without weight, rows
+    its compiled loop does not take): for
     a library whose sums would be a second dense array of the centres' size beside rows
     that are not (SciPy's sparse data, with Numba)."""
 

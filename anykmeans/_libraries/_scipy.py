@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _fused, _fused_sparse
+from . import _fused_sparse
 from ._numpy import NumPy
 from ._plan import sparse_chunk_rows
 from ._types import Array, Assignment, Namespace, PassData
@@ -245,7 +245,7 @@ class SciPySparse(CompressedSparse, NumPy):
         once where Numba is installed: the same additions in the same order as the chunks'
         (the weights multiplied in as :meth:`scale_rows` does), without index arrays or
         scaled copies to bound by chunks."""
-        add = _fused_sparse.adds_by_labels()
+        add = _fused_sparse.adds_by_labels(data.X, sums.shape[0])
         if add is None:
             return super().add_labelled_rows(data, labels, sums)
         X, w = data.X, data.weights
@@ -254,15 +254,17 @@ class SciPySparse(CompressedSparse, NumPy):
 
     @property
     def updates_by_cluster(self) -> bool:
-        """Where Numba is installed, on the CPU plan (:meth:`update_by_cluster`)."""
-        return not self.accelerator and _fused_sparse.compiled_loops() is not None
+        """On the CPU plan (:meth:`update_by_cluster`)."""
+        return not self.accelerator
 
     def update_by_cluster(self, data: PassData, labels: Array, centres: Array) -> Array | None:
         """The new centres of ``data``'s rows by ``labels``, written over ``centres`` cluster by
         cluster (:func:`~anykmeans._libraries._fused_sparse.update_by_cluster`), and the
-        squared shift (0-d); None, ``centres`` untouched, where a cluster has no weight or the
-        values are not float32 or float64."""
-        if data.X.dtype not in _fused.DTYPES:
+        squared shift (0-d); None, ``centres`` untouched, where a cluster has no weight or
+        the compiled loops do not take the rows
+        (:func:`~anykmeans._libraries._fused_sparse.loops_for`: no Numba, few values, or
+        values not float32 or float64): the run's sums are then :meth:`labelled_sums`'s."""
+        if _fused_sparse.loops_for(data.X, centres.shape[0]) is None:
             return None
         weight_sums = self.labelled_weights(data, labels, centres.shape[0])
         if not np.all(weight_sums > 0):
