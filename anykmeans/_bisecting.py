@@ -255,8 +255,8 @@ def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, ini
                                  device=device_of(mean)), n_samples, feature_means - mean, 0.0)
         leaves, node_centres, splits = [root], [root.centre], []
         for t in range(n_clusters - 1):
-            scores_ = [leaf.score for leaf in leaves]
-            position = scores_.index(max(scores_))  # the first leaf of the highest score
+            leaf_scores = [leaf.score for leaf in leaves]
+            position = leaf_scores.index(max(leaf_scores))  # the first of the highest score
             leaf = leaves[position]
             data, seeding = _leaf_data(library, X, mean, sample_weight, unit_weights, leaf,
                                        chunk_size)
