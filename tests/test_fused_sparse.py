@@ -130,6 +130,73 @@ def test_the_update_by_cluster_makes_the_sums_route_s_centres(compiled, dtype, w
                                          rel=1e-5 if dtype == np.float32 else 1e-12)
 
 
+def uneven_rows(n_rows=600, n_features=50, seed=5):
+    """CSR rows whose stored values crowd into the first tenth (as long documents among
+    short ones): even rows would give the first chunk most of the work."""
+    rng = np.random.default_rng(seed)
+    per_row = np.where(np.arange(n_rows) < n_rows // 10, 40, 2)
+    indices = np.concatenate([np.sort(rng.choice(n_features, m, replace=False))
+                              for m in per_row])
+    indptr = np.concatenate([[0], np.cumsum(per_row)])
+    return sp.csr_array((rng.random(indptr[-1]), indices, indptr), shape=(n_rows, n_features))
+
+
+@pytest.mark.parametrize("chunk_size", [None, 100, 7])
+def test_a_pass_s_chunks_share_the_work_evenly(monkeypatch, chunk_size):
+    """In order, none empty, a multiple of the usable cores, each within one row's work of
+    an even share of the stored values plus ``ROW_WORK`` a row; not the caller's thread
+    limit's."""
+    X = uneven_rows()
+    work = X.indptr + _fused_sparse.ROW_WORK * np.arange(X.shape[0] + 1)
+    for cores in (1, 2, 3):
+        monkeypatch.setattr(_fused_sparse, "usable_cores", lambda cores=cores: cores)
+        data = Data(X, np.zeros(X.shape[1]), chunk_size=chunk_size)
+        chunks = _fused_sparse.pass_chunks(data, 4)
+        bounds = [c.start for c in chunks] + [chunks[-1].stop]
+        assert bounds[0] == 0 and bounds[-1] == X.shape[0]
+        assert all(c.stop > c.start for c in chunks) and bounds == sorted(bounds)
+        planned = sum(1 for _ in data.chunks(4))
+        assert len(chunks) == -(-planned // cores) * cores
+        share, largest_row = work[-1] / len(chunks), np.max(np.diff(work))
+        assert np.all(np.abs(np.diff(work[bounds]) - share) <= largest_row)
+
+
+def test_even_cuts_leave_no_run_empty():
+    assert _fused_sparse.even_cuts(lambda i: 10 * i, 10, 5) == [0, 2, 4, 6, 8, 10]
+    assert _fused_sparse.even_cuts(lambda i: 10 * i, 3, 8) == [0, 1, 2, 3]
+    assert _fused_sparse.even_cuts(lambda i: 0 if i < 5 else 100, 5, 4) == [0, 5]
+    assert _fused_sparse.even_cuts(lambda i: [0, 90, 95, 100][i], 3, 2) == [0, 1, 3]
+
+
+def test_rows_by_label_counts_each_cluster_s_stored_values(compiled):
+    X = uneven_rows()
+    labels = np.random.default_rng(6).integers(0, 7, X.shape[0])
+    order = np.empty(X.shape[0], dtype=np.intp)
+    starts, stored = np.empty(8, dtype=np.intp), np.empty(8, dtype=np.intp)
+    _fused_sparse.compiled_loops()[2](labels, X.indptr, order, starts, stored)
+    np.testing.assert_array_equal(order, np.argsort(labels, kind="stable"))
+    np.testing.assert_array_equal(starts[1:], np.cumsum(np.bincount(labels, minlength=7)))
+    np.testing.assert_array_equal(
+        stored[1:], np.cumsum(np.bincount(labels, np.diff(X.indptr), minlength=7)))
+    assert starts[0] == stored[0] == 0
+
+
+def test_a_sparse_fit_is_the_same_bits_on_one_thread_and_two(compiled):
+    """The chunks follow the cores, not the threads the caller allows: one thread or two, the
+    same labels, centres, inertia and iterations, to the bit."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    X = uneven_rows()
+    w = np.random.default_rng(7).random(X.shape[0]) + 0.5
+    fits = []
+    for threads in (1, 2):
+        with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
+            fits.append(anykmeans.KMeans(6, n_init=2, random_state=0).fit(X, sample_weight=w))
+    one, two = fits
+    np.testing.assert_array_equal(one.labels_, two.labels_)
+    np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
+    assert (one.inertia_, one.n_iter_) == (two.inertia_, two.n_iter_)
+
+
 def test_the_update_by_cluster_leaves_a_cluster_without_weight_to_the_sums(compiled):
     X, old = problem(np.float64, tied=False)
     labels = np.arange(X.shape[0]) % 8  # cluster 8 has no row

@@ -27,6 +27,7 @@ order); ``tests/test_fused_sparse.py`` compares the two.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +35,14 @@ from typing import Any
 import numpy as np
 
 from . import _fused
+from ._threads import usable_cores
 from ._types import Array, Assignment, PassData
+
+#: A row costs a pass's loop about what this many of its stored values cost (its ``k`` scores
+#: cleared, made distances and compared, at 20 and 100 centres alike): a pass's chunks, and
+#: an update's runs of clusters, are cut where the stored values plus this much a row split
+#: evenly (docs/notes/benchmark-history.md).
+ROW_WORK = 4
 
 
 def nearest_rows(data: Array, indices: Array, indptr: Array, start: int, stop: int,
@@ -150,15 +158,20 @@ def add_rows_by_labels(data: Array, indices: Array, indptr: Array, labels: Array
             sum_columns[indices[p], label] += data[p] * w[i] if weighted else data[p]
 
 
-def rows_by_label(labels: Array, order: Array, starts: Array) -> None:
-    """Sort the rows by label, in row order within a label (a counting sort): the rows of
-    cluster ``j`` are ``order[starts[j]:starts[j + 1]]``; ``order`` (one per row) and
-    ``starts`` (one per cluster, and one) are written."""
+def rows_by_label(labels: Array, indptr: Array, order: Array, starts: Array,
+                  stored_starts: Array) -> None:
+    """Sort the CSR rows (row pointers ``indptr``) by label, in row order within a label (a
+    counting sort): the rows of cluster ``j`` are ``order[starts[j]:starts[j + 1]]``, and
+    they hold ``stored_starts[j + 1] - stored_starts[j]`` stored values; ``order`` (one per
+    row), ``starts`` and ``stored_starts`` (one per cluster, and one) are written."""
     starts[:] = 0
+    stored_starts[:] = 0
     for i in range(labels.shape[0]):
         starts[labels[i] + 1] += 1
+        stored_starts[labels[i] + 1] += indptr[i + 1] - indptr[i]
     for j in range(starts.shape[0] - 1):
         starts[j + 1] += starts[j]
+        stored_starts[j + 1] += stored_starts[j]
     filled = starts[:-1].copy()
     for i in range(labels.shape[0]):
         order[filled[labels[i]]] = i
@@ -224,26 +237,59 @@ def adds_by_labels(X: Array, n_clusters: int) -> Callable[..., None] | None:
     return None if loops is None else loops[1]
 
 
+def even_cuts(work_before: Callable[[int], int], n_items: int, n_parts: int) -> list[int]:
+    """Where ``n_items`` items, in order, split into at most ``n_parts`` runs of about equal
+    work: ``[0, ..., n_items]``, rising, no run empty. ``work_before(i)``, rising with
+    ``i``, is the work of the items before ``i`` (``work_before(n_items)`` all of it);
+    a run ends before the first item at or past each ``1 / n_parts`` of the whole."""
+    total = work_before(n_items)
+    cuts = {bisect.bisect_left(range(n_items + 1), part * total // n_parts, key=work_before)
+            for part in range(1, n_parts)}
+    return [0, *sorted(cut for cut in cuts if 0 < cut < n_items), n_items]
+
+
+def n_parts(data: PassData, n_clusters: int) -> int:
+    """How many chunks a pass over the rows of ``data`` against ``n_clusters`` centres takes:
+    as many as the plan's chunks (``data.chunks``), rounded up to a multiple of the usable
+    cores, so that each core gets as many. Counted from the cores, not from the threads a
+    caller allows (as NumPy's plan shares rows among them), so that the chunks, and the
+    order in which the pass's inertia adds up, do not depend on the caller's limits."""
+    cores = usable_cores()
+    return -(-sum(1 for _ in data.chunks(n_clusters)) // cores) * cores
+
+
+def pass_chunks(data: PassData, n_clusters: int) -> list[slice]:
+    """The chunks of a pass over the CSR rows of ``data`` (:func:`n_parts` of them), cut where
+    the work, the stored values plus :data:`ROW_WORK` a row, splits evenly: each core gets
+    an equal share, however unevenly the values are spread over the rows."""
+    indptr = data.X.indptr
+    bounds = even_cuts(lambda row: int(indptr[row]) + ROW_WORK * row, data.X.shape[0],
+                       n_parts(data, n_clusters))
+    return list(map(slice, bounds[:-1], bounds[1:]))
+
+
 def update_by_cluster(data: PassData, labels: Array, centres: Array,
                       reciprocal: Array) -> Array:
     """Overwrite ``centres`` with the new centres of the CSR rows of ``data`` (not centred)
     labelled ``labels``, cluster by cluster; return the squared shift (float64, 0-d).
 
     Every cluster must have weight: ``reciprocal`` holds one over each cluster's weight.
-    The rows are sorted by label (:func:`rows_by_label`), then the clusters, in runs
-    of about a pass chunk's rows, run on ``data``'s library's pool, each run one
-    :func:`update_clusters` with a buffer of ``n_features`` values of its own. Each
-    centre is its sum (the additions of :func:`add_rows_by_labels`, in its order)
-    times its reciprocal weight, and the clusters' squared shifts are added up in
-    cluster order: the result depends on neither the runs nor the threads. Beside
-    the centres, one index a row and a buffer a run in flight are made. Needs Numba
-    (:func:`loops_for` not None).
+    The rows are sorted by label (:func:`rows_by_label`), then the clusters, in as many
+    runs as a pass has chunks (:func:`n_parts`), of about equal work (their rows' stored
+    values, :data:`ROW_WORK` a row and ``n_features`` a cluster), run on ``data``'s
+    library's pool, each run one :func:`update_clusters` with a buffer of ``n_features``
+    values of its own. Each centre is its sum (the additions of
+    :func:`add_rows_by_labels`, in its order) times its reciprocal weight, and the
+    clusters' squared shifts are added up in cluster order: the result depends on neither
+    the runs nor the threads. Beside the centres, one index a row and a buffer a run in
+    flight are made. Needs Numba (:func:`loops_for` not None).
     """
     _, _, sort, update = compiled_loops()
     X, n_clusters = data.X, centres.shape[0]
     order = np.empty(X.shape[0], dtype=np.intp)
     starts = np.empty(n_clusters + 1, dtype=np.intp)
-    sort(labels, order, starts)
+    stored_starts = np.empty(n_clusters + 1, dtype=np.intp)
+    sort(labels, X.indptr, order, starts, stored_starts)
     w = np.empty(0, dtype=X.dtype) if data.weights is None else data.weights
     sq_shifts = np.empty(n_clusters, dtype=np.float64)
 
@@ -251,9 +297,11 @@ def update_by_cluster(data: PassData, labels: Array, centres: Array,
         update(X.data, X.indices, X.indptr, order, starts, w, reciprocal, centres.T,
                clusters.start, clusters.stop, np.empty(X.shape[1], dtype=X.dtype), sq_shifts)
 
-    rows = data.chunk_rows(n_clusters)  # a run's clusters: where the sorted rows cross a chunk
-    cuts = np.unique(np.searchsorted(starts, np.arange(rows, X.shape[0], rows)).clip(1, None))
-    bounds = [0, *cuts[cuts < n_clusters].tolist(), n_clusters]
+    def work_before(cluster: int) -> int:
+        return (int(stored_starts[cluster]) + ROW_WORK * int(starts[cluster])
+                + X.shape[1] * cluster)
+
+    bounds = even_cuts(work_before, n_clusters, n_parts(data, n_clusters))
     for _ in data.library.map_chunks(X, update_run, map(slice, bounds[:-1], bounds[1:])):
         pass
     return np.sum(sq_shifts)
@@ -271,8 +319,8 @@ def assignment(data: PassData, centres: Array, centre_columns: Array,
 
     The contract of :func:`anykmeans._primitives.assign_block`; ``centre_columns`` is
     ``centres.T`` row-major (the centres column by column). ``data``'s library runs the
-    chunks and adds the cluster sums by label after them
-    (:meth:`~anykmeans._libraries._scipy.CompressedSparse.labelled_sums`).
+    chunks (:func:`pass_chunks`: of even work) and adds the cluster sums by label after
+    them (:meth:`~anykmeans._libraries._scipy.CompressedSparse.labelled_sums`).
     """
     X = data.X
     loops = loops_for(X, centres.shape[0]) if centres.dtype == X.dtype else None
@@ -287,7 +335,7 @@ def assignment(data: PassData, centres: Array, centre_columns: Array,
                               _fused.window(dtype, X.shape[1], centre_sq_norms, tie_ulps),
                               labels, norms)
     total = None
-    for part in data.map(chunk, centres.shape[0]):
+    for part in data.library.map_chunks(X, chunk, pass_chunks(data, centres.shape[0])):
         total = part if total is None else [a + b for a, b in zip(total, part, strict=True)]
     inertia, n_changed = total
     sums, weight_sums = (data.library.labelled_sums(data, labels, centres.shape[0]) if update
