@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -99,6 +100,40 @@ def test_one_chunk_runs_in_the_calling_thread():
     assert list(run_on_pool(thread, [], 2)) == []
     pooled = list(run_on_pool(thread, [slice(0, 5), slice(5, 9)], 2))
     assert len(pooled) == 2 and threading.get_ident() not in pooled
+
+
+def test_the_calling_thread_computes_beside_the_pool():
+    """``run_with_caller``: every chunk once, the results in chunk order, the caller among
+    the threads (a single chunk on the caller alone), and a chunk's exception raised once no
+    thread computes any more."""
+    from anykmeans._libraries._threads import run_with_caller
+
+    chunks = [slice(i, i + 1) for i in range(40)]
+    threads = []
+
+    def work(rows):
+        threads.append(threading.get_ident())
+        time.sleep(0.001)
+        return rows.start
+
+    assert run_with_caller(work, iter(chunks), 2) == list(range(40))
+    assert len(threads) == 40 and threading.get_ident() in threads and len(set(threads)) == 2
+    threads.clear()
+    assert run_with_caller(work, chunks[:1], 2) == [0] and threads == [threading.get_ident()]
+    assert run_with_caller(work, [], 2) == []
+    done = []
+
+    def fails(rows):
+        if rows.start == 3:
+            raise KeyError(3)
+        time.sleep(0.001)
+        done.append(rows.start)
+
+    with pytest.raises(KeyError):
+        run_with_caller(fails, chunks, 2)
+    count = len(done)
+    time.sleep(0.01)
+    assert len(done) == count < 39  # stopped early, nothing after the raise
 
 
 def test_threaded_numpy_chunks_give_the_serial_answer_bit_for_bit(monkeypatch):

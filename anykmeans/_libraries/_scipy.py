@@ -227,6 +227,7 @@ class SciPySparse(CompressedSparse, NumPy):
     name = "scipy"
     install = "pip install scipy"
     sparse_types = "scipy.sparse"
+    caller_computes = True
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,

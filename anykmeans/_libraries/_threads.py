@@ -61,6 +61,49 @@ def run_on_pool(function: Callable[[slice], T], chunks: Iterable[slice],
             future.cancel()
 
 
+def run_with_caller(function: Callable[[slice], T], chunks: Iterable[slice],
+                    workers: int) -> list[T]:
+    """``function(chunk)`` for every chunk on up to ``workers`` threads, the calling thread one
+    of them, the results in chunk order.
+
+    Each thread takes the next chunk not yet taken as it comes free; the caller computes
+    rather than waits for the pool, so that a pass of one chunk per core wakes one thread
+    fewer (and a single chunk none). The results are held until the last chunk is done:
+    for passes whose chunks' results are small, or together the size of the rows. A
+    chunk's exception stops the taking of chunks, and is raised once every thread has
+    stopped.
+    """
+    chunks = list(chunks)
+    results: list = [None] * len(chunks)
+    taken = iter(range(len(chunks)))
+    lock = threading.Lock()
+    failed = False
+
+    def take() -> None:
+        nonlocal failed
+        while True:
+            with lock:
+                index = None if failed else next(taken, None)
+            if index is None:
+                return
+            try:
+                results[index] = function(chunks[index])
+            except BaseException:
+                failed = True
+                raise
+
+    helpers = [_thread_pool(workers).submit(take)
+               for _ in range(min(workers, len(chunks)) - 1)]
+    try:
+        take()
+    finally:
+        for helper in helpers:  # every thread stopped (a failed chunk stops the others)
+            helper.exception()
+    for helper in helpers:
+        helper.result()
+    return results
+
+
 @functools.cache
 def _thread_pool(workers: int) -> ThreadPoolExecutor:
     """The process's pool of ``workers`` threads for :func:`run_on_pool`.
