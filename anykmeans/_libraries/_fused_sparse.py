@@ -2,17 +2,19 @@
 in one compiled loop.
 
 With Numba installed, a pass over SciPy CSR rows runs chunk by chunk on the
-NumPy plan's pool, each chunk one compiled loop (:func:`nearest_rows`) over
-its rows: a row's stored values times the centres' columns they name (the
-centres laid out column by column, so that a value meets ``k`` consecutive
-numbers), the ``k`` scores then compared, the row's label, squared norm and
-distance written, as scikit-learn's sparse Lloyd loop does. Nothing of the
-chunk's size is made beyond its labels: no score block, no tie-test masks, no
-index arrays of its stored values. A Lloyd pass makes no sums: the run's update
-sorts the rows by label and makes each cluster's new centre from its rows, over
-its old one (:func:`update_by_cluster`); where the sums are needed (a cluster
-without weight to relocate), they are added by label after the pass, in row
-order, into one ``k x d`` array
+NumPy plan's threads, the calling thread one of them, the chunks of even work
+(:func:`pass_chunks`: text's rows hold very different numbers of values), as
+many per core, each chunk one compiled loop (:func:`nearest_rows`) over its
+rows: a row's stored values times the centres' columns they name (the centres
+laid out column by column, so that a value meets ``k`` consecutive numbers),
+the ``k`` scores then compared, the row's label, squared norm and distance
+written, as scikit-learn's sparse Lloyd loop does. Nothing of the chunk's size
+is made beyond its labels: no score block, no tie-test masks, no index arrays
+of its stored values. A Lloyd pass makes no sums: the run's update sorts the
+rows by label and makes each cluster's new centre from its rows, over its old
+one (:func:`update_by_cluster`); where the sums are needed (a cluster without
+weight to relocate), they are added by label after the pass, in row order,
+into one ``k x d`` array
 (:meth:`~anykmeans._libraries._scipy.CompressedSparse.labelled_sums`, by
 :func:`add_rows_by_labels`): the same additions in the same order.
 
@@ -277,7 +279,7 @@ def update_by_cluster(data: PassData, labels: Array, centres: Array,
     The rows are sorted by label (:func:`rows_by_label`), then the clusters, in as many
     runs as a pass has chunks (:func:`n_parts`), of about equal work (their rows' stored
     values, :data:`ROW_WORK` a row and ``n_features`` a cluster), run on ``data``'s
-    library's pool, each run one :func:`update_clusters` with a buffer of ``n_features``
+    library's threads, each run one :func:`update_clusters` with a buffer of ``n_features``
     values of its own. Each centre is its sum (the additions of
     :func:`add_rows_by_labels`, in its order) times its reciprocal weight, and the
     clusters' squared shifts are added up in cluster order: the result depends on neither
