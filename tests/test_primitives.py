@@ -136,6 +136,23 @@ def test_the_calling_thread_computes_beside_the_pool():
     assert len(done) == count < 39  # stopped early, nothing after the raise
 
 
+def test_the_calling_thread_waits_for_no_pool_thread_that_has_not_started():
+    """The pool's threads all busy: the caller computes every chunk and returns without
+    waiting for them."""
+    from anykmeans._libraries._threads import _thread_pool, run_with_caller
+
+    release = threading.Event()
+    busy = [_thread_pool(2).submit(release.wait, 10) for _ in range(2)]
+    try:
+        start = time.perf_counter()
+        assert run_with_caller(lambda rows: rows.start, [slice(0, 1), slice(1, 2)], 2) == [0, 1]
+        assert time.perf_counter() - start < 5
+    finally:
+        release.set()
+        for future in busy:
+            future.result()
+
+
 def test_threaded_numpy_chunks_give_the_serial_answer_bit_for_bit(monkeypatch):
     pytest.importorskip("threadpoolctl")
     from anykmeans._libraries import _numpy

@@ -68,7 +68,9 @@ def run_with_caller(function: Callable[[slice], T], chunks: Iterable[slice],
 
     Each thread takes the next chunk not yet taken as it comes free; the caller computes
     rather than waits for the pool, so that a pass of one chunk per core wakes one thread
-    fewer (and a single chunk none). The results are held until the last chunk is done:
+    fewer (and a single chunk none), and waits for no pool thread that has not started by
+    the time the caller runs out of chunks (on a busy machine, the caller then computes
+    them all). The results are held until the last chunk is done:
     for passes whose chunks' results are small, or together the size of the rows. A
     chunk's exception stops the taking of chunks, and is raised once every thread has
     stopped.
@@ -97,10 +99,12 @@ def run_with_caller(function: Callable[[slice], T], chunks: Iterable[slice],
     try:
         take()
     finally:
-        for helper in helpers:  # every thread stopped (a failed chunk stops the others)
-            helper.exception()
+        for helper in helpers:  # a helper not yet started (no core for it) is not waited for
+            if not helper.cancel():
+                helper.exception()  # one that started has stopped (a failed chunk stops all)
     for helper in helpers:
-        helper.result()
+        if not helper.cancelled():
+            helper.result()
     return results
 
 
