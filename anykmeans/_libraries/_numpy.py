@@ -4,7 +4,8 @@ NumPy computes each operation on one core; with ``threadpoolctl`` installed,
 a pass runs its chunks on a pool of one thread per core with BLAS limited to
 one thread each, as scikit-learn runs its Lloyd loop. The fast primitives
 are NumPy's own: ``einsum`` row norms (scikit-learn's rounding), a sorted
-segment sum, ``bincount`` counts, and feature-major narrow chunks.
+segment sum (``bincount`` by feature for narrow chunks' float64 sums),
+``bincount`` counts, and feature-major narrow chunks.
 """
 
 from __future__ import annotations
