@@ -68,15 +68,18 @@ def exactly_nearest(library: Library, xp: Namespace, x: Array, centres: Array,
     The squared distances and norms are sums of squares in float64 where the device has
     it (the differences and squares of float32 values are then exact), otherwise of
     differences squared as unevaluated sums ``hi + lo`` of two values of ``x``'s dtype
-    (error-free differences and products, compensated additions), rounded to one.
-    Features are added in one fixed order (:func:`~anykmeans._libraries._pairs.halving_sum`),
-    and everything else is elementwise: every library computes the same bits. The
-    distances and both norms are added up as the rows of one array where they share a
-    dtype (each row's sum is its own: the same bits as one sum each, in fewer operations).
+    (error-free differences and products, compensated additions), whose gaps to the least
+    (differences of the highs, exact where they are near, plus those of the lows) are what
+    the tie slack is compared with. Features are added in one fixed order
+    (:func:`~anykmeans._libraries._pairs.halving_sum`), and everything else is elementwise:
+    every library computes the same bits. The distances and both norms are added up as the
+    rows of one array where they share a dtype (each row's sum is its own: the same bits as
+    one sum each, in fewer operations).
     """
     m, n_rows = candidates.shape
     shape, eps = (m * n_rows, x.shape[1]), xp.finfo(x.dtype).eps
     chosen = library.take(xp, centres, xp.reshape(candidates, (-1,)))
+    lows = None  # the distances' low parts, where they are pairs
     if has_float64(xp, array_api_compat.device(x)):
         x, chosen = xp.astype(x, xp.float64), xp.astype(chosen, xp.float64)
         values = xp.concat([xp.reshape(x[None, ...] - xp.reshape(chosen, (m, *x.shape)), shape),
@@ -88,7 +91,8 @@ def exactly_nearest(library: Library, xp: Namespace, x: Array, centres: Array,
                                               sums[shape[0] + n_rows:])
     else:
         high, low = _two_float_squares(xp, x[None, ...], xp.reshape(chosen, (m, *x.shape)))
-        distances, _ = halving_sum(xp, (xp.reshape(high, shape), xp.reshape(low, shape)))
+        distances, lows = halving_sum(xp, (xp.reshape(high, shape), xp.reshape(low, shape)))
+        lows = xp.reshape(lows, (m, n_rows))
         values = xp.concat([x, chosen])
         norms, _ = halving_sum(xp, (values * values, None))
         row_norms, centre_norms = norms[:n_rows], norms[n_rows:]
@@ -102,7 +106,12 @@ def exactly_nearest(library: Library, xp: Namespace, x: Array, centres: Array,
     nearest = xp.min(distances, axis=0)
     roots = xp.sqrt(xp.stack([nearest, row_norms, xp.max(centre_norms, axis=0)]))
     slack = tie_ulps * eps * roots[0, :] * (roots[1, :] + roots[2, :])
-    tied = distances <= (nearest + slack)[None, :]
+    if lows is None:
+        tied = distances <= (nearest + slack)[None, :]
+    else:  # gaps to the least pair from exact differences of the highs, not rounded sums
+        infinity = xp.full((), xp.inf, dtype=lows.dtype, device=array_api_compat.device(x))
+        least_low = xp.min(xp.where(distances == nearest[None, :], lows, infinity), axis=0)
+        tied = (distances - nearest[None, :]) + (lows - least_low[None, :]) <= slack[None, :]
     last = xp.full((), centres.shape[0] - 1, dtype=candidates.dtype,
                    device=array_api_compat.device(candidates))
     return xp.min(xp.where(tied, candidates, last), axis=0)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans._exact import close_call_bound, sq_distances_by_differences
+from anykmeans._exact import close_call_bound, exactly_nearest, sq_distances_by_differences
 from anykmeans._kmeans_plusplus import kmeans_plusplus_indices
 from anykmeans._libraries import PLAN_VARIABLE, _fused, _ops, library_of
 from anykmeans._namespace import array_namespace
@@ -135,6 +135,35 @@ def test_the_accelerator_plan_gives_numpys_lloyd_run(monkeypatch):
     model = anykmeans.KMeans(32, init=torch.asarray(init), n_init=1).fit(torch.asarray(X))
     np.testing.assert_array_equal(host(model.labels_), expected.labels_)
     assert model.n_iter_ == expected.n_iter_
+
+
+def test_ties_without_float64_are_float64s(without_float64):
+    """Rows whose two candidates' distances differ by about the tie slack: tied or not as by
+    float64 distances, where rounded float32 distances and threshold decide some otherwise."""
+    rng = np.random.default_rng(6)
+    n, d = 4000, 8
+    centres = np.zeros((2, d), dtype=np.float32)
+    centres[1, 0] = 0.5
+    X = rng.uniform(-3, 3, (n, d)).astype(np.float32)
+    X[:, 0] = 0.25  # equidistant: |x - c_1|^2 - |x - c_0|^2 = 0.25 - x_0
+    x = X.astype(np.float64)
+    slack = (TIE_ULPS * np.finfo(np.float32).eps * np.sqrt((x * x).sum(1))
+             * (np.sqrt((x * x).sum(1)) + 0.5))
+    X[:, 0] = (0.25 - slack * rng.uniform(0.98, 1.02, n) * rng.choice([-1, 1], n))
+    x = X.astype(np.float64)
+    distances = ((x[None, :, :] - centres[:, None, :].astype(np.float64)) ** 2).sum(axis=2)
+    candidates = np.stack([np.zeros(n), np.ones(n)]).astype(np.int64)
+    expected = exactly_nearest(library_of(X), np, X, centres, candidates, None, TIE_ULPS)
+    rounded = distances.astype(np.float32)
+    least = rounded.min(0)
+    slack32 = (TIE_ULPS * np.finfo(np.float32).eps * np.sqrt(least)
+               * (np.sqrt((X * X).sum(1)) + np.float32(0.5))).astype(np.float32)
+    by_rounding = np.where(rounded[0] <= least + slack32, 0, 1)
+    assert np.any(by_rounding != expected)
+    got = exactly_nearest(library_of(without_float64(X)), array_namespace(without_float64(X)),
+                          without_float64(X), without_float64(centres),
+                          without_float64(candidates), None, TIE_ULPS)
+    np.testing.assert_array_equal(host(got), expected)
 
 
 @pytest.mark.parametrize("case", FLOAT32, ids=lambda c: c.id)
