@@ -13,11 +13,9 @@ mirrors :func:`exactly_nearest`.
 
 from __future__ import annotations
 
-import math
-
 import array_api_compat
 
-from ._libraries import Array, Library, Namespace, has_float64
+from ._libraries import Array, Library, Namespace, fast_two_sum, halving_sum, has_float64, split
 
 __all__ = ["close_call_bound", "exactly_nearest", "sq_distances_by_differences"]
 
@@ -70,29 +68,33 @@ def exactly_nearest(library: Library, xp: Namespace, x: Array, centres: Array,
     The squared distances and norms are sums of squares in float64 where the device has
     it (the differences and squares of float32 values are then exact), otherwise of
     differences squared as unevaluated sums ``hi + lo`` of two values of ``x``'s dtype
-    (error-free differences and products, compensated additions), rounded to one.
-    Features are added in one fixed order (:func:`_halving_sum`), and everything else is
-    elementwise: every library computes the same bits. The distances and both norms are
-    added up as the rows of one array where they share a dtype (each row's sum is its
-    own: the same bits as one sum each, in fewer operations).
+    (error-free differences and products, compensated additions), whose gaps to the least
+    (differences of the highs, exact where they are near, plus those of the lows) are what
+    the tie slack is compared with. Features are added in one fixed order
+    (:func:`~anykmeans._libraries._pairs.halving_sum`), and everything else is elementwise:
+    every library computes the same bits. The distances and both norms are added up as the
+    rows of one array where they share a dtype (each row's sum is its own: the same bits as
+    one sum each, in fewer operations).
     """
     m, n_rows = candidates.shape
     shape, eps = (m * n_rows, x.shape[1]), xp.finfo(x.dtype).eps
     chosen = library.take(xp, centres, xp.reshape(candidates, (-1,)))
+    lows = None  # the distances' low parts, where they are pairs
     if has_float64(xp, array_api_compat.device(x)):
         x, chosen = xp.astype(x, xp.float64), xp.astype(chosen, xp.float64)
         values = xp.concat([xp.reshape(x[None, ...] - xp.reshape(chosen, (m, *x.shape)), shape),
                             x, chosen])
         values *= values  # our own array: in place (or rebound, where immutable)
-        sums, _ = _halving_sum(xp, (values, None))
+        sums, _ = halving_sum(xp, (values, None))
         distances, row_norms, centre_norms = (sums[:shape[0]],
                                               sums[shape[0]:shape[0] + n_rows],
                                               sums[shape[0] + n_rows:])
     else:
         high, low = _two_float_squares(xp, x[None, ...], xp.reshape(chosen, (m, *x.shape)))
-        distances, _ = _halving_sum(xp, (xp.reshape(high, shape), xp.reshape(low, shape)))
+        distances, lows = halving_sum(xp, (xp.reshape(high, shape), xp.reshape(low, shape)))
+        lows = xp.reshape(lows, (m, n_rows))
         values = xp.concat([x, chosen])
-        norms, _ = _halving_sum(xp, (values * values, None))
+        norms, _ = halving_sum(xp, (values * values, None))
         row_norms, centre_norms = norms[:n_rows], norms[n_rows:]
     distances = xp.reshape(distances, (m, n_rows))
     centre_norms = xp.reshape(centre_norms, (m, n_rows))
@@ -104,7 +106,12 @@ def exactly_nearest(library: Library, xp: Namespace, x: Array, centres: Array,
     nearest = xp.min(distances, axis=0)
     roots = xp.sqrt(xp.stack([nearest, row_norms, xp.max(centre_norms, axis=0)]))
     slack = tie_ulps * eps * roots[0, :] * (roots[1, :] + roots[2, :])
-    tied = distances <= (nearest + slack)[None, :]
+    if lows is None:
+        tied = distances <= (nearest + slack)[None, :]
+    else:  # gaps to the least pair from exact differences of the highs, not rounded sums
+        infinity = xp.full((), xp.inf, dtype=lows.dtype, device=array_api_compat.device(x))
+        least_low = xp.min(xp.where(distances == nearest[None, :], lows, infinity), axis=0)
+        tied = (distances - nearest[None, :]) + (lows - least_low[None, :]) <= slack[None, :]
     last = xp.full((), centres.shape[0] - 1, dtype=candidates.dtype,
                    device=array_api_compat.device(candidates))
     return xp.min(xp.where(tied, candidates, last), axis=0)
@@ -116,10 +123,10 @@ def sq_distances_by_differences(xp: Namespace, points: Array, x: Array) -> Array
 
     Every difference and square is rounded once (elementwise, which every library
     rounds correctly) and the features are added in one fixed order
-    (:func:`_halving_sum`): the result is within ``(log2(n_features) + 2)`` units
-    in the last place of the distance itself, not of ``|x| |p|`` as one from a
-    matrix product, whose rounding is the library's. It makes ``n_points x n_rows x
-    n_features`` values.
+    (:func:`~anykmeans._libraries._pairs.halving_sum`): the result is within
+    ``(log2(n_features) + 2)`` units in the last place of the distance itself, not of
+    ``|x| |p|`` as one from a matrix product, whose rounding is the library's. It makes
+    ``n_points x n_rows x n_features`` values.
 
     Parameters
     ----------
@@ -129,7 +136,7 @@ def sq_distances_by_differences(xp: Namespace, points: Array, x: Array) -> Array
     (n_points, n_features), n_rows = points.shape, x.shape[0]
     values = x[None, :, :] - points[:, None, :]
     values *= values  # our own array: in place (or rebound, where immutable)
-    sums, _ = _halving_sum(xp, (xp.reshape(values, (n_points * n_rows, n_features)), None))
+    sums, _ = halving_sum(xp, (xp.reshape(values, (n_points * n_rows, n_features)), None))
     return xp.reshape(sums, (n_points, n_rows))
 
 
@@ -141,50 +148,7 @@ def _two_float_squares(xp: Namespace, x: Array, c: Array) -> tuple[Array, Array]
     back = difference - x
     error = (x - (difference - back)) + (-c - back)  # exactly x - c - difference
     square = difference * difference
-    high, low = _split(xp, difference)
+    high, low = split(xp, difference)
     square_error = ((high * high - square) + 2 * high * low) + low * low
-    return _fast_two_sum(square, square_error + 2 * difference * error)
+    return fast_two_sum(square, square_error + 2 * difference * error)
 
-
-def _split(xp: Namespace, a: Array) -> tuple[Array, Array]:
-    """``a`` as ``high + low``, exactly, each with half of the dtype's significand
-    (Veltkamp)."""
-    bits = 2 - math.frexp(xp.finfo(a.dtype).eps)[1]  # significand bits, the hidden one too
-    scaled = (2.0 ** -(-bits // 2) + 1) * a
-    high = scaled - (scaled - a)
-    return high, a - high
-
-
-def _fast_two_sum(a: Array, b: Array) -> tuple[Array, Array]:
-    """``a + b`` as ``hi + lo`` exactly, for ``|a| >= |b|`` (Dekker)."""
-    total = a + b
-    return total, b - (total - a)
-
-
-def _two_float_add(a: tuple[Array, Array], b: tuple[Array, Array]) -> tuple[Array, Array]:
-    """The sum of two ``hi + lo`` pairs as one, renormalised (Knuth's two-sum on the
-    highs)."""
-    total = a[0] + b[0]
-    back = total - a[0]
-    error = (a[0] - (total - back)) + (b[0] - back)
-    return _fast_two_sum(total, error + (a[1] + b[1]))
-
-
-def _halving_sum(xp: Namespace,
-                 values: tuple[Array, Array | None]) -> tuple[Array, Array | None]:
-    """Sums along axis 1 of ``values`` (an array, or ``hi + lo`` pairs with ``lo`` not
-    None), in one fixed order whatever the library: the first half of the columns added
-    to the second, the odd one out kept last, until one column is left."""
-    high, low = values
-    while high.shape[1] > 1:
-        half, odd = high.shape[1] // 2, high.shape[1] % 2
-        if low is None:
-            parts = (high[:, :half] + high[:, half:2 * half], None)
-        else:
-            parts = _two_float_add((high[:, :half], low[:, :half]),
-                                   (high[:, half:2 * half], low[:, half:2 * half]))
-        if odd:
-            parts = tuple(None if p is None else xp.concat([p, v[:, 2 * half:]], axis=1)
-                          for p, v in zip(parts, (high, low), strict=True))
-        high, low = parts
-    return high[:, 0], None if low is None else low[:, 0]

@@ -32,6 +32,8 @@ from ._libraries import (
     first_true,
     first_true_and_count,
     library_of,
+    sums_added,
+    sums_rounded,
 )
 from ._namespace import array_namespace, device_of, index_dtype, to_host
 
@@ -410,9 +412,12 @@ def assign_block(data: Data, centres: Array, *, update: bool = False,
     for part in data.map(assign_chunk, centres.shape[0]):
         labels.append(part.labels)
         norms.append(part.x_sq_norms)
-        total = part if total is None else total.plus(part)
+        total = part if total is None else total.plus(part, sums_added)
     total = total._replace(labels=xp.concat(labels),
                            x_sq_norms=xp.concat(norms) if x_sq_norms is None else x_sq_norms)
+    if update and not by_labels:  # pairs (a device without float64) rounded once
+        total = total._replace(sums=sums_rounded(total.sums),
+                               weight_sums=sums_rounded(total.weight_sums))
     if by_labels:
         sums, weight_sums = library.labelled_sums(data, total.labels, centres.shape[0])
         total = total._replace(sums=sums, weight_sums=weight_sums)

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans._exact import close_call_bound, sq_distances_by_differences
+from anykmeans._exact import close_call_bound, exactly_nearest, sq_distances_by_differences
 from anykmeans._kmeans_plusplus import kmeans_plusplus_indices
-from anykmeans._libraries import PLAN_VARIABLE, _fused, library_of
+from anykmeans._libraries import PLAN_VARIABLE, _fused, _ops, library_of
 from anykmeans._namespace import array_namespace
 from anykmeans._primitives import TIE_ULPS, Data, assign, nearest
 from tests.conftest import CASES, Case, host
@@ -35,24 +35,6 @@ def _float32_cases() -> list:
 
 
 FLOAT32 = _float32_cases()
-
-#: Without float64, Lloyd's cluster sums are float32 one-hot products (not compensated):
-#: from NumPy's seeds (the same: :func:`test_same_seeds_as_numpy`), the centres differ from
-#: NumPy's by a few units in the last place after the first iteration, and 2 labels by the
-#: third (issue 23, item 7).
-SUMS_PART = pytest.mark.xfail(reason="Lloyd's cluster sums in float32 without float64",
-                              strict=True)
-
-
-
-def _with_sums_part(params: list) -> list:
-    """``params`` with the cases known to part from NumPy marked (:data:`SUMS_PART`)."""
-    def marks(case: Case) -> list:
-        return [SUMS_PART] if case.backend.device == "no_float64" else []
-
-    return [pytest.param(*p.values, id=p.id, marks=[*p.marks, *marks(p.values[0])])
-            for p in params]
-
 
 def near_a_common_point(n: int, k: int, d: int = 16, seed: int = 0):
     """Rows around ``k / 2`` points 1000 from the origin (not centred), and ``k`` centres: each
@@ -155,6 +137,35 @@ def test_the_accelerator_plan_gives_numpys_lloyd_run(monkeypatch):
     assert model.n_iter_ == expected.n_iter_
 
 
+def test_ties_without_float64_are_float64s(without_float64):
+    """Rows whose two candidates' distances differ by about the tie slack: tied or not as by
+    float64 distances, where rounded float32 distances and threshold decide some otherwise."""
+    rng = np.random.default_rng(6)
+    n, d = 4000, 8
+    centres = np.zeros((2, d), dtype=np.float32)
+    centres[1, 0] = 0.5
+    X = rng.uniform(-3, 3, (n, d)).astype(np.float32)
+    X[:, 0] = 0.25  # equidistant: |x - c_1|^2 - |x - c_0|^2 = 0.25 - x_0
+    x = X.astype(np.float64)
+    slack = (TIE_ULPS * np.finfo(np.float32).eps * np.sqrt((x * x).sum(1))
+             * (np.sqrt((x * x).sum(1)) + 0.5))
+    X[:, 0] = (0.25 - slack * rng.uniform(0.98, 1.02, n) * rng.choice([-1, 1], n))
+    x = X.astype(np.float64)
+    distances = ((x[None, :, :] - centres[:, None, :].astype(np.float64)) ** 2).sum(axis=2)
+    candidates = np.stack([np.zeros(n), np.ones(n)]).astype(np.int64)
+    expected = exactly_nearest(library_of(X), np, X, centres, candidates, None, TIE_ULPS)
+    rounded = distances.astype(np.float32)
+    least = rounded.min(0)
+    slack32 = (TIE_ULPS * np.finfo(np.float32).eps * np.sqrt(least)
+               * (np.sqrt((X * X).sum(1)) + np.float32(0.5))).astype(np.float32)
+    by_rounding = np.where(rounded[0] <= least + slack32, 0, 1)
+    assert np.any(by_rounding != expected)
+    got = exactly_nearest(library_of(without_float64(X)), array_namespace(without_float64(X)),
+                          without_float64(X), without_float64(centres),
+                          without_float64(candidates), None, TIE_ULPS)
+    np.testing.assert_array_equal(host(got), expected)
+
+
 @pytest.mark.parametrize("case", FLOAT32, ids=lambda c: c.id)
 def test_sq_distances_by_differences_are_the_same_bits_everywhere(case):
     """Rows near their points, far from the origin (a float32 product's rounding, about
@@ -201,7 +212,7 @@ def numpy_fit():
     return anykmeans.KMeans(32, random_state=0).fit(groups_of_blobs())
 
 
-@pytest.mark.parametrize("case", _with_sums_part(FLOAT32), ids=lambda c: c.id)
+@pytest.mark.parametrize("case", FLOAT32, ids=lambda c: c.id)
 def test_same_labels_and_n_iter_as_numpy(case, numpy_fit):
     model = anykmeans.KMeans(32, random_state=0).fit(case.asarray(groups_of_blobs()))
     np.testing.assert_array_equal(host(model.labels_), numpy_fit.labels_)
@@ -236,10 +247,76 @@ def test_jax_without_x64_same_as_numpy(numpy_fit):
     try:
         model = anykmeans.KMeans(32, random_state=0).fit(jnp.asarray(groups_of_blobs()))
         labels, n_iter = np.asarray(model.labels_), model.n_iter_
+        centres = np.asarray(model.cluster_centers_)
     finally:
         jax.config.update("jax_enable_x64", enabled)
     np.testing.assert_array_equal(labels, numpy_fit.labels_)
     assert n_iter == numpy_fit.n_iter_
+    np.testing.assert_array_equal(centres, numpy_fit.cluster_centers_)
+
+
+@pytest.fixture(params=["array_api_strict:no_float64",
+                        pytest.param("jax:x64-off", marks=pytest.mark.slow)])
+def without_float64(request):
+    """A library and device without float64: its ``asarray`` of NumPy arrays (JAX with
+    ``jax_enable_x64`` off while the test runs)."""
+    if request.param.startswith("jax"):
+        jax = pytest.importorskip("jax")
+        enabled = jax.config.jax_enable_x64
+        jax.config.update("jax_enable_x64", False)
+        try:
+            yield jax.numpy.asarray
+        finally:
+            jax.config.update("jax_enable_x64", enabled)
+    else:
+        xps = pytest.importorskip("array_api_strict")
+        yield lambda a: xps.asarray(a, device=xps.Device("no_float64"))
+
+
+def spread_rows(n: int, d: int, seed: int = 3) -> np.ndarray:
+    """float32 rows of magnitudes from 1e-3 to 1e4 about an offset: sums of a few thousand
+    of them in float32 round otherwise than in float64."""
+    rng = np.random.default_rng(seed)
+    scale = 10.0 ** rng.uniform(-3, 4, size=(n, 1))
+    return (rng.standard_normal((n, d)) * scale + rng.uniform(-50, 50, d)).astype(np.float32)
+
+
+def test_cluster_sums_without_float64_are_numpys(without_float64):
+    """A pass's cluster sums and weight sums on a device without float64 (in chunks, under
+    JAX's compiler) are NumPy's float64 sums rounded once, where float32 sums are not."""
+    asarray = without_float64
+    X = spread_rows(5003, 9)
+    rng = np.random.default_rng(4)
+    weights = rng.uniform(0.5, 2.0, len(X)).astype(np.float32)
+    centres = X[rng.choice(len(X), 6, replace=False)]
+    step = assign(Data(asarray(X), asarray(np.zeros(9, dtype=np.float32)), asarray(weights),
+                       chunk_size=1700), asarray(centres), update=True)
+    labels = host(step.labels)
+    weighted = X * weights[:, None]  # the pass's rows, weighted in float32
+
+    def sums(values: np.ndarray, dtype) -> np.ndarray:
+        out = np.zeros((6, *values.shape[1:]), dtype=dtype)
+        np.add.at(out, labels, values.astype(dtype))
+        return out.astype(np.float32)
+
+    expected = sums(weighted, np.float64), sums(weights, np.float64)
+    for got, wanted, plain in zip((step.sums, step.weight_sums), expected,
+                                  (sums(weighted, np.float32), sums(weights, np.float32)),
+                                  strict=True):
+        np.testing.assert_array_equal(host(got), wanted)
+        assert np.any(plain != wanted)
+
+
+def test_feature_means_without_float64_are_numpys(without_float64, monkeypatch):
+    """The centring offset on a device without float64 is NumPy's float64 mean rounded once
+    (over more rows than one of its pairwise sums takes), where float32's mean is not."""
+    monkeypatch.setattr(_ops, "MEAN_ROWS", 4096)
+    X = spread_rows(3 * 4096 + 1001, 5)
+    x = without_float64(X)
+    means = host(library_of(x).feature_means(array_namespace(x), x))
+    expected = (X.sum(axis=0, dtype=np.float64) / len(X)).astype(np.float32)
+    np.testing.assert_array_equal(means, expected)
+    assert np.any(X.mean(axis=0) != expected)
 
 
 def test_float64_support_follows_jax_x64():

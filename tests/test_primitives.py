@@ -189,6 +189,24 @@ def test_numpy_segment_sum_every_path_equals_scatter_add(order, n_rows, width):
         np.testing.assert_array_equal(ours[5], 0)
 
 
+@pytest.mark.parametrize("n_rows", [300, 40_000])
+def test_numpy_feature_major_float32_rows_summed_in_float64_are_the_sorted_route_s_bits(n_rows):
+    # Feature-major float32 rows added up in float64 take bincount per feature, row-major
+    # ones the sorted reduceat: the same additions in the same order, so the same bits (the
+    # sums of a narrow chunk do not depend on its layout; 40 000 rows: segments longer than
+    # reduceat's cast buffer), empty segments zero.
+    rng = np.random.default_rng(4)
+    values = rng.standard_normal((n_rows, 5)).astype(np.float32) * 1e3
+    ids = rng.integers(0, 5, size=n_rows)
+    ids[ids == 3] = 4
+    ns = array_namespace(values)
+    by_features = NumPy().segment_sum(ns, np.asfortranarray(values), ids, 5, np.float64)
+    by_rows = NumPy().segment_sum(ns, np.ascontiguousarray(values), ids, 5, np.float64)
+    assert by_features.dtype == np.float64
+    np.testing.assert_array_equal(by_features, by_rows)
+    np.testing.assert_array_equal(by_features[3], 0)
+
+
 def test_narrow_numpy_chunks_are_feature_major_and_equal_the_plain_difference():
     X = np.random.default_rng(2).standard_normal((40, FEATURE_MAJOR_MAX_FEATURES))
     mean = X.mean(axis=0)

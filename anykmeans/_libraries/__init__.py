@@ -24,7 +24,8 @@ from ._dask import Dask
 from ._devices import Backend, unusable
 from ._jax import Jax
 from ._numpy import NumPy
-from ._ops import first_true, first_true_and_count, has_float64
+from ._ops import first_true, first_true_and_count, has_float64, sums_added, sums_rounded
+from ._pairs import fast_two_sum, halving_sum, split
 from ._plan import PLAN_VARIABLE, forced_plan
 from ._scipy import SciPySparse
 from ._strict import ArrayApiStrict
@@ -41,13 +42,18 @@ __all__ = [
     "Library",
     "Namespace",
     "PassData",
+    "fast_two_sum",
     "first_true",
     "first_true_and_count",
+    "halving_sum",
     "has_float64",
     "is_sparse",
     "library_named",
     "library_of",
     "like_for",
+    "split",
+    "sums_added",
+    "sums_rounded",
     "unusable",
 ]
 

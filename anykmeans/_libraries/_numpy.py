@@ -4,7 +4,8 @@ NumPy computes each operation on one core; with ``threadpoolctl`` installed,
 a pass runs its chunks on a pool of one thread per core with BLAS limited to
 one thread each, as scikit-learn runs its Lloyd loop. The fast primitives
 are NumPy's own: ``einsum`` row norms (scikit-learn's rounding), a sorted
-segment sum, ``bincount`` counts, and feature-major narrow chunks.
+segment sum (``bincount`` by feature for narrow chunks' float64 sums),
+``bincount`` counts, and feature-major narrow chunks.
 """
 
 from __future__ import annotations
@@ -268,12 +269,25 @@ class NumPy(Library):
         complex addition adds the real and the imaginary parts on their own, so
         the sums are the same real additions. A wider ``dtype`` is the additions' own
         (``reduceat``'s), with no wider copy of the rows.
+
+        Feature-major rows (narrow chunks: :meth:`centred_rows`) are gathered and added
+        feature by feature; those summed in float64, wider than they are, take
+        ``bincount`` instead, on each feature's contiguous column: the same additions
+        (in float64, in row order, as the buffered ``reduceat`` of the sorted rows makes
+        them), without the sort and the gather.
         """
         dtype = values.dtype if dtype is None else np.dtype(dtype)
         if values.ndim == 1:
             return np.bincount(segment_ids, weights=values,
                                minlength=n_segments).astype(dtype)
         n_rows, width = values.shape
+        feature_major = values.flags.f_contiguous and not values.flags.c_contiguous
+        if feature_major and values.dtype != dtype == np.float64:
+            out = np.empty((n_segments, width), dtype=dtype)
+            for feature in range(width):
+                out[:, feature] = np.bincount(segment_ids, weights=values[:, feature],
+                                              minlength=n_segments)
+            return out
         if n_rows < SORT_MIN_ROWS_PER_SEGMENT * n_segments:
             out = np.zeros(n_segments * width, dtype=dtype)
             flat_ids = (segment_ids[:, None] * width + np.arange(width)).ravel()
@@ -288,8 +302,7 @@ class NumPy(Library):
         present = bounds[:-1] < bounds[1:]
         starts = bounds[:-1][present]
         out = np.zeros((n_segments, width), dtype=dtype)
-        if values.flags.f_contiguous and not values.flags.c_contiguous:
-            # Feature-major rows (see centred_rows): gather and add along each feature.
+        if feature_major:  # gather and add along each feature
             out[present] = np.add.reduceat(np.take(values.T, order, axis=1), starts, axis=1,
                                            dtype=dtype).T
             return out

@@ -15,7 +15,12 @@ from typing import Any
 
 import array_api_compat
 
+from ._pairs import Pair, pair_add, paired_sums, rounded_quotient
 from ._types import Array, Namespace, PassData
+
+#: Rows :meth:`Primitives.feature_means` adds up at a time without float64 (its pairs' parts
+#: are a few copies of them).
+MEAN_ROWS = 2**16
 
 
 def first_true(xp: Namespace, mask: Array, axis: int, dtype: Any = None) -> Array:
@@ -93,6 +98,18 @@ def sums_dtype(xp: Namespace, dtype: Any, device: Any) -> Any:
     however a library orders its additions and however the rows are split into chunks),
     else ``dtype``."""
     return xp.float64 if has_float64(xp, device) else dtype
+
+
+def sums_added(a: Array | Pair, b: Array | Pair) -> Array | Pair:
+    """Two parts' sums (:meth:`Primitives.cluster_sums`'s) added up: pairs ``hi + lo`` (a
+    device without float64) as pairs, arrays as arrays."""
+    return pair_add(a, b) if isinstance(a, tuple) else a + b
+
+
+def sums_rounded(sums: Array | Pair) -> Array:
+    """Sums (:meth:`Primitives.cluster_sums`'s, added up by :func:`sums_added`) as one
+    array: a pair ``hi + lo`` rounded once."""
+    return sums[0] + sums[1] if isinstance(sums, tuple) else sums
 
 
 def sums_by_sorting(xp: Namespace, dtype: Any, device: Any) -> bool:
@@ -267,11 +284,18 @@ class Primitives:
 
     def feature_means(self, xp: Namespace, X: Array) -> Array:
         """The mean of every feature (column) of ``X``, ``(n_features,)``, in ``X``'s dtype:
-        summed in float64 where ``X``'s device has it, so that it rounds to the same value
-        whatever the order in which a library adds the rows up (one after another, or by
-        blocks: Dask)."""
-        if X.dtype == xp.float64 or not has_float64(xp, array_api_compat.device(X)):
+        summed in float64 where ``X``'s device has it, else as pairs ``hi + lo``
+        (:func:`~anykmeans._libraries._pairs.paired_sums`, :data:`MEAN_ROWS` rows at a time),
+        so that it rounds to the same value whatever the order in which a library adds the
+        rows up (one after another, or by blocks: Dask)."""
+        if X.dtype == xp.float64:
             return xp.mean(X, axis=0)
+        if not has_float64(xp, array_api_compat.device(X)):
+            column_sums, total = self.compiled(_column_sums, static_argnums=(0,)), None
+            for start in range(0, X.shape[0], MEAN_ROWS):
+                part = column_sums(xp, X[start:min(start + MEAN_ROWS, X.shape[0]), :])
+                total = part if total is None else pair_add(total, part)
+            return rounded_quotient(xp, total, X.shape[0])[0, :]
         return xp.astype(xp.sum(X, axis=0, dtype=xp.float64) / X.shape[0], X.dtype)
 
     def largest_magnitude(self, xp: Namespace, X: Array) -> Array:
@@ -355,7 +379,7 @@ class Primitives:
         return self.matmul(xp, _one_hot(xp, segment_ids, n_segments, values.dtype).T, values)
 
     def cluster_sums(self, xp: Namespace, x: Array, w: Array | None, labels: Array,
-                     n_clusters: int) -> tuple[Array, Array]:
+                     n_clusters: int) -> tuple[Array | Pair, Array | Pair]:
         """Per-cluster sums of a chunk's rows ``x`` (already weighted) and of their weights.
 
         Parameters
@@ -368,9 +392,12 @@ class Primitives:
 
         Returns
         -------
-        sums : array of shape (n_clusters, n_features)
-            In float64 where the device has it (:func:`sums_dtype`), else in ``x``'s dtype.
-        weight_sums : array of shape (n_clusters,), ``x``'s dtype
+        sums : array of shape (n_clusters, n_features), or a pair of them
+            In float64 where the device has it (:func:`sums_dtype`); else pairs
+            ``hi + lo`` of ``x``'s dtype (:meth:`paired_cluster_sums`), which parts of a pass
+            add up as pairs (:func:`sums_added`) and round once (:func:`sums_rounded`).
+        weight_sums : array of shape (n_clusters,), ``x``'s dtype, or a pair of them
+            A pair where ``sums`` are.
 
         Notes
         -----
@@ -379,18 +406,60 @@ class Primitives:
         the labels sorted once for both sums (:class:`SortedSegments`), or one
         one-hot block for both (see :func:`sums_by_sorting`).
         """
-        wide = sums_dtype(xp, x.dtype, array_api_compat.device(x))
+        device = array_api_compat.device(x)
+        if not has_float64(xp, device):
+            return self.paired_cluster_sums(xp, x, w, labels, n_clusters)
+        wide = sums_dtype(xp, x.dtype, device)
         if self.native_segment_sum and not self.accelerator:
             weight_sums = (self.segment_count(xp, labels, n_clusters, x.dtype) if w is None
                            else self.segment_sum(xp, w, labels, n_clusters))
             return self.segment_sum(xp, x, labels, n_clusters, wide), weight_sums
-        if sums_by_sorting(xp, x.dtype, array_api_compat.device(x)):
+        if sums_by_sorting(xp, x.dtype, device):
             segments = SortedSegments(self, xp, labels, n_clusters)
             weight_sums = segments.counts(x.dtype) if w is None else segments.sums(w)
             return segments.sums(x, wide), weight_sums
         one_hot = _one_hot(xp, labels, n_clusters, x.dtype)
         weight_sums = xp.sum(one_hot, axis=0) if w is None else self.matmul(xp, one_hot.T, w)
         return self.matmul(xp, one_hot.T, x), weight_sums
+
+    def paired_cluster_sums(self, xp: Namespace, x: Array, w: Array | None, labels: Array,
+                            n_clusters: int) -> tuple[Pair, Pair]:
+        """:meth:`cluster_sums` on a device without float64: each sum a pair ``hi + lo`` of
+        ``x``'s dtype, as if added up in twice its precision, the same on every library
+        (:func:`~anykmeans._libraries._pairs.paired_sums`), so that rounded once it is the
+        value a float64 sum rounds to.
+
+        The weights (ones for unit weights) are one more column of the rows. A
+        block's rows are added by label with the library's segment sums on the CPU
+        plan where it has its own (exact: any order gives the same sums), else by
+        one product with the block's one-hot labels.
+        """
+        device = array_api_compat.device(x)
+        n_rows, n_features = x.shape
+        weights = xp.ones(n_rows, dtype=x.dtype, device=device) if w is None else w
+        values = xp.concat([x, weights[:, None]], axis=1)
+        native = self.native_segment_sum and not self.accelerator
+
+        def add_up(blocks: Array) -> Array:
+            n_blocks, rows, width = blocks.shape
+            ids = labels
+            if n_blocks * rows > n_rows:  # the padding's rows are zeros: any cluster
+                ids = xp.concat([ids, xp.zeros(n_blocks * rows - n_rows, dtype=ids.dtype,
+                                               device=device)])
+            ids = xp.reshape(ids, (n_blocks, rows))
+            if native:
+                offsets = xp.arange(n_blocks, dtype=ids.dtype, device=device) * n_clusters
+                sums = self.segment_sum(xp, xp.reshape(blocks, (n_blocks * rows, width)),
+                                        xp.reshape(ids + offsets[:, None], (-1,)),
+                                        n_blocks * n_clusters)
+                return xp.reshape(sums, (n_blocks, n_clusters, width))
+            clusters = xp.arange(n_clusters, dtype=ids.dtype, device=device)
+            one_hot = xp.astype(clusters[None, :, None] == ids[:, None, :], x.dtype)
+            return self.matmul(xp, one_hot, blocks)
+
+        high, low = paired_sums(xp, values, add_up)
+        return (high[:, :n_features], low[:, :n_features]), (high[:, n_features],
+                                                              low[:, n_features])
 
     def segment_count(self, xp: Namespace, segment_ids: Array, n_segments: int,
                       dtype: Any) -> Array:
@@ -440,8 +509,14 @@ class Primitives:
             if w is not None:
                 x = self.scale_rows(xp, x, w)
             part = self.cluster_sums(xp, x, w, labels[rows], n_clusters)
-            total = part if total is None else (total[0] + part[0], total[1] + part[1])
-        return total
+            total = part if total is None else tuple(map(sums_added, total, part))
+        return sums_rounded(total[0]), sums_rounded(total[1])
+
+
+def _column_sums(xp: Namespace, x: Array) -> Pair:
+    """The sum of every column of ``x`` as a pair ``hi + lo`` (see
+    :func:`~anykmeans._libraries._pairs.paired_sums`), ``(1, n_features)`` each."""
+    return paired_sums(xp, x, lambda blocks: xp.sum(blocks, axis=1, keepdims=True))
 
 
 def _one_hot(xp: Namespace, segment_ids: Array, n_segments: int, dtype: Any) -> Array:

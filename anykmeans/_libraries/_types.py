@@ -3,6 +3,7 @@ it returns."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, Protocol
 
@@ -54,8 +55,9 @@ class Assignment(NamedTuple):
     sums : array of shape (n_clusters, n_features) or None
         Weighted sum of the (centred) rows of each cluster: in float64 where the
         device has it, so that the parts of a pass (chunks, Dask's blocks) add up
-        to the same sums in any order and on any library, else in ``X``'s dtype;
-        the consumer rounds the total to ``X``'s dtype.
+        to the same sums in any order and on any library, else in ``X``'s dtype
+        (within a pass, a chunk's are a pair ``hi + lo`` of them, rounded once when the
+        chunks are added up); the consumer rounds the total to ``X``'s dtype.
     weight_sums : array of shape (n_clusters,) or None
         Sum of the weights of the rows of each cluster.
     x_sq_norms : array of shape (n_samples,)
@@ -73,14 +75,17 @@ class Assignment(NamedTuple):
     x_sq_norms: Array
     n_changed: Array | None = None
 
-    def plus(self, other: Assignment) -> Assignment:
+    def plus(self, other: Assignment,
+             add_sums: Callable[[Any, Any], Any] = operator.add) -> Assignment:
         """The inertia, sums and changed labels of two parts of a pass added up (labels and
-        norms dropped)."""
-        def add(a: Array | None, b: Array | None) -> Array | None:
-            return None if a is None else a + b
+        norms dropped); the sums and weight sums by ``add_sums``."""
+        def add(a: Array | None, b: Array | None, by: Callable[[Any, Any], Any] = operator.add
+                ) -> Array | None:
+            return None if a is None else by(a, b)
 
-        return Assignment(None, self.inertia + other.inertia, add(self.sums, other.sums),
-                          add(self.weight_sums, other.weight_sums), None,
+        return Assignment(None, self.inertia + other.inertia,
+                          add(self.sums, other.sums, add_sums),
+                          add(self.weight_sums, other.weight_sums, add_sums), None,
                           add(self.n_changed, other.n_changed))
 
 
