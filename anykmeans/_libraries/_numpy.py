@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import array_api_compat
@@ -25,6 +26,7 @@ from ._threads import (
     held_for_fit,
     run_on_pool,
     single_threaded_blas,
+    start_alone,
     usable_cores,
     workers_for,
 )
@@ -67,6 +69,21 @@ class NumPyPasses(Passes):
             return
         with held_for_fit(X, workers_for(X)), _fused.for_fit(X.shape[0] * n_clusters):
             yield X
+
+    def concurrent_tasks(self) -> int:
+        """On the CPU plan within a fit (:meth:`resident`), its chunk threads; else one."""
+        if self.library.accelerator:
+            return 1
+        return getattr(fit_threads, "workers", None) or 1
+
+    def start(self, task: Callable[..., Any], *args: Any) -> Future:
+        """On the CPU plan within a fit of several chunk threads, ``task`` on the pool
+        (:func:`~anykmeans._libraries._threads.start_alone`: its passes' chunks in its
+        own thread, the fused loop taking them as the fit's); else the reference's."""
+        workers = self.concurrent_tasks()
+        if workers == 1:
+            return super().start(task, *args)
+        return start_alone(workers, _fused.carried(task), *args)
 
 
 class NumPy(Library):
