@@ -71,19 +71,19 @@ class NumPyPasses(Passes):
             yield X
 
     def concurrent_tasks(self) -> int:
-        """On the CPU plan within a fit (:meth:`resident`), its chunk threads; else one."""
-        if self.library.accelerator:
-            return 1
-        return getattr(fit_threads, "workers", None) or 1
+        """On the CPU plan within a fit of several chunk threads (:meth:`resident`), one more
+        than those threads (a thread that finishes a task finds the next one begun); else
+        one."""
+        workers = 1 if self.library.accelerator else getattr(fit_threads, "workers", None) or 1
+        return workers + 1 if workers > 1 else 1
 
     def start(self, task: Callable[..., Any], *args: Any) -> Future:
         """On the CPU plan within a fit of several chunk threads, ``task`` on the pool
         (:func:`~anykmeans._libraries._threads.start_alone`: its passes' chunks in its
         own thread, the fused loop taking them as the fit's); else the reference's."""
-        workers = self.concurrent_tasks()
-        if workers == 1:
+        if self.concurrent_tasks() == 1:
             return super().start(task, *args)
-        return start_alone(workers, _fused.carried(task), *args)
+        return start_alone(fit_threads.workers, _fused.carried(task), *args)
 
 
 class NumPy(Library):
