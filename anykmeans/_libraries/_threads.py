@@ -39,6 +39,8 @@ def run_on_pool(function: Callable[[slice], T], chunks: Iterable[slice],
     the chunk size; results come in chunk order, so that sums over them do
     not depend on the threads. A single chunk runs in the calling thread: handing
     it to the pool and waiting for it would cost more than a small pass's arithmetic.
+    The calling thread, rather than wait for a chunk that no pool thread has begun,
+    runs it itself (:func:`_outcome`).
     """
     chunks = iter(chunks)
     first = next(chunks, None)
@@ -51,14 +53,22 @@ def run_on_pool(function: Callable[[slice], T], chunks: Iterable[slice],
     pending: deque = deque()
     try:
         for chunk in itertools.chain((first, second), chunks):
-            pending.append(_thread_pool(workers).submit(function, chunk))
+            pending.append((_thread_pool(workers).submit(function, chunk), chunk))
             if len(pending) > 2 * workers:
-                yield pending.popleft().result()
+                yield _outcome(function, *pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield _outcome(function, *pending.popleft())
     finally:
-        for future in pending:
+        for future, _ in pending:
             future.cancel()
+
+
+def _outcome(function: Callable[[slice], T], future: Future, chunk: slice) -> T:
+    """``function(chunk)``: the pool's result, or, where no pool thread has begun it, run in
+    the calling thread (which would otherwise wait, while a pool thread wakes)."""
+    if future.cancel():
+        return function(chunk)
+    return future.result()
 
 
 @functools.cache
