@@ -39,8 +39,8 @@ def run_on_pool(function: Callable[[slice], T], chunks: Iterable[slice],
     the chunk size; results come in chunk order, so that sums over them do
     not depend on the threads. A single chunk runs in the calling thread: handing
     it to the pool and waiting for it would cost more than a small pass's arithmetic.
-    The calling thread, rather than wait for a chunk that no pool thread has begun,
-    runs it itself (:func:`_outcome`).
+    The calling thread, rather than wait for a chunk that no pool thread has begun
+    (while one wakes), runs it itself.
     """
     chunks = iter(chunks)
     first = next(chunks, None)
@@ -52,23 +52,15 @@ def run_on_pool(function: Callable[[slice], T], chunks: Iterable[slice],
         return
     pending: deque = deque()
     try:
-        for chunk in itertools.chain((first, second), chunks):
-            pending.append((_thread_pool(workers).submit(function, chunk), chunk))
-            if len(pending) > 2 * workers:
-                yield _outcome(function, *pending.popleft())
-        while pending:
-            yield _outcome(function, *pending.popleft())
+        for chunk in itertools.chain((first, second), chunks, [None]):  # None: the end
+            if chunk is not None:
+                pending.append((_thread_pool(workers).submit(function, chunk), chunk))
+            while pending and (chunk is None or len(pending) > 2 * workers):
+                future, head = pending.popleft()
+                yield function(head) if future.cancel() else future.result()
     finally:
         for future, _ in pending:
             future.cancel()
-
-
-def _outcome(function: Callable[[slice], T], future: Future, chunk: slice) -> T:
-    """``function(chunk)``: the pool's result, or, where no pool thread has begun it, run in
-    the calling thread (which would otherwise wait, while a pool thread wakes)."""
-    if future.cancel():
-        return function(chunk)
-    return future.result()
 
 
 @functools.cache
