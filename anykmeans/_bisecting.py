@@ -306,16 +306,18 @@ def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, ini
         root = Leaf(0, xs.arange(n_samples, dtype=index_dtype(xs, device_of(mean)),
                                  device=device_of(mean)), n_samples, feature_means - mean, 0.0)
         leaves, node_centres, splits = [root], [root.centre], []
-        # Bisections are begun ahead, beside the one under way, on the leaves they would
-        # split if its children scored below them (as they almost always do): each is
-        # checked when its turn comes, and on a miss those begun after the miss are dropped
-        # and the random stream put back. A callable init is called only for the splits
-        # made (no bisection is begun ahead).
+        # Bisections of one chunk of rows are begun ahead, beside the one under way, on the
+        # leaves they would split if its children scored below them (as they almost always
+        # do): each is checked when its turn comes, and on a miss those begun after the miss
+        # are dropped and the random stream put back. A bisection of several chunks runs
+        # alone, its passes' chunks shared among the threads; a callable init is called only
+        # for the splits made (nothing is begun ahead).
         ahead = (1 if verbose or not isinstance(init, str)
                  else library.passes.concurrent_tasks())
         under_way: collections.deque[Started] = collections.deque()
         for t in range(n_clusters - 1):
-            while len(under_way) < min(ahead, n_clusters - 1 - t):
+            while (len(under_way) < min(ahead, n_clusters - 1 - t)
+                   and not (under_way and under_way[-1].future is None)):
                 started = [bisection.leaf for bisection in under_way]
                 leaf = _next_leaf(leaves, started)
                 if leaf is None:
@@ -326,8 +328,7 @@ def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, ini
                 seeds = [library.passes.to_small_side(initial_centres(seeding, 2, init, rng))[0]
                          for _ in range(n_init)]
                 task = functools.partial(_split, leaf, data, seeds, xs, max_iter, tol, verbose)
-                alone = not under_way and (min(ahead, n_clusters - 1 - t) == 1
-                                           or _next_leaf(leaves, [leaf]) is None)
+                alone = ahead == 1 or data.chunk_rows(2) < data.X.shape[0]
                 under_way.append(Started(leaf, rng_state, task,
                                          None if alone else library.passes.start(task)))
             bisection = under_way.popleft()
