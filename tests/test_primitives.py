@@ -98,8 +98,21 @@ def test_one_chunk_runs_in_the_calling_thread():
 
     assert list(run_on_pool(thread, [slice(0, 5)], 2)) == [threading.get_ident()]
     assert list(run_on_pool(thread, [], 2)) == []
-    pooled = list(run_on_pool(thread, [slice(0, 5), slice(5, 9)], 2))
-    assert len(pooled) == 2 and threading.get_ident() not in pooled
+    assert len(list(run_on_pool(thread, [slice(0, 5), slice(5, 9)], 2))) == 2
+
+
+def test_the_calling_thread_runs_the_chunks_no_pool_thread_has_begun():
+    from anykmeans._libraries import _threads
+
+    release = threading.Event()
+    busy = [_threads._thread_pool(2).submit(release.wait, 10) for _ in range(2)]
+    try:  # both pool threads busy: every chunk runs in the calling thread, in order
+        done = list(_threads.run_on_pool(lambda rows: (rows.start, threading.get_ident()),
+                                         [slice(i, i + 1) for i in range(6)], 2))
+    finally:
+        release.set()
+    assert done == [(i, threading.get_ident()) for i in range(6)]
+    assert all(future.result() for future in busy)
 
 
 def test_the_calling_thread_computes_beside_the_pool():

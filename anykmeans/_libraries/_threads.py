@@ -18,7 +18,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -39,6 +39,8 @@ def run_on_pool(function: Callable[[slice], T], chunks: Iterable[slice],
     the chunk size; results come in chunk order, so that sums over them do
     not depend on the threads. A single chunk runs in the calling thread: handing
     it to the pool and waiting for it would cost more than a small pass's arithmetic.
+    The calling thread, rather than wait for a chunk that no pool thread has begun
+    (while one wakes), runs it itself.
     """
     chunks = iter(chunks)
     first = next(chunks, None)
@@ -50,14 +52,14 @@ def run_on_pool(function: Callable[[slice], T], chunks: Iterable[slice],
         return
     pending: deque = deque()
     try:
-        for chunk in itertools.chain((first, second), chunks):
-            pending.append(_thread_pool(workers).submit(function, chunk))
-            if len(pending) > 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        for chunk in itertools.chain((first, second), chunks, [None]):  # None: the end
+            if chunk is not None:
+                pending.append((_thread_pool(workers).submit(function, chunk), chunk))
+            while pending and (chunk is None or len(pending) > 2 * workers):
+                future, head = pending.popleft()
+                yield function(head) if future.cancel() else future.result()
     finally:
-        for future in pending:
+        for future, _ in pending:
             future.cancel()
 
 
@@ -260,6 +262,20 @@ def held_for_fit(value: T, workers: int) -> Iterator[T]:
             yield value
     finally:
         del fit_threads.workers
+
+
+def start_alone(workers: int, task: Callable[..., T], *args: Any) -> Future:
+    """``task(*args)`` begun on the pool of ``workers`` threads (:func:`run_on_pool`'s), beside
+    other such tasks: the passes it runs take their chunks one after another in its thread
+    (:func:`held_for_fit` with one thread), so that it never waits for the pool itself.
+    """
+    return _thread_pool(workers).submit(_alone, task, *args)
+
+
+def _alone(task: Callable[..., T], *args: Any) -> T:
+    """``task(*args)``, its passes' chunks in the calling thread (see :func:`start_alone`)."""
+    with held_for_fit(None, 1):
+        return task(*args)
 
 
 @functools.cache
