@@ -23,10 +23,6 @@ children's row lists.
 
 from __future__ import annotations
 
-import collections
-import functools
-from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -37,7 +33,7 @@ from ._libraries import Library, library_of
 from ._lloyd import LloydRun, lloyd
 from ._namespace import Array, Namespace, array_namespace, device_of, index_dtype, to_host
 from ._primitives import TIE_ULPS, Data, labelled_inertia, scores, sq_distances_to_labels
-from ._random import check_random_state, restore_state, saved_state
+from ._random import RandomState, check_random_state
 from ._seeding import initial_centres
 from ._validation import (
     check_bisecting_strategy,
@@ -132,13 +128,13 @@ def tree_layout(splits: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, int]
     return children, leaf_labels, int(depths.max())
 
 
-def _bisect(data: Data, seeds: list[Array], *, max_iter: int, tol: float,
-            verbose: int) -> LloydRun:
-    """The best of the two-centre Lloyd runs on ``data``'s rows from each of ``seeds``
-    (scikit-learn's choice: a later run must lower the inertia by more than
-    :data:`IMPROVEMENT`)."""
+def _bisect(data: Data, seeding: Data, init: Any, rng: RandomState, *, n_init: int,
+            max_iter: int, tol: float, verbose: int) -> LloydRun:
+    """The best of ``n_init`` two-centre Lloyd runs on ``data``'s rows (scikit-learn's
+    choice: a later run must lower the inertia by more than :data:`IMPROVEMENT`)."""
     best: LloydRun | None = None
-    for centres in seeds:
+    for _ in range(n_init):
+        (centres,) = data.library.passes.to_small_side(initial_centres(seeding, 2, init, rng))
         run = lloyd(data, centres, max_iter=max_iter, tol=tol, verbose=verbose)
         if best is None or run.inertia < best.inertia * (1 - IMPROVEMENT):
             best = run
@@ -192,54 +188,6 @@ def _children(leaf: Leaf, labels: Array, n_left: int, xs: Namespace) -> tuple[Ar
     """The rows of ``leaf`` labelled 0 and 1, each in ascending order (small side)."""
     order = xs.argsort(labels, stable=True)
     return xs.take(leaf.rows, order[:n_left]), xs.take(leaf.rows, order[n_left:])
-
-
-class Split(NamedTuple):
-    """A leaf's bisection: the best run's ``centres`` (small side), the children's ``rows``
-    (see :func:`_children`), their row counts and their inertias (host numbers)."""
-
-    centres: Array
-    rows: tuple[Array, Array]
-    sizes: tuple[float, float]
-    inertias: tuple[float, float]
-
-
-def _split(leaf: Leaf, data: Data, seeds: list[Array], xs: Namespace, max_iter: int,
-           tol: float, verbose: int) -> Split:
-    """``leaf`` bisected from ``seeds`` (:func:`_bisect`) on its rows ``data``
-    (:func:`_leaf_data`): a task of the fit, which may run in another thread."""
-    run = _bisect(data, seeds, max_iter=max_iter, tol=tol, verbose=verbose)
-    labels = run.labels[:leaf.size]
-    inertia_0, inertia_1, size_0, size_1 = to_host(_split_scores(data, run, labels, xs)).tolist()
-    (labels,) = data.library.passes.to_small_side(labels)
-    return Split(run.centres, _children(leaf, labels, int(size_0), xs), (size_0, size_1),
-                 (inertia_0, inertia_1))
-
-
-class Started(NamedTuple):
-    """A bisection under way: its ``leaf``, where the random stream was before its seeding
-    (None for the first under way), its ``task`` and, where it was begun beside others, its
-    ``future`` (else None: the task runs when its split is asked for)."""
-
-    leaf: Leaf
-    rng_state: Any
-    task: Callable[[], Split]
-    future: Future | None
-
-    def split(self) -> Split:
-        """The bisection's :class:`Split`, once it is made."""
-        return self.task() if self.future is None else self.future.result()
-
-
-def _next_leaf(leaves: list[Leaf], started: list[Leaf]) -> Leaf | None:
-    """The leaf to split after those ``started`` (none split yet): the first of the highest
-    score among the others in depth-first order, or None where there is none."""
-    best = None
-    for leaf in leaves:
-        if all(leaf is not other for other in started) and (best is None
-                                                            or leaf.score > best.score):
-            best = leaf
-    return best
 
 
 def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, init: Any,
@@ -306,50 +254,33 @@ def fit_bisecting(X: Array, n_clusters: int, *, sample_weight: Array | None, ini
         root = Leaf(0, xs.arange(n_samples, dtype=index_dtype(xs, device_of(mean)),
                                  device=device_of(mean)), n_samples, feature_means - mean, 0.0)
         leaves, node_centres, splits = [root], [root.centre], []
-        # Bisections of one chunk of rows are begun ahead, beside the one under way, on the
-        # leaves they would split if its children scored below them (as they almost always
-        # do): each is checked when its turn comes, and on a miss those begun after the miss
-        # are dropped and the random stream put back. A bisection of several chunks runs
-        # alone, its passes' chunks shared among the threads; a callable init is called only
-        # for the splits made (nothing is begun ahead).
-        ahead = (1 if verbose or not isinstance(init, str)
-                 else library.passes.concurrent_tasks())
-        under_way: collections.deque[Started] = collections.deque()
         for t in range(n_clusters - 1):
-            while (len(under_way) < min(ahead, n_clusters - 1 - t)
-                   and not (under_way and under_way[-1].future is None)):
-                started = [bisection.leaf for bisection in under_way]
-                leaf = _next_leaf(leaves, started)
-                if leaf is None:
-                    break
-                rng_state = saved_state(rng) if under_way else None
-                data, seeding = _leaf_data(library, X, mean, sample_weight, unit_weights, leaf,
-                                           chunk_size)
-                seeds = [library.passes.to_small_side(initial_centres(seeding, 2, init, rng))[0]
-                         for _ in range(n_init)]
-                task = functools.partial(_split, leaf, data, seeds, xs, max_iter, tol, verbose)
-                alone = ahead == 1 or data.chunk_rows(2) < data.X.shape[0]
-                under_way.append(Started(leaf, rng_state, task,
-                                         None if alone else library.passes.start(task)))
-            bisection = under_way.popleft()
-            leaf, split = bisection.leaf, bisection.split()
-            scores_ = split.inertias if bisecting_strategy == "biggest_inertia" else split.sizes
+            leaf_scores = [leaf.score for leaf in leaves]
+            position = leaf_scores.index(max(leaf_scores))  # the first of the highest score
+            leaf = leaves[position]
+            data, seeding = _leaf_data(library, X, mean, sample_weight, unit_weights, leaf,
+                                       chunk_size)
+            run = _bisect(data, seeding, init, rng, n_init=n_init, max_iter=max_iter, tol=tol,
+                          verbose=verbose)
+            labels = run.labels[:leaf.size]
+            inertia_0, inertia_1, size_0, size_1 = to_host(
+                _split_scores(data, run, labels, xs)).tolist()
+            (labels,) = library.passes.to_small_side(labels)
+            left_rows, right_rows = _children(leaf, labels, int(size_0), xs)
+            if bisecting_strategy == "biggest_inertia":
+                scores_ = (inertia_0, inertia_1)
+            else:
+                scores_ = (size_0, size_1)
             if verbose:
-                print(f"Bisection {t}: node {leaf.node} into {int(split.sizes[0])} and "
-                      f"{int(split.sizes[1])} rows.")
-            children = [Leaf(2 * t + 1 + j, part, int(size), split.centres[j, :], score)
+                print(f"Bisection {t}: node {leaf.node} into {int(size_0)} and {int(size_1)} "
+                      "rows.")
+            children = [Leaf(2 * t + 1 + j, part, int(size), run.centres[j, :], score)
                         for j, (part, size, score) in enumerate(
-                            zip(split.rows, split.sizes, scores_, strict=True))]
-            position = next(i for i, other in enumerate(leaves) if other is leaf)
+                            zip((left_rows, right_rows), (size_0, size_1), scores_,
+                                strict=True))]
             leaves[position:position + 1] = children
             node_centres.extend(child.centre for child in children)
             splits.append(leaf.node)
-            if under_way and under_way[0].leaf is not _next_leaf(leaves, []):
-                restore_state(rng, under_way[0].rng_state)
-                for dropped in under_way:
-                    if dropped.future is not None:
-                        dropped.future.cancel()  # one already running finishes unread
-                under_way.clear()
 
         leaf_rows = xs.concat([leaf.rows for leaf in leaves])
         leaf_ids = xs.concat([xs.full(leaf.size, i, dtype=leaf_rows.dtype,

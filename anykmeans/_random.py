@@ -38,21 +38,6 @@ def check_random_state(seed: Any) -> RandomState:
     )
 
 
-def saved_state(rng: RandomState) -> Any:
-    """Where ``rng`` is in its stream, for :func:`restore_state`."""
-    if isinstance(rng, np.random.Generator):
-        return rng.bit_generator.state
-    return rng.get_state()
-
-
-def restore_state(rng: RandomState, state: Any) -> None:
-    """Put ``rng`` back where :func:`saved_state` found it: the same draws follow."""
-    if isinstance(rng, np.random.Generator):
-        rng.bit_generator.state = state
-    else:
-        rng.set_state(state)
-
-
 def uniform(rng: RandomState, size: int) -> np.ndarray:
     """Draw ``size`` float64 uniforms in [0, 1) on the host."""
     if isinstance(rng, np.random.Generator):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import threading
 import warnings
 
 import numpy as np
@@ -12,8 +11,6 @@ import pytest
 import anykmeans
 from anykmeans import _bisecting
 from anykmeans._bisecting import tree_layout
-from anykmeans._libraries import _numpy
-from anykmeans._libraries._passes import Passes
 from anykmeans._libraries._plan import PLAN_VARIABLE, ladder_size
 from tests.conftest import host
 from tests.data import blobs, bundled, untied_digits, weights
@@ -111,56 +108,6 @@ def test_one_cluster_is_the_mean():
     np.testing.assert_allclose(model.cluster_centers_[0], X.mean(axis=0), rtol=1e-12)
     assert not model.labels_.any() and not model.predict(X[:5]).any()
     assert model.inertia_ == pytest.approx(((X - X.mean(axis=0)) ** 2).sum(), rel=1e-12)
-
-
-@pytest.mark.parametrize("strategy", ["biggest_inertia", "largest_cluster"])
-@pytest.mark.parametrize("generator", [False, True])
-def test_bisections_begun_ahead_give_the_answer_of_one_thread(monkeypatch, strategy,
-                                                              generator):
-    # On two chunk threads bisections are begun ahead, beside the one under way. A spread
-    # group whose children outscore four tight ones makes one guess miss: the bisections
-    # begun after it are dropped and the random stream put back (a RandomState's or a
-    # Generator's), so the answer is the one thread's, bit for bit, and scikit-learn's.
-    rng = np.random.default_rng(0)
-    X = np.concatenate([rng.normal(0, 10, (600, 3))]
-                       + [rng.normal(centre, 0.2, (60, 3)) for centre in (40, 60, 80, 100)])
-    threads, restored = set(), []
-
-    def counted_lloyd(*args, **kwargs):
-        threads.add(threading.get_ident())
-        return lloyd(*args, **kwargs)
-
-    def counted_restore(*args):
-        restored.append(args)
-        restore_state(*args)
-
-    lloyd, restore_state = _bisecting.lloyd, _bisecting.restore_state
-    monkeypatch.setattr(_bisecting, "lloyd", counted_lloyd)
-    monkeypatch.setattr(_bisecting, "restore_state", counted_restore)
-    params = dict(n_clusters=8, bisecting_strategy=strategy)
-    models = {}
-    for workers in (1, 2):
-        monkeypatch.setattr(_numpy, "workers_for", lambda X, workers=workers: workers)
-        threads.clear()
-        restored.clear()
-        random_state = np.random.default_rng(7) if generator else 7
-        models[workers] = anykmeans.BisectingKMeans(**params, random_state=random_state).fit(X)
-        assert (len(threads) > 1) == (workers > 1) and bool(restored) == (workers > 1)
-    alone, ahead = models[1], models[2]
-    np.testing.assert_array_equal(ahead.labels_, alone.labels_)
-    np.testing.assert_array_equal(ahead.node_centers_, alone.node_centers_)
-    assert ahead.splits_ == alone.splits_ and ahead.inertia_ == alone.inertia_
-    if not generator:
-        assert_same_as_sklearn(ahead, sklearn_cluster.BisectingKMeans(**params, random_state=7)
-                               .fit(X))
-
-
-def test_the_reference_runs_a_task_when_it_is_started():
-    passes, done = Passes(None), []
-    future = passes.start(lambda x: done.append(x) or x + 1, 1)
-    assert passes.concurrent_tasks() == 1 and done == [1] and future.result() == 2
-    with pytest.raises(ZeroDivisionError):
-        passes.start(lambda: 1 / 0).result()
 
 
 @pytest.mark.parametrize("init", ["random", "k-means++"])

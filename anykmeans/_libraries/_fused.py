@@ -409,20 +409,6 @@ def for_fit(scores: int) -> Iterator[None]:
         del _fit.scores
 
 
-def carried(task: Callable[..., Any]) -> Callable[..., Any]:
-    """``task``, to run in another thread as a part of the fit that the calling thread runs:
-    its passes take the fused loop as that fit's do (:func:`for_fit`)."""
-    scores = getattr(_fit, "scores", None)
-    if scores is None:
-        return task
-
-    def in_fit(*args: Any) -> Any:
-        with for_fit(scores):
-            return task(*args)
-
-    return in_fit
-
-
 def takes_fit() -> bool:
     """Whether the passes of the fit that the calling thread runs take the fused loop by
     their scores (:func:`for_fit`), Numba aside."""

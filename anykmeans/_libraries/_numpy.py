@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import array_api_compat
@@ -28,7 +27,6 @@ from ._threads import (
     run_on_pool,
     run_with_caller,
     single_threaded_blas,
-    start_alone,
     usable_cores,
     workers_for,
 )
@@ -71,21 +69,6 @@ class NumPyPasses(Passes):
             return
         with held_for_fit(X, workers_for(X)), _fused.for_fit(X.shape[0] * n_clusters):
             yield X
-
-    def concurrent_tasks(self) -> int:
-        """On the CPU plan within a fit of several chunk threads (:meth:`resident`), one more
-        than those threads (a thread that finishes a task finds the next one begun); else
-        one."""
-        workers = 1 if self.library.accelerator else getattr(fit_threads, "workers", None) or 1
-        return workers + 1 if workers > 1 else 1
-
-    def start(self, task: Callable[..., Any], *args: Any) -> Future:
-        """On the CPU plan within a fit of several chunk threads, ``task`` on the pool
-        (:func:`~anykmeans._libraries._threads.start_alone`: its passes' chunks in its
-        own thread, the fused loop taking them as the fit's); else the reference's."""
-        if self.concurrent_tasks() == 1:
-            return super().start(task, *args)
-        return start_alone(fit_threads.workers, _fused.carried(task), *args)
 
 
 class NumPy(Library):

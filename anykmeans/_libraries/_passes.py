@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 from ._types import Array, Assignment, Pass, PassData
@@ -43,22 +42,6 @@ class Passes:
         of which may be smaller (a bisecting fit's two-centre passes).
         """
         return contextlib.nullcontext(X)
-
-    def concurrent_tasks(self) -> int:
-        """How many tasks of the fit that the calling thread runs may be under way at once
-        (:meth:`start`): one on the eager reference, whose tasks run as they are started."""
-        return 1
-
-    def start(self, task: Callable[..., Any], *args: Any) -> Future:
-        """``task(*args)``, a part of the fit that the calling thread runs, begun beside the
-        others under way (at most :meth:`concurrent_tasks`): the reference runs it now, in
-        the calling thread; its exception, if any, is raised by the future's ``result()``."""
-        future: Future = Future()
-        try:
-            future.set_result(task(*args))
-        except Exception as exc:
-            future.set_exception(exc)
-        return future
 
     def to_small_side(self, *arrays: Any) -> tuple[Any, ...]:
         """Model-sized arrays (the mean, centres, statistics) on the fit's small side.

@@ -18,7 +18,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -262,20 +262,6 @@ def held_for_fit(value: T, workers: int) -> Iterator[T]:
             yield value
     finally:
         del fit_threads.workers
-
-
-def start_alone(workers: int, task: Callable[..., T], *args: Any) -> Future:
-    """``task(*args)`` begun on the pool of ``workers`` threads (:func:`run_on_pool`'s), beside
-    other such tasks: the passes it runs take their chunks one after another in its thread
-    (:func:`held_for_fit` with one thread), so that it never waits for the pool itself.
-    """
-    return _thread_pool(workers).submit(_alone, task, *args)
-
-
-def _alone(task: Callable[..., T], *args: Any) -> T:
-    """``task(*args)``, its passes' chunks in the calling thread (see :func:`start_alone`)."""
-    with held_for_fit(None, 1):
-        return task(*args)
 
 
 @functools.cache
