@@ -276,10 +276,11 @@ def two_centre_sums(x: Array, mean: Array, scaled: Array, centre_sq_norms: Array
     row = np.empty(n_features, dtype=x.dtype)
     inertia = 0.0
     for i in range(n_rows):
-        product_0 = product_1 = sq_norm = x.dtype.type(0)
         for f in range(n_features):
-            value = x[i, f] - mean[f]
-            row[f] = value
+            row[f] = x[i, f] - mean[f]
+        product_0 = product_1 = sq_norm = x.dtype.type(0)
+        for f in range(n_features):  # no store: added the same way at every address
+            value = row[f]
             product_0 += value * scaled[0, f]
             product_1 += value * scaled[1, f]
             sq_norm += value * value
@@ -326,16 +327,14 @@ MAX_RUN_CENTRE_VALUES = 128
 RAN_OUT, STRICT, WITHIN_TOL, EMPTY = 0, 1, 2, 3
 
 
-def two_centre_iterations(kernel: Callable[..., float], x: Array, mean: Array, centres: Array,
-                          w: Array, slack_scale: Any, max_iter: int, tol: float, labels: Array,
-                          previous: Array, x_sq_norms: Array, history: Array) -> tuple[int, int]:
-    """The iterations of a two-centre Lloyd run over float64 rows, each a call of ``kernel``
-    (:func:`two_centre_sums`) and the update and tests of :func:`anykmeans._lloyd.lloyd`.
+def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack_scale: Any,
+                          max_iter: int, tol: float, labels: Array, previous: Array,
+                          x_sq_norms: Array, history: Array) -> tuple[int, int]:
+    """The iterations of a two-centre Lloyd run over float64 rows, each a call of
+    :func:`two_centre_sums` and the update and tests of :func:`anykmeans._lloyd.lloyd`.
 
     Parameters
     ----------
-    kernel : callable
-        :func:`compiled_two_centre_kernel`'s loop.
     x, mean, w, slack_scale
         :func:`two_centre_sums`'s; ``mean`` is taken off every row as it is read.
     centres : float64 array of shape (2, n_features)
@@ -391,7 +390,7 @@ def two_centre_iterations(kernel: Callable[..., float], x: Array, mean: Array, c
         largest = norms[0] if norms[0] >= norms[1] or norms[0] != norms[0] else norms[1]
         sums[:] = 0.0
         weight_sums[:] = 0.0
-        inertia = kernel(x, mean, -2.0 * centres, norms, x_sq_norms, iteration == 0, w,
+        inertia = two_centre_sums(x, mean, -2.0 * centres, norms, x_sq_norms, iteration == 0, w,
                          centres, slack_scale, largest, labels, sums, weight_sums, True, False)
         history[iteration] = inertia
         n_changed = n_rows
@@ -463,8 +462,8 @@ def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
             or (X.shape[0] * 2 < MIN_SCORES and not takes_fit())
             or len(list(data.chunks(2))) != 1):
         return None
-    kernel, run = compiled_two_centre_kernel(), compiled_two_centre_run()
-    if kernel is None or run is None:
+    run = compiled_two_centre_run()
+    if run is None:
         return None
     slack_scale = window(dtype, X.shape[1], np.zeros(1), tie_ulps)[0]
     n_rows = X.shape[0]
@@ -472,7 +471,7 @@ def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
     x_sq_norms, history = np.empty(n_rows, dtype=dtype), np.empty(max_iter, dtype=dtype)
     centres = np.array(centres, order="C")
     weights = np.empty(0, dtype=dtype) if data.weights is None else data.weights
-    n_iter, ending = run(kernel, X, data.mean, centres, weights, slack_scale, max_iter, tol,
+    n_iter, ending = run(X, data.mean, centres, weights, slack_scale, max_iter, tol,
                          labels, previous, x_sq_norms, history)
     if ending == EMPTY:
         return None
@@ -483,7 +482,13 @@ def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
 @functools.cache
 def compiled_two_centre_run() -> Callable[..., tuple[int, int]] | None:
     """:func:`two_centre_iterations` compiled by Numba (cached as :func:`compiled_kernel`'s
-    loop; its own additions in the order written), or None without Numba."""
+    loop; its own additions in the order written, :func:`two_centre_sums`'s free to be
+    reordered as in :func:`compiled_two_centre_kernel`), or None without Numba."""
+    if compiled_two_centre_kernel() is None:
+        return None
+    from numba.extending import register_jitable
+
+    register_jitable(fastmath={"reassoc"})(two_centre_sums)  # callable from compiled code
     return compile_loop(two_centre_iterations)
 
 
