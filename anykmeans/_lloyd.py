@@ -241,7 +241,11 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     centres are then a fixed point. It stops on tolerance when the squared
     centre shift is at most ``tol``; the rows are then assigned once more so
     that the labels belong to the final centres, and that pass also gives the
-    exact inertia (from residuals) the run reports.
+    exact inertia (from residuals) the run reports. Where the library makes the
+    iterations in its own fused steps
+    (:meth:`~anykmeans._libraries.Library.fused_two_centre_run`: NumPy's small
+    two-centre runs, without ``verbose`` or ``on_iteration``), it makes them, to the
+    same bits, and the final pass follows.
     """
     library = data.library
     scale = COSINE_PER_SQUARED_DISTANCE if spherical else 1.0
