@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ._namespace import Array, Namespace, array_namespace, device_of, index_dtype, to_host
-from ._primitives import Data, assign_block, labelled_inertia, sq_distances_to_labels
+from ._primitives import TIE_ULPS, Data, assign_block, labelled_inertia, sq_distances_to_labels
 from ._sphere import COSINE_PER_SQUARED_DISTANCE, on_sphere
 
 #: The squared centre shift is added up over blocks of rows of this many values at most
@@ -241,8 +241,35 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     centres are then a fixed point. It stops on tolerance when the squared
     centre shift is at most ``tol``; the rows are then assigned once more so
     that the labels belong to the final centres, and that pass also gives the
-    exact inertia (from residuals) the run reports.
+    exact inertia (from residuals) the run reports. Where the library makes the
+    iterations in its own fused steps
+    (:meth:`~anykmeans._libraries.Library.fused_two_centre_run`: NumPy's small
+    two-centre runs, without ``verbose`` or ``on_iteration``), it makes them, to the
+    same bits, and the final pass follows.
     """
+    library = data.library
+    scale = COSINE_PER_SQUARED_DISTANCE if spherical else 1.0
+    centres = library.chunk_centres(data.xp, centres)  # laid out as the passes read them
+    compiled = (None if verbose or on_iteration is not None or spherical
+                else library.fused_two_centre_run(data, centres, max_iter=max_iter, tol=tol,
+                                                  tie_ulps=TIE_ULPS))
+    centres, state, n_iter, strict, converged, history = compiled or _iterations(
+        data, centres, max_iter=max_iter, tol=tol, verbose=verbose, on_iteration=on_iteration,
+        spherical=spherical)
+    state, (inertia, counts), _ = library.passes.run(
+        data, labelled_inertia_pass if strict else final_pass, state, centres)
+    labels = library.passes.state_array(data, state, 0,
+                                        index_dtype(data.xp, device_of(data.X)))
+    return LloydRun(centres, labels, float(to_host(inertia, library)) * scale, n_iter,
+                    converged, tuple(history), counts)
+
+
+def _iterations(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int,
+                on_iteration: Callable[[int, float], None] | None,
+                spherical: bool) -> tuple[Array, Any, int, bool, bool, list[float]]:
+    """:func:`lloyd`'s iterations from ``centres`` (laid out as the passes read them): the
+    last iteration's new centres, its pass's state, the iterations made, whether they
+    stopped on unchanged labels, whether before ``max_iter``, and each iteration's inertia."""
     X, library = data.X, data.library
     dtype = X.dtype
     state: Any = None
@@ -250,7 +277,6 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
     history: list[float] = []
     strict = converged = False
     scale = COSINE_PER_SQUARED_DISTANCE if spherical else 1.0
-    centres = library.chunk_centres(data.xp, centres)  # laid out as the passes read them
     for iteration in range(max_iter):
         state, (sums, weight_sums, inertia, n_changed) = library.passes.run(
             data, lloyd_pass, state, centres)[:2]
@@ -321,8 +347,4 @@ def lloyd(data: Data, centres: Array, *, max_iter: int, tol: float, verbose: int
                 print(f"Converged at iteration {iteration}: center shift {shift} "
                       f"within tolerance {tol}.")
             break
-    state, (inertia, counts), _ = library.passes.run(
-        data, labelled_inertia_pass if strict else final_pass, state, centres)
-    labels = library.passes.state_array(data, state, 0, index_dtype(data.xp, device_of(X)))
-    return LloydRun(centres, labels, float(to_host(inertia, library)) * scale, iteration + 1,
-                    converged, tuple(history), counts)
+    return centres, state, iteration + 1, strict, converged, history

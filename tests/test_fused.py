@@ -15,6 +15,7 @@ import pytest
 
 import anykmeans
 from anykmeans._libraries import _fused, library_of
+from anykmeans._lloyd import lloyd
 from anykmeans._primitives import TIE_ULPS, Data, assign, nearest
 from tests.conftest import kernel_calls
 from tests.data import blobs, weights
@@ -150,16 +151,18 @@ def test_a_bisecting_fit_runs_the_compiled_loop_where_its_scores_reach_the_thres
         compiled, monkeypatch, fit_scores_reach_it):
     # Each bisection's passes have two centres and one cluster's rows, far fewer scores than
     # the fit's (its rows times its clusters), which decide.
-    # float64 rows: the two-centre loop, one call a chunk (the chunk's rows).
-    calls = two_centre_calls(monkeypatch)
+    # float64 rows: each Lloyd run's iterations in one call (a chunk's rows), its final
+    # pass the two-centre loop's.
+    calls, runs = two_centre_calls(monkeypatch), two_centre_run_calls(monkeypatch)
     X = blobs(500, 3, 4)
     monkeypatch.setattr(_fused, "MIN_SCORES", 500 * 6 + (0 if fit_scores_reach_it else 1))
     anykmeans.BisectingKMeans(6, random_state=0).fit(X)
-    assert bool(calls) == fit_scores_reach_it
-    assert all(rows <= 500 and features == 3 for rows, features in calls)
+    assert bool(runs) == fit_scores_reach_it
+    assert all(rows <= 500 and features == 3 for rows, features in calls + runs)
     calls.clear()
+    runs.clear()
     anykmeans.KMeans(2, n_init=1, random_state=0).fit(X)  # a KMeans fit: its own passes'
-    assert calls == []
+    assert calls == runs == []
 
 
 def test_rows_with_a_zero_offset_are_read_where_they_are(compiled, monkeypatch):
@@ -270,6 +273,60 @@ def two_centre_calls(monkeypatch) -> list[tuple[int, ...]]:
     """Make the fused path's two-centre loop record the shape of the rows of every call."""
     return kernel_calls(monkeypatch, _fused, _fused.compiled_two_centre_kernel(),
                         "compiled_two_centre_kernel")
+
+
+def two_centre_run_calls(monkeypatch) -> list[tuple[int, ...]]:
+    """Make the two-centre Lloyd run in one call record the shape of the rows of every call."""
+    return kernel_calls(monkeypatch, _fused, _fused.compiled_two_centre_run(),
+                        "compiled_two_centre_run")
+
+
+def lloyd_with_and_without_the_run(monkeypatch, data, centres, **options):
+    """:func:`lloyd` from ``centres`` as it runs, and with its iterations in Python."""
+    ours = lloyd(data, centres.copy(), **options)
+    with monkeypatch.context() as patched:
+        patched.setattr(_fused, "compiled_two_centre_run", lambda: None)
+        python = lloyd(data, centres.copy(), **options)
+    return ours, python
+
+
+def test_a_two_centre_run_in_one_call_is_lloyds_to_the_bit(compiled, monkeypatch):
+    # Small clusters, rows on a grid (exact ties) or not, weights or not, rows centred or
+    # not, tol = 0 and above, runs that stop at max_iter, on the tolerance and strictly.
+    runs = two_centre_run_calls(monkeypatch)
+    rng = np.random.default_rng(7)
+    endings = set()
+    for case in range(48):
+        n, d = int(rng.integers(20, 1500)), int(rng.integers(1, 40))
+        X = rng.normal(size=(n, d)) * 3
+        X = np.round(X) if case % 3 == 0 else X
+        w = rng.uniform(0.1, 3, n) if case % 2 else None
+        data = Data(X, X.mean(axis=0) if case % 5 == 0 else np.zeros(d), w)
+        centres = X[rng.choice(n, 2, replace=False)] - data.mean
+        options = dict(max_iter=(2, 5, 300)[case % 3], tol=(0.0, 1e-4, 1e-2, 1.0)[case % 4])
+        ours, python = lloyd_with_and_without_the_run(monkeypatch, data, centres, **options)
+        np.testing.assert_array_equal(ours.centres, python.centres)
+        np.testing.assert_array_equal(ours.labels, python.labels)
+        np.testing.assert_array_equal(ours.counts, python.counts)
+        assert ours[2:6] == python[2:6]  # inertia, n_iter, converged, history
+        endings.add((ours.converged, ours.n_iter == options["max_iter"]))
+    assert len(runs) == 48 and endings == {(True, True), (True, False), (False, True)}
+
+
+def test_a_two_centre_run_with_an_empty_cluster_or_several_chunks_is_lloyds(compiled,
+                                                                            monkeypatch):
+    # A cluster without weight is relocated in Python, the run begun again there; several
+    # chunks add their sums chunk by chunk, as the run in one call does not.
+    runs = two_centre_run_calls(monkeypatch)
+    X = np.random.default_rng(3).normal(size=(400, 6))
+    for data, centres in [(Data(X, np.zeros(6)), X[[5, 5]]),  # every row to the first
+                          (Data(X, np.zeros(6), chunk_size=100), X[[5, 9]])]:
+        ours, python = lloyd_with_and_without_the_run(monkeypatch, data, centres, max_iter=50,
+                                                      tol=0.0)
+        np.testing.assert_array_equal(ours.labels, python.labels)
+        np.testing.assert_array_equal(ours.centres, python.centres)
+        assert ours[2:6] == python[2:6] and np.all(ours.counts > 0)
+    assert runs == [(400, 6)]  # the empty cluster's: begun, then left to Python
 
 
 @pytest.mark.parametrize("dtype, taken", [(np.float64, True), (np.float32, False)])

@@ -276,10 +276,11 @@ def two_centre_sums(x: Array, mean: Array, scaled: Array, centre_sq_norms: Array
     row = np.empty(n_features, dtype=x.dtype)
     inertia = 0.0
     for i in range(n_rows):
-        product_0 = product_1 = sq_norm = x.dtype.type(0)
         for f in range(n_features):
-            value = x[i, f] - mean[f]
-            row[f] = value
+            row[f] = x[i, f] - mean[f]
+        product_0 = product_1 = sq_norm = x.dtype.type(0)
+        for f in range(n_features):  # no store: added the same way at every address
+            value = row[f]
             product_0 += value * scaled[0, f]
             product_1 += value * scaled[1, f]
             sq_norm += value * value
@@ -314,6 +315,181 @@ def two_centre_sums(x: Array, mean: Array, scaled: Array, centre_sq_norms: Array
                 for f in range(n_features):
                     sums[label, f] += row[f]
     return inertia
+
+
+#: A two-centre Lloyd run is made in one compiled call (:func:`two_centre_iterations`) up to
+#: this many values in its two centres: the squared centre shift is then one block of NumPy's
+#: pairwise sum (its unrolled loop of eight partial sums), whose order the call repeats.
+MAX_RUN_CENTRE_VALUES = 128
+
+#: How :func:`two_centre_iterations` ended: at ``max_iter``, on unchanged labels, on the
+#: tolerance, or at a cluster left without weight (the run is then begun again in Python).
+RAN_OUT, STRICT, WITHIN_TOL, EMPTY = 0, 1, 2, 3
+
+
+def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack_scale: Any,
+                          max_iter: int, tol: float, labels: Array, previous: Array,
+                          x_sq_norms: Array, history: Array) -> tuple[int, int]:
+    """The iterations of a two-centre Lloyd run over float64 rows, each a call of
+    :func:`two_centre_sums` and the update and tests of :func:`anykmeans._lloyd.lloyd`.
+
+    Parameters
+    ----------
+    x, mean, w, slack_scale
+        :func:`two_centre_sums`'s; ``mean`` is taken off every row as it is read.
+    centres : float64 array of shape (2, n_features)
+        Written: the initial centres, replaced by each iteration's new ones.
+    max_iter : int
+    tol : float
+        :func:`~anykmeans._lloyd.lloyd`'s tolerance on the squared centre shift.
+    labels, previous : integer arrays of shape (n_rows,)
+        Written: the last iteration's labels (``previous`` is scratch).
+    x_sq_norms : float64 array of shape (n_rows,)
+        Written by the first iteration, read by the others.
+    history : float64 array of shape (max_iter,)
+        Written: each iteration's inertia.
+
+    Returns
+    -------
+    n_iter : int
+        Iterations made.
+    ending : int
+        :data:`RAN_OUT`, :data:`STRICT`, :data:`WITHIN_TOL` or :data:`EMPTY` (the
+        iteration found a cluster without weight; ``centres`` are then not its new ones).
+
+    Notes
+    -----
+    The arithmetic is NumPy's where ``lloyd`` calls NumPy: the centres' squared norms
+    added as ``einsum`` adds a row (two lanes of a product each, four steps unrolled, the
+    lanes added last), the squared shift as ``sum`` adds at most
+    :data:`MAX_RUN_CENTRE_VALUES` values (eight partial sums, added pairwise, then the
+    rest in turn); a new centre is its sum times its weight's reciprocal.
+    """
+    n_rows, n_features = x.shape
+    n_values = 2 * n_features
+    norms = np.empty(2)
+    sums = np.empty((2, n_features))
+    weight_sums = np.empty(2)
+    squares = np.empty(n_values)
+    partial = np.empty(8)
+    for iteration in range(max_iter):
+        for j in range(2):  # einsum("ij,ij->i") on NumPy's two-lane vectors
+            lane_0 = lane_1 = 0.0
+            f = 0
+            while n_features - f >= 8:
+                for step in range(3, -1, -1):
+                    lane_0 = centres[j, f + 2 * step] * centres[j, f + 2 * step] + lane_0
+                    lane_1 = centres[j, f + 2 * step + 1] * centres[j, f + 2 * step + 1] + lane_1
+                f += 8
+            while f < n_features:
+                lane_0 = centres[j, f] * centres[j, f] + lane_0
+                if f + 1 < n_features:
+                    lane_1 = centres[j, f + 1] * centres[j, f + 1] + lane_1
+                f += 2
+            norms[j] = 0.0 + (lane_0 + lane_1)
+        largest = norms[0] if norms[0] >= norms[1] or norms[0] != norms[0] else norms[1]
+        sums[:] = 0.0
+        weight_sums[:] = 0.0
+        inertia = two_centre_sums(x, mean, -2.0 * centres, norms, x_sq_norms, iteration == 0, w,
+                         centres, slack_scale, largest, labels, sums, weight_sums, True, False)
+        history[iteration] = inertia
+        n_changed = n_rows
+        if iteration > 0:
+            n_changed = 0
+            for i in range(n_rows):
+                n_changed += labels[i] != previous[i]
+        previous[:] = labels
+        if weight_sums[0] == 0.0 or weight_sums[1] == 0.0:
+            return iteration + 1, EMPTY
+        for j in range(2):
+            reciprocal = 1.0 / (weight_sums[j] if weight_sums[j] > 0.0 else 1.0)
+            for f in range(n_features):
+                sums[j, f] *= reciprocal
+                difference = sums[j, f] - centres[j, f]
+                squares[j * n_features + f] = difference * difference
+        if n_values < 8:  # NumPy's pairwise sum of at most MAX_RUN_CENTRE_VALUES values
+            shift = 0.0
+            for v in range(n_values):
+                shift += squares[v]
+        else:
+            partial[:] = squares[:8]
+            v = 8
+            while v < n_values - n_values % 8:
+                for p in range(8):
+                    partial[p] += squares[v + p]
+                v += 8
+            shift = (((partial[0] + partial[1]) + (partial[2] + partial[3]))
+                     + ((partial[4] + partial[5]) + (partial[6] + partial[7])))
+            while v < n_values:
+                shift += squares[v]
+                v += 1
+        centres[:] = sums
+        if n_changed == 0:
+            return iteration + 1, STRICT
+        if shift <= tol:
+            return iteration + 1, WITHIN_TOL
+    return max_iter, RAN_OUT
+
+
+def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
+                   tie_ulps: int) -> tuple[Array, tuple[Array, Array], int, bool, bool,
+                                           list[float]] | None:
+    """The iterations of a two-centre Lloyd run over the rows of ``data`` in one compiled
+    call (:func:`two_centre_iterations`), or None where the run is not for it: Numba is not
+    installed, the rows or ``centres`` are not float64, ``centres`` are not two, have more
+    than :data:`MAX_RUN_CENTRE_VALUES` values, the pass is not for the fused loop
+    (:func:`assignment`'s rule), the rows are more than one chunk, or an iteration left a
+    cluster without weight (:func:`anykmeans._lloyd.lloyd` then runs from ``centres``).
+    Ties within ``tie_ulps`` ulps go to the first centre, as in :func:`assignment`.
+
+    Returns
+    -------
+    centres : array of shape (2, n_features)
+        The last iteration's new centres (a new array).
+    state : (labels, x_sq_norms)
+        The last iteration's labels and the rows' squared norms: a Lloyd pass's state.
+    n_iter : int
+    strict : bool
+        Whether the run stopped on unchanged labels.
+    converged : bool
+        Whether it stopped before ``max_iter`` (on unchanged labels or the tolerance).
+    history : list of float
+        Each iteration's inertia.
+    """
+    X, dtype = data.X, np.dtype(np.float64)
+    if (X.dtype != dtype or centres.dtype != dtype or centres.shape[0] != 2
+            or centres.size > MAX_RUN_CENTRE_VALUES
+            or (X.shape[0] * 2 < MIN_SCORES and not takes_fit())
+            or len(list(data.chunks(2))) != 1):
+        return None
+    run = compiled_two_centre_run()
+    if run is None:
+        return None
+    slack_scale = window(dtype, X.shape[1], np.zeros(1), tie_ulps)[0]
+    n_rows = X.shape[0]
+    labels, previous = np.empty(n_rows, dtype=np.intp), np.empty(n_rows, dtype=np.intp)
+    x_sq_norms, history = np.empty(n_rows, dtype=dtype), np.empty(max_iter, dtype=dtype)
+    centres = np.array(centres, order="C")
+    weights = np.empty(0, dtype=dtype) if data.weights is None else data.weights
+    n_iter, ending = run(X, data.mean, centres, weights, slack_scale, max_iter, tol,
+                         labels, previous, x_sq_norms, history)
+    if ending == EMPTY:
+        return None
+    return (centres, (labels, x_sq_norms), n_iter, ending == STRICT, ending != RAN_OUT,
+            history[:n_iter].tolist())
+
+
+@functools.cache
+def compiled_two_centre_run() -> Callable[..., tuple[int, int]] | None:
+    """:func:`two_centre_iterations` compiled by Numba (cached as :func:`compiled_kernel`'s
+    loop; its own additions in the order written, :func:`two_centre_sums`'s free to be
+    reordered as in :func:`compiled_two_centre_kernel`), or None without Numba."""
+    if compiled_two_centre_kernel() is None:
+        return None
+    from numba.extending import register_jitable
+
+    register_jitable(fastmath={"reassoc"})(two_centre_sums)  # callable from compiled code
+    return compile_loop(two_centre_iterations)
 
 
 @functools.cache

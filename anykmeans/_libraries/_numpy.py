@@ -159,6 +159,16 @@ class NumPy(Library):
                                  centre_sq_norms, x_sq_norms, previous_labels, update=update,
                                  exact_inertia=exact_inertia, tie_ulps=tie_ulps)
 
+    def fused_two_centre_run(self, data: PassData, centres: Array, *, max_iter: int,
+                             tol: float, tie_ulps: int) -> tuple | None:
+        """:mod:`~anykmeans._libraries._fused`'s two-centre Lloyd run in one compiled call on
+        the CPU plan, where it takes the run
+        (:func:`~anykmeans._libraries._fused.two_centre_run`)."""
+        if self.accelerator:
+            return None
+        return _fused.two_centre_run(data, centres, max_iter=max_iter, tol=tol,
+                                     tie_ulps=tie_ulps)
+
     def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
                        x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
                        search_rows: int,

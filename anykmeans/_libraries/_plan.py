@@ -202,6 +202,20 @@ class Plan:
         """
         return None
 
+    def fused_two_centre_run(self, data: PassData, centres: Array, *, max_iter: int,
+                             tol: float, tie_ulps: int) -> tuple | None:
+        """The iterations of a two-centre Lloyd run (:func:`anykmeans._lloyd.lloyd`'s, without
+        its final pass) over the eager rows of ``data`` in the library's own fused steps, or
+        None where it has none for this run, and ``lloyd`` runs them.
+
+        Returns ``(centres, state, n_iter, strict, converged, history)``: the last
+        iteration's new centres, its pass's state ``(labels, x_sq_norms)``, the iterations
+        made, whether they stopped on unchanged labels, whether before ``max_iter``, and each
+        iteration's inertia, all as ``lloyd`` would have them, to the bit. The reference
+        has none.
+        """
+        return None
+
     def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
                        x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
                        search_rows: int,
