@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ._namespace import Array, Namespace, device_of, has_float64, to_host
+from ._namespace import Array, Namespace, device_of, has_float64, index_dtype, to_host
 
 RandomState = Union[np.random.RandomState, np.random.Generator]  # noqa: UP007
 
@@ -171,7 +171,7 @@ def choice_without_replacement(xp: Namespace, rng: RandomState, weights: Array, 
     ValueError
         If fewer than ``size`` weights are positive.
     """
-    n_positive = int(xp.sum(xp.astype(weights > 0, xp.int64)))
+    n_positive = int(xp.sum(xp.astype(weights > 0, index_dtype(xp, device_of(weights)))))
     if n_positive < size:
         raise ValueError(
             f"Cannot draw {size} distinct samples: only {n_positive} have a positive sample_weight."

@@ -10,6 +10,8 @@ accumulated in float64 (compensated without it), so the centres agree too.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -305,6 +307,20 @@ def test_cluster_sums_without_float64_are_numpys(without_float64):
                                   strict=True):
         np.testing.assert_array_equal(host(got), wanted)
         assert np.any(plain != wanted)
+
+
+def test_weighted_random_seeding_without_float64_is_numpys_and_warns_nothing(without_float64):
+    """Random seeding with weights counts the positive weights in the device's index dtype:
+    JAX without x64 has no int64 (asking for it warns) and gives NumPy's fit."""
+    X = groups_of_blobs(3000, 4, 8)
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, len(X)).astype(np.float32)
+    expected = anykmeans.KMeans(8, init="random", random_state=0).fit(X, sample_weight=weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = anykmeans.KMeans(8, init="random", random_state=0).fit(
+            without_float64(X), sample_weight=without_float64(weights))
+    np.testing.assert_array_equal(host(model.labels_), expected.labels_)
+    assert model.n_iter_ == expected.n_iter_
 
 
 def test_feature_means_without_float64_are_numpys(without_float64, monkeypatch):
