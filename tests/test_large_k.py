@@ -44,6 +44,7 @@ def test_the_tolerances_variance_makes_no_temporary_of_xs_size(X):
 def test_kmeans_plusplus_keeps_no_rows_by_trials_buffers(X):
     data = Data(X, X.mean(axis=0), np.ones(X.shape[0]))
     with threadpoolctl.threadpool_limits(1):
+        kmeans_plusplus_indices(data, 256, np.random.RandomState(1))  # one-time: Numba loaded
         peak = traced_peak(lambda: kmeans_plusplus_indices(data, 256, np.random.RandomState(0)))
     # k = 256 tries 7 candidates a seed: two n x 7 float64 buffers were 22 MB (33 MB at the
     # peak, X 49 MB); n-sized float64 vectors (1.6 MB each) and one chunk's blocks remain.
