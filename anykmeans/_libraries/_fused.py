@@ -125,16 +125,21 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
     n_features = x.shape[1]
     best = np.empty(n_rows, dtype=block.dtype)
     has_nan = np.empty(n_rows, dtype=np.bool_)
-    nearest = np.empty(n_rows, dtype=np.int32)
+    # Each row's centre: rechecked rows find the first of the best score as they go (as a
+    # number of the scores' type: the same vector lanes), the others in a pass of their own.
+    first_best = np.zeros(n_rows if recheck else 0, dtype=block.dtype)
+    nearest = np.empty(0 if recheck else n_rows, dtype=np.int32)
     runner_up = np.full(n_rows if recheck else 0, np.inf, dtype=block.dtype)  # 2nd best score
     for i in range(n_rows):
         best[i] = block[0, i] + centre_sq_norms[0]
         has_nan[i] = best[i] != best[i]
     for j in range(1, n_clusters):
+        j_number = block.dtype.type(j)
         for i in range(n_rows):
             score = block[j, i] + centre_sq_norms[j]
-            if recheck:
+            if recheck:  # the runner-up, and the first centre of the best score, as they come
                 runner_up[i] = min(runner_up[i], max(best[i], score))
+                first_best[i] = j_number if score < best[i] else first_best[i]
             best[i] = score if score < best[i] else best[i]
             has_nan[i] |= score != score
     for i in range(n_rows):  # ties: the lowest centre within the slack of the best score
@@ -144,18 +149,26 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
                         + np.float32(2 * tie_scale) * (x_sq_norms[i] + max_centre_sq_norm))
         else:
             best[i] += slack_scale * (x_sq_norms[i] + max_centre_sq_norm)
-        nearest[i] = n_clusters
-    for j in range(n_clusters):
-        for i in range(n_rows):
-            within = block[j, i] + centre_sq_norms[j] <= best[i]
-            nearest[i] = min(nearest[i], j if within else n_clusters)
+    if not recheck:  # the first centre within the window
+        nearest[:] = n_clusters
+        for j in range(n_clusters):
+            for i in range(n_rows):
+                within = block[j, i] + centre_sq_norms[j] <= best[i]
+                nearest[i] = min(nearest[i], j if within else n_clusters)
     weighted = w.shape[0] > 0
     n_next = next_rows.shape[0]
     inertia = 0.0
     halves = np.empty(n_features, dtype=np.float64)
     for i in range(n_rows):
-        label = n_clusters - 1 if has_nan[i] else nearest[i]  # a NaN: no centre is nearest
+        if has_nan[i]:  # no centre is nearest
+            label = n_clusters - 1
+        else:
+            label = int(first_best[i]) if recheck else nearest[i]
         if recheck and not has_nan[i] and runner_up[i] <= best[i]:  # a close call
+            for j in range(n_clusters):  # the first centre in the window, not the best's
+                if block[j, i] + centre_sq_norms[j] <= best[i]:
+                    label = j
+                    break
             others = (label, n_clusters, n_clusters)  # the first, then the two best-scoring
             for rank in range(1, 3):
                 lowest = np.inf
