@@ -273,14 +273,12 @@ def two_centre_sums(x: Array, mean: Array, scaled: Array, centre_sq_norms: Array
     """
     n_rows, n_features = x.shape
     weighted = w.shape[0] > 0
-    row = np.empty(n_features, dtype=x.dtype)
     inertia = 0.0
+    weight_0, weight_1 = weight_sums[0], weight_sums[1]  # in registers, not memory
     for i in range(n_rows):
-        for f in range(n_features):
-            row[f] = x[i, f] - mean[f]
         product_0 = product_1 = sq_norm = x.dtype.type(0)
         for f in range(n_features):  # no store: added the same way at every address
-            value = row[f]
+            value = x[i, f] - mean[f]
             product_0 += value * scaled[0, f]
             product_1 += value * scaled[1, f]
             sq_norm += value * value
@@ -298,7 +296,7 @@ def two_centre_sums(x: Array, mean: Array, scaled: Array, centre_sq_norms: Array
         if exact:
             distance = 0.0
             for f in range(n_features):
-                residual = row[f] - centres[label, f]
+                residual = (x[i, f] - mean[f]) - centres[label, f]
                 distance += float(residual * residual)
         elif has_nan:
             distance = np.nan
@@ -306,14 +304,18 @@ def two_centre_sums(x: Array, mean: Array, scaled: Array, centre_sq_norms: Array
             distance = max(float(sq_norm + (score_1 if label else score_0)), 0.0)
         weight = float(w[i]) if weighted else 1.0
         inertia += weight * distance
-        if update:
-            weight_sums[label] += weight
+        if update:  # the row read again from the first-level cache, centred again
+            if label:
+                weight_1 += weight
+            else:
+                weight_0 += weight
             if weighted:
                 for f in range(n_features):
-                    sums[label, f] += row[f] * w[i]
+                    sums[label, f] += (x[i, f] - mean[f]) * w[i]
             else:
                 for f in range(n_features):
-                    sums[label, f] += row[f]
+                    sums[label, f] += x[i, f] - mean[f]
+    weight_sums[0], weight_sums[1] = weight_0, weight_1
     return inertia
 
 
