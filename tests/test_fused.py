@@ -15,6 +15,7 @@ import pytest
 
 import anykmeans
 from anykmeans._libraries import _fused, library_of
+from anykmeans._libraries._threads import workers_for
 from anykmeans._lloyd import lloyd
 from anykmeans._primitives import TIE_ULPS, Data, assign, nearest
 from tests.conftest import kernel_calls
@@ -315,18 +316,29 @@ def test_a_two_centre_run_in_one_call_is_lloyds_to_the_bit(compiled, monkeypatch
 
 def test_a_two_centre_run_with_an_empty_cluster_or_several_chunks_is_lloyds(compiled,
                                                                             monkeypatch):
-    # A cluster without weight is relocated in Python, the run begun again there; several
-    # chunks add their sums chunk by chunk, as the run in one call does not.
+    # A cluster without weight is relocated in Python, the run begun again there. Several
+    # chunks on one thread are one call, their sums added chunk by chunk as a pass adds
+    # them; on several threads the chunks' passes are shared among them, in Python.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
     runs = two_centre_run_calls(monkeypatch)
-    X = np.random.default_rng(3).normal(size=(400, 6))
-    for data, centres in [(Data(X, np.zeros(6)), X[[5, 5]]),  # every row to the first
-                          (Data(X, np.zeros(6), chunk_size=100), X[[5, 9]])]:
-        ours, python = lloyd_with_and_without_the_run(monkeypatch, data, centres, max_iter=50,
-                                                      tol=0.0)
-        np.testing.assert_array_equal(ours.labels, python.labels)
-        np.testing.assert_array_equal(ours.centres, python.centres)
-        assert ours[2:6] == python[2:6] and np.all(ours.counts > 0)
-    assert runs == [(400, 6)]  # the empty cluster's: begun, then left to Python
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 6))
+    w = rng.uniform(0.5, 2, 400)
+    cases = [(Data(X, np.zeros(6)), X[[5, 5]]),  # every row to the first
+             (Data(X, np.zeros(6), chunk_size=100), X[[5, 9]]),
+             (Data(X, X.mean(axis=0), w, chunk_size=150), X[[5, 9]] - X.mean(axis=0))]
+    for threads in (1, None):
+        with threadpoolctl.threadpool_limits(threads):
+            one_thread = workers_for(X) == 1
+            for data, centres in cases:
+                ours, python = lloyd_with_and_without_the_run(monkeypatch, data, centres,
+                                                              max_iter=50, tol=0.0)
+                np.testing.assert_array_equal(ours.labels, python.labels)
+                np.testing.assert_array_equal(ours.centres, python.centres)
+                assert ours[2:6] == python[2:6] and np.all(ours.counts > 0)
+        # The empty cluster's run is begun, then left to Python.
+        assert runs == [(400, 6)] * (3 if one_thread else 1)
+        runs.clear()
 
 
 @pytest.mark.parametrize("dtype, taken", [(np.float64, True), (np.float32, False)])

@@ -331,9 +331,10 @@ RAN_OUT, STRICT, WITHIN_TOL, EMPTY = 0, 1, 2, 3
 
 def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack_scale: Any,
                           max_iter: int, tol: float, labels: Array, previous: Array,
-                          x_sq_norms: Array, history: Array) -> tuple[int, int]:
+                          x_sq_norms: Array, history: Array, bounds: Array) -> tuple[int, int]:
     """The iterations of a two-centre Lloyd run over float64 rows, each a call of
-    :func:`two_centre_sums` and the update and tests of :func:`anykmeans._lloyd.lloyd`.
+    :func:`two_centre_sums` per chunk and the update and tests of
+    :func:`anykmeans._lloyd.lloyd`.
 
     Parameters
     ----------
@@ -350,6 +351,10 @@ def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack
         Written by the first iteration, read by the others.
     history : float64 array of shape (max_iter,)
         Written: each iteration's inertia.
+    bounds : integer array of shape (n_chunks + 1,)
+        The chunks' first rows, then ``n_rows``: each chunk's inertia, sums, weights and
+        changed labels are its own, added to the others' in chunk order, as
+        :func:`assignment` adds them up.
 
     Returns
     -------
@@ -369,9 +374,12 @@ def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack
     """
     n_rows, n_features = x.shape
     n_values = 2 * n_features
+    weighted = w.shape[0] > 0
     norms = np.empty(2)
     sums = np.empty((2, n_features))
     weight_sums = np.empty(2)
+    chunk_sums = np.empty((2, n_features))
+    chunk_weight_sums = np.empty(2)
     squares = np.empty(n_values)
     partial = np.empty(8)
     for iteration in range(max_iter):
@@ -390,10 +398,21 @@ def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack
                 f += 2
             norms[j] = 0.0 + (lane_0 + lane_1)
         largest = norms[0] if norms[0] >= norms[1] or norms[0] != norms[0] else norms[1]
+        scaled = -2.0 * centres
         sums[:] = 0.0
         weight_sums[:] = 0.0
-        inertia = two_centre_sums(x, mean, -2.0 * centres, norms, x_sq_norms, iteration == 0, w,
-                         centres, slack_scale, largest, labels, sums, weight_sums, True, False)
+        inertia = 0.0
+        for chunk in range(bounds.shape[0] - 1):
+            start, stop = bounds[chunk], bounds[chunk + 1]
+            chunk_sums[:] = 0.0
+            chunk_weight_sums[:] = 0.0
+            inertia += two_centre_sums(x[start:stop], mean, scaled, norms,
+                                       x_sq_norms[start:stop], iteration == 0,
+                                       w[start:stop] if weighted else w, centres, slack_scale,
+                                       largest, labels[start:stop], chunk_sums,
+                                       chunk_weight_sums, True, False)
+            sums += chunk_sums
+            weight_sums += chunk_weight_sums
         history[iteration] = inertia
         n_changed = n_rows
         if iteration > 0:
@@ -434,15 +453,17 @@ def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack
 
 
 def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
-                   tie_ulps: int) -> tuple[Array, tuple[Array, Array], int, bool, bool,
-                                           list[float]] | None:
+                   tie_ulps: int, one_thread: bool) -> tuple[Array, tuple[Array, Array], int,
+                                                             bool, bool, list[float]] | None:
     """The iterations of a two-centre Lloyd run over the rows of ``data`` in one compiled
     call (:func:`two_centre_iterations`), or None where the run is not for it: Numba is not
     installed, the rows or ``centres`` are not float64, ``centres`` are not two, have more
     than :data:`MAX_RUN_CENTRE_VALUES` values, the pass is not for the fused loop
-    (:func:`assignment`'s rule), the rows are more than one chunk, or an iteration left a
-    cluster without weight (:func:`anykmeans._lloyd.lloyd` then runs from ``centres``).
-    Ties within ``tie_ulps`` ulps go to the first centre, as in :func:`assignment`.
+    (:func:`assignment`'s rule), the rows are more than one chunk and the passes would
+    share them among threads (not ``one_thread``), or an iteration left a cluster without
+    weight (:func:`anykmeans._lloyd.lloyd` then runs from ``centres``). Ties within
+    ``tie_ulps`` ulps go to the first centre, as in :func:`assignment`; the chunks are
+    ``data``'s, their sums added up in chunk order, as a pass adds them.
 
     Returns
     -------
@@ -461,8 +482,10 @@ def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
     X, dtype = data.X, np.dtype(np.float64)
     if (X.dtype != dtype or centres.dtype != dtype or centres.shape[0] != 2
             or centres.size > MAX_RUN_CENTRE_VALUES
-            or (X.shape[0] * 2 < MIN_SCORES and not takes_fit())
-            or len(list(data.chunks(2))) != 1):
+            or (X.shape[0] * 2 < MIN_SCORES and not takes_fit())):
+        return None
+    starts = [rows.start for rows in data.chunks(2)]
+    if len(starts) > 1 and not one_thread:
         return None
     run = compiled_two_centre_run()
     if run is None:
@@ -474,7 +497,8 @@ def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
     centres = np.array(centres, order="C")
     weights = np.empty(0, dtype=dtype) if data.weights is None else data.weights
     n_iter, ending = run(X, data.mean, centres, weights, slack_scale, max_iter, tol,
-                         labels, previous, x_sq_norms, history)
+                         labels, previous, x_sq_norms, history,
+                         np.array([*starts, n_rows], dtype=np.intp))
     if ending == EMPTY:
         return None
     return (centres, (labels, x_sq_norms), n_iter, ending == STRICT, ending != RAN_OUT,

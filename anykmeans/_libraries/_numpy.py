@@ -139,14 +139,23 @@ class NumPy(Library):
         one of them where :attr:`caller_computes`. Without ``threadpoolctl``, on
         one core, or on the accelerator plan, the chunks run one after another.
         """
-        held = None if self.accelerator else getattr(fit_threads, "workers", None)
-        workers = 1 if self.accelerator else held or workers_for(X)
+        held = self._held_workers()
+        workers = self._workers(X)
         if workers == 1:
             yield from map(function, chunks)
             return
         run = run_with_caller if self.caller_computes else run_on_pool
         with contextlib.nullcontext() if held else single_threaded_blas():
             yield from run(function, chunks, workers)
+
+    def _held_workers(self) -> int | None:
+        """The threads a fit holds for its passes (None outside a fit, or on the accelerator
+        plan)."""
+        return None if self.accelerator else getattr(fit_threads, "workers", None)
+
+    def _workers(self, X: Array) -> int:
+        """The threads :meth:`map_chunks` runs a pass's chunks over ``X`` on."""
+        return 1 if self.accelerator else self._held_workers() or workers_for(X)
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
@@ -167,7 +176,7 @@ class NumPy(Library):
         if self.accelerator:
             return None
         return _fused.two_centre_run(data, centres, max_iter=max_iter, tol=tol,
-                                     tie_ulps=tie_ulps)
+                                     tie_ulps=tie_ulps, one_thread=self._workers(data.X) == 1)
 
     def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
                        x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
