@@ -319,6 +319,63 @@ def two_centre_sums(x: Array, mean: Array, scaled: Array, centre_sq_norms: Array
     return inertia
 
 
+def cluster_residual_sums(x: Array, mean: Array, centres: Array, labels: Array, w: Array,
+                          inertias: Array) -> None:
+    """Add each row's weighted squared distance to the centre its label names (from the
+    residual ``x - c``) to its cluster's entry of ``inertias``.
+
+    Parameters
+    ----------
+    x : array of shape (n_rows, n_features)
+        The rows, not centred.
+    mean : array of shape (n_features,)
+        Taken off every row as it is read.
+    centres : array of shape (n_clusters, n_features)
+    labels : integer array of shape (n_rows,)
+    w : array of shape (n_rows,) or (0,)
+        The rows' weights; empty for unit weights.
+    inertias : float64 array of shape (n_clusters,)
+        Added to, in row order; a row's distance is added over its features in an order
+        the compiler may choose (:func:`two_centre_sums`'s).
+    """
+    n_rows, n_features = x.shape
+    weighted = w.shape[0] > 0
+    for i in range(n_rows):
+        label = labels[i]
+        distance = 0.0
+        for f in range(n_features):
+            residual = (x[i, f] - mean[f]) - centres[label, f]
+            distance += float(residual * residual)
+        inertias[label] += float(w[i]) * distance if weighted else distance
+
+
+def cluster_inertias(data: PassData, centres: Array, labels: Array) -> Array | None:
+    """Each cluster's weighted sum of the squared distances of its rows of ``data`` (those
+    ``labels`` give it) to its centre, from the residuals, in ``data``'s dtype; or None
+    where the pass is not for the compiled loop (:func:`assignment`'s rule, and
+    ``labels`` an integer array).
+
+    Chunk by chunk (``data.map``), each chunk's sums added in float64, then the chunks' in
+    chunk order: the same bits on any number of threads.
+    """
+    X, dtype = data.X, data.X.dtype
+    if (X.dtype not in DTYPES or centres.dtype != dtype or labels.dtype.kind not in "iu"
+            or (X.shape[0] * centres.shape[0] < MIN_SCORES and not takes_fit())):
+        return None
+    loop = compiled_cluster_residual_sums()
+    if loop is None:
+        return None
+    no_weights = np.empty(0, dtype=dtype)
+
+    def chunk(rows: slice) -> Array:
+        inertias = np.zeros(centres.shape[0])
+        loop(X[rows], data.mean, centres, labels[rows],
+             no_weights if data.weights is None else data.weights[rows], inertias)
+        return inertias
+
+    return sum(data.map(chunk, centres.shape[0])).astype(dtype)
+
+
 #: A two-centre Lloyd run is made in one compiled call (:func:`two_centre_iterations`) up to
 #: this many values in its two centres: the squared centre shift is then one block of NumPy's
 #: pairwise sum (its unrolled loop of eight partial sums), whose order the call repeats.
@@ -516,6 +573,13 @@ def compiled_two_centre_run() -> Callable[..., tuple[int, int]] | None:
 
     register_jitable(fastmath={"reassoc"})(two_centre_sums)  # callable from compiled code
     return compile_loop(two_centre_iterations)
+
+
+@functools.cache
+def compiled_cluster_residual_sums() -> Callable[..., None] | None:
+    """:func:`cluster_residual_sums` compiled by Numba (cached as :func:`compiled_kernel`'s
+    loop), its sums over a row's features free to be reordered, or None without Numba."""
+    return compile_loop(cluster_residual_sums, reordered_sums=True)
 
 
 @functools.cache

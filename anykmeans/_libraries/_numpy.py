@@ -178,6 +178,14 @@ class NumPy(Library):
         return _fused.two_centre_run(data, centres, max_iter=max_iter, tol=tol,
                                      tie_ulps=tie_ulps, one_thread=self._workers(data.X) == 1)
 
+    def fused_cluster_inertias(self, data: PassData, centres: Array,
+                               labels: Array) -> Array | None:
+        """:mod:`~anykmeans._libraries._fused`'s compiled loop on the CPU plan, where it takes
+        the pass (:func:`~anykmeans._libraries._fused.cluster_inertias`)."""
+        if self.accelerator:
+            return None
+        return _fused.cluster_inertias(data, centres, labels)
+
     def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
                        x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
                        search_rows: int,
