@@ -17,7 +17,7 @@ import anykmeans
 from anykmeans._libraries import _fused, library_of
 from anykmeans._libraries._threads import workers_for
 from anykmeans._lloyd import lloyd
-from anykmeans._primitives import TIE_ULPS, Data, assign, nearest
+from anykmeans._primitives import TIE_ULPS, Data, assign, nearest, sq_distances_to_labels
 from tests.conftest import kernel_calls
 from tests.data import blobs, weights
 
@@ -423,3 +423,32 @@ def test_a_bisecting_fit_on_the_two_centre_loop_does_not_depend_on_threads(compi
     np.testing.assert_array_equal(fits[0].labels_, fits[1].labels_)
     np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
     assert fits[0].inertia_ == fits[1].inertia_
+
+
+@pytest.mark.parametrize("dtype, weighted", [(np.float64, False), (np.float64, True),
+                                             (np.float32, True)])
+def test_cluster_inertias_in_one_loop_are_the_residuals_sums(compiled, dtype, weighted):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(700, 9)).astype(dtype)
+    w = rng.uniform(0.5, 2, 700).astype(dtype) if weighted else None
+    data = Data(X, X.mean(axis=0), w, chunk_size=200)
+    centres = rng.normal(size=(3, 9)).astype(dtype)
+    labels = rng.integers(0, 3, 700)
+    ours = library_of(X).fused_cluster_inertias(data, centres, labels)
+    sq = sq_distances_to_labels(data, centres, labels).astype(np.float64)
+    sq = sq if w is None else w * sq
+    assert ours.dtype == dtype
+    np.testing.assert_allclose(ours, [sq[labels == j].sum() for j in range(3)],
+                               rtol=1e-13 if dtype == np.float64 else 1e-5)
+
+
+def test_a_bisecting_fit_adds_its_childrens_inertias_in_one_loop(compiled, monkeypatch):
+    calls = kernel_calls(monkeypatch, _fused, _fused.compiled_cluster_residual_sums(),
+                         "compiled_cluster_residual_sums")
+    X = blobs(3000, 4, 5)
+    ours = anykmeans.BisectingKMeans(5, random_state=0).fit(X)
+    assert len(calls) >= 4  # a chunk or more per bisection
+    monkeypatch.setattr(_fused, "compiled_cluster_residual_sums", lambda: None)
+    standard = anykmeans.BisectingKMeans(5, random_state=0).fit(X)
+    np.testing.assert_array_equal(ours.labels_, standard.labels_)
+    assert ours.inertia_ == pytest.approx(standard.inertia_, rel=1e-12)
