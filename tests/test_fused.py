@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans._libraries import _fused, library_of
+from anykmeans._libraries import _fused, _numpy, library_of
 from anykmeans._libraries._threads import workers_for
 from anykmeans._lloyd import lloyd
 from anykmeans._primitives import TIE_ULPS, Data, assign, nearest, sq_distances_to_labels
@@ -317,8 +317,8 @@ def test_a_two_centre_run_in_one_call_is_lloyds_to_the_bit(compiled, monkeypatch
 def test_a_two_centre_run_with_an_empty_cluster_or_several_chunks_is_lloyds(compiled,
                                                                             monkeypatch):
     # A cluster without weight is relocated in Python, the run begun again there. Several
-    # chunks on one thread are one call, their sums added chunk by chunk as a pass adds
-    # them; on several threads the chunks' passes are shared among them, in Python.
+    # chunks on one thread, or too few rows to share, are one call, their sums added chunk
+    # by chunk as a pass adds them; else the chunks' passes are shared among the threads.
     threadpoolctl = pytest.importorskip("threadpoolctl")
     runs = two_centre_run_calls(monkeypatch)
     rng = np.random.default_rng(3)
@@ -327,9 +327,10 @@ def test_a_two_centre_run_with_an_empty_cluster_or_several_chunks_is_lloyds(comp
     cases = [(Data(X, np.zeros(6)), X[[5, 5]]),  # every row to the first
              (Data(X, np.zeros(6), chunk_size=100), X[[5, 9]]),
              (Data(X, X.mean(axis=0), w, chunk_size=150), X[[5, 9]] - X.mean(axis=0))]
-    for threads in (1, None):
+    for threads, shared_from in [(1, 0), (None, 0), (None, 401)]:
+        monkeypatch.setattr(_numpy, "MIN_SHARED_RUN_ROWS", shared_from)
         with threadpoolctl.threadpool_limits(threads):
-            one_thread = workers_for(X) == 1
+            one_thread = workers_for(X) == 1 or shared_from > 400
             for data, centres in cases:
                 ours, python = lloyd_with_and_without_the_run(monkeypatch, data, centres,
                                                               max_iter=50, tol=0.0)
@@ -412,14 +413,16 @@ def test_the_compiled_two_centre_loop_equals_its_python_source(compiled):
 
 def test_a_bisecting_fit_on_the_two_centre_loop_does_not_depend_on_threads(compiled,
                                                                            monkeypatch):
-    # Clusters of several chunks (shared among the cores): the same bits on one thread.
+    # Clusters of several chunks shared among the cores, an iteration at a time: the same
+    # bits as their runs in one call on one thread.
     threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(_numpy, "MIN_SHARED_RUN_ROWS", 0)
     calls = two_centre_calls(monkeypatch)
     X = blobs(6000, 5, 6)
     fits = [anykmeans.BisectingKMeans(6, random_state=0).fit(X)]
+    assert calls or workers_for(X) == 1
     with threadpoolctl.threadpool_limits(1):
         fits.append(anykmeans.BisectingKMeans(6, random_state=0).fit(X))
-    assert calls
     np.testing.assert_array_equal(fits[0].labels_, fits[1].labels_)
     np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
     assert fits[0].inertia_ == fits[1].inertia_

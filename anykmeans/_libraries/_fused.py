@@ -510,14 +510,14 @@ def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack
 
 
 def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
-                   tie_ulps: int, one_thread: bool) -> tuple[Array, tuple[Array, Array], int,
-                                                             bool, bool, list[float]] | None:
+                   tie_ulps: int, shared: bool) -> tuple[Array, tuple[Array, Array], int, bool,
+                                                         bool, list[float]] | None:
     """The iterations of a two-centre Lloyd run over the rows of ``data`` in one compiled
     call (:func:`two_centre_iterations`), or None where the run is not for it: Numba is not
     installed, the rows or ``centres`` are not float64, ``centres`` are not two, have more
     than :data:`MAX_RUN_CENTRE_VALUES` values, the pass is not for the fused loop
-    (:func:`assignment`'s rule), the rows are more than one chunk and the passes would
-    share them among threads (not ``one_thread``), or an iteration left a cluster without
+    (:func:`assignment`'s rule), the rows are more than one chunk and their passes are to
+    be ``shared`` among threads, or an iteration left a cluster without
     weight (:func:`anykmeans._lloyd.lloyd` then runs from ``centres``). Ties within
     ``tie_ulps`` ulps go to the first centre, as in :func:`assignment`; the chunks are
     ``data``'s, their sums added up in chunk order, as a pass adds them.
@@ -542,7 +542,7 @@ def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
             or (X.shape[0] * 2 < MIN_SCORES and not takes_fit())):
         return None
     starts = [rows.start for rows in data.chunks(2)]
-    if len(starts) > 1 and not one_thread:
+    if len(starts) > 1 and shared:
         return None
     run = compiled_two_centre_run()
     if run is None:

@@ -44,6 +44,12 @@ MIN_CHUNK_ROWS = 128
 #: handed to a thread costs tens of microseconds).
 MIN_SHARED_ROWS = 2048
 
+#: A two-centre Lloyd run over fewer rows than this makes its iterations in one compiled call
+#: on one thread, even where its passes' chunks would be shared among the cores: an iteration
+#: shared costs tens of microseconds in Python, about what the second core saves below this
+#: (docs/bisecting.md#speed).
+MIN_SHARED_RUN_ROWS = 2**15
+
 #: Score blocks are laid out row by row where centres outnumber a chunk's rows this much.
 ROWS_FIRST_RATIO = 8
 
@@ -172,11 +178,15 @@ class NumPy(Library):
                              tol: float, tie_ulps: int) -> tuple | None:
         """:mod:`~anykmeans._libraries._fused`'s two-centre Lloyd run in one compiled call on
         the CPU plan, where it takes the run
-        (:func:`~anykmeans._libraries._fused.two_centre_run`)."""
+        (:func:`~anykmeans._libraries._fused.two_centre_run`): its chunks on the calling
+        thread, unless the passes run on several threads and the rows are
+        :data:`MIN_SHARED_RUN_ROWS` or more (their chunks are then shared among the threads,
+        an iteration at a time, in Python)."""
         if self.accelerator:
             return None
+        shared = self._workers(data.X) > 1 and data.X.shape[0] >= MIN_SHARED_RUN_ROWS
         return _fused.two_centre_run(data, centres, max_iter=max_iter, tol=tol,
-                                     tie_ulps=tie_ulps, one_thread=self._workers(data.X) == 1)
+                                     tie_ulps=tie_ulps, shared=shared)
 
     def fused_cluster_inertias(self, data: PassData, centres: Array,
                                labels: Array) -> Array | None:
