@@ -145,23 +145,14 @@ class NumPy(Library):
         one of them where :attr:`caller_computes`. Without ``threadpoolctl``, on
         one core, or on the accelerator plan, the chunks run one after another.
         """
-        held = self._held_workers()
-        workers = self._workers(X)
+        held = None if self.accelerator else getattr(fit_threads, "workers", None)
+        workers = 1 if self.accelerator else held or workers_for(X)
         if workers == 1:
             yield from map(function, chunks)
             return
         run = run_with_caller if self.caller_computes else run_on_pool
         with contextlib.nullcontext() if held else single_threaded_blas():
             yield from run(function, chunks, workers)
-
-    def _held_workers(self) -> int | None:
-        """The threads a fit holds for its passes (None outside a fit, or on the accelerator
-        plan)."""
-        return None if self.accelerator else getattr(fit_threads, "workers", None)
-
-    def _workers(self, X: Array) -> int:
-        """The threads :meth:`map_chunks` runs a pass's chunks over ``X`` on."""
-        return 1 if self.accelerator else self._held_workers() or workers_for(X)
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
@@ -184,7 +175,9 @@ class NumPy(Library):
         an iteration at a time, in Python)."""
         if self.accelerator:
             return None
-        shared = self._workers(data.X) > 1 and data.X.shape[0] >= MIN_SHARED_RUN_ROWS
+        # The threads map_chunks runs the passes on (inline there: the iteration's route).
+        workers = getattr(fit_threads, "workers", None) or workers_for(data.X)
+        shared = workers > 1 and data.X.shape[0] >= MIN_SHARED_RUN_ROWS
         return _fused.two_centre_run(data, centres, max_iter=max_iter, tol=tol,
                                      tie_ulps=tie_ulps, shared=shared)
 
