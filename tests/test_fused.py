@@ -455,3 +455,19 @@ def test_a_bisecting_fit_adds_its_childrens_inertias_in_one_loop(compiled, monke
     standard = anykmeans.BisectingKMeans(5, random_state=0).fit(X)
     np.testing.assert_array_equal(ours.labels_, standard.labels_)
     assert ours.inertia_ == pytest.approx(standard.inertia_, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rows_gathered_and_centred_in_one_loop_are_numpys(compiled, monkeypatch, dtype):
+    calls = kernel_calls(monkeypatch, _fused, _fused.compiled_gather_centred(),
+                         "compiled_gather_centred")
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(300, 7)).astype(dtype)
+    mean = X.mean(axis=0)
+    indices = np.sort(rng.choice(300, 120, replace=False))
+    ours = library_of(X).centred_rows_at(np, X, indices, mean)
+    assert calls == [(300, 7)] and ours.flags.c_contiguous
+    np.testing.assert_array_equal(ours, X[indices] - mean)
+    # A fit's bisections gather their clusters' rows with it.
+    anykmeans.BisectingKMeans(3, random_state=0).fit(X)
+    assert len(calls) > 1

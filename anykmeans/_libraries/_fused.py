@@ -376,6 +376,32 @@ def cluster_inertias(data: PassData, centres: Array, labels: Array) -> Array | N
     return sum(data.map(chunk, centres.shape[0])).astype(dtype)
 
 
+def gather_centred(X: Array, indices: Array, mean: Array, out: Array) -> None:
+    """Write ``X[indices[r]] - mean`` into ``out[r]`` for every ``r`` (valid indices)."""
+    for r in range(indices.shape[0]):
+        row = indices[r]
+        for f in range(X.shape[1]):
+            out[r, f] = X[row, f] - mean[f]
+
+
+def centred_rows_at(X: Array, indices: Array, mean: Array) -> Array | None:
+    """``X[indices] - mean`` in one compiled pass (a new C-ordered array: each value NumPy's
+    difference), or None where the gather is not for it: Numba is not installed, ``X`` is
+    not a C-contiguous matrix of float32 or float64, ``mean`` not a vector of its dtype and
+    width, ``indices`` not integers, or the calling thread's fit does not take the fused
+    loop (:func:`takes_fit`)."""
+    if (X.ndim != 2 or X.dtype not in DTYPES or not X.flags.c_contiguous
+            or mean.dtype != X.dtype or mean.shape != (X.shape[1],)
+            or indices.ndim != 1 or indices.dtype.kind not in "iu" or not takes_fit()):
+        return None
+    loop = compiled_gather_centred()
+    if loop is None:
+        return None
+    out = np.empty((indices.shape[0], X.shape[1]), dtype=X.dtype)
+    loop(X, indices, mean, out)
+    return out
+
+
 #: A two-centre Lloyd run is made in one compiled call (:func:`two_centre_iterations`) up to
 #: this many values in its two centres: the squared centre shift is then one block of NumPy's
 #: pairwise sum (its unrolled loop of eight partial sums), whose order the call repeats.
@@ -580,6 +606,13 @@ def compiled_cluster_residual_sums() -> Callable[..., None] | None:
     """:func:`cluster_residual_sums` compiled by Numba (cached as :func:`compiled_kernel`'s
     loop), its sums over a row's features free to be reordered, or None without Numba."""
     return compile_loop(cluster_residual_sums, reordered_sums=True)
+
+
+@functools.cache
+def compiled_gather_centred() -> Callable[..., None] | None:
+    """:func:`gather_centred` compiled by Numba (cached as :func:`compiled_kernel`'s loop), or
+    None without Numba."""
+    return compile_loop(gather_centred)
 
 
 @functools.cache

@@ -260,9 +260,14 @@ class NumPy(Library):
         return X[indices]
 
     def centred_rows_at(self, xp: Namespace, X: Array, indices: Array, mean: Array) -> Array:
-        """``X[indices] - mean``, centred in the gathered copy itself (no second array of its
-        size: a bisection gathers its cluster's rows at every split) where ``mean``'s dtype
-        leaves ``X``'s unchanged."""
+        """``X[indices] - mean``: on the CPU plan gathered and centred in one compiled pass
+        where it takes the gather (:func:`~anykmeans._libraries._fused.centred_rows_at`: a
+        bisection gathers its cluster's rows at every split), else centred in the gathered
+        copy itself (no second array of its size) where ``mean``'s dtype leaves ``X``'s
+        unchanged."""
+        rows = None if self.accelerator else _fused.centred_rows_at(X, indices, mean)
+        if rows is not None:
+            return rows
         rows = self.rows_at(xp, X, indices)
         if np.result_type(rows, mean) != rows.dtype:
             return rows - mean
