@@ -144,15 +144,19 @@ def _bisect(data: Data, seeding: Data, init: Any, rng: RandomState, *, n_init: i
 def _split_scores(data: Data, run: LloydRun, labels: Array, xs: Namespace) -> Array:
     """The two children's (weighted) inertias and row counts, ``(4,)`` on the small side;
     ``labels`` are the run's for the leaf's own rows (the padding's left out)."""
-    xp = data.xp
-    centres = xp.asarray(run.centres, device=device_of(data.X))
-    sq = sq_distances_to_labels(data, centres, run.labels)
-    if data.weights is not None:
-        sq = data.weights * sq
-    zero = xp.zeros((), dtype=sq.dtype, device=device_of(sq))
-    one = xp.ones((), dtype=sq.dtype, device=device_of(sq))
-    sums = xp.stack([xp.sum(xp.where(run.labels == j, sq, zero)) for j in (0, 1)]
-                    + [xp.sum(xp.where(labels == j, one, zero)) for j in (0, 1)])
+    xp, device = data.xp, device_of(data.X)
+    centres = xp.asarray(run.centres, device=device)
+    zero = xp.zeros((), dtype=data.X.dtype, device=device)
+    one = xp.ones((), dtype=data.X.dtype, device=device)
+    fused = data.library.fused_cluster_inertias(data, centres, run.labels)
+    if fused is None:
+        sq = sq_distances_to_labels(data, centres, run.labels)
+        if data.weights is not None:
+            sq = data.weights * sq
+        inertias = [xp.sum(xp.where(run.labels == j, sq, zero)) for j in (0, 1)]
+    else:
+        inertias = [fused[0], fused[1]]
+    sums = xp.stack(inertias + [xp.sum(xp.where(labels == j, one, zero)) for j in (0, 1)])
     (sums,) = data.library.passes.to_small_side(sums)
     return sums
 

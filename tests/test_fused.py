@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans._libraries import _fused, library_of
+from anykmeans._libraries import _fused, _numpy, library_of
+from anykmeans._libraries._threads import workers_for
 from anykmeans._lloyd import lloyd
-from anykmeans._primitives import TIE_ULPS, Data, assign, nearest
+from anykmeans._primitives import TIE_ULPS, Data, assign, nearest, sq_distances_to_labels
 from tests.conftest import kernel_calls
 from tests.data import blobs, weights
 
@@ -315,18 +316,30 @@ def test_a_two_centre_run_in_one_call_is_lloyds_to_the_bit(compiled, monkeypatch
 
 def test_a_two_centre_run_with_an_empty_cluster_or_several_chunks_is_lloyds(compiled,
                                                                             monkeypatch):
-    # A cluster without weight is relocated in Python, the run begun again there; several
-    # chunks add their sums chunk by chunk, as the run in one call does not.
+    # A cluster without weight is relocated in Python, the run begun again there. Several
+    # chunks on one thread, or too few rows to share, are one call, their sums added chunk
+    # by chunk as a pass adds them; else the chunks' passes are shared among the threads.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
     runs = two_centre_run_calls(monkeypatch)
-    X = np.random.default_rng(3).normal(size=(400, 6))
-    for data, centres in [(Data(X, np.zeros(6)), X[[5, 5]]),  # every row to the first
-                          (Data(X, np.zeros(6), chunk_size=100), X[[5, 9]])]:
-        ours, python = lloyd_with_and_without_the_run(monkeypatch, data, centres, max_iter=50,
-                                                      tol=0.0)
-        np.testing.assert_array_equal(ours.labels, python.labels)
-        np.testing.assert_array_equal(ours.centres, python.centres)
-        assert ours[2:6] == python[2:6] and np.all(ours.counts > 0)
-    assert runs == [(400, 6)]  # the empty cluster's: begun, then left to Python
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 6))
+    w = rng.uniform(0.5, 2, 400)
+    cases = [(Data(X, np.zeros(6)), X[[5, 5]]),  # every row to the first
+             (Data(X, np.zeros(6), chunk_size=100), X[[5, 9]]),
+             (Data(X, X.mean(axis=0), w, chunk_size=150), X[[5, 9]] - X.mean(axis=0))]
+    for threads, shared_from in [(1, 0), (None, 0), (None, 401)]:
+        monkeypatch.setattr(_numpy, "MIN_SHARED_RUN_ROWS", shared_from)
+        with threadpoolctl.threadpool_limits(threads):
+            one_thread = workers_for(X) == 1 or shared_from > 400
+            for data, centres in cases:
+                ours, python = lloyd_with_and_without_the_run(monkeypatch, data, centres,
+                                                              max_iter=50, tol=0.0)
+                np.testing.assert_array_equal(ours.labels, python.labels)
+                np.testing.assert_array_equal(ours.centres, python.centres)
+                assert ours[2:6] == python[2:6] and np.all(ours.counts > 0)
+        # The empty cluster's run is begun, then left to Python.
+        assert runs == [(400, 6)] * (3 if one_thread else 1)
+        runs.clear()
 
 
 @pytest.mark.parametrize("dtype, taken", [(np.float64, True), (np.float32, False)])
@@ -400,14 +413,61 @@ def test_the_compiled_two_centre_loop_equals_its_python_source(compiled):
 
 def test_a_bisecting_fit_on_the_two_centre_loop_does_not_depend_on_threads(compiled,
                                                                            monkeypatch):
-    # Clusters of several chunks (shared among the cores): the same bits on one thread.
+    # Clusters of several chunks shared among the cores, an iteration at a time: the same
+    # bits as their runs in one call on one thread.
     threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(_numpy, "MIN_SHARED_RUN_ROWS", 0)
     calls = two_centre_calls(monkeypatch)
     X = blobs(6000, 5, 6)
     fits = [anykmeans.BisectingKMeans(6, random_state=0).fit(X)]
+    assert calls or workers_for(X) == 1
     with threadpoolctl.threadpool_limits(1):
         fits.append(anykmeans.BisectingKMeans(6, random_state=0).fit(X))
-    assert calls
     np.testing.assert_array_equal(fits[0].labels_, fits[1].labels_)
     np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
     assert fits[0].inertia_ == fits[1].inertia_
+
+
+@pytest.mark.parametrize("dtype, weighted", [(np.float64, False), (np.float64, True),
+                                             (np.float32, True)])
+def test_cluster_inertias_in_one_loop_are_the_residuals_sums(compiled, dtype, weighted):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(700, 9)).astype(dtype)
+    w = rng.uniform(0.5, 2, 700).astype(dtype) if weighted else None
+    data = Data(X, X.mean(axis=0), w, chunk_size=200)
+    centres = rng.normal(size=(3, 9)).astype(dtype)
+    labels = rng.integers(0, 3, 700)
+    ours = library_of(X).fused_cluster_inertias(data, centres, labels)
+    sq = sq_distances_to_labels(data, centres, labels).astype(np.float64)
+    sq = sq if w is None else w * sq
+    assert ours.dtype == dtype
+    np.testing.assert_allclose(ours, [sq[labels == j].sum() for j in range(3)],
+                               rtol=1e-13 if dtype == np.float64 else 1e-5)
+
+
+def test_a_bisecting_fit_adds_its_childrens_inertias_in_one_loop(compiled, monkeypatch):
+    calls = kernel_calls(monkeypatch, _fused, _fused.compiled_cluster_residual_sums(),
+                         "compiled_cluster_residual_sums")
+    X = blobs(3000, 4, 5)
+    ours = anykmeans.BisectingKMeans(5, random_state=0).fit(X)
+    assert len(calls) >= 4  # a chunk or more per bisection
+    monkeypatch.setattr(_fused, "compiled_cluster_residual_sums", lambda: None)
+    standard = anykmeans.BisectingKMeans(5, random_state=0).fit(X)
+    np.testing.assert_array_equal(ours.labels_, standard.labels_)
+    assert ours.inertia_ == pytest.approx(standard.inertia_, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rows_gathered_and_centred_in_one_loop_are_numpys(compiled, monkeypatch, dtype):
+    calls = kernel_calls(monkeypatch, _fused, _fused.compiled_gather_centred(),
+                         "compiled_gather_centred")
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(300, 7)).astype(dtype)
+    mean = X.mean(axis=0)
+    indices = np.sort(rng.choice(300, 120, replace=False))
+    ours = library_of(X).centred_rows_at(np, X, indices, mean)
+    assert calls == [(300, 7)] and ours.flags.c_contiguous
+    np.testing.assert_array_equal(ours, X[indices] - mean)
+    # A fit's bisections gather their clusters' rows with it.
+    anykmeans.BisectingKMeans(3, random_state=0).fit(X)
+    assert len(calls) > 1

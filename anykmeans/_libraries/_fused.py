@@ -286,14 +286,12 @@ def two_centre_sums(x: Array, mean: Array, scaled: Array, centre_sq_norms: Array
     """
     n_rows, n_features = x.shape
     weighted = w.shape[0] > 0
-    row = np.empty(n_features, dtype=x.dtype)
     inertia = 0.0
+    weight_0, weight_1 = weight_sums[0], weight_sums[1]  # in registers, not memory
     for i in range(n_rows):
-        for f in range(n_features):
-            row[f] = x[i, f] - mean[f]
         product_0 = product_1 = sq_norm = x.dtype.type(0)
         for f in range(n_features):  # no store: added the same way at every address
-            value = row[f]
+            value = x[i, f] - mean[f]
             product_0 += value * scaled[0, f]
             product_1 += value * scaled[1, f]
             sq_norm += value * value
@@ -311,7 +309,7 @@ def two_centre_sums(x: Array, mean: Array, scaled: Array, centre_sq_norms: Array
         if exact:
             distance = 0.0
             for f in range(n_features):
-                residual = row[f] - centres[label, f]
+                residual = (x[i, f] - mean[f]) - centres[label, f]
                 distance += float(residual * residual)
         elif has_nan:
             distance = np.nan
@@ -319,15 +317,102 @@ def two_centre_sums(x: Array, mean: Array, scaled: Array, centre_sq_norms: Array
             distance = max(float(sq_norm + (score_1 if label else score_0)), 0.0)
         weight = float(w[i]) if weighted else 1.0
         inertia += weight * distance
-        if update:
-            weight_sums[label] += weight
+        if update:  # the row read again from the first-level cache, centred again
+            if label:
+                weight_1 += weight
+            else:
+                weight_0 += weight
             if weighted:
                 for f in range(n_features):
-                    sums[label, f] += row[f] * w[i]
+                    sums[label, f] += (x[i, f] - mean[f]) * w[i]
             else:
                 for f in range(n_features):
-                    sums[label, f] += row[f]
+                    sums[label, f] += x[i, f] - mean[f]
+    weight_sums[0], weight_sums[1] = weight_0, weight_1
     return inertia
+
+
+def cluster_residual_sums(x: Array, mean: Array, centres: Array, labels: Array, w: Array,
+                          inertias: Array) -> None:
+    """Add each row's weighted squared distance to the centre its label names (from the
+    residual ``x - c``) to its cluster's entry of ``inertias``.
+
+    Parameters
+    ----------
+    x : array of shape (n_rows, n_features)
+        The rows, not centred.
+    mean : array of shape (n_features,)
+        Taken off every row as it is read.
+    centres : array of shape (n_clusters, n_features)
+    labels : integer array of shape (n_rows,)
+    w : array of shape (n_rows,) or (0,)
+        The rows' weights; empty for unit weights.
+    inertias : float64 array of shape (n_clusters,)
+        Added to, in row order; a row's distance is added over its features in an order
+        the compiler may choose (:func:`two_centre_sums`'s).
+    """
+    n_rows, n_features = x.shape
+    weighted = w.shape[0] > 0
+    for i in range(n_rows):
+        label = labels[i]
+        distance = 0.0
+        for f in range(n_features):
+            residual = (x[i, f] - mean[f]) - centres[label, f]
+            distance += float(residual * residual)
+        inertias[label] += float(w[i]) * distance if weighted else distance
+
+
+def cluster_inertias(data: PassData, centres: Array, labels: Array) -> Array | None:
+    """Each cluster's weighted sum of the squared distances of its rows of ``data`` (those
+    ``labels`` give it) to its centre, from the residuals, in ``data``'s dtype; or None
+    where the pass is not for the compiled loop (:func:`assignment`'s rule, and
+    ``labels`` an integer array).
+
+    Chunk by chunk (``data.map``), each chunk's sums added in float64, then the chunks' in
+    chunk order: the same bits on any number of threads.
+    """
+    X, dtype = data.X, data.X.dtype
+    if (X.dtype not in DTYPES or centres.dtype != dtype or labels.dtype.kind not in "iu"
+            or (X.shape[0] * centres.shape[0] < MIN_SCORES and not takes_fit())):
+        return None
+    loop = compiled_cluster_residual_sums()
+    if loop is None:
+        return None
+    no_weights = np.empty(0, dtype=dtype)
+
+    def chunk(rows: slice) -> Array:
+        inertias = np.zeros(centres.shape[0])
+        loop(X[rows], data.mean, centres, labels[rows],
+             no_weights if data.weights is None else data.weights[rows], inertias)
+        return inertias
+
+    return sum(data.map(chunk, centres.shape[0])).astype(dtype)
+
+
+def gather_centred(X: Array, indices: Array, mean: Array, out: Array) -> None:
+    """Write ``X[indices[r]] - mean`` into ``out[r]`` for every ``r`` (valid indices)."""
+    for r in range(indices.shape[0]):
+        row = indices[r]
+        for f in range(X.shape[1]):
+            out[r, f] = X[row, f] - mean[f]
+
+
+def centred_rows_at(X: Array, indices: Array, mean: Array) -> Array | None:
+    """``X[indices] - mean`` in one compiled pass (a new C-ordered array: each value NumPy's
+    difference), or None where the gather is not for it: Numba is not installed, ``X`` is
+    not a C-contiguous matrix of float32 or float64, ``mean`` not a vector of its dtype and
+    width, ``indices`` not integers, or the calling thread's fit does not take the fused
+    loop (:func:`takes_fit`)."""
+    if (X.ndim != 2 or X.dtype not in DTYPES or not X.flags.c_contiguous
+            or mean.dtype != X.dtype or mean.shape != (X.shape[1],)
+            or indices.ndim != 1 or indices.dtype.kind not in "iu" or not takes_fit()):
+        return None
+    loop = compiled_gather_centred()
+    if loop is None:
+        return None
+    out = np.empty((indices.shape[0], X.shape[1]), dtype=X.dtype)
+    loop(X, indices, mean, out)
+    return out
 
 
 #: A two-centre Lloyd run is made in one compiled call (:func:`two_centre_iterations`) up to
@@ -342,9 +427,10 @@ RAN_OUT, STRICT, WITHIN_TOL, EMPTY = 0, 1, 2, 3
 
 def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack_scale: Any,
                           max_iter: int, tol: float, labels: Array, previous: Array,
-                          x_sq_norms: Array, history: Array) -> tuple[int, int]:
+                          x_sq_norms: Array, history: Array, bounds: Array) -> tuple[int, int]:
     """The iterations of a two-centre Lloyd run over float64 rows, each a call of
-    :func:`two_centre_sums` and the update and tests of :func:`anykmeans._lloyd.lloyd`.
+    :func:`two_centre_sums` per chunk and the update and tests of
+    :func:`anykmeans._lloyd.lloyd`.
 
     Parameters
     ----------
@@ -361,6 +447,10 @@ def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack
         Written by the first iteration, read by the others.
     history : float64 array of shape (max_iter,)
         Written: each iteration's inertia.
+    bounds : integer array of shape (n_chunks + 1,)
+        The chunks' first rows, then ``n_rows``: each chunk's inertia, sums, weights and
+        changed labels are its own, added to the others' in chunk order, as
+        :func:`assignment` adds them up.
 
     Returns
     -------
@@ -380,9 +470,12 @@ def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack
     """
     n_rows, n_features = x.shape
     n_values = 2 * n_features
+    weighted = w.shape[0] > 0
     norms = np.empty(2)
     sums = np.empty((2, n_features))
     weight_sums = np.empty(2)
+    chunk_sums = np.empty((2, n_features))
+    chunk_weight_sums = np.empty(2)
     squares = np.empty(n_values)
     partial = np.empty(8)
     for iteration in range(max_iter):
@@ -401,10 +494,21 @@ def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack
                 f += 2
             norms[j] = 0.0 + (lane_0 + lane_1)
         largest = norms[0] if norms[0] >= norms[1] or norms[0] != norms[0] else norms[1]
+        scaled = -2.0 * centres
         sums[:] = 0.0
         weight_sums[:] = 0.0
-        inertia = two_centre_sums(x, mean, -2.0 * centres, norms, x_sq_norms, iteration == 0, w,
-                         centres, slack_scale, largest, labels, sums, weight_sums, True, False)
+        inertia = 0.0
+        for chunk in range(bounds.shape[0] - 1):
+            start, stop = bounds[chunk], bounds[chunk + 1]
+            chunk_sums[:] = 0.0
+            chunk_weight_sums[:] = 0.0
+            inertia += two_centre_sums(x[start:stop], mean, scaled, norms,
+                                       x_sq_norms[start:stop], iteration == 0,
+                                       w[start:stop] if weighted else w, centres, slack_scale,
+                                       largest, labels[start:stop], chunk_sums,
+                                       chunk_weight_sums, True, False)
+            sums += chunk_sums
+            weight_sums += chunk_weight_sums
         history[iteration] = inertia
         n_changed = n_rows
         if iteration > 0:
@@ -445,15 +549,17 @@ def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack
 
 
 def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
-                   tie_ulps: int) -> tuple[Array, tuple[Array, Array], int, bool, bool,
-                                           list[float]] | None:
+                   tie_ulps: int, shared: bool) -> tuple[Array, tuple[Array, Array], int, bool,
+                                                         bool, list[float]] | None:
     """The iterations of a two-centre Lloyd run over the rows of ``data`` in one compiled
     call (:func:`two_centre_iterations`), or None where the run is not for it: Numba is not
     installed, the rows or ``centres`` are not float64, ``centres`` are not two, have more
     than :data:`MAX_RUN_CENTRE_VALUES` values, the pass is not for the fused loop
-    (:func:`assignment`'s rule), the rows are more than one chunk, or an iteration left a
-    cluster without weight (:func:`anykmeans._lloyd.lloyd` then runs from ``centres``).
-    Ties within ``tie_ulps`` ulps go to the first centre, as in :func:`assignment`.
+    (:func:`assignment`'s rule), the rows are more than one chunk and their passes are to
+    be ``shared`` among threads, or an iteration left a cluster without
+    weight (:func:`anykmeans._lloyd.lloyd` then runs from ``centres``). Ties within
+    ``tie_ulps`` ulps go to the first centre, as in :func:`assignment`; the chunks are
+    ``data``'s, their sums added up in chunk order, as a pass adds them.
 
     Returns
     -------
@@ -472,8 +578,10 @@ def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
     X, dtype = data.X, np.dtype(np.float64)
     if (X.dtype != dtype or centres.dtype != dtype or centres.shape[0] != 2
             or centres.size > MAX_RUN_CENTRE_VALUES
-            or (X.shape[0] * 2 < MIN_SCORES and not takes_fit())
-            or len(list(data.chunks(2))) != 1):
+            or (X.shape[0] * 2 < MIN_SCORES and not takes_fit())):
+        return None
+    starts = [rows.start for rows in data.chunks(2)]
+    if len(starts) > 1 and shared:
         return None
     run = compiled_two_centre_run()
     if run is None:
@@ -485,7 +593,8 @@ def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
     centres = np.array(centres, order="C")
     weights = np.empty(0, dtype=dtype) if data.weights is None else data.weights
     n_iter, ending = run(X, data.mean, centres, weights, slack_scale, max_iter, tol,
-                         labels, previous, x_sq_norms, history)
+                         labels, previous, x_sq_norms, history,
+                         np.array([*starts, n_rows], dtype=np.intp))
     if ending == EMPTY:
         return None
     return (centres, (labels, x_sq_norms), n_iter, ending == STRICT, ending != RAN_OUT,
@@ -503,6 +612,20 @@ def compiled_two_centre_run() -> Callable[..., tuple[int, int]] | None:
 
     register_jitable(fastmath={"reassoc"})(two_centre_sums)  # callable from compiled code
     return compile_loop(two_centre_iterations)
+
+
+@functools.cache
+def compiled_cluster_residual_sums() -> Callable[..., None] | None:
+    """:func:`cluster_residual_sums` compiled by Numba (cached as :func:`compiled_kernel`'s
+    loop), its sums over a row's features free to be reordered, or None without Numba."""
+    return compile_loop(cluster_residual_sums, reordered_sums=True)
+
+
+@functools.cache
+def compiled_gather_centred() -> Callable[..., None] | None:
+    """:func:`gather_centred` compiled by Numba (cached as :func:`compiled_kernel`'s loop), or
+    None without Numba."""
+    return compile_loop(gather_centred)
 
 
 @functools.cache

@@ -44,6 +44,12 @@ MIN_CHUNK_ROWS = 128
 #: handed to a thread costs tens of microseconds).
 MIN_SHARED_ROWS = 2048
 
+#: A two-centre Lloyd run over fewer rows than this makes its iterations in one compiled call
+#: on one thread, even where its passes' chunks would be shared among the cores: an iteration
+#: shared costs tens of microseconds in Python, about what the second core saves below this
+#: (docs/bisecting.md#speed).
+MIN_SHARED_RUN_ROWS = 2**15
+
 #: Score blocks are laid out row by row where centres outnumber a chunk's rows this much.
 ROWS_FIRST_RATIO = 8
 
@@ -163,11 +169,25 @@ class NumPy(Library):
                              tol: float, tie_ulps: int) -> tuple | None:
         """:mod:`~anykmeans._libraries._fused`'s two-centre Lloyd run in one compiled call on
         the CPU plan, where it takes the run
-        (:func:`~anykmeans._libraries._fused.two_centre_run`)."""
+        (:func:`~anykmeans._libraries._fused.two_centre_run`): its chunks on the calling
+        thread, unless the passes run on several threads and the rows are
+        :data:`MIN_SHARED_RUN_ROWS` or more (their chunks are then shared among the threads,
+        an iteration at a time, in Python)."""
         if self.accelerator:
             return None
+        # The threads map_chunks runs the passes on (inline there: the iteration's route).
+        workers = getattr(fit_threads, "workers", None) or workers_for(data.X)
+        shared = workers > 1 and data.X.shape[0] >= MIN_SHARED_RUN_ROWS
         return _fused.two_centre_run(data, centres, max_iter=max_iter, tol=tol,
-                                     tie_ulps=tie_ulps)
+                                     tie_ulps=tie_ulps, shared=shared)
+
+    def fused_cluster_inertias(self, data: PassData, centres: Array,
+                               labels: Array) -> Array | None:
+        """:mod:`~anykmeans._libraries._fused`'s compiled loop on the CPU plan, where it takes
+        the pass (:func:`~anykmeans._libraries._fused.cluster_inertias`)."""
+        if self.accelerator:
+            return None
+        return _fused.cluster_inertias(data, centres, labels)
 
     def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
                        x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
@@ -240,9 +260,14 @@ class NumPy(Library):
         return X[indices]
 
     def centred_rows_at(self, xp: Namespace, X: Array, indices: Array, mean: Array) -> Array:
-        """``X[indices] - mean``, centred in the gathered copy itself (no second array of its
-        size: a bisection gathers its cluster's rows at every split) where ``mean``'s dtype
-        leaves ``X``'s unchanged."""
+        """``X[indices] - mean``: on the CPU plan gathered and centred in one compiled pass
+        where it takes the gather (:func:`~anykmeans._libraries._fused.centred_rows_at`: a
+        bisection gathers its cluster's rows at every split), else centred in the gathered
+        copy itself (no second array of its size) where ``mean``'s dtype leaves ``X``'s
+        unchanged."""
+        rows = None if self.accelerator else _fused.centred_rows_at(X, indices, mean)
+        if rows is not None:
+            return rows
         rows = self.rows_at(xp, X, indices)
         if np.result_type(rows, mean) != rows.dtype:
             return rows - mean

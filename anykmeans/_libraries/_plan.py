@@ -216,6 +216,16 @@ class Plan:
         """
         return None
 
+    def fused_cluster_inertias(self, data: PassData, centres: Array,
+                               labels: Array) -> Array | None:
+        """Each cluster's (weighted) sum of the squared distances of the eager rows of
+        ``data`` that ``labels`` give it to its centre, from the residuals, ``(n_clusters,)``
+        in ``data``'s dtype, in the library's own fused steps; or None where it has none,
+        and the caller adds up :func:`anykmeans._primitives.sq_distances_to_labels`. The
+        reference has none.
+        """
+        return None
+
     def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
                        x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
                        search_rows: int,
