@@ -461,6 +461,7 @@ def test_a_bisecting_fit_adds_its_childrens_inertias_in_one_loop(compiled, monke
 def test_rows_gathered_and_centred_in_one_loop_are_numpys(compiled, monkeypatch, dtype):
     calls = kernel_calls(monkeypatch, _fused, _fused.compiled_gather_centred(),
                          "compiled_gather_centred")
+    monkeypatch.setattr(_fused, "MIN_GATHERED_ROWS", 100)
     rng = np.random.default_rng(6)
     X = rng.normal(size=(300, 7)).astype(dtype)
     mean = X.mean(axis=0)
@@ -468,6 +469,10 @@ def test_rows_gathered_and_centred_in_one_loop_are_numpys(compiled, monkeypatch,
     ours = library_of(X).centred_rows_at(np, X, indices, mean)
     assert calls == [(300, 7)] and ours.flags.c_contiguous
     np.testing.assert_array_equal(ours, X[indices] - mean)
+    # Fewer rows (a seeding step's candidates) are NumPy's indexing: the loop is not loaded.
+    few = library_of(X).centred_rows_at(np, X, indices[:99], mean)
+    assert calls == [(300, 7)]
+    np.testing.assert_array_equal(few, X[indices[:99]] - mean)
     # A fit's bisections gather their clusters' rows with it.
     anykmeans.BisectingKMeans(3, random_state=0).fit(X)
     assert len(calls) > 1

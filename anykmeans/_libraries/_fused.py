@@ -59,6 +59,10 @@ MAX_VECTOR_PRODUCTS = 2
 #: Within a fit (:func:`for_fit`), the fit's scores count instead where they are more.
 MIN_SCORES = 2**20
 
+#: A gather of fewer rows than this (a seeding step's candidates) is NumPy's indexing: it takes
+#: microseconds, and the compiled gather (:func:`centred_rows_at`) need not be loaded for it.
+MIN_GATHERED_ROWS = 2**12
+
 #: The dtypes the loop is compiled for.
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -401,11 +405,12 @@ def centred_rows_at(X: Array, indices: Array, mean: Array) -> Array | None:
     """``X[indices] - mean`` in one compiled pass (a new C-ordered array: each value NumPy's
     difference), or None where the gather is not for it: Numba is not installed, ``X`` is
     not a C-contiguous matrix of float32 or float64, ``mean`` not a vector of its dtype and
-    width, ``indices`` not integers, or the calling thread's fit does not take the fused
-    loop (:func:`takes_fit`)."""
+    width, ``indices`` not integers or fewer than :data:`MIN_GATHERED_ROWS`, or the calling
+    thread's fit does not take the fused loop (:func:`takes_fit`)."""
     if (X.ndim != 2 or X.dtype not in DTYPES or not X.flags.c_contiguous
             or mean.dtype != X.dtype or mean.shape != (X.shape[1],)
-            or indices.ndim != 1 or indices.dtype.kind not in "iu" or not takes_fit()):
+            or indices.ndim != 1 or indices.dtype.kind not in "iu"
+            or indices.shape[0] < MIN_GATHERED_ROWS or not takes_fit()):
         return None
     loop = compiled_gather_centred()
     if loop is None:
