@@ -240,6 +240,34 @@ def test_a_fit_updating_by_cluster_is_the_sums_route_s_fit(compiled, monkeypatch
     assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-10)
 
 
+@pytest.mark.parametrize("repeat", [None, "first row", "last row"])
+def test_the_column_scan_finds_a_row_s_repeated_column(compiled, monkeypatch, repeat):
+    """A row storing one column twice, its columns in any order, is found by the compiled
+    scan as by the CSC copy's check, which prepares the rows without it; a column in many
+    rows (all here share some) is no repeat; the matrix given is kept, or its repeats summed
+    in a sorted copy."""
+    from anykmeans._libraries._scipy import SciPySparse
+
+    X = uneven_rows()
+    order = np.concatenate([np.random.default_rng(row).permutation(np.arange(start, stop))
+                            for row, (start, stop) in enumerate(zip(
+                                X.indptr[:-1], X.indptr[1:], strict=True))])
+    indices = X.indices[order]
+    if repeat is not None:
+        row = 0 if repeat == "first row" else X.shape[0] - 1
+        indices[X.indptr[row + 1] - 1] = indices[X.indptr[row]]
+    unsorted = sp.csr_array((X.data[order], indices, X.indptr), shape=X.shape)
+    repeated = repeat is not None
+    assert _fused_sparse.repeated_columns(unsorted) is repeated
+    assert unsorted.tocsc().has_canonical_format is not repeated
+    for check in (_fused_sparse.compiled_column_check, lambda: None):
+        monkeypatch.setattr(_fused_sparse, "compiled_column_check", check)
+        prepared = SciPySparse().prepare(unsorted, "X")
+        assert (prepared is unsorted) is not repeated
+        assert prepared.has_canonical_format or not repeated
+    np.testing.assert_array_equal(unsorted.indices, indices)
+
+
 def test_a_small_sparse_fit_imports_no_numba():
     """A fit whose passes have fewer than ``MIN_SCORES`` products of a stored value and a
     centre takes NumPy's path: Numba's import and load would cost more than the fit."""

@@ -210,6 +210,39 @@ def update_clusters(data: Array, indices: Array, indptr: Array, order: Array, st
         sq_shifts[j] = sq_shift
 
 
+def repeats_a_column(indices: Array, indptr: Array, last_row: Array) -> bool:
+    """Whether a CSR row (column indices ``indices``, row pointers ``indptr``) stores two
+    values of one column, its columns in any order: ``last_row`` (one per column, none a
+    row's index when called) is written, each column's last row that stored it."""
+    for i in range(indptr.shape[0] - 1):
+        for p in range(indptr[i], indptr[i + 1]):
+            column = indices[p]
+            if last_row[column] == i:
+                return True
+            last_row[column] = i
+    return False
+
+
+@functools.cache
+def compiled_column_check() -> Callable[..., bool] | None:
+    """:func:`repeats_a_column` compiled (cached as :func:`compiled_loops` are), or None
+    where Numba is not installed."""
+    return _fused.compile_loop(repeats_a_column)
+
+
+def repeated_columns(X: Array) -> bool | None:
+    """Whether a row of the CSR matrix ``X`` stores two values of one column (its columns
+    in any order), by :func:`repeats_a_column` with one index a column beside ``X``; or None
+    where the scan is not for ``X``: fewer than :data:`~anykmeans._libraries._fused.MIN_SCORES`
+    stored values (Numba is not imported for it), or Numba is not installed."""
+    if X.nnz < _fused.MIN_SCORES:
+        return None
+    check = compiled_column_check()
+    if check is None:
+        return None
+    return bool(check(X.indices, X.indptr, np.full(X.shape[1], -1, dtype=np.intp)))
+
+
 @functools.cache
 def compiled_loops() -> tuple[Callable[..., Any], ...] | None:
     """:func:`nearest_rows`, :func:`add_rows_by_labels`, :func:`rows_by_label` and

@@ -16,7 +16,9 @@ computed by :class:`~anykmeans._libraries._numpy.NumPy`, which
 :class:`SciPySparse` extends.
 
 Any SciPy sparse format is taken (``*_matrix`` and ``*_array``) and converted to
-CSR, as scikit-learn converts it; duplicate entries are summed, in a copy.
+CSR, as scikit-learn converts it; duplicate entries are summed, in a sorted copy. A
+row's columns may come in any order (:meth:`SciPySparse.computes_as_is`): they are
+not sorted.
 
 ``cupyx.scipy.sparse`` mirrors ``scipy.sparse``: :class:`CompressedSparse` is
 written over the data's sparse type and its dense array module
@@ -67,16 +69,22 @@ class CompressedSparse:
         return self.array_module().empty(0, dtype=x.dtype)
 
     def prepare(self, x: Array, name: str) -> Array:
-        """CSR (another format converted, as scikit-learn does), in canonical form (sorted
-        indices, no duplicates: summed in a copy, the caller's matrix untouched)."""
+        """CSR (another format converted, as scikit-learn does), as :meth:`computes_as_is`
+        takes it: otherwise in canonical form (sorted indices, duplicates summed), in a
+        copy, the caller's matrix untouched."""
         if len(x.shape) != 2:
             return x  # check_data names the shape
         if x.format != "csr":
             x = x.tocsr()
-        if not x.has_canonical_format:
+        if not self.computes_as_is(x):
             x = x.copy()
             x.sum_duplicates()
         return x
+
+    def computes_as_is(self, x: Array) -> bool:
+        """Whether the CSR matrix ``x`` is computed on as it is: in canonical form (sorted
+        column indices, none repeated within a row)."""
+        return x.has_canonical_format
 
     def astype(self, xp: Namespace, X: Array, dtype: Any) -> Array:
         if not self.owns(X):
@@ -231,6 +239,19 @@ class SciPySparse(CompressedSparse, NumPy):
     install = "pip install scipy"
     sparse_types = "scipy.sparse"
     caller_computes = True
+
+    def computes_as_is(self, x: Array) -> bool:
+        """Whether no row of the CSR matrix ``x`` stores two values of one column: its columns
+        need not be sorted, since SciPy's products and the compiled loops take a row's values
+        in any order (as scikit-learn does, which keeps them as given; ``TfidfVectorizer``'s
+        are not sorted). SciPy's flags say it where the columns are sorted; otherwise
+        :func:`~anykmeans._libraries._fused_sparse.repeated_columns` scans the rows, or,
+        where it does not take them, ``x``'s CSC copy (each column's rows in order) says it
+        by SciPy's canonical flag."""
+        if x.has_sorted_indices:
+            return x.has_canonical_format
+        repeated = _fused_sparse.repeated_columns(x)
+        return not repeated if repeated is not None else x.tocsc().has_canonical_format
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
