@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _fused
+from . import _fused, _fused_seeding
 from ._threads import usable_cores
 from ._types import Array, Assignment, PassData
 
@@ -423,3 +423,68 @@ def assign_chunk(loop: Callable[..., float], X: Array, weights: Array | None, ce
     n_changed = (0 if previous_labels is None
                  else np.count_nonzero(labels != previous_labels[rows]))
     return inertia, n_changed
+
+
+
+def chunk_lowering(X: Array, row_slice: Callable[[slice], Array], points: Array,
+                   point_sq_norms: Array, x_sq_norms: Array, weight: Array, closest: Array,
+                   pending: bool, search_rows: int,
+                   n_steps: int) -> Callable[[slice], tuple[Array, Array, Array]] | None:
+    """:func:`lower_chunk` for a step of a k-means++ seeding of ``n_steps`` steps over the CSR
+    rows ``X`` (not centred), or None where the step is not for the compiled loop: Numba is
+    not installed, the values are not float32 or float64, the distances are not float64, or
+    the seeding makes fewer than :data:`~anykmeans._libraries._fused.MIN_SCORES` products of
+    a stored value and a point.
+
+    ``row_slice(rows)`` is ``X[rows]``, CSR, as the library slices it; ``points`` (``X``'s
+    dtype, dense) are the pending seed (first, when ``pending``) and the candidates; the
+    other arguments are :func:`lower_chunk`'s, as
+    :func:`anykmeans._libraries._fused_seeding.chunk_lowering` takes them for dense rows.
+    """
+    if (X.dtype not in _fused.DTYPES or points.dtype != X.dtype
+            or closest.dtype != np.float64
+            or X.nnz * points.shape[0] * n_steps < _fused.MIN_SCORES):
+        return None
+    kernel = _fused_seeding.compiled_kernel()
+    if kernel is None:
+        return None
+    return functools.partial(lower_chunk, kernel, row_slice,
+                             np.ascontiguousarray(-2.0 * points.T, dtype=np.float64),
+                             point_sq_norms, x_sq_norms, weight, closest, pending, search_rows)
+
+
+def lower_chunk(kernel: Callable[..., None], row_slice: Callable[[slice], Array],
+                scaled: Array, point_sq_norms: Array, x_sq_norms: Array, weight: Array,
+                closest: Array, pending: bool, search_rows: int,
+                rows: slice) -> tuple[Array, Array, Array]:
+    """One chunk's part of a k-means++ step over CSR rows: their products with the points, by
+    SciPy (the standard path's product: float32 values widened, each row's values added in
+    the order they are stored), then NumPy's fused lowering of them
+    (:func:`~anykmeans._libraries._fused_seeding.lower_and_sum`): nothing of the size of the
+    chunk's rows times the points but the products.
+
+    Parameters
+    ----------
+    kernel : callable
+        :func:`~anykmeans._libraries._fused_seeding.lower_and_sum`, compiled.
+    row_slice : callable
+        ``row_slice(rows)``: the CSR rows ``rows`` (starting on a search block, the chunk's).
+    scaled : float64 array of shape (n_features, n_points)
+        ``-2`` times the pending seed (first, when ``pending``) and the candidates, point by
+        point in columns.
+    point_sq_norms, x_sq_norms, weight, closest, pending, search_rows
+        As for :func:`anykmeans._libraries._fused_seeding.lower_chunk`.
+
+    Returns
+    -------
+    :func:`anykmeans._libraries._fused_seeding.lower_chunk`'s ``lowered``, ``potentials``
+    and ``block_sums``.
+    """
+    n_rows = rows.stop - rows.start
+    lowered = np.empty(n_rows, dtype=np.float64)
+    sums = np.zeros((scaled.shape[1] - int(pending), -(-n_rows // search_rows)),
+                    dtype=np.float64)
+    block = np.ascontiguousarray(row_slice(rows) @ scaled)
+    kernel(block, point_sq_norms, x_sq_norms[rows], weight[rows], closest[rows], pending,
+           search_rows, 0, lowered, sums)
+    return lowered, np.sum(sums, axis=1), sums

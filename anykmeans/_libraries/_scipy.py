@@ -28,6 +28,8 @@ written over the data's sparse type and its dense array module
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -264,6 +266,20 @@ class SciPySparse(CompressedSparse, NumPy):
                                         centre_sq_norms, x_sq_norms, previous_labels,
                                         update=update, exact_inertia=exact_inertia,
                                         tie_ulps=tie_ulps)
+
+    def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
+                       x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
+                       search_rows: int,
+                       n_steps: int) -> Callable[[slice], tuple[Array, Array, Array]] | None:
+        """:func:`~anykmeans._libraries._fused_sparse.chunk_lowering` on the CPU plan, where
+        it takes the step: each chunk's rows (:meth:`row_slice`) times the points, then NumPy's
+        compiled lowering."""
+        if self.accelerator:
+            return None
+        X = data.X
+        return _fused_sparse.chunk_lowering(X, functools.partial(self.row_slice, X), points,
+                                            point_sq_norms, x_sq_norms, weight, closest,
+                                            pending, search_rows, n_steps)
 
     def add_labelled_rows(self, data: PassData, labels: Array, sums: Array) -> None:
         """:func:`~anykmeans._libraries._fused_sparse.add_rows_by_labels` over all the rows at
