@@ -219,6 +219,28 @@ def test_unsorted_columns_are_used_as_they_are():
         np.testing.assert_array_equal(after, before)
 
 
+def test_a_sparse_fit_without_tolerance_computes_no_feature_means(monkeypatch):
+    """Sparse data is not centred: with ``tol=0`` nothing needs the features' means (as
+    scikit-learn computes none), with a tolerance their variance does."""
+    from anykmeans._libraries._scipy import SciPySparse
+
+    X, _ = sparse_data(seed=14)
+    calls = []
+    means = SciPySparse.feature_means
+    monkeypatch.setattr(SciPySparse, "feature_means",
+                        lambda *args: calls.append(1) or means(*args))
+    ours = anykmeans.KMeans(3, random_state=0, tol=0).fit(X)
+    assert not calls
+    theirs = sklearn_cluster.KMeans(3, random_state=0, tol=0).fit(X)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    anykmeans.KMeans(3, random_state=0).fit(X)
+    assert calls
+    with pytest.raises(ValueError, match="contains NaN or infinity"):
+        bad = X.copy()
+        bad.data[0] = np.inf
+        anykmeans.KMeans(3, random_state=0, tol=0).fit(bad)
+
+
 def test_integer_and_float32_sparse():
     X, _ = sparse_data(seed=11)
     counts = sp.csr_matrix(np.round(X.toarray() * 5).astype(np.int64))
