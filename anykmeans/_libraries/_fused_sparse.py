@@ -304,16 +304,18 @@ def pass_chunks(data: PassData, n_clusters: int) -> list[slice]:
 
 
 def update_by_cluster(data: PassData, labels: Array, centres: Array,
-                      reciprocal: Array) -> Array:
+                      weight_sums: Array | None) -> Array | None:
     """Overwrite ``centres`` with the new centres of the CSR rows of ``data`` (not centred)
-    labelled ``labels``, cluster by cluster; return the squared shift (float64, 0-d).
+    labelled ``labels``, cluster by cluster; return the squared shift (float64, 0-d), or
+    None, ``centres`` untouched, where a cluster has no weight.
 
-    Every cluster must have weight: ``reciprocal`` holds one over each cluster's weight.
-    The rows are sorted by label (:func:`rows_by_label`), then the clusters, in as many
-    runs as a pass has chunks (:func:`n_parts`), of about equal work (their rows' stored
-    values, :data:`ROW_WORK` a row and ``n_features`` a cluster), run on ``data``'s
-    library's threads, each run one :func:`update_clusters` with a buffer of ``n_features``
-    values of its own. Each centre is its sum (the additions of
+    ``weight_sums`` holds each cluster's weight, or is None for unit weights: each
+    cluster's count of rows then, from the sort (as ``bincount`` counts them, in the
+    rows' dtype). The rows are sorted by label (:func:`rows_by_label`), then the
+    clusters, in as many runs as a pass has chunks (:func:`n_parts`), of about equal work
+    (their rows' stored values, :data:`ROW_WORK` a row and ``n_features`` a cluster), run
+    on ``data``'s library's threads, each run one :func:`update_clusters` with a buffer of
+    ``n_features`` values of its own. Each centre is its sum (the additions of
     :func:`add_rows_by_labels`, in its order) times its reciprocal weight, and the
     clusters' squared shifts are added up in cluster order: the result depends on neither
     the runs nor the threads. Beside the centres, one index a row and a buffer a run in
@@ -325,6 +327,11 @@ def update_by_cluster(data: PassData, labels: Array, centres: Array,
     starts = np.empty(n_clusters + 1, dtype=np.intp)
     stored_starts = np.empty(n_clusters + 1, dtype=np.intp)
     sort(labels, X.indptr, order, starts, stored_starts)
+    if weight_sums is None:
+        weight_sums = np.diff(starts).astype(X.dtype)
+    if not np.all(weight_sums > 0):
+        return None
+    reciprocal = 1.0 / weight_sums
     w = np.empty(0, dtype=X.dtype) if data.weights is None else data.weights
     sq_shifts = np.empty(n_clusters, dtype=np.float64)
 

@@ -307,10 +307,9 @@ class SciPySparse(CompressedSparse, NumPy):
         values not float32 or float64): the run's sums are then :meth:`labelled_sums`'s."""
         if _fused_sparse.loops_for(data.X, centres.shape[0]) is None:
             return None
-        weight_sums = self.labelled_weights(data, labels, centres.shape[0])
-        if not np.all(weight_sums > 0):
-            return None
-        return _fused_sparse.update_by_cluster(data, labels, centres, 1.0 / weight_sums)
+        return _fused_sparse.update_by_cluster(
+            data, labels, centres, None if data.weights is None
+            else self.labelled_weights(data, labels, centres.shape[0]))
 
     def device_of(self, x: Array) -> Any:
         """The CPU: SciPy's arrays have no device attribute."""
