@@ -156,20 +156,28 @@ def _seeds(data: Data, n_clusters: int, init: Init, rng: Any, spherical: bool, v
     return centres
 
 
-def _centring(xp: Namespace, library: Library, X: Array,
-              tol: float) -> tuple[Array, float, Array]:
+def _centring(xp: Namespace, library: Library, X: Array, tol: float, *,
+              means: bool = True) -> tuple[Array, float, Array | None]:
     """The centring offset (the mean of ``X``, on the library's small side; zeros for a
     library that does not centre, :meth:`~anykmeans._libraries.Library.centring_offset`),
     ``tol`` scaled as :func:`_tolerance` does and the features' means (small side), with
     ``X``'s values checked (:func:`check_magnitude`): the check and the mean are one pass
-    over a lazy ``X``, the variance (when ``tol`` is not zero) one more."""
-    largest, mean = library.passes.to_small_side(largest_magnitude(xp, X),
-                                                 library.feature_means(xp, X))
+    over a lazy ``X``, the variance (when ``tol`` is not zero) one more. Without ``means``
+    the features' means are None, and not computed where nothing needs them (a library
+    that does not centre, ``tol`` zero: scikit-learn computes none for sparse data then)."""
+    if means or tol != 0 or library.centring:
+        largest, mean = library.passes.to_small_side(largest_magnitude(xp, X),
+                                                     library.feature_means(xp, X))
+    else:
+        (largest,) = library.passes.to_small_side(largest_magnitude(xp, X))
+        mean = array_namespace(largest).zeros(X.shape[1], dtype=X.dtype,
+                                              device=device_of(largest))
     check_magnitude(float(largest), X)  # a lone scalar, as validation reads it
     offset = library.centring_offset(array_namespace(mean), mean)
+    feature_means = mean if means else None
     if tol == 0:
-        return offset, 0.0, mean
-    return offset, float(to_host(_mean_variance(xp, X, mean))) * tol, mean
+        return offset, 0.0, feature_means
+    return offset, float(to_host(_mean_variance(xp, X, mean))) * tol, feature_means
 
 
 def same_clustering(xp: Namespace, labels: Array, other: Array) -> bool:
@@ -226,7 +234,7 @@ def fit_kmeans(X: Array, n_clusters: int, *, sample_weight: Array | None, init: 
     if spherical:
         X = unit_rows(xp, X)
     with library.passes.resident(X, n_clusters) as X:
-        mean, tol, _ = _centring(xp, library, X, tol)
+        mean, tol, _ = _centring(xp, library, X, tol, means=False)
         seeding = Data(X, mean, sample_weight, chunk_size)
         data = Data(X, mean, None if unit_weights else sample_weight, chunk_size)
         best: LloydRun | None = None

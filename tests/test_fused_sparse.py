@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans._libraries import _fused, _fused_sparse
+from anykmeans._libraries import _fused, _fused_seeding, _fused_sparse
 from anykmeans._primitives import Data, assign_block
 from tests.conftest import kernel_calls
 
@@ -238,6 +238,60 @@ def test_a_fit_updating_by_cluster_is_the_sums_route_s_fit(compiled, monkeypatch
     np.testing.assert_array_equal(ours.labels_, theirs.labels_)
     assert ours.n_iter_ == theirs.n_iter_
     assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-10)
+
+
+@pytest.mark.parametrize("repeat", [None, "first row", "last row"])
+def test_the_column_scan_finds_a_row_s_repeated_column(compiled, monkeypatch, repeat):
+    """A row storing one column twice, its columns in any order, is found by the compiled
+    scan as by the CSC copy's check, which prepares the rows without it; a column in many
+    rows (all here share some) is no repeat; the matrix given is kept, or its repeats summed
+    in a sorted copy."""
+    from anykmeans._libraries._scipy import SciPySparse
+
+    X = uneven_rows()
+    order = np.concatenate([np.random.default_rng(row).permutation(np.arange(start, stop))
+                            for row, (start, stop) in enumerate(zip(
+                                X.indptr[:-1], X.indptr[1:], strict=True))])
+    indices = X.indices[order]
+    if repeat is not None:
+        row = 0 if repeat == "first row" else X.shape[0] - 1
+        indices[X.indptr[row + 1] - 1] = indices[X.indptr[row]]
+    unsorted = sp.csr_array((X.data[order], indices, X.indptr), shape=X.shape)
+    repeated = repeat is not None
+    assert _fused_sparse.repeated_columns(unsorted) is repeated
+    assert unsorted.tocsc().has_canonical_format is not repeated
+    for check in (_fused_sparse.compiled_column_check, lambda: None):
+        monkeypatch.setattr(_fused_sparse, "compiled_column_check", check)
+        prepared = SciPySparse().prepare(unsorted, "X")
+        assert (prepared is unsorted) is not repeated
+        assert prepared.has_canonical_format or not repeated
+    np.testing.assert_array_equal(unsorted.indices, indices)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unit", "weighted"])
+def test_a_sparse_seeding_s_compiled_step_chooses_the_standard_seeds(compiled, monkeypatch,
+                                                                    dtype, weighted):
+    """k-means++ over CSR rows (unevenly spread values, several chunks, search blocks across
+    them) by the rows' products and NumPy's compiled lowering: the standard path's seeds,
+    and scikit-learn's."""
+    from anykmeans._kmeans_plusplus import kmeans_plusplus_indices
+
+    monkeypatch.setattr("anykmeans._kmeans_plusplus.SEARCH_ROWS", 50)
+    X = uneven_rows().astype(dtype)
+    w = (np.random.default_rng(8).uniform(0.5, 2.0, X.shape[0]) if weighted
+         else np.ones(X.shape[0])).astype(dtype)
+    data = Data(X, np.zeros(X.shape[1], dtype=dtype), w, chunk_size=160)
+    with monkeypatch.context() as m:
+        calls = kernel_calls(m, _fused_seeding, _fused_seeding.compiled_kernel())
+        fused = kmeans_plusplus_indices(data, 12, np.random.RandomState(0))
+    assert len(calls) == 11 * 4  # every step, every chunk of 160 rows
+    monkeypatch.setattr(_fused_seeding, "compiled_kernel", lambda: None)
+    np.testing.assert_array_equal(fused, kmeans_plusplus_indices(data, 12,
+                                                                 np.random.RandomState(0)))
+    sklearn_cluster = pytest.importorskip("sklearn.cluster")
+    theirs = sklearn_cluster.kmeans_plusplus(X, 12, sample_weight=w, random_state=0)[1]
+    np.testing.assert_array_equal(fused, theirs)
 
 
 def test_a_small_sparse_fit_imports_no_numba():

@@ -184,6 +184,63 @@ def test_other_scipy_formats_are_converted_and_the_callers_matrix_kept():
     np.testing.assert_array_equal(duplicated.data, before)
 
 
+def reversed_rows(X):
+    """``X`` (CSR) with each row's stored values in reverse order: its columns unsorted (as
+    ``TfidfVectorizer`` leaves them), none repeated."""
+    order = np.concatenate([np.arange(stop - 1, start - 1, -1)
+                            for start, stop in zip(X.indptr[:-1], X.indptr[1:], strict=True)])
+    return sp.csr_matrix((X.data[order], X.indices[order], X.indptr.copy()), shape=X.shape)
+
+
+def test_unsorted_columns_are_used_as_they_are():
+    """A CSR matrix whose rows' columns are not sorted (none repeated) is computed on as it
+    is, neither copied nor sorted: its sorted copy's labels and iterations, scikit-learn's
+    answer on it, for every estimator; the caller's arrays untouched."""
+    X, weights = sparse_data(seed=13)
+    unsorted = reversed_rows(X)
+    assert not unsorted.has_sorted_indices
+    kept = [unsorted.data.copy(), unsorted.indices.copy(), unsorted.indptr.copy()]
+    assert anykmeans._libraries.library_of(unsorted).prepare(unsorted, "X") is unsorted
+    ours = anykmeans.KMeans(4, random_state=0).fit(unsorted, sample_weight=weights)
+    on_sorted = anykmeans.KMeans(4, random_state=0).fit(X, sample_weight=weights)
+    theirs = sklearn_cluster.KMeans(4, random_state=0).fit(unsorted, sample_weight=weights)
+    for other in (on_sorted, theirs):
+        np.testing.assert_array_equal(ours.labels_, other.labels_)
+        assert ours.n_iter_ == other.n_iter_
+        assert ours.inertia_ == pytest.approx(other.inertia_, rel=1e-10)
+        np.testing.assert_allclose(ours.cluster_centers_, other.cluster_centers_, atol=1e-12)
+    np.testing.assert_array_equal(ours.predict(unsorted), ours.predict(X))
+    np.testing.assert_allclose(ours.transform(unsorted), ours.transform(X), atol=1e-12)
+    for cls in (anykmeans.MiniBatchKMeans, anykmeans.BisectingKMeans):
+        np.testing.assert_array_equal(cls(4, random_state=0).fit(unsorted).labels_,
+                                      cls(4, random_state=0).fit(X).labels_)
+    for before, after in zip(kept, (unsorted.data, unsorted.indices, unsorted.indptr),
+                             strict=True):
+        np.testing.assert_array_equal(after, before)
+
+
+def test_a_sparse_fit_without_tolerance_computes_no_feature_means(monkeypatch):
+    """Sparse data is not centred: with ``tol=0`` nothing needs the features' means (as
+    scikit-learn computes none), with a tolerance their variance does."""
+    from anykmeans._libraries._scipy import SciPySparse
+
+    X, _ = sparse_data(seed=14)
+    calls = []
+    means = SciPySparse.feature_means
+    monkeypatch.setattr(SciPySparse, "feature_means",
+                        lambda *args: calls.append(1) or means(*args))
+    ours = anykmeans.KMeans(3, random_state=0, tol=0).fit(X)
+    assert not calls
+    theirs = sklearn_cluster.KMeans(3, random_state=0, tol=0).fit(X)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    anykmeans.KMeans(3, random_state=0).fit(X)
+    assert calls
+    with pytest.raises(ValueError, match="contains NaN or infinity"):
+        bad = X.copy()
+        bad.data[0] = np.inf
+        anykmeans.KMeans(3, random_state=0, tol=0).fit(bad)
+
+
 def test_integer_and_float32_sparse():
     X, _ = sparse_data(seed=11)
     counts = sp.csr_matrix(np.round(X.toarray() * 5).astype(np.int64))

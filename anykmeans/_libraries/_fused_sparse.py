@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _fused
+from . import _fused, _fused_seeding
 from ._threads import usable_cores
 from ._types import Array, Assignment, PassData
 
@@ -210,6 +210,39 @@ def update_clusters(data: Array, indices: Array, indptr: Array, order: Array, st
         sq_shifts[j] = sq_shift
 
 
+def repeats_a_column(indices: Array, indptr: Array, last_row: Array) -> bool:
+    """Whether a CSR row (column indices ``indices``, row pointers ``indptr``) stores two
+    values of one column, its columns in any order: ``last_row`` (one per column, none a
+    row's index when called) is written, each column's last row that stored it."""
+    for i in range(indptr.shape[0] - 1):
+        for p in range(indptr[i], indptr[i + 1]):
+            column = indices[p]
+            if last_row[column] == i:
+                return True
+            last_row[column] = i
+    return False
+
+
+@functools.cache
+def compiled_column_check() -> Callable[..., bool] | None:
+    """:func:`repeats_a_column` compiled (cached as :func:`compiled_loops` are), or None
+    where Numba is not installed."""
+    return _fused.compile_loop(repeats_a_column)
+
+
+def repeated_columns(X: Array) -> bool | None:
+    """Whether a row of the CSR matrix ``X`` stores two values of one column (its columns
+    in any order), by :func:`repeats_a_column` with one index a column beside ``X``; or None
+    where the scan is not for ``X``: fewer than :data:`~anykmeans._libraries._fused.MIN_SCORES`
+    stored values (Numba is not imported for it), or Numba is not installed."""
+    if X.nnz < _fused.MIN_SCORES:
+        return None
+    check = compiled_column_check()
+    if check is None:
+        return None
+    return bool(check(X.indices, X.indptr, np.full(X.shape[1], -1, dtype=np.intp)))
+
+
 @functools.cache
 def compiled_loops() -> tuple[Callable[..., Any], ...] | None:
     """:func:`nearest_rows`, :func:`add_rows_by_labels`, :func:`rows_by_label` and
@@ -271,16 +304,18 @@ def pass_chunks(data: PassData, n_clusters: int) -> list[slice]:
 
 
 def update_by_cluster(data: PassData, labels: Array, centres: Array,
-                      reciprocal: Array) -> Array:
+                      weight_sums: Array | None) -> Array | None:
     """Overwrite ``centres`` with the new centres of the CSR rows of ``data`` (not centred)
-    labelled ``labels``, cluster by cluster; return the squared shift (float64, 0-d).
+    labelled ``labels``, cluster by cluster; return the squared shift (float64, 0-d), or
+    None, ``centres`` untouched, where a cluster has no weight.
 
-    Every cluster must have weight: ``reciprocal`` holds one over each cluster's weight.
-    The rows are sorted by label (:func:`rows_by_label`), then the clusters, in as many
-    runs as a pass has chunks (:func:`n_parts`), of about equal work (their rows' stored
-    values, :data:`ROW_WORK` a row and ``n_features`` a cluster), run on ``data``'s
-    library's threads, each run one :func:`update_clusters` with a buffer of ``n_features``
-    values of its own. Each centre is its sum (the additions of
+    ``weight_sums`` holds each cluster's weight, or is None for unit weights: each
+    cluster's count of rows then, from the sort (as ``bincount`` counts them, in the
+    rows' dtype). The rows are sorted by label (:func:`rows_by_label`), then the
+    clusters, in as many runs as a pass has chunks (:func:`n_parts`), of about equal work
+    (their rows' stored values, :data:`ROW_WORK` a row and ``n_features`` a cluster), run
+    on ``data``'s library's threads, each run one :func:`update_clusters` with a buffer of
+    ``n_features`` values of its own. Each centre is its sum (the additions of
     :func:`add_rows_by_labels`, in its order) times its reciprocal weight, and the
     clusters' squared shifts are added up in cluster order: the result depends on neither
     the runs nor the threads. Beside the centres, one index a row and a buffer a run in
@@ -292,6 +327,11 @@ def update_by_cluster(data: PassData, labels: Array, centres: Array,
     starts = np.empty(n_clusters + 1, dtype=np.intp)
     stored_starts = np.empty(n_clusters + 1, dtype=np.intp)
     sort(labels, X.indptr, order, starts, stored_starts)
+    if weight_sums is None:
+        weight_sums = np.diff(starts).astype(X.dtype)
+    if not np.all(weight_sums > 0):
+        return None
+    reciprocal = 1.0 / weight_sums
     w = np.empty(0, dtype=X.dtype) if data.weights is None else data.weights
     sq_shifts = np.empty(n_clusters, dtype=np.float64)
 
@@ -390,3 +430,68 @@ def assign_chunk(loop: Callable[..., float], X: Array, weights: Array | None, ce
     n_changed = (0 if previous_labels is None
                  else np.count_nonzero(labels != previous_labels[rows]))
     return inertia, n_changed
+
+
+
+def chunk_lowering(X: Array, row_slice: Callable[[slice], Array], points: Array,
+                   point_sq_norms: Array, x_sq_norms: Array, weight: Array, closest: Array,
+                   pending: bool, search_rows: int,
+                   n_steps: int) -> Callable[[slice], tuple[Array, Array, Array]] | None:
+    """:func:`lower_chunk` for a step of a k-means++ seeding of ``n_steps`` steps over the CSR
+    rows ``X`` (not centred), or None where the step is not for the compiled loop: Numba is
+    not installed, the values are not float32 or float64, the distances are not float64, or
+    the seeding makes fewer than :data:`~anykmeans._libraries._fused.MIN_SCORES` products of
+    a stored value and a point.
+
+    ``row_slice(rows)`` is ``X[rows]``, CSR, as the library slices it; ``points`` (``X``'s
+    dtype, dense) are the pending seed (first, when ``pending``) and the candidates; the
+    other arguments are :func:`lower_chunk`'s, as
+    :func:`anykmeans._libraries._fused_seeding.chunk_lowering` takes them for dense rows.
+    """
+    if (X.dtype not in _fused.DTYPES or points.dtype != X.dtype
+            or closest.dtype != np.float64
+            or X.nnz * points.shape[0] * n_steps < _fused.MIN_SCORES):
+        return None
+    kernel = _fused_seeding.compiled_kernel()
+    if kernel is None:
+        return None
+    return functools.partial(lower_chunk, kernel, row_slice,
+                             np.ascontiguousarray(-2.0 * points.T, dtype=np.float64),
+                             point_sq_norms, x_sq_norms, weight, closest, pending, search_rows)
+
+
+def lower_chunk(kernel: Callable[..., None], row_slice: Callable[[slice], Array],
+                scaled: Array, point_sq_norms: Array, x_sq_norms: Array, weight: Array,
+                closest: Array, pending: bool, search_rows: int,
+                rows: slice) -> tuple[Array, Array, Array]:
+    """One chunk's part of a k-means++ step over CSR rows: their products with the points, by
+    SciPy (the standard path's product: float32 values widened, each row's values added in
+    the order they are stored), then NumPy's fused lowering of them
+    (:func:`~anykmeans._libraries._fused_seeding.lower_and_sum`): nothing of the size of the
+    chunk's rows times the points but the products.
+
+    Parameters
+    ----------
+    kernel : callable
+        :func:`~anykmeans._libraries._fused_seeding.lower_and_sum`, compiled.
+    row_slice : callable
+        ``row_slice(rows)``: the CSR rows ``rows`` (starting on a search block, the chunk's).
+    scaled : float64 array of shape (n_features, n_points)
+        ``-2`` times the pending seed (first, when ``pending``) and the candidates, point by
+        point in columns.
+    point_sq_norms, x_sq_norms, weight, closest, pending, search_rows
+        As for :func:`anykmeans._libraries._fused_seeding.lower_chunk`.
+
+    Returns
+    -------
+    :func:`anykmeans._libraries._fused_seeding.lower_chunk`'s ``lowered``, ``potentials``
+    and ``block_sums``.
+    """
+    n_rows = rows.stop - rows.start
+    lowered = np.empty(n_rows, dtype=np.float64)
+    sums = np.zeros((scaled.shape[1] - int(pending), -(-n_rows // search_rows)),
+                    dtype=np.float64)
+    block = np.ascontiguousarray(row_slice(rows) @ scaled)
+    kernel(block, point_sq_norms, x_sq_norms[rows], weight[rows], closest[rows], pending,
+           search_rows, 0, lowered, sums)
+    return lowered, np.sum(sums, axis=1), sums

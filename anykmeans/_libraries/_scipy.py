@@ -16,7 +16,9 @@ computed by :class:`~anykmeans._libraries._numpy.NumPy`, which
 :class:`SciPySparse` extends.
 
 Any SciPy sparse format is taken (``*_matrix`` and ``*_array``) and converted to
-CSR, as scikit-learn converts it; duplicate entries are summed, in a copy.
+CSR, as scikit-learn converts it; duplicate entries are summed, in a sorted copy. A
+row's columns may come in any order (:meth:`SciPySparse.computes_as_is`): they are
+not sorted.
 
 ``cupyx.scipy.sparse`` mirrors ``scipy.sparse``: :class:`CompressedSparse` is
 written over the data's sparse type and its dense array module
@@ -26,6 +28,8 @@ written over the data's sparse type and its dense array module
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -67,16 +71,22 @@ class CompressedSparse:
         return self.array_module().empty(0, dtype=x.dtype)
 
     def prepare(self, x: Array, name: str) -> Array:
-        """CSR (another format converted, as scikit-learn does), in canonical form (sorted
-        indices, no duplicates: summed in a copy, the caller's matrix untouched)."""
+        """CSR (another format converted, as scikit-learn does), as :meth:`computes_as_is`
+        takes it: otherwise in canonical form (sorted indices, duplicates summed), in a
+        copy, the caller's matrix untouched."""
         if len(x.shape) != 2:
             return x  # check_data names the shape
         if x.format != "csr":
             x = x.tocsr()
-        if not x.has_canonical_format:
+        if not self.computes_as_is(x):
             x = x.copy()
             x.sum_duplicates()
         return x
+
+    def computes_as_is(self, x: Array) -> bool:
+        """Whether the CSR matrix ``x`` is computed on as it is: in canonical form (sorted
+        column indices, none repeated within a row)."""
+        return x.has_canonical_format
 
     def astype(self, xp: Namespace, X: Array, dtype: Any) -> Array:
         if not self.owns(X):
@@ -232,6 +242,19 @@ class SciPySparse(CompressedSparse, NumPy):
     sparse_types = "scipy.sparse"
     caller_computes = True
 
+    def computes_as_is(self, x: Array) -> bool:
+        """Whether no row of the CSR matrix ``x`` stores two values of one column: its columns
+        need not be sorted, since SciPy's products and the compiled loops take a row's values
+        in any order (as scikit-learn does, which keeps them as given; ``TfidfVectorizer``'s
+        are not sorted). SciPy's flags say it where the columns are sorted; otherwise
+        :func:`~anykmeans._libraries._fused_sparse.repeated_columns` scans the rows, or,
+        where it does not take them, ``x``'s CSC copy (each column's rows in order) says it
+        by SciPy's canonical flag."""
+        if x.has_sorted_indices:
+            return x.has_canonical_format
+        repeated = _fused_sparse.repeated_columns(x)
+        return not repeated if repeated is not None else x.tocsc().has_canonical_format
+
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
                          previous_labels: Array | None, tie_ulps: int) -> Assignment | None:
@@ -243,6 +266,20 @@ class SciPySparse(CompressedSparse, NumPy):
                                         centre_sq_norms, x_sq_norms, previous_labels,
                                         update=update, exact_inertia=exact_inertia,
                                         tie_ulps=tie_ulps)
+
+    def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
+                       x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
+                       search_rows: int,
+                       n_steps: int) -> Callable[[slice], tuple[Array, Array, Array]] | None:
+        """:func:`~anykmeans._libraries._fused_sparse.chunk_lowering` on the CPU plan, where
+        it takes the step: each chunk's rows (:meth:`row_slice`) times the points, then NumPy's
+        compiled lowering."""
+        if self.accelerator:
+            return None
+        X = data.X
+        return _fused_sparse.chunk_lowering(X, functools.partial(self.row_slice, X), points,
+                                            point_sq_norms, x_sq_norms, weight, closest,
+                                            pending, search_rows, n_steps)
 
     def add_labelled_rows(self, data: PassData, labels: Array, sums: Array) -> None:
         """:func:`~anykmeans._libraries._fused_sparse.add_rows_by_labels` over all the rows at
@@ -270,10 +307,9 @@ class SciPySparse(CompressedSparse, NumPy):
         values not float32 or float64): the run's sums are then :meth:`labelled_sums`'s."""
         if _fused_sparse.loops_for(data.X, centres.shape[0]) is None:
             return None
-        weight_sums = self.labelled_weights(data, labels, centres.shape[0])
-        if not np.all(weight_sums > 0):
-            return None
-        return _fused_sparse.update_by_cluster(data, labels, centres, 1.0 / weight_sums)
+        return _fused_sparse.update_by_cluster(
+            data, labels, centres, None if data.weights is None
+            else self.labelled_weights(data, labels, centres.shape[0]))
 
     def device_of(self, x: Array) -> Any:
         """The CPU: SciPy's arrays have no device attribute."""
