@@ -432,7 +432,6 @@ def assign_chunk(loop: Callable[..., float], X: Array, weights: Array | None, ce
     return inertia, n_changed
 
 
-
 def chunk_lowering(X: Array, row_slice: Callable[[slice], Array], points: Array,
                    point_sq_norms: Array, x_sq_norms: Array, weight: Array, closest: Array,
                    pending: bool, search_rows: int,
