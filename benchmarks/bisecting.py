@@ -11,8 +11,9 @@ scikit-learn's defaults (random seeding, one run per bisection) and the same
 slows both alike, though not equally: scikit-learn's OpenMP threads wait far
 longer than anykmeans' pool when other processes hold the cores, so on a loaded
 machine ``--threads 1`` (both held at one thread by threadpoolctl) compares them
-more fairly. The first anykmeans fit of the process includes Numba's import and
-the loading of its compiled loop. Each line gives every fit's wall time, their
+more fairly. Each estimator first makes one untimed fit of the data (k = 4): a
+process's first fit loads Numba and its compiled loops (``benchmarks.startup``
+times that). Each line gives every fit's wall time, their
 median ratio and whether the labels agree. The machine's load
 (``os.getloadavg``), CPU and BLAS go with the numbers.
 """
@@ -55,6 +56,8 @@ def _compare(args: argparse.Namespace, k: int, estimators: dict[str, type]) -> d
     params = dict(n_clusters=k, random_state=0, bisecting_strategy=args.strategy)
     times: dict[str, list[float]] = {name: [] for name in estimators}
     labels = {}
+    for cls in estimators.values():  # untimed: a process's first fit loads compiled loops
+        cls(**{**params, "n_clusters": 4}).fit(X)
     for _ in range(args.repeats):
         for name, cls in estimators.items():
             start = time.perf_counter()
