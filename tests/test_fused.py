@@ -411,14 +411,17 @@ def test_the_compiled_two_centre_loop_equals_its_python_source(compiled):
     np.testing.assert_allclose(ours[4], python[4], rtol=1e-14)
 
 
+@pytest.mark.parametrize("n_features", [5, 32])
 def test_a_bisecting_fit_on_the_two_centre_loop_does_not_depend_on_threads(compiled,
-                                                                           monkeypatch):
-    # Clusters of several chunks shared among the cores, an iteration at a time: the same
-    # bits as their runs in one call on one thread.
+                                                                           monkeypatch,
+                                                                           n_features):
+    # Clusters of several chunks shared among the cores, an iteration's pass at a time: the
+    # same bits as their runs in one call on one thread.
     threadpoolctl = pytest.importorskip("threadpoolctl")
     monkeypatch.setattr(_numpy, "MIN_SHARED_RUN_ROWS", 0)
-    calls = two_centre_calls(monkeypatch)
-    X = blobs(6000, 5, 6)
+    calls = kernel_calls(monkeypatch, _fused, _fused.compiled_two_centre_pass(),
+                         "compiled_two_centre_pass")
+    X = blobs(6000, n_features, 6)
     fits = [anykmeans.BisectingKMeans(6, random_state=0).fit(X)]
     assert calls or workers_for(X) == 1
     with threadpoolctl.threadpool_limits(1):

@@ -167,19 +167,19 @@ class NumPy(Library):
 
     def fused_two_centre_run(self, data: PassData, centres: Array, *, max_iter: int,
                              tol: float, tie_ulps: int) -> tuple | None:
-        """:mod:`~anykmeans._libraries._fused`'s two-centre Lloyd run in one compiled call on
+        """:mod:`~anykmeans._libraries._fused`'s two-centre Lloyd run in compiled calls on
         the CPU plan, where it takes the run
         (:func:`~anykmeans._libraries._fused.two_centre_run`): its chunks on the calling
         thread, unless the passes run on several threads and the rows are
-        :data:`MIN_SHARED_RUN_ROWS` or more (their chunks are then shared among the threads,
-        an iteration at a time, in Python)."""
+        :data:`MIN_SHARED_RUN_ROWS` or more (each iteration's chunks are then shared among
+        the threads)."""
         if self.accelerator:
             return None
         # The threads map_chunks runs the passes on (inline there: the iteration's route).
         workers = getattr(fit_threads, "workers", None) or workers_for(data.X)
-        shared = workers > 1 and data.X.shape[0] >= MIN_SHARED_RUN_ROWS
+        threads = workers if data.X.shape[0] >= MIN_SHARED_RUN_ROWS else 1
         return _fused.two_centre_run(data, centres, max_iter=max_iter, tol=tol,
-                                     tie_ulps=tie_ulps, shared=shared)
+                                     tie_ulps=tie_ulps, threads=threads)
 
     def fused_cluster_inertias(self, data: PassData, centres: Array,
                                labels: Array) -> Array | None:
