@@ -15,7 +15,7 @@ import pytest
 
 import anykmeans
 from anykmeans._libraries import _fused, _numpy, library_of
-from anykmeans._libraries._threads import workers_for
+from anykmeans._libraries._threads import held_for_fit, workers_for
 from anykmeans._lloyd import lloyd
 from anykmeans._primitives import TIE_ULPS, Data, assign, nearest, sq_distances_to_labels
 from tests.conftest import kernel_calls
@@ -476,6 +476,12 @@ def test_rows_gathered_and_centred_in_one_loop_are_numpys(compiled, monkeypatch,
     few = library_of(X).centred_rows_at(np, X, indices[:99], mean)
     assert calls == [(300, 7)]
     np.testing.assert_array_equal(few, X[indices[:99]] - mean)
+    # Within a fit on two threads, from MIN_SHARED_RUN_ROWS rows, a call per thread.
+    monkeypatch.setattr(_numpy, "MIN_SHARED_RUN_ROWS", 110)
+    with held_for_fit(X, 2):
+        shared = library_of(X).centred_rows_at(np, X, indices, mean)
+    assert calls == [(300, 7)] * 3
+    np.testing.assert_array_equal(shared, X[indices] - mean)
     # A fit's bisections gather their clusters' rows with it.
     anykmeans.BisectingKMeans(3, random_state=0).fit(X)
-    assert len(calls) > 1
+    assert len(calls) > 3

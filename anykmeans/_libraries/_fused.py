@@ -31,9 +31,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import itertools
 import operator
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -401,12 +402,19 @@ def gather_centred(X: Array, indices: Array, mean: Array, out: Array) -> None:
             out[r, f] = X[row, f] - mean[f]
 
 
-def centred_rows_at(X: Array, indices: Array, mean: Array) -> Array | None:
-    """``X[indices] - mean`` in one compiled pass (a new C-ordered array: each value NumPy's
+def centred_rows_at(X: Array, indices: Array, mean: Array, *, parts: int = 1,
+                    run: Callable[[Callable[[slice], None], list[slice]], Iterable[None]] = map
+                    ) -> Array | None:
+    """``X[indices] - mean`` in compiled passes (a new C-ordered array: each value NumPy's
     difference), or None where the gather is not for it: Numba is not installed, ``X`` is
     not a C-contiguous matrix of float32 or float64, ``mean`` not a vector of its dtype and
     width, ``indices`` not integers or fewer than :data:`MIN_GATHERED_ROWS`, or the calling
-    thread's fit does not take the fused loop (:func:`takes_fit`)."""
+    thread's fit does not take the fused loop (:func:`takes_fit`).
+
+    The indices are split into ``parts`` runs of about as many, each one compiled call,
+    ``run(function, slices)`` calling ``function`` on each run's slice of them (``map``:
+    one after another; a library's :meth:`~anykmeans._libraries.Library.map_chunks`: on
+    its threads)."""
     if (X.ndim != 2 or X.dtype not in DTYPES or not X.flags.c_contiguous
             or mean.dtype != X.dtype or mean.shape != (X.shape[1],)
             or indices.ndim != 1 or indices.dtype.kind not in "iu"
@@ -415,8 +423,12 @@ def centred_rows_at(X: Array, indices: Array, mean: Array) -> Array | None:
     loop = compiled_gather_centred()
     if loop is None:
         return None
-    out = np.empty((indices.shape[0], X.shape[1]), dtype=X.dtype)
-    loop(X, indices, mean, out)
+    n_rows = indices.shape[0]
+    out = np.empty((n_rows, X.shape[1]), dtype=X.dtype)
+    bounds = [n_rows * part // parts for part in range(parts + 1)]
+    for _ in run(lambda rows: loop(X, indices[rows], mean, out[rows]),
+                 [slice(start, stop) for start, stop in itertools.pairwise(bounds)]):
+        pass
     return out
 
 
@@ -644,7 +656,9 @@ def shared_two_centre_iterations(data: PassData, weights: Array, centres: Array,
     norms = np.empty(2)
     inertias, changed = np.empty(n_chunks), np.empty(n_chunks, dtype=np.intp)
     sums, weight_sums = np.empty((n_chunks, 2, centres.shape[1])), np.empty((n_chunks, 2))
-    ends = np.searchsorted(bounds, [bounds[-1] * (t + 1) // threads for t in range(threads)])
+    # Each part ends at the chunk boundary nearest to its share of the rows.
+    ends = [int(np.argmin(np.abs(bounds - bounds[-1] * (t + 1) // threads)))
+            for t in range(threads)]
     parts = [np.array([first, stop], dtype=np.intp)
              for first, stop in zip([0, *ends[:-1]], ends, strict=True) if stop > first]
     for iteration in range(max_iter):
