@@ -47,9 +47,8 @@ MIN_SHARED_ROWS = 2048
 
 #: A two-centre Lloyd run over fewer rows than this makes its iterations in one compiled call
 #: on one thread, even where its passes' chunks would be shared among the cores, and a fit's
-#: gather of fewer rows is one call: sharing an iteration or a gather costs about a hundred
-#: microseconds (waking a thread, waiting for it), about what the second core saves below
-#: this (docs/bisecting.md#speed).
+#: gather of fewer rows is one call: sharing an iteration or a gather (waking a thread,
+#: waiting for it) costs about what the second core saves below this (docs/bisecting.md#speed).
 MIN_SHARED_RUN_ROWS = 2**14
 
 #: Score blocks are laid out row by row where centres outnumber a chunk's rows this much.
