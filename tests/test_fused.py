@@ -15,7 +15,7 @@ import pytest
 
 import anykmeans
 from anykmeans._libraries import _fused, _numpy, library_of
-from anykmeans._libraries._threads import workers_for
+from anykmeans._libraries._threads import held_for_fit, workers_for
 from anykmeans._lloyd import lloyd
 from anykmeans._primitives import TIE_ULPS, Data, assign, nearest, sq_distances_to_labels
 from tests.conftest import kernel_calls
@@ -411,14 +411,17 @@ def test_the_compiled_two_centre_loop_equals_its_python_source(compiled):
     np.testing.assert_allclose(ours[4], python[4], rtol=1e-14)
 
 
+@pytest.mark.parametrize("n_features", [5, 32])
 def test_a_bisecting_fit_on_the_two_centre_loop_does_not_depend_on_threads(compiled,
-                                                                           monkeypatch):
-    # Clusters of several chunks shared among the cores, an iteration at a time: the same
-    # bits as their runs in one call on one thread.
+                                                                           monkeypatch,
+                                                                           n_features):
+    # Clusters of several chunks shared among the cores, an iteration's pass at a time: the
+    # same bits as their runs in one call on one thread.
     threadpoolctl = pytest.importorskip("threadpoolctl")
     monkeypatch.setattr(_numpy, "MIN_SHARED_RUN_ROWS", 0)
-    calls = two_centre_calls(monkeypatch)
-    X = blobs(6000, 5, 6)
+    calls = kernel_calls(monkeypatch, _fused, _fused.compiled_two_centre_pass(),
+                         "compiled_two_centre_pass")
+    X = blobs(6000, n_features, 6)
     fits = [anykmeans.BisectingKMeans(6, random_state=0).fit(X)]
     assert calls or workers_for(X) == 1
     with threadpoolctl.threadpool_limits(1):
@@ -473,6 +476,12 @@ def test_rows_gathered_and_centred_in_one_loop_are_numpys(compiled, monkeypatch,
     few = library_of(X).centred_rows_at(np, X, indices[:99], mean)
     assert calls == [(300, 7)]
     np.testing.assert_array_equal(few, X[indices[:99]] - mean)
+    # Within a fit on two threads, from MIN_SHARED_RUN_ROWS rows, a call per thread.
+    monkeypatch.setattr(_numpy, "MIN_SHARED_RUN_ROWS", 110)
+    with held_for_fit(X, 2):
+        shared = library_of(X).centred_rows_at(np, X, indices, mean)
+    assert calls == [(300, 7)] * 3
+    np.testing.assert_array_equal(shared, X[indices] - mean)
     # A fit's bisections gather their clusters' rows with it.
     anykmeans.BisectingKMeans(3, random_state=0).fit(X)
-    assert len(calls) > 1
+    assert len(calls) > 3

@@ -31,9 +31,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import itertools
 import operator
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -401,12 +402,19 @@ def gather_centred(X: Array, indices: Array, mean: Array, out: Array) -> None:
             out[r, f] = X[row, f] - mean[f]
 
 
-def centred_rows_at(X: Array, indices: Array, mean: Array) -> Array | None:
-    """``X[indices] - mean`` in one compiled pass (a new C-ordered array: each value NumPy's
+def centred_rows_at(X: Array, indices: Array, mean: Array, *, parts: int = 1,
+                    run: Callable[[Callable[[slice], None], list[slice]], Iterable[None]] = map
+                    ) -> Array | None:
+    """``X[indices] - mean`` in compiled passes (a new C-ordered array: each value NumPy's
     difference), or None where the gather is not for it: Numba is not installed, ``X`` is
     not a C-contiguous matrix of float32 or float64, ``mean`` not a vector of its dtype and
     width, ``indices`` not integers or fewer than :data:`MIN_GATHERED_ROWS`, or the calling
-    thread's fit does not take the fused loop (:func:`takes_fit`)."""
+    thread's fit does not take the fused loop (:func:`takes_fit`).
+
+    The indices are split into ``parts`` runs of about as many, each one compiled call,
+    ``run(function, slices)`` calling ``function`` on each run's slice of them (``map``:
+    one after another; a library's :meth:`~anykmeans._libraries.Library.map_chunks`: on
+    its threads)."""
     if (X.ndim != 2 or X.dtype not in DTYPES or not X.flags.c_contiguous
             or mean.dtype != X.dtype or mean.shape != (X.shape[1],)
             or indices.ndim != 1 or indices.dtype.kind not in "iu"
@@ -415,8 +423,12 @@ def centred_rows_at(X: Array, indices: Array, mean: Array) -> Array | None:
     loop = compiled_gather_centred()
     if loop is None:
         return None
-    out = np.empty((indices.shape[0], X.shape[1]), dtype=X.dtype)
-    loop(X, indices, mean, out)
+    n_rows = indices.shape[0]
+    out = np.empty((n_rows, X.shape[1]), dtype=X.dtype)
+    bounds = [n_rows * part // parts for part in range(parts + 1)]
+    for _ in run(lambda rows: loop(X, indices[rows], mean, out[rows]),
+                 [slice(start, stop) for start, stop in itertools.pairwise(bounds)]):
+        pass
     return out
 
 
@@ -425,17 +437,161 @@ def centred_rows_at(X: Array, indices: Array, mean: Array) -> Array | None:
 #: pairwise sum (its unrolled loop of eight partial sums), whose order the call repeats.
 MAX_RUN_CENTRE_VALUES = 128
 
-#: How :func:`two_centre_iterations` ended: at ``max_iter``, on unchanged labels, on the
-#: tolerance, or at a cluster left without weight (the run is then begun again in Python).
-RAN_OUT, STRICT, WITHIN_TOL, EMPTY = 0, 1, 2, 3
+#: How a two-centre Lloyd iteration ended the run (:func:`two_centre_update`): not yet, at
+#: ``max_iter``, on unchanged labels, on the tolerance, or at a cluster left without weight
+#: (the run is then begun again in Python).
+GOES_ON, RAN_OUT, STRICT, WITHIN_TOL, EMPTY = -1, 0, 1, 2, 3
+
+
+def two_centre_norms(centres: Array, norms: Array) -> float:
+    """Write the squared norms of the two ``centres`` (float64, ``(2, n_features)``) into
+    ``norms`` as ``einsum("ij,ij->i")`` adds them on NumPy (two lanes of a product each,
+    four steps unrolled, the lanes added last); return the larger (the first where it is
+    NaN)."""
+    n_features = centres.shape[1]
+    for j in range(2):
+        lane_0 = lane_1 = 0.0
+        f = 0
+        while n_features - f >= 8:
+            for step in range(3, -1, -1):
+                lane_0 = centres[j, f + 2 * step] * centres[j, f + 2 * step] + lane_0
+                lane_1 = centres[j, f + 2 * step + 1] * centres[j, f + 2 * step + 1] + lane_1
+            f += 8
+        while f < n_features:
+            lane_0 = centres[j, f] * centres[j, f] + lane_0
+            if f + 1 < n_features:
+                lane_1 = centres[j, f + 1] * centres[j, f + 1] + lane_1
+            f += 2
+        norms[j] = 0.0 + (lane_0 + lane_1)
+    return norms[0] if norms[0] >= norms[1] or norms[0] != norms[0] else norms[1]
+
+
+def relabelled(labels: Array, previous: Array) -> int:
+    """How many of ``labels`` differ from ``previous`` (integer arrays of one shape), then
+    ``labels`` copied into ``previous``."""
+    n_changed = 0
+    for i in range(labels.shape[0]):
+        n_changed += labels[i] != previous[i]
+        previous[i] = labels[i]
+    return n_changed
+
+
+def two_centre_pass(x: Array, mean: Array, centres: Array, norms: Array, largest: float,
+                    w: Array, slack_scale: Any, first: bool, labels: Array, previous: Array,
+                    x_sq_norms: Array, bounds: Array, inertias: Array, sums: Array,
+                    weight_sums: Array, changed: Array, chunks: Array) -> None:
+    """An iteration's pass of a two-centre run over the chunks ``chunks[0]`` to
+    ``chunks[1] - 1``: each chunk one call of :func:`two_centre_sums` and of
+    :func:`relabelled`, its results its own.
+
+    Parameters
+    ----------
+    x, mean, w, slack_scale
+        :func:`two_centre_sums`'s; ``mean`` is taken off every row as it is read.
+    centres : float64 array of shape (2, n_features)
+    norms : float64 array of shape (2,)
+        The centres' squared norms; ``largest`` the larger.
+    first : bool
+        Whether the pass writes the rows' squared norms into ``x_sq_norms`` (else reads them).
+    labels, previous : integer arrays of shape (n_rows,)
+        Written: the pass's labels, and the labels before it (:func:`relabelled`).
+    bounds : integer array of shape (n_chunks + 1,)
+        The chunks' first rows, then ``n_rows``.
+    inertias, sums, weight_sums, changed : arrays of shape (n_chunks,), (n_chunks, 2,
+        n_features), (n_chunks, 2) and (n_chunks,)
+        Written at the pass's chunks: each chunk's inertia, cluster sums, cluster weights
+        and changed labels.
+    chunks : integer array of shape (2,)
+        The first chunk and one past the last (last, so that a pass's other arguments can
+        be bound before its part of the chunks).
+    """
+    weighted = w.shape[0] > 0
+    scaled = -2.0 * centres
+    for chunk in range(chunks[0], chunks[1]):
+        start, stop = bounds[chunk], bounds[chunk + 1]
+        sums[chunk] = 0.0
+        weight_sums[chunk] = 0.0
+        inertias[chunk] = two_centre_sums(x[start:stop], mean, scaled, norms,
+                                          x_sq_norms[start:stop], first,
+                                          w[start:stop] if weighted else w, centres,
+                                          slack_scale, largest, labels[start:stop],
+                                          sums[chunk], weight_sums[chunk], True, False)
+        changed[chunk] = relabelled(labels[start:stop], previous[start:stop])
+
+
+def two_centre_update(centres: Array, inertias: Array, sums: Array, weight_sums: Array,
+                      changed: Array, first: bool, tol: float) -> tuple[float, int]:
+    """The chunks' results of an iteration of a two-centre run (:func:`two_centre_pass`'s)
+    added up in chunk order, as :func:`assignment` adds them, then the update and stopping
+    tests of :func:`anykmeans._lloyd.lloyd`: ``centres`` (float64, ``(2, n_features)``)
+    replaced by the new ones (the sums times their weight's reciprocal), unless a cluster
+    has no weight.
+
+    Returns
+    -------
+    inertia : float
+        The iteration's.
+    ending : int
+        :data:`EMPTY` (``centres`` unchanged), :data:`STRICT` (no label changed; never on
+        the ``first`` iteration), :data:`WITHIN_TOL` (the squared shift is at most ``tol``)
+        or :data:`GOES_ON`.
+
+    Notes
+    -----
+    The squared shift is added as NumPy's ``sum`` adds at most
+    :data:`MAX_RUN_CENTRE_VALUES` values (eight partial sums, added pairwise, then the
+    rest in turn).
+    """
+    n_features = centres.shape[1]
+    n_values = 2 * n_features
+    new = np.zeros((2, n_features))
+    weights = np.zeros(2)
+    inertia = 0.0
+    n_changed = 0
+    for chunk in range(inertias.shape[0]):
+        inertia += inertias[chunk]
+        new += sums[chunk]
+        weights += weight_sums[chunk]
+        n_changed += changed[chunk]
+    if weights[0] == 0.0 or weights[1] == 0.0:
+        return inertia, EMPTY
+    squares = np.empty(n_values)
+    for j in range(2):
+        reciprocal = 1.0 / (weights[j] if weights[j] > 0.0 else 1.0)
+        for f in range(n_features):
+            new[j, f] *= reciprocal
+            difference = new[j, f] - centres[j, f]
+            squares[j * n_features + f] = difference * difference
+    if n_values < 8:  # NumPy's pairwise sum of at most MAX_RUN_CENTRE_VALUES values
+        shift = 0.0
+        for v in range(n_values):
+            shift += squares[v]
+    else:
+        partial = squares[:8].copy()
+        v = 8
+        while v < n_values - n_values % 8:
+            for p in range(8):
+                partial[p] += squares[v + p]
+            v += 8
+        shift = (((partial[0] + partial[1]) + (partial[2] + partial[3]))
+                 + ((partial[4] + partial[5]) + (partial[6] + partial[7])))
+        while v < n_values:
+            shift += squares[v]
+            v += 1
+    centres[:] = new
+    if n_changed == 0 and not first:
+        return inertia, STRICT
+    if shift <= tol:
+        return inertia, WITHIN_TOL
+    return inertia, GOES_ON
 
 
 def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack_scale: Any,
                           max_iter: int, tol: float, labels: Array, previous: Array,
                           x_sq_norms: Array, history: Array, bounds: Array) -> tuple[int, int]:
-    """The iterations of a two-centre Lloyd run over float64 rows, each a call of
-    :func:`two_centre_sums` per chunk and the update and tests of
-    :func:`anykmeans._lloyd.lloyd`.
+    """The iterations of a two-centre Lloyd run over float64 rows, each
+    :func:`two_centre_norms`, :func:`two_centre_pass` over every chunk and
+    :func:`two_centre_update` (the update and tests of :func:`anykmeans._lloyd.lloyd`).
 
     Parameters
     ----------
@@ -464,107 +620,74 @@ def two_centre_iterations(x: Array, mean: Array, centres: Array, w: Array, slack
     ending : int
         :data:`RAN_OUT`, :data:`STRICT`, :data:`WITHIN_TOL` or :data:`EMPTY` (the
         iteration found a cluster without weight; ``centres`` are then not its new ones).
-
-    Notes
-    -----
-    The arithmetic is NumPy's where ``lloyd`` calls NumPy: the centres' squared norms
-    added as ``einsum`` adds a row (two lanes of a product each, four steps unrolled, the
-    lanes added last), the squared shift as ``sum`` adds at most
-    :data:`MAX_RUN_CENTRE_VALUES` values (eight partial sums, added pairwise, then the
-    rest in turn); a new centre is its sum times its weight's reciprocal.
     """
-    n_rows, n_features = x.shape
-    n_values = 2 * n_features
-    weighted = w.shape[0] > 0
+    n_chunks = bounds.shape[0] - 1
     norms = np.empty(2)
-    sums = np.empty((2, n_features))
-    weight_sums = np.empty(2)
-    chunk_sums = np.empty((2, n_features))
-    chunk_weight_sums = np.empty(2)
-    squares = np.empty(n_values)
-    partial = np.empty(8)
+    every_chunk = np.array([0, n_chunks])
+    inertias, changed = np.empty(n_chunks), np.empty(n_chunks, dtype=np.intp)
+    sums, weight_sums = np.empty((n_chunks, 2, x.shape[1])), np.empty((n_chunks, 2))
     for iteration in range(max_iter):
-        for j in range(2):  # einsum("ij,ij->i") on NumPy's two-lane vectors
-            lane_0 = lane_1 = 0.0
-            f = 0
-            while n_features - f >= 8:
-                for step in range(3, -1, -1):
-                    lane_0 = centres[j, f + 2 * step] * centres[j, f + 2 * step] + lane_0
-                    lane_1 = centres[j, f + 2 * step + 1] * centres[j, f + 2 * step + 1] + lane_1
-                f += 8
-            while f < n_features:
-                lane_0 = centres[j, f] * centres[j, f] + lane_0
-                if f + 1 < n_features:
-                    lane_1 = centres[j, f + 1] * centres[j, f + 1] + lane_1
-                f += 2
-            norms[j] = 0.0 + (lane_0 + lane_1)
-        largest = norms[0] if norms[0] >= norms[1] or norms[0] != norms[0] else norms[1]
-        scaled = -2.0 * centres
-        sums[:] = 0.0
-        weight_sums[:] = 0.0
-        inertia = 0.0
-        for chunk in range(bounds.shape[0] - 1):
-            start, stop = bounds[chunk], bounds[chunk + 1]
-            chunk_sums[:] = 0.0
-            chunk_weight_sums[:] = 0.0
-            inertia += two_centre_sums(x[start:stop], mean, scaled, norms,
-                                       x_sq_norms[start:stop], iteration == 0,
-                                       w[start:stop] if weighted else w, centres, slack_scale,
-                                       largest, labels[start:stop], chunk_sums,
-                                       chunk_weight_sums, True, False)
-            sums += chunk_sums
-            weight_sums += chunk_weight_sums
-        history[iteration] = inertia
-        n_changed = n_rows
-        if iteration > 0:
-            n_changed = 0
-            for i in range(n_rows):
-                n_changed += labels[i] != previous[i]
-        previous[:] = labels
-        if weight_sums[0] == 0.0 or weight_sums[1] == 0.0:
-            return iteration + 1, EMPTY
-        for j in range(2):
-            reciprocal = 1.0 / (weight_sums[j] if weight_sums[j] > 0.0 else 1.0)
-            for f in range(n_features):
-                sums[j, f] *= reciprocal
-                difference = sums[j, f] - centres[j, f]
-                squares[j * n_features + f] = difference * difference
-        if n_values < 8:  # NumPy's pairwise sum of at most MAX_RUN_CENTRE_VALUES values
-            shift = 0.0
-            for v in range(n_values):
-                shift += squares[v]
-        else:
-            partial[:] = squares[:8]
-            v = 8
-            while v < n_values - n_values % 8:
-                for p in range(8):
-                    partial[p] += squares[v + p]
-                v += 8
-            shift = (((partial[0] + partial[1]) + (partial[2] + partial[3]))
-                     + ((partial[4] + partial[5]) + (partial[6] + partial[7])))
-            while v < n_values:
-                shift += squares[v]
-                v += 1
-        centres[:] = sums
-        if n_changed == 0:
-            return iteration + 1, STRICT
-        if shift <= tol:
-            return iteration + 1, WITHIN_TOL
+        largest = two_centre_norms(centres, norms)
+        two_centre_pass(x, mean, centres, norms, largest, w, slack_scale, iteration == 0,
+                        labels, previous, x_sq_norms, bounds, inertias, sums, weight_sums,
+                        changed, every_chunk)
+        history[iteration], ending = two_centre_update(centres, inertias, sums, weight_sums,
+                                                       changed, iteration == 0, tol)
+        if ending != GOES_ON:
+            return iteration + 1, ending
+    return max_iter, RAN_OUT
+
+
+def shared_two_centre_iterations(data: PassData, weights: Array, centres: Array,
+                                 slack_scale: Any, max_iter: int, tol: float, labels: Array,
+                                 previous: Array, x_sq_norms: Array, history: Array,
+                                 bounds: Array, threads: int) -> tuple[int, int] | None:
+    """:func:`two_centre_iterations` with each iteration's pass shared among ``threads``
+    threads (``data``'s library runs them: :meth:`~anykmeans._libraries.Library.map_chunks`),
+    each one compiled call of :func:`two_centre_pass` over a run of consecutive chunks
+    (about as many rows each), the norms and the update compiled calls on the calling
+    thread: the same arguments, results and bits; None where Numba is not installed."""
+    loops = (compiled_two_centre_norms(), compiled_two_centre_pass(),
+             compiled_two_centre_update())
+    if None in loops:
+        return None
+    norms_of, run_pass, update = loops
+    n_chunks = bounds.shape[0] - 1
+    norms = np.empty(2)
+    inertias, changed = np.empty(n_chunks), np.empty(n_chunks, dtype=np.intp)
+    sums, weight_sums = np.empty((n_chunks, 2, centres.shape[1])), np.empty((n_chunks, 2))
+    # Each part ends at the chunk boundary nearest to its share of the rows.
+    ends = [int(np.argmin(np.abs(bounds - bounds[-1] * (t + 1) // threads)))
+            for t in range(threads)]
+    parts = [np.array([first, stop], dtype=np.intp)
+             for first, stop in zip([0, *ends[:-1]], ends, strict=True) if stop > first]
+    for iteration in range(max_iter):
+        largest = norms_of(centres, norms)
+        part_pass = functools.partial(run_pass, data.X, data.mean, centres, norms, largest,
+                                      weights, slack_scale, iteration == 0, labels, previous,
+                                      x_sq_norms, bounds, inertias, sums, weight_sums, changed)
+        for _ in data.library.map_chunks(data.X, part_pass, parts):  # every part run
+            pass
+        history[iteration], ending = update(centres, inertias, sums, weight_sums, changed,
+                                            iteration == 0, tol)
+        if ending != GOES_ON:
+            return iteration + 1, ending
     return max_iter, RAN_OUT
 
 
 def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
-                   tie_ulps: int, shared: bool) -> tuple[Array, tuple[Array, Array], int, bool,
-                                                         bool, list[float]] | None:
+                   tie_ulps: int, threads: int) -> tuple[Array, tuple[Array, Array], int, bool,
+                                                          bool, list[float]] | None:
     """The iterations of a two-centre Lloyd run over the rows of ``data`` in one compiled
-    call (:func:`two_centre_iterations`), or None where the run is not for it: Numba is not
-    installed, the rows or ``centres`` are not float64, ``centres`` are not two, have more
-    than :data:`MAX_RUN_CENTRE_VALUES` values, the pass is not for the fused loop
-    (:func:`assignment`'s rule), the rows are more than one chunk and their passes are to
-    be ``shared`` among threads, or an iteration left a cluster without
-    weight (:func:`anykmeans._lloyd.lloyd` then runs from ``centres``). Ties within
-    ``tie_ulps`` ulps go to the first centre, as in :func:`assignment`; the chunks are
-    ``data``'s, their sums added up in chunk order, as a pass adds them.
+    call (:func:`two_centre_iterations`), or, where the rows are more than one chunk and
+    ``threads`` more than one, each iteration's pass shared among that many threads
+    (:func:`shared_two_centre_iterations`); or None where the run is not for them: Numba
+    is not installed, the rows or ``centres`` are not float64, ``centres`` are not two,
+    have more than :data:`MAX_RUN_CENTRE_VALUES` values, the pass is not for the fused
+    loop (:func:`assignment`'s rule), or an iteration left a cluster without weight
+    (:func:`anykmeans._lloyd.lloyd` then runs from ``centres``). Ties within ``tie_ulps``
+    ulps go to the first centre, as in :func:`assignment`; the chunks are ``data``'s,
+    their sums added up in chunk order, as a pass adds them, on any number of threads.
 
     Returns
     -------
@@ -585,21 +708,22 @@ def two_centre_run(data: PassData, centres: Array, *, max_iter: int, tol: float,
             or centres.size > MAX_RUN_CENTRE_VALUES
             or (X.shape[0] * 2 < MIN_SCORES and not takes_fit())):
         return None
-    starts = [rows.start for rows in data.chunks(2)]
-    if len(starts) > 1 and shared:
-        return None
     run = compiled_two_centre_run()
     if run is None:
         return None
     slack_scale = window(dtype, X.shape[1], np.zeros(1), tie_ulps)[0]
     n_rows = X.shape[0]
+    bounds = np.array([*(rows.start for rows in data.chunks(2)), n_rows], dtype=np.intp)
     labels, previous = np.empty(n_rows, dtype=np.intp), np.empty(n_rows, dtype=np.intp)
     x_sq_norms, history = np.empty(n_rows, dtype=dtype), np.empty(max_iter, dtype=dtype)
     centres = np.array(centres, order="C")
     weights = np.empty(0, dtype=dtype) if data.weights is None else data.weights
-    n_iter, ending = run(X, data.mean, centres, weights, slack_scale, max_iter, tol,
-                         labels, previous, x_sq_norms, history,
-                         np.array([*starts, n_rows], dtype=np.intp))
+    arguments = (centres, slack_scale, max_iter, tol, labels, previous, x_sq_norms, history,
+                 bounds)
+    ended = None
+    if threads > 1 and bounds.shape[0] > 2:
+        ended = shared_two_centre_iterations(data, weights, *arguments, threads)
+    n_iter, ending = ended or run(X, data.mean, centres, weights, *arguments[1:])
     if ending == EMPTY:
         return None
     return (centres, (labels, x_sq_norms), n_iter, ending == STRICT, ending != RAN_OUT,
@@ -616,7 +740,32 @@ def compiled_two_centre_run() -> Callable[..., tuple[int, int]] | None:
     from numba.extending import register_jitable
 
     register_jitable(fastmath={"reassoc"})(two_centre_sums)  # callable from compiled code
+    for step in (two_centre_norms, relabelled, two_centre_pass, two_centre_update):
+        register_jitable(step)
     return compile_loop(two_centre_iterations)
+
+
+@functools.cache
+def compiled_two_centre_pass() -> Callable[..., None] | None:
+    """:func:`two_centre_pass` compiled by Numba as :func:`compiled_two_centre_run` compiles
+    it, or None without Numba."""
+    if compiled_two_centre_run() is None:
+        return None
+    return compile_loop(two_centre_pass)
+
+
+@functools.cache
+def compiled_two_centre_norms() -> Callable[..., float] | None:
+    """:func:`two_centre_norms` compiled by Numba (cached as :func:`compiled_kernel`'s loop),
+    or None without Numba."""
+    return compile_loop(two_centre_norms)
+
+
+@functools.cache
+def compiled_two_centre_update() -> Callable[..., tuple[float, int]] | None:
+    """:func:`two_centre_update` compiled by Numba (cached as :func:`compiled_kernel`'s loop),
+    or None without Numba."""
+    return compile_loop(two_centre_update)
 
 
 @functools.cache

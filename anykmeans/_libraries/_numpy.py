@@ -11,6 +11,7 @@ segment sum (``bincount`` by feature for narrow chunks' float64 sums),
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -45,10 +46,10 @@ MIN_CHUNK_ROWS = 128
 MIN_SHARED_ROWS = 2048
 
 #: A two-centre Lloyd run over fewer rows than this makes its iterations in one compiled call
-#: on one thread, even where its passes' chunks would be shared among the cores: an iteration
-#: shared costs tens of microseconds in Python, about what the second core saves below this
-#: (docs/bisecting.md#speed).
-MIN_SHARED_RUN_ROWS = 2**15
+#: on one thread, even where its passes' chunks would be shared among the cores, and a fit's
+#: gather of fewer rows is one call: sharing an iteration or a gather (waking a thread,
+#: waiting for it) costs about what the second core saves below this (docs/bisecting.md#speed).
+MIN_SHARED_RUN_ROWS = 2**14
 
 #: Score blocks are laid out row by row where centres outnumber a chunk's rows this much.
 ROWS_FIRST_RATIO = 8
@@ -167,19 +168,19 @@ class NumPy(Library):
 
     def fused_two_centre_run(self, data: PassData, centres: Array, *, max_iter: int,
                              tol: float, tie_ulps: int) -> tuple | None:
-        """:mod:`~anykmeans._libraries._fused`'s two-centre Lloyd run in one compiled call on
+        """:mod:`~anykmeans._libraries._fused`'s two-centre Lloyd run in compiled calls on
         the CPU plan, where it takes the run
         (:func:`~anykmeans._libraries._fused.two_centre_run`): its chunks on the calling
         thread, unless the passes run on several threads and the rows are
-        :data:`MIN_SHARED_RUN_ROWS` or more (their chunks are then shared among the threads,
-        an iteration at a time, in Python)."""
+        :data:`MIN_SHARED_RUN_ROWS` or more (each iteration's chunks are then shared among
+        the threads)."""
         if self.accelerator:
             return None
         # The threads map_chunks runs the passes on (inline there: the iteration's route).
         workers = getattr(fit_threads, "workers", None) or workers_for(data.X)
-        shared = workers > 1 and data.X.shape[0] >= MIN_SHARED_RUN_ROWS
+        threads = workers if data.X.shape[0] >= MIN_SHARED_RUN_ROWS else 1
         return _fused.two_centre_run(data, centres, max_iter=max_iter, tol=tol,
-                                     tie_ulps=tie_ulps, shared=shared)
+                                     tie_ulps=tie_ulps, threads=threads)
 
     def fused_cluster_inertias(self, data: PassData, centres: Array,
                                labels: Array) -> Array | None:
@@ -262,10 +263,14 @@ class NumPy(Library):
     def centred_rows_at(self, xp: Namespace, X: Array, indices: Array, mean: Array) -> Array:
         """``X[indices] - mean``: on the CPU plan gathered and centred in one compiled pass
         where it takes the gather (:func:`~anykmeans._libraries._fused.centred_rows_at`: a
-        bisection gathers its cluster's rows at every split), else centred in the gathered
+        bisection gathers its cluster's rows at every split; within a fit, shared among its
+        threads from :data:`MIN_SHARED_RUN_ROWS` rows), else centred in the gathered
         copy itself (no second array of its size) where ``mean``'s dtype leaves ``X``'s
         unchanged."""
-        rows = None if self.accelerator else _fused.centred_rows_at(X, indices, mean)
+        workers = getattr(fit_threads, "workers", None) or 1  # shared only within a fit
+        parts = workers if indices.shape[0] >= MIN_SHARED_RUN_ROWS else 1
+        rows = None if self.accelerator else _fused.centred_rows_at(
+            X, indices, mean, parts=parts, run=functools.partial(self.map_chunks, X))
         if rows is not None:
             return rows
         rows = self.rows_at(xp, X, indices)
