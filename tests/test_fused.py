@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import anykmeans
-from anykmeans._libraries import _fused, _numpy, library_of
+from anykmeans._libraries import _fused, _fused_bisection, _numpy, library_of
 from anykmeans._libraries._threads import held_for_fit, workers_for
 from anykmeans._lloyd import lloyd
 from anykmeans._primitives import TIE_ULPS, Data, assign, nearest, sq_distances_to_labels
@@ -272,13 +272,15 @@ def test_the_compiled_loop_equals_its_python_source(compiled):
 
 def two_centre_calls(monkeypatch) -> list[tuple[int, ...]]:
     """Make the fused path's two-centre loop record the shape of the rows of every call."""
-    return kernel_calls(monkeypatch, _fused, _fused.compiled_two_centre_kernel(),
+    return kernel_calls(monkeypatch, _fused_bisection,
+                        _fused_bisection.compiled_two_centre_kernel(),
                         "compiled_two_centre_kernel")
 
 
 def two_centre_run_calls(monkeypatch) -> list[tuple[int, ...]]:
     """Make the two-centre Lloyd run in one call record the shape of the rows of every call."""
-    return kernel_calls(monkeypatch, _fused, _fused.compiled_two_centre_run(),
+    return kernel_calls(monkeypatch, _fused_bisection,
+                        _fused_bisection.compiled_two_centre_run(),
                         "compiled_two_centre_run")
 
 
@@ -286,7 +288,7 @@ def lloyd_with_and_without_the_run(monkeypatch, data, centres, **options):
     """:func:`lloyd` from ``centres`` as it runs, and with its iterations in Python."""
     ours = lloyd(data, centres.copy(), **options)
     with monkeypatch.context() as patched:
-        patched.setattr(_fused, "compiled_two_centre_run", lambda: None)
+        patched.setattr(_fused_bisection, "compiled_two_centre_run", lambda: None)
         python = lloyd(data, centres.copy(), **options)
     return ours, python
 
@@ -357,7 +359,7 @@ def test_two_centres_of_float64_take_the_two_centre_loop(compiled, monkeypatch, 
 
 
 def run_two_centres(kernel, x, mean, centres, update=False, w=None, exact=False):
-    """:func:`_fused.two_centre_sums` on rows ``x`` centred on ``mean``: labels, inertia,
+    """:func:`_fused_bisection.two_centre_sums` on rows ``x`` centred on ``mean``: labels, inertia,
     sums, weight sums and the rows' squared norms it wrote."""
     n, d = x.shape
     centre_sq_norms = np.einsum("ij,ij->i", centres, centres)
@@ -377,7 +379,7 @@ def test_the_two_centre_loop_in_python_decides_as_the_standard_nearest():
     x = X - mean
     for centres in (x[[3, 3]], x[[7, 3]]):  # one centre twice: ties to the lower index
         labels, inertia, sums, counts, x_sq_norms = run_two_centres(
-            _fused.two_centre_sums, X, mean, centres, update=True)
+            _fused_bisection.two_centre_sums, X, mean, centres, update=True)
         np.testing.assert_array_equal(x_sq_norms, np.einsum("ij,ij->i", x, x))
         expected, best = nearest(np, x, x_sq_norms, centres,
                                  np.einsum("ij,ij->i", centres, centres))
@@ -387,12 +389,12 @@ def test_the_two_centre_loop_in_python_decides_as_the_standard_nearest():
         expected_sums = np.zeros_like(sums)
         np.add.at(expected_sums, labels, x)  # row by row, in row order
         np.testing.assert_array_equal(sums, expected_sums)
-        exact = run_two_centres(_fused.two_centre_sums, X, mean, centres, exact=True)[1]
+        exact = run_two_centres(_fused_bisection.two_centre_sums, X, mean, centres, exact=True)[1]
         assert exact == pytest.approx(((x - centres[labels]) ** 2).sum(), rel=1e-12)
     assert set(labels) == {0, 1}
     centres = x[[7, 3]].copy()
     centres[0, 1] = np.nan  # every row has a NaN score: the last centre, a NaN inertia
-    labels, inertia, _, _, _ = run_two_centres(_fused.two_centre_sums, X, mean, centres)
+    labels, inertia, _, _, _ = run_two_centres(_fused_bisection.two_centre_sums, X, mean, centres)
     assert np.all(labels == 1) and np.isnan(inertia)
 
 
@@ -401,9 +403,9 @@ def test_the_compiled_two_centre_loop_equals_its_python_source(compiled):
     X = rng.standard_normal((300, 37))
     mean, centres = X.mean(axis=0), X[:2] - X.mean(axis=0) + 0.1
     w = rng.uniform(0.5, 2, 300)
-    ours = run_two_centres(_fused.compiled_two_centre_kernel(), X, mean, centres, update=True,
-                           w=w)
-    python = run_two_centres(_fused.two_centre_sums, X, mean, centres, update=True, w=w)
+    ours = run_two_centres(_fused_bisection.compiled_two_centre_kernel(), X, mean, centres,
+                           update=True, w=w)
+    python = run_two_centres(_fused_bisection.two_centre_sums, X, mean, centres, update=True, w=w)
     np.testing.assert_array_equal(ours[0], python[0])
     assert ours[1] == pytest.approx(python[1], rel=1e-12)  # its norms may add in another order
     np.testing.assert_array_equal(ours[2], python[2])  # the sums add in row order
@@ -419,7 +421,8 @@ def test_a_bisecting_fit_on_the_two_centre_loop_does_not_depend_on_threads(compi
     # same bits as their runs in one call on one thread.
     threadpoolctl = pytest.importorskip("threadpoolctl")
     monkeypatch.setattr(_numpy, "MIN_SHARED_RUN_ROWS", 0)
-    calls = kernel_calls(monkeypatch, _fused, _fused.compiled_two_centre_pass(),
+    calls = kernel_calls(monkeypatch, _fused_bisection,
+                         _fused_bisection.compiled_two_centre_pass(),
                          "compiled_two_centre_pass")
     X = blobs(6000, n_features, 6)
     fits = [anykmeans.BisectingKMeans(6, random_state=0).fit(X)]
@@ -449,12 +452,13 @@ def test_cluster_inertias_in_one_loop_are_the_residuals_sums(compiled, dtype, we
 
 
 def test_a_bisecting_fit_adds_its_childrens_inertias_in_one_loop(compiled, monkeypatch):
-    calls = kernel_calls(monkeypatch, _fused, _fused.compiled_cluster_residual_sums(),
+    calls = kernel_calls(monkeypatch, _fused_bisection,
+                         _fused_bisection.compiled_cluster_residual_sums(),
                          "compiled_cluster_residual_sums")
     X = blobs(3000, 4, 5)
     ours = anykmeans.BisectingKMeans(5, random_state=0).fit(X)
     assert len(calls) >= 4  # a chunk or more per bisection
-    monkeypatch.setattr(_fused, "compiled_cluster_residual_sums", lambda: None)
+    monkeypatch.setattr(_fused_bisection, "compiled_cluster_residual_sums", lambda: None)
     standard = anykmeans.BisectingKMeans(5, random_state=0).fit(X)
     np.testing.assert_array_equal(ours.labels_, standard.labels_)
     assert ours.inertia_ == pytest.approx(standard.inertia_, rel=1e-12)
@@ -462,9 +466,10 @@ def test_a_bisecting_fit_adds_its_childrens_inertias_in_one_loop(compiled, monke
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_rows_gathered_and_centred_in_one_loop_are_numpys(compiled, monkeypatch, dtype):
-    calls = kernel_calls(monkeypatch, _fused, _fused.compiled_gather_centred(),
+    calls = kernel_calls(monkeypatch, _fused_bisection,
+                         _fused_bisection.compiled_gather_centred(),
                          "compiled_gather_centred")
-    monkeypatch.setattr(_fused, "MIN_GATHERED_ROWS", 100)
+    monkeypatch.setattr(_fused_bisection, "MIN_GATHERED_ROWS", 100)
     rng = np.random.default_rng(6)
     X = rng.normal(size=(300, 7)).astype(dtype)
     mean = X.mean(axis=0)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import array_api_compat
 import numpy as np
 
-from . import _fused, _fused_means, _fused_seeding
+from . import _fused, _fused_bisection, _fused_means, _fused_seeding
 from ._base import Library
 from ._devices import Backend
 from ._passes import Passes
@@ -164,14 +164,15 @@ class NumPy(Library):
             return None
         return _fused.assignment(data, data.X, data.mean, data.weights, centres,
                                  centre_sq_norms, x_sq_norms, previous_labels, update=update,
-                                 exact_inertia=exact_inertia, tie_ulps=tie_ulps)
+                                 exact_inertia=exact_inertia, tie_ulps=tie_ulps,
+                                 two_centre_loop=_fused_bisection.compiled_two_centre_kernel)
 
     def fused_two_centre_run(self, data: PassData, centres: Array, *, max_iter: int,
                              tol: float, tie_ulps: int) -> tuple | None:
-        """:mod:`~anykmeans._libraries._fused`'s two-centre Lloyd run in compiled calls on
-        the CPU plan, where it takes the run
-        (:func:`~anykmeans._libraries._fused.two_centre_run`): its chunks on the calling
-        thread, unless the passes run on several threads and the rows are
+        """:mod:`~anykmeans._libraries._fused_bisection`'s two-centre Lloyd run in compiled
+        calls on the CPU plan, where it takes the run
+        (:func:`~anykmeans._libraries._fused_bisection.two_centre_run`): its chunks on the
+        calling thread, unless the passes run on several threads and the rows are
         :data:`MIN_SHARED_RUN_ROWS` or more (each iteration's chunks are then shared among
         the threads)."""
         if self.accelerator:
@@ -179,16 +180,16 @@ class NumPy(Library):
         # The threads map_chunks runs the passes on (inline there: the iteration's route).
         workers = getattr(fit_threads, "workers", None) or workers_for(data.X)
         threads = workers if data.X.shape[0] >= MIN_SHARED_RUN_ROWS else 1
-        return _fused.two_centre_run(data, centres, max_iter=max_iter, tol=tol,
-                                     tie_ulps=tie_ulps, threads=threads)
+        return _fused_bisection.two_centre_run(data, centres, max_iter=max_iter, tol=tol,
+                                               tie_ulps=tie_ulps, threads=threads)
 
     def fused_cluster_inertias(self, data: PassData, centres: Array,
                                labels: Array) -> Array | None:
-        """:mod:`~anykmeans._libraries._fused`'s compiled loop on the CPU plan, where it takes
-        the pass (:func:`~anykmeans._libraries._fused.cluster_inertias`)."""
+        """:mod:`~anykmeans._libraries._fused_bisection`'s compiled loop on the CPU plan, where
+        it takes the pass (:func:`~anykmeans._libraries._fused_bisection.cluster_inertias`)."""
         if self.accelerator:
             return None
-        return _fused.cluster_inertias(data, centres, labels)
+        return _fused_bisection.cluster_inertias(data, centres, labels)
 
     def fused_lowering(self, data: PassData, points: Array, point_sq_norms: Array,
                        x_sq_norms: Array, weight: Array, closest: Array, pending: bool,
@@ -262,14 +263,14 @@ class NumPy(Library):
 
     def centred_rows_at(self, xp: Namespace, X: Array, indices: Array, mean: Array) -> Array:
         """``X[indices] - mean``: on the CPU plan gathered and centred in one compiled pass
-        where it takes the gather (:func:`~anykmeans._libraries._fused.centred_rows_at`: a
-        bisection gathers its cluster's rows at every split; within a fit, shared among its
-        threads from :data:`MIN_SHARED_RUN_ROWS` rows), else centred in the gathered
-        copy itself (no second array of its size) where ``mean``'s dtype leaves ``X``'s
-        unchanged."""
+        where it takes the gather
+        (:func:`~anykmeans._libraries._fused_bisection.centred_rows_at`: a bisection gathers
+        its cluster's rows at every split; within a fit, shared among its threads from
+        :data:`MIN_SHARED_RUN_ROWS` rows), else centred in the gathered copy itself (no
+        second array of its size) where ``mean``'s dtype leaves ``X``'s unchanged."""
         workers = getattr(fit_threads, "workers", None) or 1  # shared only within a fit
         parts = workers if indices.shape[0] >= MIN_SHARED_RUN_ROWS else 1
-        rows = None if self.accelerator else _fused.centred_rows_at(
+        rows = None if self.accelerator else _fused_bisection.centred_rows_at(
             X, indices, mean, parts=parts, run=functools.partial(self.map_chunks, X))
         if rows is not None:
             return rows

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import array_api_compat
 import numpy as np
 
-from . import _fused, _fused_means, _fused_seeding
+from . import _fused, _fused_bisection, _fused_means, _fused_seeding
 from ._base import Library
 from ._devices import Backend, unusable
 from ._passes import Passes
@@ -156,7 +156,8 @@ class Torch(Library):
         fused = _fused.assignment(data, view(data.X), view(data.mean), view(data.weights),
                                   view(centres), view(centre_sq_norms), view(x_sq_norms),
                                   view(previous_labels), update=update,
-                                  exact_inertia=exact_inertia, tie_ulps=tie_ulps)
+                                  exact_inertia=exact_inertia, tie_ulps=tie_ulps,
+                                  two_centre_loop=_fused_bisection.compiled_two_centre_kernel)
         if fused is None:
             return None
         # np.asarray: a sum of 0-d arrays is a NumPy scalar.
