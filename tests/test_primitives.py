@@ -91,24 +91,28 @@ def test_numpy_shares_a_chunk_among_the_cores(monkeypatch):
 
 
 def test_one_chunk_runs_in_the_calling_thread():
-    from anykmeans._libraries._threads import run_on_pool
+    from anykmeans._libraries._threads import run_chunks
 
     def thread(rows):
         return threading.get_ident()
 
-    assert list(run_on_pool(thread, [slice(0, 5)], 2)) == [threading.get_ident()]
-    assert list(run_on_pool(thread, [], 2)) == []
-    assert len(list(run_on_pool(thread, [slice(0, 5), slice(5, 9)], 2))) == 2
+    assert list(run_chunks(thread, [slice(0, 5)], 2)) == [threading.get_ident()]
+    assert list(run_chunks(thread, [], 2)) == []
+    assert len(list(run_chunks(thread, [slice(0, 5), slice(5, 9)], 2))) == 2
 
 
 def test_the_calling_thread_runs_the_chunks_no_pool_thread_has_begun():
+    """The pool's threads all busy: the caller computes every chunk, in order, and returns
+    without waiting for them."""
     from anykmeans._libraries import _threads
 
     release = threading.Event()
     busy = [_threads._thread_pool(2).submit(release.wait, 10) for _ in range(2)]
-    try:  # both pool threads busy: every chunk runs in the calling thread, in order
-        done = list(_threads.run_on_pool(lambda rows: (rows.start, threading.get_ident()),
-                                         [slice(i, i + 1) for i in range(6)], 2))
+    try:
+        start = time.perf_counter()
+        done = list(_threads.run_chunks(lambda rows: (rows.start, threading.get_ident()),
+                                        [slice(i, i + 1) for i in range(6)], 2))
+        assert time.perf_counter() - start < 5
     finally:
         release.set()
     assert done == [(i, threading.get_ident()) for i in range(6)]
@@ -116,10 +120,10 @@ def test_the_calling_thread_runs_the_chunks_no_pool_thread_has_begun():
 
 
 def test_the_calling_thread_computes_beside_the_pool():
-    """``run_with_caller``: every chunk once, the results in chunk order, the caller among
-    the threads (a single chunk on the caller alone), and a chunk's exception raised once no
+    """``run_chunks``: every chunk once, the results in chunk order, the caller among the
+    threads (a single chunk on the caller alone), and a chunk's exception raised once no
     thread computes any more."""
-    from anykmeans._libraries._threads import run_with_caller
+    from anykmeans._libraries._threads import run_chunks
 
     chunks = [slice(i, i + 1) for i in range(40)]
     threads = []
@@ -129,11 +133,10 @@ def test_the_calling_thread_computes_beside_the_pool():
         time.sleep(0.001)
         return rows.start
 
-    assert run_with_caller(work, iter(chunks), 2) == list(range(40))
+    assert list(run_chunks(work, iter(chunks), 2)) == list(range(40))
     assert len(threads) == 40 and threading.get_ident() in threads and len(set(threads)) == 2
     threads.clear()
-    assert run_with_caller(work, chunks[:1], 2) == [0] and threads == [threading.get_ident()]
-    assert run_with_caller(work, [], 2) == []
+    assert list(run_chunks(work, chunks[:1], 2)) == [0] and threads == [threading.get_ident()]
     done = []
 
     def fails(rows):
@@ -143,27 +146,34 @@ def test_the_calling_thread_computes_beside_the_pool():
         done.append(rows.start)
 
     with pytest.raises(KeyError):
-        run_with_caller(fails, chunks, 2)
+        list(run_chunks(fails, chunks, 2))
     count = len(done)
     time.sleep(0.01)
     assert len(done) == count < 39  # stopped early, nothing after the raise
 
 
-def test_the_calling_thread_waits_for_no_pool_thread_that_has_not_started():
-    """The pool's threads all busy: the caller computes every chunk and returns without
-    waiting for them."""
-    from anykmeans._libraries._threads import _thread_pool, run_with_caller
+def test_chunks_run_at_most_twice_the_threads_ahead_of_the_results():
+    """A slow reader of the results holds at most ``2 workers`` chunks taken and not yet
+    read; closing the iterator early stops the taking of chunks."""
+    from anykmeans._libraries._threads import run_chunks
 
-    release = threading.Event()
-    busy = [_thread_pool(2).submit(release.wait, 10) for _ in range(2)]
-    try:
-        start = time.perf_counter()
-        assert run_with_caller(lambda rows: rows.start, [slice(0, 1), slice(1, 2)], 2) == [0, 1]
-        assert time.perf_counter() - start < 5
-    finally:
-        release.set()
-        for future in busy:
-            future.result()
+    started = []
+
+    def work(rows):
+        started.append(rows.start)
+        return rows.start
+
+    results = run_chunks(work, [slice(i, i + 1) for i in range(30)], 2)
+    for read, value in enumerate(results):
+        assert value == read
+        time.sleep(0.002)  # the pool's thread runs ahead meanwhile, up to the window
+        assert max(started) <= read + 4
+        if read == 9:
+            break
+    results.close()
+    count = len(started)
+    time.sleep(0.01)
+    assert len(started) == count <= 15
 
 
 def test_threaded_numpy_chunks_give_the_serial_answer_bit_for_bit(monkeypatch):

@@ -301,13 +301,13 @@ def test_torch_cpu_chunks_on_the_pool_give_the_one_thread_answer_bit_for_bit(mon
     w = torch.asarray(np.random.default_rng(3).uniform(0.5, 2.0, 5000).astype(np.float32))
     threads = torch.get_num_threads()
     used = set()
-    real = _threads.run_on_pool
+    real = _threads.run_chunks
 
     def recording(function, chunks, workers):
         used.add(workers)
         return real(function, chunks, workers)
 
-    monkeypatch.setattr("anykmeans._libraries._torch.run_on_pool", recording)
+    monkeypatch.setattr("anykmeans._libraries._torch.run_chunks", recording)
     during = set()  # the calling thread's count between passes: one (no OpenMP threads
     # spinning on the cores the next pass needs), while the pool keeps the caller's size
     pooled = anykmeans.KMeans(9, random_state=0, chunk_size=97).fit(

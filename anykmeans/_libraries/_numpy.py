@@ -25,8 +25,7 @@ from ._passes import Passes
 from ._threads import (
     fit_threads,
     held_for_fit,
-    run_on_pool,
-    run_with_caller,
+    run_chunks,
     single_threaded_blas,
     usable_cores,
     workers_for,
@@ -86,12 +85,6 @@ class NumPy(Library):
     passes_type = NumPyPasses
     install = "pip install numpy"
 
-    #: Whether the calling thread computes a pass's chunks beside the pool's threads
-    #: (:func:`~anykmeans._libraries._threads.run_with_caller`, every result held until the
-    #: last) rather than waiting for them as they come
-    #: (:func:`~anykmeans._libraries._threads.run_on_pool`).
-    caller_computes = False
-
     @staticmethod
     def owns(x: Array) -> bool:
         return array_api_compat.is_numpy_array(x)
@@ -143,17 +136,17 @@ class NumPy(Library):
         Within a fit, on the threads it counted, BLAS held by it
         (:class:`NumPyPasses`); outside one (``predict``, a mini-batch step), on
         the threads counted now, BLAS held while the pass runs; the calling thread
-        one of them where :attr:`caller_computes`. Without ``threadpoolctl``, on
-        one core, or on the accelerator plan, the chunks run one after another.
+        one of them (:func:`~anykmeans._libraries._threads.run_chunks`). Without
+        ``threadpoolctl``, on one core, or on the accelerator plan, the chunks run one
+        after another.
         """
         held = None if self.accelerator else getattr(fit_threads, "workers", None)
         workers = 1 if self.accelerator else held or workers_for(X)
         if workers == 1:
             yield from map(function, chunks)
             return
-        run = run_with_caller if self.caller_computes else run_on_pool
         with contextlib.nullcontext() if held else single_threaded_blas():
-            yield from run(function, chunks, workers)
+            yield from run_chunks(function, chunks, workers)
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,

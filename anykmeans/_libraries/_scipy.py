@@ -232,15 +232,11 @@ class CompressedSparse:
 
 class SciPySparse(CompressedSparse, NumPy):
     """SciPy sparse matrices and arrays (CSR after :meth:`prepare`), on the CPU; with Numba,
-    a pass and its sums are compiled loops (:mod:`~anykmeans._libraries._fused_sparse`). A
-    pass's chunks run on NumPy's threads with the calling thread among them
-    (:attr:`~anykmeans._libraries._numpy.NumPy.caller_computes`): a compiled pass has about
-    one chunk per core, whose results are a few numbers."""
+    a pass and its sums are compiled loops (:mod:`~anykmeans._libraries._fused_sparse`)."""
 
     name = "scipy"
     install = "pip install scipy"
     sparse_types = "scipy.sparse"
-    caller_computes = True
 
     def computes_as_is(self, x: Array) -> bool:
         """Whether no row of the CSR matrix ``x`` stores two values of one column: its columns

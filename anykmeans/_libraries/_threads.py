@@ -13,10 +13,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
-import itertools
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -31,88 +29,92 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def run_on_pool(function: Callable[[slice], T], chunks: Iterable[slice],
-                workers: int) -> Iterator[T]:
-    """``function(chunk)`` for every chunk on a pool of ``workers`` threads, yielded in order.
-
-    At most two chunks per thread are in flight, so memory stays bounded by
-    the chunk size; results come in chunk order, so that sums over them do
-    not depend on the threads. A single chunk runs in the calling thread: handing
-    it to the pool and waiting for it would cost more than a small pass's arithmetic.
-    The calling thread, rather than wait for a chunk that no pool thread has begun
-    (while one wakes), runs it itself.
-    """
-    chunks = iter(chunks)
-    first = next(chunks, None)
-    second = next(chunks, None)
-    if first is None:
-        return
-    if second is None:
-        yield function(first)
-        return
-    pending: deque = deque()
-    try:
-        for chunk in itertools.chain((first, second), chunks, [None]):  # None: the end
-            if chunk is not None:
-                pending.append((_thread_pool(workers).submit(function, chunk), chunk))
-            while pending and (chunk is None or len(pending) > 2 * workers):
-                future, head = pending.popleft()
-                yield function(head) if future.cancel() else future.result()
-    finally:
-        for future, _ in pending:
-            future.cancel()
-
-
-def run_with_caller(function: Callable[[slice], T], chunks: Iterable[slice],
-                    workers: int) -> list[T]:
+def run_chunks(function: Callable[[slice], T], chunks: Iterable[slice],
+               workers: int) -> Iterator[T]:
     """``function(chunk)`` for every chunk on up to ``workers`` threads, the calling thread one
-    of them, the results in chunk order.
+    of them, yielded in chunk order.
 
-    Each thread takes the next chunk not yet taken as it comes free; the caller computes
-    rather than waits for the pool, so that a pass of one chunk per core wakes one thread
-    fewer (and a single chunk none), and waits for no pool thread that has not started by
-    the time the caller runs out of chunks (on a busy machine, the caller then computes
-    them all). The results are held until the last chunk is done:
-    for passes whose chunks' results are small, or together the size of the rows. A
-    chunk's exception stops the taking of chunks, and is raised once every thread has
-    stopped.
+    The calling thread computes rather than waits: a pass of one chunk per core wakes one
+    pool thread fewer, a single chunk none, and no core holds a third thread that evicts the
+    others' tiles from its caches. Each thread takes the next chunk not yet taken as it
+    comes free, so long as fewer than ``2 workers`` chunks are taken and not yet yielded
+    (memory stays bounded by the chunk size); results come in chunk order, so that sums
+    over them do not depend on the threads. A pool thread that has not started when the
+    chunks run out (no core for it) is not waited for. A chunk's exception stops the taking
+    of chunks, and is raised once every thread that took one has stopped; so does closing
+    the iterator early.
     """
     chunks = list(chunks)
-    results: list = [None] * len(chunks)
-    taken = iter(range(len(chunks)))
-    lock = threading.Lock()
-    failed = False
+    if len(chunks) <= 1 or workers <= 1:
+        yield from map(function, chunks)
+        return
+    window = 2 * workers
+    done: dict[int, T] = {}  # results not yet yielded, by chunk
+    changed = threading.Condition()
+    taken = yielded = 0
+    stopped = False
+    failure: BaseException | None = None
 
-    def take() -> None:
-        nonlocal failed
+    def take_chunks(helper: bool) -> None:
+        """Take and compute chunks until none is left to take; the caller (not ``helper``)
+        one chunk at most, and none while the window is full (a helper waits)."""
+        nonlocal taken, stopped, failure
         while True:
-            with lock:
-                index = None if failed else next(taken, None)
-            if index is None:
-                return
+            with changed:
+                while helper and not stopped and taken - yielded >= window:
+                    changed.wait()
+                if stopped or taken == len(chunks) or taken - yielded >= window:
+                    return
+                index = taken
+                taken += 1
             try:
-                results[index] = function(chunks[index])
-            except BaseException:
-                failed = True
-                raise
+                result = function(chunks[index])
+            except BaseException as error:
+                with changed:
+                    failure = failure or error
+                    stopped = True
+                    changed.notify_all()
+                return
+            with changed:
+                done[index] = result
+                changed.notify_all()
+            if not helper:
+                return
 
-    helpers = [_thread_pool(workers).submit(take)
-               for _ in range(min(workers, len(chunks)) - 1)]
+    helpers = []
+    for _ in range(min(workers, len(chunks)) - 1):
+        helpers.append(_thread_pool(workers).submit(take_chunks, True))
     try:
-        take()
+        while yielded < len(chunks):
+            with changed:
+                ready = yielded in done or failure is not None
+                if not ready and (taken == len(chunks) or taken - yielded >= window):
+                    changed.wait()  # the next result is a helper's: wait for it
+                    continue
+            if not ready:
+                take_chunks(helper=False)
+                continue
+            with changed:
+                if failure is not None:
+                    break
+                result = done.pop(yielded)
+                yielded += 1
+                changed.notify_all()
+            yield result
     finally:
-        for helper in helpers:  # a helper not yet started (no core for it) is not waited for
+        with changed:
+            stopped = True
+            changed.notify_all()
+        for helper in helpers:  # a helper not yet started is not waited for
             if not helper.cancel():
-                helper.exception()  # one that started has stopped (a failed chunk stops all)
-    for helper in helpers:
-        if not helper.cancelled():
-            helper.result()
-    return results
+                helper.exception()
+    if failure is not None:
+        raise failure
 
 
 @functools.cache
 def _thread_pool(workers: int) -> ThreadPoolExecutor:
-    """The process's pool of ``workers`` threads for :func:`run_on_pool`.
+    """The process's pool of ``workers`` threads for :func:`run_chunks`.
 
     Made once per process: a child of ``fork()`` inherits the parent's pool
     without its threads, so the child forgets it and makes its own.

@@ -27,7 +27,7 @@ from . import _fused, _fused_bisection, _fused_means, _fused_seeding
 from ._base import Library
 from ._devices import Backend, unusable
 from ._passes import Passes
-from ._threads import SharedLimit, run_on_pool, single_threaded_blas, usable_cores
+from ._threads import SharedLimit, run_chunks, single_threaded_blas, usable_cores
 from ._types import Array, Assignment, Namespace, PassData
 
 T = TypeVar("T")
@@ -114,7 +114,8 @@ class Torch(Library):
 
     def map_chunks(self, X: Array, function: Callable[[slice], T],
                    chunks: Iterable[slice]) -> Iterator[T]:
-        """On the CPU plan, the chunks on one pool thread per core, torch at one thread in each.
+        """On the CPU plan, the chunks on one thread per core (the calling thread one of them:
+        :func:`~anykmeans._libraries._threads.run_chunks`), torch at one thread in each.
 
         torch's own threads split every operation of a chunk across the cores
         and wait for each other at its end; when anything else runs on those
@@ -136,10 +137,11 @@ class Torch(Library):
             torch.set_num_threads(1)
             return function(chunk)
 
-        # The calling thread adds up the chunks' results meanwhile: on one thread too, or its
-        # small additions wait for the busy cores (docs/notes/benchmark-history.md).
+        # The calling thread computes chunks and adds up their results on one thread too:
+        # its small additions would otherwise wait for the busy cores
+        # (docs/notes/benchmark-history.md).
         with _one_torch_thread(X), single_threaded_blas():  # NumPy's BLAS: the fused path
-            yield from run_on_pool(on_one_thread, chunks, workers)
+            yield from run_chunks(on_one_thread, chunks, workers)
 
     def fused_assignment(self, data: PassData, centres: Array, centre_sq_norms: Array, *,
                          update: bool, exact_inertia: bool, x_sq_norms: Array | None,
