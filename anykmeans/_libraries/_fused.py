@@ -306,10 +306,13 @@ def _buffer(name: str, shape: tuple[int, int], dtype: np.dtype) -> Array:
     return held[:size].reshape(shape)
 
 
-def tile_rows(n_features: int, n_clusters: int, itemsize: int) -> int:
-    """Rows per tile: :data:`TILE_BYTES` of scores and centred rows, at least
-    :data:`MIN_TILE_ROWS`."""
-    return max(MIN_TILE_ROWS, TILE_BYTES // ((n_features + n_clusters) * itemsize))
+def tile_rows(n_rows: int, n_features: int, n_clusters: int, itemsize: int) -> int:
+    """Rows per tile of a chunk of ``n_rows`` rows: as many tiles as :data:`TILE_BYTES` of
+    scores and centred rows each (at least :data:`MIN_TILE_ROWS` rows) need, of even size
+    (no tile of a few rows left over, which would cost a tile's calls for nothing)."""
+    most = max(MIN_TILE_ROWS, TILE_BYTES // ((n_features + n_clusters) * itemsize))
+    n_tiles = max(1, -(-n_rows // most))
+    return max(1, -(-n_rows // n_tiles))
 
 
 _fit = threading.local()
@@ -442,7 +445,7 @@ def assign_chunk(kernel: Callable[..., float], two_centres: Callable[..., float]
                               slack_scale, max_norm, labels, sums, weight_sums, update,
                               exact_inertia)
     else:
-        step = tile_rows(n_features, n_clusters, dtype.itemsize)
+        step = tile_rows(n_rows, n_features, n_clusters, dtype.itemsize)
         # Each tile's centred rows are written by the loop over the tile before (see
         # nearest_and_sums), into the other of two buffers; the first tile's here.
         x = X[rows.start:rows.start + min(step, n_rows)]

@@ -146,7 +146,7 @@ def lower_chunk(kernel: Callable[..., None], X: Array, mean: Array | None, scale
     n_rows = rows.stop - rows.start
     lowered = np.empty(n_rows, dtype=np.float64)
     sums = np.zeros((n_points - int(pending), -(-n_rows // search_rows)), dtype=np.float64)
-    step = tile_rows(n_features, n_points, scaled.itemsize)
+    step = tile_rows(n_rows, n_features, n_points, scaled.itemsize)
     for start in range(0, n_rows, step):
         stop = min(start + step, n_rows)
         tile = slice(rows.start + start, rows.start + stop)
