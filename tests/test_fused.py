@@ -205,6 +205,45 @@ def test_the_fused_path_is_the_numpy_cpu_plans_only(monkeypatch):
     assert numpy.fused_assignment(data, X[:2], X[:2, 0], **options) is None
 
 
+@pytest.mark.parametrize("tied", [False, True], ids=["blobs", "ties"])
+def test_few_centres_of_float32_take_the_row_major_product(compiled, monkeypatch, tied):
+    """Float32 rows of 16 features or more against 3 to 32 centres: the tile's scores come
+    from the row-major product, copied into the block by the loop; the labels are the
+    centre-major product's, the sums and inertia equal to rounding. Float64 rows, fewer
+    features or more centres keep the centre-major product."""
+    X, centres = problem(3_000, 20, 12, np.float32, tied)
+    data = Data(X, X.mean(axis=0), chunk_size=1_000)
+    requested = []
+    buffer = _fused._buffer
+    monkeypatch.setattr(_fused, "_buffer", lambda name, *args: (requested.append(name),
+                                                                buffer(name, *args))[1])
+    by_rows = assign(data, centres - data.mean, update=True)
+    assert "by_row" in requested
+    with monkeypatch.context() as m:
+        m.setattr(_fused, "MAX_ROW_MAJOR_CENTRES", 2)
+        requested.clear()
+        by_centres = assign(data, centres - data.mean, update=True)
+        assert "by_row" not in requested
+    np.testing.assert_array_equal(by_rows.labels, by_centres.labels)
+    np.testing.assert_allclose(by_rows.sums, by_centres.sums, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(by_rows.inertia, by_centres.inertia, rtol=1e-5)
+    for X_other, k in [(X.astype(np.float64), 12), (X[:, :8].copy(), 12), (X, 40)]:
+        requested.clear()
+        assign(Data(X_other, X_other.mean(axis=0)), X_other[:k] - X_other.mean(axis=0))
+        assert "by_row" not in requested and "scores" in requested
+
+
+def test_tiles_of_row_major_scores_spread_over_the_cache_sets():
+    """Even tiles; with ``spread``, an odd multiple of 16 rows that still covers the chunk
+    in as many tiles."""
+    for n_rows in [21_845, 40_000, 4_096, 100]:
+        even = _fused.tile_rows(n_rows, 32, 16, 4)
+        spread = _fused.tile_rows(n_rows, 32, 16, 4, spread=True)
+        assert -(-n_rows // even) == -(-n_rows // spread)
+        assert n_rows <= 16 or spread % 32 == 16
+        assert 0 <= spread - even < 32
+
+
 def test_threads_keep_small_buffers_only():
     small = _fused._buffer("scores", (16, 1000), np.dtype(np.float32))
     assert _fused._buffer("scores", (16, 999), np.dtype(np.float32)).base is small.base
@@ -268,6 +307,36 @@ def test_the_compiled_loop_equals_its_python_source(compiled):
     assert ours[1] == pytest.approx(python[1], rel=1e-12)
     np.testing.assert_array_equal(ours[2], python[2])
     np.testing.assert_array_equal(ours[3], python[3])
+
+
+def test_the_loop_copies_row_major_scores_into_its_block(compiled):
+    """Given the scores row by row, the loop (compiled and in Python) writes them into its
+    block and decides as it does from the block itself."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((200, 24)).astype(np.float32)
+    centres = x[:9] + np.float32(0.1)
+    centre_sq_norms = np.einsum("ij,ij->i", centres, centres)
+    x_sq_norms = np.einsum("ij,ij->i", x, x)
+    block = (-2.0 * centres) @ x.T
+    slack, max_norm, recheck, tie_scale = _fused.window(x.dtype, 24, centre_sq_norms, TIE_ULPS)
+    nothing = np.empty((0, 24), np.float32)
+    answers = []
+    for kernel in (compiled, _fused.nearest_and_sums):
+        for by_row in (None, np.ascontiguousarray(block.T)):
+            labels = np.empty(200, dtype=np.intp)
+            sums, weight_sums = np.zeros((9, 24)), np.zeros(9)
+            scratch = block.copy() if by_row is None else np.full_like(block, np.nan)
+            inertia = kernel(scratch, centre_sq_norms, x, x_sq_norms, np.empty(0, np.float32),
+                             centres, slack, max_norm, labels, sums, weight_sums, True, False,
+                             nothing, np.zeros(24, np.float32), nothing, recheck, tie_scale,
+                             by_row)
+            np.testing.assert_array_equal(scratch, block)
+            answers.append((labels, inertia, sums, weight_sums))
+    for labels, inertia, sums, weight_sums in answers[1:]:
+        np.testing.assert_array_equal(labels, answers[0][0])
+        assert inertia == pytest.approx(answers[0][1], rel=1e-12)
+        np.testing.assert_array_equal(sums, answers[0][2])
+        np.testing.assert_array_equal(weight_sums, answers[0][3])
 
 
 def two_centre_calls(monkeypatch) -> list[tuple[int, ...]]:

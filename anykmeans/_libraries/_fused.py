@@ -3,7 +3,8 @@
 With Numba installed (``pip install ".[fast]"``), the NumPy plan
 assigns a chunk of rows tile by tile: the tile's rows centred into one of two
 buffers of the thread's own, one BLAS product for its score block (one per
-centre for two centres), and one compiled loop over the block
+centre for two centres; for a few centres of float32 rows, the product laid out row
+by row, which the loop copies centre by centre), and one compiled loop over the block
 (:func:`nearest_and_sums`) that finds each row's nearest centre, adds its
 squared distance to the inertia and its values to its cluster's sums, and
 centres the next tile's rows into the other buffer as it goes (their read from
@@ -60,6 +61,16 @@ MAX_VECTOR_PRODUCTS = 2
 #: Within a fit (:func:`for_fit`), the fit's scores count instead where they are more.
 MIN_SCORES = 2**20
 
+#: Up to this many centres of float32 rows of :data:`MIN_ROW_MAJOR_FEATURES` features or more,
+#: a tile's scores come from BLAS's product laid out row by row (``x @ (-2 c).T``), which the
+#: loop copies into its centre-major block: OpenBLAS makes that product in about half the
+#: time of the centre-major one at these shapes, and the copy takes less than the difference
+#: (docs/benchmarks.md). Float64's two products take about the same time.
+MAX_ROW_MAJOR_CENTRES = 32
+
+#: Rows of fewer features keep the centre-major product: it is as fast (docs/benchmarks.md).
+MIN_ROW_MAJOR_FEATURES = 16
+
 #: The dtypes the loop is compiled for.
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -68,13 +79,15 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
                      w: Array, centres: Array, slack_scale: Any, max_centre_sq_norm: Any,
                      labels: Array, sums: Array, weight_sums: Array, update: bool,
                      exact: bool, next_rows: Array, mean: Array, next_x: Array,
-                     recheck: bool = False, tie_scale: float = 0.0) -> float:
+                     recheck: bool = False, tie_scale: float = 0.0,
+                     by_row: Array | None = None) -> float:
     """Label a tile's rows from their scores; accumulate the inertia and cluster sums.
 
     Parameters
     ----------
     block : array of shape (n_clusters, n_rows)
-        ``-2 c_j . x_i`` (the centre norms not yet added), centre by centre.
+        ``-2 c_j . x_i`` (the centre norms not yet added), centre by centre; where
+        ``by_row`` is given, written from it first.
     centre_sq_norms : array of shape (n_clusters,)
     x : array of shape (n_rows, n_features)
         The tile's centred rows.
@@ -110,6 +123,9 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
         float64, as :func:`anykmeans._exact.exactly_nearest` decides.
     tie_scale : float
         When ``recheck``: ``exactly_nearest``'s ``tie_ulps`` times the dtype's epsilon.
+    by_row : array of shape (n_rows, n_clusters), optional
+        The same scores row by row (the layout of BLAS's faster product for few centres:
+        :data:`MAX_ROW_MAJOR_CENTRES`), copied into ``block`` before anything else.
 
     Returns
     -------
@@ -124,6 +140,10 @@ def nearest_and_sums(block: Array, centre_sq_norms: Array, x: Array, x_sq_norms:
     """
     n_clusters, n_rows = block.shape
     n_features = x.shape[1]
+    if by_row is not None:  # row by row: reads of one cache line, writes kept near
+        for i in range(n_rows):
+            for j in range(n_clusters):
+                block[j, i] = by_row[i, j]
     best = np.empty(n_rows, dtype=block.dtype)
     has_nan = np.empty(n_rows, dtype=np.bool_)
     # Each row's centre: rechecked rows find the first of the best score as they go (as a
@@ -306,13 +326,23 @@ def _buffer(name: str, shape: tuple[int, int], dtype: np.dtype) -> Array:
     return held[:size].reshape(shape)
 
 
-def tile_rows(n_rows: int, n_features: int, n_clusters: int, itemsize: int) -> int:
+def tile_rows(n_rows: int, n_features: int, n_clusters: int, itemsize: int, *,
+              spread: bool = False) -> int:
     """Rows per tile of a chunk of ``n_rows`` rows: as many tiles as :data:`TILE_BYTES` of
     scores and centred rows each (at least :data:`MIN_TILE_ROWS` rows) need, of even size
-    (no tile of a few rows left over, which would cost a tile's calls for nothing)."""
+    (no tile of a few rows left over, which would cost a tile's calls for nothing).
+
+    With ``spread``, the next odd multiple of 16 rows (the last tile fewer): the centre-major
+    block written centre by centre for each row then spreads its writes over the
+    first-level cache's sets, where a row length of a multiple of 1 KiB would put them all
+    in one.
+    """
     most = max(MIN_TILE_ROWS, TILE_BYTES // ((n_features + n_clusters) * itemsize))
     n_tiles = max(1, -(-n_rows // most))
-    return max(1, -(-n_rows // n_tiles))
+    rows = max(1, -(-n_rows // n_tiles))
+    if spread and rows > 16:
+        rows = (rows + 15) // 32 * 32 + 16
+    return rows
 
 
 _fit = threading.local()
@@ -445,7 +475,9 @@ def assign_chunk(kernel: Callable[..., float], two_centres: Callable[..., float]
                               slack_scale, max_norm, labels, sums, weight_sums, update,
                               exact_inertia)
     else:
-        step = tile_rows(n_rows, n_features, n_clusters, dtype.itemsize)
+        row_major = (dtype == np.float32 and MAX_VECTOR_PRODUCTS < n_clusters
+                     <= MAX_ROW_MAJOR_CENTRES and n_features >= MIN_ROW_MAJOR_FEATURES)
+        step = tile_rows(n_rows, n_features, n_clusters, dtype.itemsize, spread=row_major)
         # Each tile's centred rows are written by the loop over the tile before (see
         # nearest_and_sums), into the other of two buffers; the first tile's here.
         x = X[rows.start:rows.start + min(step, n_rows)]
@@ -460,9 +492,13 @@ def assign_chunk(kernel: Callable[..., float], two_centres: Callable[..., float]
             if computes_norms:
                 np.einsum("ij,ij->i", x, x, out=norms[start:stop])
             block = _buffer("scores", (n_clusters, stop - start), dtype)
+            by_row = None
             if n_clusters <= MAX_VECTOR_PRODUCTS:
                 for j in range(n_clusters):
                     np.matmul(x, scaled[j], out=block[j])
+            elif row_major:
+                by_row = np.matmul(x, scaled.T,
+                                   out=_buffer("by_row", (stop - start, n_clusters), dtype))
             else:
                 np.matmul(scaled, x.T, out=block)
             next_rows = X[rows.start + stop:rows.start + min(stop + step, n_rows)]
@@ -475,7 +511,7 @@ def assign_chunk(kernel: Callable[..., float], two_centres: Callable[..., float]
                               no_weights if weights is None else weights[tile], centres,
                               slack_scale, max_norm, labels[start:stop], sums, weight_sums,
                               update, exact_inertia, next_rows, mean, next_x, recheck,
-                              tie_scale)
+                              tie_scale, by_row)
             x = next_x
     added = [np.asarray(inertia, dtype=dtype)]
     if update:
