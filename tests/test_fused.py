@@ -233,15 +233,17 @@ def test_few_centres_of_float32_take_the_row_major_product(compiled, monkeypatch
         assert "by_row" not in requested and "scores" in requested
 
 
-def test_tiles_of_row_major_scores_spread_over_the_cache_sets():
-    """Even tiles; with ``spread``, an odd multiple of 16 rows that still covers the chunk
-    in as many tiles."""
-    for n_rows in [21_845, 40_000, 4_096, 100]:
-        even = _fused.tile_rows(n_rows, 32, 16, 4)
-        spread = _fused.tile_rows(n_rows, 32, 16, 4, spread=True)
-        assert -(-n_rows // even) == -(-n_rows // spread)
-        assert n_rows <= 16 or spread % 32 == 16
-        assert 0 <= spread - even < 32
+def test_tiles_spread_over_the_cache_sets():
+    """Tiles of even size rounded up to an odd multiple of 16 rows: at most as many as
+    :data:`_fused.TILE_BYTES` asks for, fewer than 32 rows more than even tiles."""
+    for n_rows, d, k in [(21_845, 32, 16), (40_000, 32, 32), (4_096, 64, 64), (100, 4, 3),
+                         (2_000_000, 64, 1_024)]:
+        most = max(_fused.MIN_TILE_ROWS, _fused.TILE_BYTES // ((d + k) * 4))
+        n_tiles = -(-n_rows // most)
+        even = -(-n_rows // n_tiles)
+        rows = _fused.tile_rows(n_rows, d, k, 4)
+        assert -(-n_rows // rows) <= n_tiles
+        assert rows % 32 == 16 and 0 <= rows - even < 32
 
 
 def test_threads_keep_small_buffers_only():

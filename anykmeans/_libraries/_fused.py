@@ -326,23 +326,21 @@ def _buffer(name: str, shape: tuple[int, int], dtype: np.dtype) -> Array:
     return held[:size].reshape(shape)
 
 
-def tile_rows(n_rows: int, n_features: int, n_clusters: int, itemsize: int, *,
-              spread: bool = False) -> int:
+def tile_rows(n_rows: int, n_features: int, n_clusters: int, itemsize: int) -> int:
     """Rows per tile of a chunk of ``n_rows`` rows: as many tiles as :data:`TILE_BYTES` of
     scores and centred rows each (at least :data:`MIN_TILE_ROWS` rows) need, of even size
-    (no tile of a few rows left over, which would cost a tile's calls for nothing).
+    (no tile of a few rows left over, which would cost a tile's calls for nothing), rounded
+    up to an odd multiple of 16 rows (the last tile fewer).
 
-    With ``spread``, the next odd multiple of 16 rows (the last tile fewer): the centre-major
-    block written centre by centre for each row then spreads its writes over the
-    first-level cache's sets, where a row length of a multiple of 1 KiB would put them all
-    in one.
+    A centre-major block whose rows are a multiple of 4 KiB long puts a column's values in
+    one set of the first-level cache: BLAS's product into it then takes up to a third
+    longer, and the loop's copy of a row-major block into it (:data:`MAX_ROW_MAJOR_CENTRES`)
+    ten times longer (docs/benchmarks.md). An odd multiple of 16 rows spreads them.
     """
     most = max(MIN_TILE_ROWS, TILE_BYTES // ((n_features + n_clusters) * itemsize))
     n_tiles = max(1, -(-n_rows // most))
     rows = max(1, -(-n_rows // n_tiles))
-    if spread and rows > 16:
-        rows = (rows + 15) // 32 * 32 + 16
-    return rows
+    return rows if rows <= 16 else (rows + 15) // 32 * 32 + 16
 
 
 _fit = threading.local()
@@ -477,7 +475,7 @@ def assign_chunk(kernel: Callable[..., float], two_centres: Callable[..., float]
     else:
         row_major = (dtype == np.float32 and MAX_VECTOR_PRODUCTS < n_clusters
                      <= MAX_ROW_MAJOR_CENTRES and n_features >= MIN_ROW_MAJOR_FEATURES)
-        step = tile_rows(n_rows, n_features, n_clusters, dtype.itemsize, spread=row_major)
+        step = tile_rows(n_rows, n_features, n_clusters, dtype.itemsize)
         # Each tile's centred rows are written by the loop over the tile before (see
         # nearest_and_sums), into the other of two buffers; the first tile's here.
         x = X[rows.start:rows.start + min(step, n_rows)]
