@@ -11,11 +11,11 @@ scikit-learn's defaults (random seeding, one run per bisection) and the same
 slows both alike, though not equally: scikit-learn's OpenMP threads wait far
 longer than anykmeans' pool when other processes hold the cores, so on a loaded
 machine ``--threads 1`` (both held at one thread by threadpoolctl) compares them
-more fairly. Each estimator first makes one untimed fit of the data (k = 4): a
-process's first fit loads Numba and its compiled loops (``benchmarks.startup``
-times that). Each line gives every fit's wall time, their
-median ratio and whether the labels agree. The machine's load
-(``os.getloadavg``), CPU and BLAS go with the numbers.
+more fairly. Each estimator first makes one untimed fit of the data (32 clusters,
+or as many as the compiled loops need: :func:`warm_up_clusters`): a process's first
+fit loads Numba and its compiled loops (``benchmarks.startup`` times that). Each
+line gives every fit's wall time, their median ratio and whether the labels agree.
+The machine's load (``os.getloadavg``), CPU and BLAS go with the numbers.
 """
 
 from __future__ import annotations
@@ -49,6 +49,18 @@ def run(args: argparse.Namespace) -> list[dict]:
                 for k in args.k]
 
 
+def warm_up_clusters(n_samples: int, k: int) -> int:
+    """Clusters of the untimed first fit: enough that its passes take the compiled loops
+    (:data:`anykmeans._libraries._fused.MIN_SCORES` scores over the data) and that it
+    bisects clusters too small to share their runs among threads (32 clusters of 200 000
+    rows: about 6 000 rows each), so that the loops a timed fit runs are loaded before it
+    (at 4 clusters none was: the first timed fit at k = 64 took 1.25 s, the next 0.83); no
+    more than ``k``."""
+    from anykmeans._libraries._fused import MIN_SCORES
+
+    return min(k, max(32, -(-MIN_SCORES // n_samples)))
+
+
 def _compare(args: argparse.Namespace, k: int, estimators: dict[str, type]) -> dict:
     """Each of ``estimators`` fitted with ``k`` clusters, interleaved, ``args.repeats`` times."""
     X, _ = custom(args.n, args.d, k).data(seed=0)
@@ -57,7 +69,7 @@ def _compare(args: argparse.Namespace, k: int, estimators: dict[str, type]) -> d
     times: dict[str, list[float]] = {name: [] for name in estimators}
     labels = {}
     for cls in estimators.values():  # untimed: a process's first fit loads compiled loops
-        cls(**{**params, "n_clusters": 4}).fit(X)
+        cls(**{**params, "n_clusters": warm_up_clusters(len(X), k)}).fit(X)
     for _ in range(args.repeats):
         for name, cls in estimators.items():
             start = time.perf_counter()

@@ -234,3 +234,15 @@ def test_large_k_plusplus_case_times_both_and_the_table_shows_it(monkeypatch):
         in text
     assert "| 100 x 2, k = 5, float32 | after | 1.00 | 2.00 | over 1 s |" in text
     assert "| 1.0 (100, 5) | after | 14.00 | 14.50 | 0.966 |" in text
+
+
+def test_the_bisecting_benchmarks_untimed_fit_reaches_the_compiled_loops():
+    """The untimed first fit has enough clusters that its passes take the compiled loops
+    (``MIN_SCORES`` scores over the data), at least 32, never more than the timed fit's."""
+    from anykmeans._libraries._fused import MIN_SCORES
+    from benchmarks.bisecting import warm_up_clusters
+
+    assert warm_up_clusters(200_000, 64) == 32
+    assert warm_up_clusters(200_000, 8) == 8
+    assert warm_up_clusters(10_000, 512) * 10_000 >= MIN_SCORES
+    assert warm_up_clusters(10_000, 512) < 512
