@@ -333,7 +333,7 @@ def tile_rows(n_rows: int, n_features: int, n_clusters: int, itemsize: int) -> i
     up to an odd multiple of 16 rows (the last tile fewer).
 
     A centre-major block whose rows are a multiple of 4 KiB long puts a column's values in
-    one set of the first-level cache: BLAS's product into it then takes up to a third
+    one set of the first-level cache: BLAS's product into it then takes up to two fifths
     longer, and the loop's copy of a row-major block into it (:data:`MAX_ROW_MAJOR_CENTRES`)
     ten times longer (docs/benchmarks.md). An odd multiple of 16 rows spreads them.
     """
