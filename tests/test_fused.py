@@ -166,6 +166,15 @@ def test_a_bisecting_fit_runs_the_compiled_loop_where_its_scores_reach_the_thres
     assert calls == runs == []
 
 
+def requested_buffers(monkeypatch) -> list[str]:
+    """Make the fused path's thread-held buffers record their names as they are asked for."""
+    requested = []
+    buffer = _fused._buffer
+    monkeypatch.setattr(_fused, "_buffer", lambda name, *args: (requested.append(name),
+                                                                buffer(name, *args))[1])
+    return requested
+
+
 def test_rows_with_a_zero_offset_are_read_where_they_are(compiled, monkeypatch):
     # A bisection's rows, centred when gathered: no tile is copied, the answer is the
     # standard path's. 40 000 rows: chunks of several tiles.
@@ -173,10 +182,7 @@ def test_rows_with_a_zero_offset_are_read_where_they_are(compiled, monkeypatch):
     X = X - X.mean(axis=0)
     centres = X[:4] + 0.25
     data = Data(X, np.zeros(5))
-    requested = []
-    buffer = _fused._buffer
-    monkeypatch.setattr(_fused, "_buffer", lambda name, *args: (requested.append(name),
-                                                                buffer(name, *args))[1])
+    requested = requested_buffers(monkeypatch)
     fused = assign(data, centres, update=True)
     assert "scores" in requested and "x" not in requested
     monkeypatch.setattr(_fused, "compiled_kernel", lambda: None)
@@ -213,10 +219,7 @@ def test_few_centres_of_float32_take_the_row_major_product(compiled, monkeypatch
     features or more centres keep the centre-major product."""
     X, centres = problem(3_000, 20, 12, np.float32, tied)
     data = Data(X, X.mean(axis=0), chunk_size=1_000)
-    requested = []
-    buffer = _fused._buffer
-    monkeypatch.setattr(_fused, "_buffer", lambda name, *args: (requested.append(name),
-                                                                buffer(name, *args))[1])
+    requested = requested_buffers(monkeypatch)
     by_rows = assign(data, centres - data.mean, update=True)
     assert "by_row" in requested
     with monkeypatch.context() as m:
